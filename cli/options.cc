@@ -1,0 +1,141 @@
+#include "cli/options.h"
+
+#include <fmt/format.h>
+
+#include <boost/program_options.hpp>
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace sylva::cli {
+namespace {
+
+constexpr unsigned kReports = kStatus | kTrials | kBest;
+constexpr unsigned kNamed = kSearch | kResume | kTrials | kBest | kExport | kStatus;
+
+}  // namespace
+
+const std::vector<OptionDef>& option_table() {
+  static const std::vector<OptionDef> kTable = {
+      {"config", 0, nullptr, kSearch | kResume, false, false,
+       "INI file of options (key = value, same names); the command line wins"},
+      {"name", 0, nullptr, kNamed, false, false, "experiment name"},
+      {"db", 0, "sylva.db", kNamed, false, false, "SQLite database file"},
+      {"space", 0, "nas-bench-macro", kSearch | kSample, true, false,
+       "built-in space (nas-bench-macro, nb201) or grammar file"},
+      {"strategy", 0, "random", kSearch, true, false, "search engine (random)"},
+      {"evaluator", 0, "train", kSearch, true, false, "train | table | stub"},
+      {"trials", 0, "20", kSearch | kResume, true, true,
+       "finished trials to reach (global, across resumes)"},
+      {"workers", 0, "1", kSearch | kResume, true, true, "concurrent evaluations"},
+      {"threads-per-worker", 0, "0", kSearch | kResume, true, true,
+       "intra-op threads per worker; 0: cores / workers"},
+      {"seed", 0, "0", kSearch | kSample, true, false, "experiment seed"},
+      {"trial-timeout", 0, "0", kSearch | kResume, true, true,
+       "seconds before a trial is stopped and marked FAIL; 0: none"},
+      {"keep-weights", 0, "3", kSearch, true, false, "keep trained weights of the best K trials"},
+      {"objective", 0, "", kSearch, true, false,
+       "metric[:max|min] to optimise; default val_acc (train) or --metric (table)"},
+      {"dataset", 0, "", kSearch, true, false,
+       "folder of MNIST-format IDX files (.gz or plain); default Fashion-MNIST"},
+      {"epochs", 0, "1", kSearch, true, false, "training epochs per trial"},
+      {"train-samples", 0, "0", kSearch, true, false, "training images per trial; 0: all"},
+      {"val-samples", 0, "5000", kSearch, true, false, "images held out of training for val_acc"},
+      {"test-samples", 0, "0", kSearch, true, false, "test images for test_acc; 0: all"},
+      {"batch-size", 0, "128", kSearch, true, false, "mini-batch size"},
+      {"lr", 0, "0.05", kSearch, true, false, "peak learning rate (cosine schedule)"},
+      {"optimizer", 0, "sgd", kSearch, true, false, "sgd (momentum 0.9) | adamw"},
+      {"table", 0, "", kSearch, true, false, "CSV with a key column (evaluator table)"},
+      {"metric", 0, "", kSearch, true, false, "CSV column to optimise (evaluator table)"},
+      {"stub-delay-ms", 0, "0", kSearch, true, false, "milliseconds per stub evaluation"},
+      {"format", 'f', nullptr, kReports | kExport | kSample, false, false,
+       "table | json | csv (reports); json | torchscript (export)"},
+      {"count", 'n', nullptr, kBest | kSample, false, false, "how many (best: 1, sample: 5)"},
+      {"trial", 0, "best", kExport, false, false, "best or a trial number"},
+      {"out", 0, nullptr, kExport, false, false, "output file"},
+      {"input-shape", 0, "1,28,28", kSample, false, false, "C,H,W of the input (sample)"},
+      {"classes", 0, "10", kSample, false, false, "classes of the classifier (sample)"},
+  };
+  return kTable;
+}
+
+namespace {
+
+po::options_description describe(Verb verb, bool for_config_file) {
+  po::options_description desc("Options");
+  for (const auto& o : option_table()) {
+    if (!(o.verbs & verb)) continue;
+    if (for_config_file && std::string(o.name) == "config") continue;
+    std::string names = o.name;
+    if (o.short_name && !for_config_file) names += std::string(",") + o.short_name;
+    std::string help = o.help;
+    if (o.default_value && *o.default_value) help += fmt::format(" [{}]", o.default_value);
+    desc.add_options()(names.c_str(), po::value<std::string>(), help.c_str());
+  }
+  if (!for_config_file) desc.add_options()("help,h", "show this help");
+  return desc;
+}
+
+}  // namespace
+
+std::string options_help(Verb verb) {
+  std::ostringstream out;
+  out << describe(verb, false);
+  return out.str();
+}
+
+StatusOr<ParsedOptions> parse_options(Verb verb, const std::string& verb_name, int argc,
+                                      char** argv) {
+  ParsedOptions parsed;
+  // A known option given to the wrong verb gets a precise message.
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) continue;
+    std::string key = arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos
+                                                                       : arg.find('=') - 2);
+    for (const auto& o : option_table()) {
+      if (key != o.name || (o.verbs & verb)) continue;
+      if (verb == kResume && o.stored) {
+        return Status::error(fmt::format(
+            "resume: --{} is fixed when the experiment is created; resume accepts --trials, "
+            "--workers, --threads-per-worker and --trial-timeout",
+            key));
+      }
+      return Status::error(fmt::format("{}: option '--{}' does not apply to {}", verb_name, key,
+                                       verb_name));
+    }
+  }
+  po::variables_map vm;
+  try {
+    po::store(po::command_line_parser(argc, argv).options(describe(verb, false)).run(), vm);
+  } catch (const po::error& e) {
+    return Status::error(fmt::format("{}: {}", verb_name, e.what()));
+  }
+  if (vm.count("help")) {
+    parsed.help = true;
+    return parsed;
+  }
+  if (vm.count("config")) {
+    std::string path = vm["config"].as<std::string>();
+    std::ifstream in(path);
+    if (!in) return Status::error(fmt::format("--config: cannot read '{}'", path));
+    try {
+      po::store(po::parse_config_file(in, describe(verb, true), /*allow_unregistered=*/false), vm);
+    } catch (const po::error& e) {
+      return Status::error(fmt::format("{}: {}", path, e.what()));
+    }
+  }
+  for (const auto& o : option_table()) {
+    if (!(o.verbs & verb)) continue;
+    if (vm.count(o.name)) {
+      parsed.values[o.name] = vm[o.name].as<std::string>();
+      parsed.given.insert(o.name);
+    } else if (o.default_value) {
+      parsed.values[o.name] = o.default_value;
+    }
+  }
+  return parsed;
+}
+
+}  // namespace sylva::cli

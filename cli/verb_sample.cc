@@ -1,0 +1,53 @@
+// `sylva sample`: architectures drawn from a space by its priors, with the
+// parameters and FLOPs of the network each one builds.
+#include <fmt/format.h>
+
+#include "cli/options.h"
+#include "cli/verbs.h"
+#include "evaluators/model_tools.h"
+#include "experiments/config.h"
+#include "experiments/report.h"
+#include "search/strategy.h"
+#include "spaces/random.h"
+
+namespace sylva::cli {
+
+int run_sample(int argc, char** argv) {
+  auto parsed = parse_options(kSample, "sample", argc, argv);
+  if (!parsed.is_ok()) return fail(parsed.status(), 2);
+  auto& v = parsed.value().values;
+  if (parsed.value().help) {
+    fmt::print("usage: sylva sample --space S [-n N] [--seed S] [-f table|json|csv]\n\n{}",
+               options_help(kSample));
+    return 0;
+  }
+  if (!v.count("count")) v["count"] = "5";
+  experiments::ExperimentConfig c;
+  c.options = v;
+  auto n = c.integer("count", 1);
+  if (!n.is_ok()) return fail(n.status(), 2);
+  auto seed = c.integer("seed", 0);
+  if (!seed.is_ok()) return fail(seed.status(), 2);
+  auto classes = c.integer("classes", 1);
+  if (!classes.is_ok()) return fail(classes.status(), 2);
+  auto shape = evaluators::parse_input_shape(v["input-shape"], classes.value());
+  if (!shape.is_ok()) return fail(shape.status(), 2);
+  auto space = make_space(v["space"]);
+  if (!space.is_ok()) return fail(space.status(), 2);
+
+  experiments::Table table;
+  table.columns = {"key", "canonical", "params", "flops"};
+  for (int64_t i = 0; i < n.value(); ++i) {
+    Rng rng(mix_seed(static_cast<uint64_t>(seed.value()), static_cast<uint64_t>(i)));
+    Architecture arch = search::sample_by_priors(*space.value(), rng);
+    auto cost = evaluators::measure_architecture(*space.value(), arch, shape.value());
+    if (!cost.is_ok()) return fail(cost.status());
+    table.rows.push_back({arch.key, arch.canonical, cost.value().params, cost.value().flops});
+  }
+  auto text = experiments::render(table, v.count("format") ? v["format"] : "table");
+  if (!text.is_ok()) return fail(text.status(), 2);
+  fmt::print("{}", text.value());
+  return 0;
+}
+
+}  // namespace sylva::cli

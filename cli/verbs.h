@@ -1,0 +1,22 @@
+// The verbs of the `sylva` program, one file each; each returns the process
+// exit code and reports failures as one line on stderr.
+#pragma once
+
+#include <string>
+
+#include "spaces/status.h"
+
+namespace sylva::cli {
+
+int run_search(int argc, char** argv);   // verb_search.cc
+int run_resume(int argc, char** argv);   // verb_search.cc
+int run_status(int argc, char** argv);   // verb_reports.cc
+int run_trials(int argc, char** argv);   // verb_reports.cc
+int run_best(int argc, char** argv);     // verb_reports.cc
+int run_export(int argc, char** argv);   // verb_export.cc
+int run_sample(int argc, char** argv);   // verb_sample.cc
+
+// Prints "sylva: <message>" on stderr and returns the exit code for it.
+int fail(const Status& status, int code = 1);
+
+}  // namespace sylva::cli

@@ -1,0 +1,42 @@
+#include "evaluators/stub_evaluator.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <thread>
+
+#include "spaces/random.h"
+
+namespace sylva::evaluators {
+namespace {
+
+class StubEvaluator : public Evaluator {
+ public:
+  explicit StubEvaluator(StubOptions options) : options_(options) {}
+
+  EvalResult evaluate(const Job& job, Reporter& reporter) override {
+    if (options_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.delay_ms));
+    // Accuracy in [50, 100) from the architecture alone; seed-free so that the
+    // same architecture always scores the same.
+    double acc = 50.0 + 50.0 * static_cast<double>(mix_seed(job.arch.hash, 1) >> 11) * 0x1.0p-53;
+    reporter.intermediate(1, "val_acc", acc);
+    EvalResult r;
+    r.metrics["val_acc"] = acc;
+    r.metrics["depth"] = static_cast<double>(job.arch.primitives.size());
+    return r;
+  }
+
+ private:
+  StubOptions options_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Evaluator>> make_stub_evaluator(const StubOptions& options) {
+  if (options.delay_ms < 0) {
+    return Status::error(fmt::format("--stub-delay-ms must be >= 0, got {}", options.delay_ms));
+  }
+  return std::unique_ptr<Evaluator>(new StubEvaluator(options));
+}
+
+}  // namespace sylva::evaluators

@@ -1,0 +1,165 @@
+#include "experiments/config.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "evaluators/stub_evaluator.h"
+#include "evaluators/table_evaluator.h"
+#include "evaluators/train_evaluator.h"
+#include "evaluators/worker_pool.h"
+
+namespace sylva::experiments {
+
+std::string ExperimentConfig::to_json() const {
+  nlohmann::json j;
+  j["options"] = options;
+  j["space_source"] = space_source;
+  return j.dump(2);
+}
+
+StatusOr<ExperimentConfig> ExperimentConfig::from_json(const std::string& json) {
+  try {
+    auto j = nlohmann::json::parse(json);
+    ExperimentConfig c;
+    c.options = j.at("options").get<std::map<std::string, std::string>>();
+    c.space_source = j.at("space_source").get<std::string>();
+    return c;
+  } catch (const std::exception& e) {
+    return Status::error(fmt::format("stored experiment configuration is unreadable: {}", e.what()));
+  }
+}
+
+std::string ExperimentConfig::text(const std::string& name) const {
+  auto it = options.find(name);
+  if (it == options.end()) throw std::logic_error("option '" + name + "' missing from configuration");
+  return it->second;
+}
+
+StatusOr<int64_t> ExperimentConfig::integer(const std::string& name, int64_t min) const {
+  std::string v = text(name);
+  errno = 0;
+  char* end = nullptr;
+  long long x = std::strtoll(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || errno == ERANGE) {
+    return Status::error(fmt::format("--{} expects an integer, got '{}'", name, v));
+  }
+  if (x < min) return Status::error(fmt::format("--{} must be >= {}, got {}", name, min, x));
+  return static_cast<int64_t>(x);
+}
+
+StatusOr<double> ExperimentConfig::real(const std::string& name, double min) const {
+  std::string v = text(name);
+  char* end = nullptr;
+  double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || *end != '\0' || !std::isfinite(x)) {
+    return Status::error(fmt::format("--{} expects a number, got '{}'", name, v));
+  }
+  if (x < min) return Status::error(fmt::format("--{} must be >= {:g}, got {:g}", name, min, x));
+  return x;
+}
+
+StatusOr<Objective> objective_of(const ExperimentConfig& config) {
+  Objective o;
+  std::string v = config.text("objective");
+  size_t colon = v.find(':');
+  o.metric = v.substr(0, colon);
+  if (colon != std::string::npos) {
+    std::string dir = v.substr(colon + 1);
+    if (dir != "max" && dir != "min") {
+      return Status::error(fmt::format("--objective direction must be 'max' or 'min', got '{}'", dir));
+    }
+    o.maximize = dir == "max";
+  }
+  if (o.metric.empty()) {
+    std::string ev = config.text("evaluator");
+    o.metric = ev == "table" ? config.text("metric") : "val_acc";
+    if (o.metric.empty()) return Status::error("--evaluator table needs --metric COLUMN");
+  }
+  return o;
+}
+
+namespace {
+
+StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const ExperimentConfig& c) {
+  std::string name = c.text("evaluator");
+  if (name == "train") {
+    evaluators::TrainOptions t;
+    t.dataset = c.text("dataset");
+    SYLVA_ASSIGN(epochs, c.integer("epochs", 1));
+    SYLVA_ASSIGN(train_samples, c.integer("train-samples", 0));
+    SYLVA_ASSIGN(val_samples, c.integer("val-samples", 1));
+    SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
+    SYLVA_ASSIGN(batch, c.integer("batch-size", 1));
+    SYLVA_ASSIGN(lr, c.real("lr", 0));
+    t.epochs = static_cast<int>(epochs);
+    t.train_samples = train_samples;
+    t.val_samples = val_samples;
+    t.test_samples = test_samples;
+    t.batch_size = static_cast<int>(batch);
+    t.lr = lr;
+    t.optimizer = c.text("optimizer");
+    return evaluators::make_train_evaluator(t);
+  }
+  if (name == "table") {
+    evaluators::TableOptions t;
+    t.path = c.text("table");
+    t.metric = c.text("metric");
+    if (t.path.empty()) return Status::error("--evaluator table needs --table PATH");
+    if (t.metric.empty()) return Status::error("--evaluator table needs --metric COLUMN");
+    return evaluators::make_table_evaluator(t);
+  }
+  if (name == "stub") {
+    evaluators::StubOptions s;
+    SYLVA_ASSIGN(delay, c.integer("stub-delay-ms", 0));
+    s.delay_ms = static_cast<int>(delay);
+    return evaluators::make_stub_evaluator(s);
+  }
+  return Status::error(fmt::format("--evaluator '{}' is unknown (evaluators: stub, table, train)", name));
+}
+
+std::string host_and_pid() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return fmt::format("{}:{}", host, getpid());
+}
+
+}  // namespace
+
+StatusOr<Components> build_components(const ExperimentConfig& c) {
+  Components out;
+  SYLVA_ASSIGN(space, space_from_source(c.text("space"), c.space_source));
+  out.space = std::move(space);
+  SYLVA_ASSIGN(seed, c.integer("seed", 0));
+  search::StrategyContext ctx;
+  ctx.space = out.space.get();
+  ctx.seed = static_cast<uint64_t>(seed);
+  SYLVA_ASSIGN(strategy, search::make_strategy(c.text("strategy"), ctx));
+  out.strategy = std::move(strategy);
+  SYLVA_ASSIGN(trials, c.integer("trials", 1));
+  SYLVA_ASSIGN(workers, c.integer("workers", 1));
+  SYLVA_ASSIGN(threads, c.integer("threads-per-worker", 0));
+  SYLVA_ASSIGN(timeout, c.real("trial-timeout", 0));
+  SYLVA_ASSIGN(keep, c.integer("keep-weights", 0));
+  SYLVA_ASSIGN(objective, objective_of(c));
+  out.run.trials = trials;
+  out.run.workers = static_cast<int>(workers);
+  out.run.threads_per_worker =
+      threads > 0 ? static_cast<int>(threads)
+                  : std::max(1, evaluators::hardware_threads() / static_cast<int>(workers));
+  out.run.trial_timeout = timeout;
+  out.run.keep_weights = static_cast<int>(keep);
+  out.run.objective = objective.metric;
+  out.run.maximize = objective.maximize;
+  out.run.seed = static_cast<uint64_t>(seed);
+  out.run.worker_name = host_and_pid();
+  SYLVA_ASSIGN(evaluator, make_evaluator(c));
+  out.evaluator = std::move(evaluator);
+  return out;
+}
+
+}  // namespace sylva::experiments

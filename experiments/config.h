@@ -1,0 +1,52 @@
+// ExperimentConfig: everything needed to (re)build an experiment, stored as
+// JSON in the database so that `resume` and `export` need only the name and
+// the database. Options are kept as the text the user gave (defaults filled
+// in by cli/), and converted here with messages that name the option.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "evaluators/evaluator.h"
+#include "evaluators/model_tools.h"
+#include "experiments/runner.h"
+#include "search/strategy.h"
+#include "spaces/space.h"
+#include "spaces/status.h"
+
+namespace sylva::experiments {
+
+struct ExperimentConfig {
+  std::map<std::string, std::string> options;  // option name (no dashes) -> value
+  std::string space_source;                    // grammar text of the space
+
+  std::string to_json() const;
+  static StatusOr<ExperimentConfig> from_json(const std::string& json);
+
+  // Typed reads; a missing key is a bug (cli/ fills defaults), a bad value a
+  // Status naming the option ("--trials expects an integer, got 'x'").
+  std::string text(const std::string& name) const;
+  StatusOr<int64_t> integer(const std::string& name, int64_t min) const;
+  StatusOr<double> real(const std::string& name, double min) const;
+};
+
+// Objective "name[:max|min]"; empty name: the evaluator's default.
+struct Objective {
+  std::string metric;
+  bool maximize = true;
+};
+StatusOr<Objective> objective_of(const ExperimentConfig& config);
+
+struct Components {
+  std::unique_ptr<Space> space;
+  std::unique_ptr<search::Strategy> strategy;
+  std::unique_ptr<evaluators::Evaluator> evaluator;
+  RunOptions run;
+};
+
+// Builds the space (from space_source), strategy, evaluator and run options.
+StatusOr<Components> build_components(const ExperimentConfig& config);
+
+}  // namespace sylva::experiments

@@ -1,0 +1,183 @@
+#include "experiments/report.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+namespace sylva::experiments {
+namespace {
+
+std::string cell_text(const nlohmann::json& v) {
+  if (v.is_null()) return "";
+  if (v.is_number()) return format_number(v.get<double>());
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+std::string csv_escape(const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+}  // namespace
+
+std::string format_number(double v) {
+  if (!std::isfinite(v)) return fmt::format("{}", v);
+  if (std::fabs(v) < 1e15 && v == std::floor(v)) return fmt::format("{}", static_cast<int64_t>(v));
+  return fmt::format("{:.6g}", v);
+}
+
+StatusOr<std::string> render(const Table& table, const std::string& format) {
+  std::string out;
+  if (format == "json") {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const auto& row : table.rows) {
+      nlohmann::json obj = nlohmann::json::object();
+      for (size_t i = 0; i < table.columns.size(); ++i) {
+        if (!row[i].is_null()) obj[table.columns[i]] = row[i];
+      }
+      arr.push_back(obj);
+    }
+    return arr.dump(2) + "\n";
+  }
+  if (format == "csv") {
+    std::vector<std::string> header;
+    for (const auto& c : table.columns) header.push_back(csv_escape(c));
+    out += join(header, ",") + "\n";
+    for (const auto& row : table.rows) {
+      std::vector<std::string> cells;
+      for (const auto& v : row) cells.push_back(csv_escape(cell_text(v)));
+      out += join(cells, ",") + "\n";
+    }
+    return out;
+  }
+  if (format == "table") {
+    std::vector<size_t> width;
+    for (const auto& c : table.columns) width.push_back(c.size());
+    std::vector<std::vector<std::string>> text;
+    for (const auto& row : table.rows) {
+      text.emplace_back();
+      for (size_t i = 0; i < row.size(); ++i) {
+        text.back().push_back(cell_text(row[i]));
+        width[i] = std::max(width[i], text.back().back().size());
+      }
+    }
+    auto line = [&](const std::vector<std::string>& cells) {
+      std::string l;
+      for (size_t i = 0; i < cells.size(); ++i) {
+        bool last = i + 1 == cells.size();
+        l += last ? cells[i] : fmt::format("{:<{}}  ", cells[i], width[i]);
+      }
+      while (!l.empty() && l.back() == ' ') l.pop_back();
+      return l + "\n";
+    };
+    out += line(table.columns);
+    for (const auto& row : text) out += line(row);
+    return out;
+  }
+  return Status::error(fmt::format("--format must be table, json or csv, got '{}'", format));
+}
+
+Table trials_table(const std::vector<TrialRow>& trials) {
+  std::set<std::string> names;
+  for (const auto& t : trials)
+    for (const auto& [name, v] : t.metrics) names.insert(name);
+  std::vector<std::string> metric_cols;
+  for (const char* first : {"val_acc", "test_acc"}) {
+    if (names.erase(first)) metric_cols.push_back(first);
+  }
+  metric_cols.insert(metric_cols.end(), names.begin(), names.end());
+  Table table;
+  table.columns = {"number", "state", "key"};
+  table.columns.insert(table.columns.end(), metric_cols.begin(), metric_cols.end());
+  table.columns.push_back("message");
+  for (const auto& t : trials) {
+    std::vector<nlohmann::json> row = {t.number, evaluators::state_name(t.state), t.arch_key};
+    for (const auto& m : metric_cols) {
+      auto it = t.metrics.find(m);
+      row.push_back(it == t.metrics.end() ? nlohmann::json() : number_or_null(it->second));
+    }
+    row.push_back(t.message.empty() ? nlohmann::json() : nlohmann::json(t.message));
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objective& objective) {
+  std::vector<TrialRow> out;
+  for (const auto& t : trials) {
+    auto it = t.metrics.find(objective.metric);
+    if (t.state == TrialState::kComplete && it != t.metrics.end() && std::isfinite(it->second)) {
+      out.push_back(t);
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [&](const TrialRow& a, const TrialRow& b) {
+    double x = a.metrics.at(objective.metric), y = b.metrics.at(objective.metric);
+    return objective.maximize ? x > y : x < y;
+  });
+  return out;
+}
+
+Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count) {
+  std::vector<TrialRow> best = ranked(trials, objective);
+  if (static_cast<int64_t>(best.size()) > count) best.resize(count);
+  Table table = trials_table(best);
+  table.columns.insert(table.columns.begin(), "rank");
+  table.columns.pop_back();  // message: always empty for COMPLETE trials
+  table.columns.push_back("canonical");
+  for (size_t i = 0; i < best.size(); ++i) {
+    auto& row = table.rows[i];
+    row.insert(row.begin(), static_cast<int64_t>(i + 1));
+    row.back() = best[i].arch_canonical;
+  }
+  return table;
+}
+
+Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) {
+  Table table;
+  table.columns = {"name", "created", "space", "strategy", "evaluator", "budget", "complete",
+                   "pruned", "fail", "running", "waiting", "objective", "best"};
+  for (const auto& e : experiments) {
+    auto config = ExperimentConfig::from_json(e.config_json);
+    std::vector<TrialRow> trials = store.trials(e.id);
+    int64_t counts[5] = {0, 0, 0, 0, 0};
+    for (const auto& t : trials) counts[static_cast<int>(t.state)]++;
+    std::vector<nlohmann::json> row = {e.name, e.created_at};
+    if (config.is_ok()) {
+      const auto& c = config.value();
+      auto objective = objective_of(c);
+      row.push_back(c.text("space"));
+      row.push_back(c.text("strategy"));
+      row.push_back(c.text("evaluator"));
+      row.push_back(c.text("trials"));
+      for (TrialState s : {TrialState::kComplete, TrialState::kPruned, TrialState::kFail,
+                           TrialState::kRunning, TrialState::kWaiting}) {
+        row.push_back(counts[static_cast<int>(s)]);
+      }
+      if (objective.is_ok()) {
+        const auto& o = objective.value();
+        row.push_back(o.metric + (o.maximize ? ":max" : ":min"));
+        auto best = ranked(trials, o);
+        row.push_back(best.empty() ? nlohmann::json() : nlohmann::json(best[0].metrics.at(o.metric)));
+      } else {
+        row.push_back(nullptr);
+        row.push_back(nullptr);
+      }
+    } else {
+      row.resize(table.columns.size());
+    }
+    table.rows.push_back(std::move(row));
+  }
+  return table;
+}
+
+}  // namespace sylva::experiments

@@ -1,0 +1,40 @@
+// Reports read from the database only: `status`, `trials` and `best`, each
+// as an aligned table, JSON or CSV (a header, then one row per item).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "experiments/config.h"
+#include "experiments/store.h"
+
+namespace sylva::experiments {
+
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<nlohmann::json>> rows;  // numbers, strings or null
+};
+
+// "table", "json" or "csv"; anything else is an error naming the value.
+StatusOr<std::string> render(const Table& table, const std::string& format);
+
+// Number formatting shared by every report: integers exactly, others to 6
+// significant digits.
+std::string format_number(double v);
+
+// Columns: number, state, key, the metrics (val_acc, test_acc first, then by
+// name), seconds, message.
+Table trials_table(const std::vector<TrialRow>& trials);
+
+// The best `count` COMPLETE trials by the objective, best first, with rank and
+// canonical form.
+Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count);
+
+// Sorted copy: COMPLETE trials with the objective, best first.
+std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objective& objective);
+
+// One row per experiment: counts by state, best objective, space, strategy.
+Table status_table(Store& store, const std::vector<ExperimentRow>& experiments);
+
+}  // namespace sylva::experiments

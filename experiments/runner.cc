@@ -1,0 +1,276 @@
+#include "experiments/runner.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+
+#include "evaluators/worker_pool.h"
+#include "spaces/random.h"
+
+namespace sylva::experiments {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using evaluators::EvalResult;
+
+struct Event {
+  bool finished = false;  // else an intermediate value
+  int64_t trial_id = 0;
+  int step = 0;
+  std::string name;
+  double value = 0;
+  EvalResult result;
+};
+
+// Worker threads push, the loop thread pops.
+class EventQueue {
+ public:
+  void push(Event e) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back(std::move(e));
+    }
+    cv_.notify_one();
+  }
+  std::optional<Event> pop_for(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!cv_.wait_for(lock, timeout, [this] { return !events_.empty(); })) return std::nullopt;
+    Event e = std::move(events_.front());
+    events_.pop_front();
+    return e;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;  // Guarded by mu_
+};
+
+class QueueReporter : public evaluators::Reporter {
+ public:
+  QueueReporter(EventQueue& queue, int64_t trial_id) : queue_(queue), trial_id_(trial_id) {}
+  void intermediate(int step, const std::string& name, double value) override {
+    Event e;
+    e.trial_id = trial_id_;
+    e.step = step;
+    e.name = name;
+    e.value = value;
+    queue_.push(std::move(e));
+  }
+
+ private:
+  EventQueue& queue_;
+  int64_t trial_id_;
+};
+
+std::string first_line(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.empty() ? "unknown error" : line;
+}
+
+// Runs one job, turning any exception into a FAIL result.
+EvalResult evaluate_safely(evaluators::Evaluator& evaluator, const evaluators::Job& job,
+                           evaluators::Reporter& reporter) {
+  EvalResult r;
+  try {
+    r = evaluator.evaluate(job, reporter);
+  } catch (const std::exception& e) {
+    r = EvalResult();
+    r.state = TrialState::kFail;
+    r.message = first_line(e.what());
+  } catch (...) {
+    r = EvalResult();
+    r.state = TrialState::kFail;
+    r.message = "unknown error";
+  }
+  return r;
+}
+
+}  // namespace
+
+StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const Space& space,
+                                    search::Strategy& strategy, evaluators::Evaluator& evaluator,
+                                    const RunOptions& options, const RunListener& listener) {
+  const auto start = Clock::now();
+  RunSummary summary;
+  RunEvent progress;
+  progress.total = options.trials;
+  auto signed_value = [&](double v) { return options.maximize ? v : -v; };
+  auto note_best = [&](const TrialRow& row) {
+    auto it = row.metrics.find(options.objective);
+    if (row.state != TrialState::kComplete || it == row.metrics.end()) return;
+    if (!progress.best || signed_value(it->second) > signed_value(*progress.best)) {
+      progress.best = it->second;
+      progress.best_key = row.arch_key;
+    }
+  };
+
+  summary.requeued = store.requeue_unfinished(experiment_id);
+  std::deque<TrialRow> waiting;
+  std::vector<TrialRow> rows = store.trials(experiment_id);
+  std::map<int64_t, double> objective_of;  // trial id -> signed objective (complete trials)
+  for (const TrialRow& row : rows) {
+    auto arch = space.parse(row.arch_canonical);
+    if (!arch.is_ok()) {
+      return Status::error(fmt::format("trial {}: stored architecture does not parse in space '{}': {}",
+                                       row.number, space.name(), arch.status().message()));
+    }
+    if (evaluators::is_finished(row.state)) {
+      search::Observation obs;
+      obs.number = row.number;
+      obs.arch = arch.value();
+      obs.metrics = row.metrics;
+      auto it = row.metrics.find(options.objective);
+      obs.ok = row.state != TrialState::kFail && it != row.metrics.end();
+      if (obs.ok) obs.value = signed_value(it->second);
+      if (row.state == TrialState::kComplete && obs.value) objective_of[row.id] = *obs.value;
+      strategy.tell(obs);
+      ++progress.finished;
+      progress.failed += row.state == TrialState::kFail;
+      note_best(row);
+      ++summary.replayed;
+    } else {
+      strategy.pending(arch.value());
+      waiting.push_back(row);
+    }
+  }
+  // Trials whose weights are kept, worst first when sorted by objective.
+  std::vector<std::pair<double, int64_t>> kept;
+  for (int64_t id : store.trials_with_artifact(experiment_id, "weights")) {
+    auto it = objective_of.find(id);
+    kept.push_back({it == objective_of.end() ? -1e300 : it->second, id});
+  }
+
+  int64_t created = static_cast<int64_t>(rows.size());
+  struct Running {
+    TrialRow row;
+    Architecture arch;
+  };
+  std::map<int64_t, Running> running;
+  EventQueue queue;
+  evaluators::WorkerPool pool(options.workers);
+
+  auto dispatch = [&](TrialRow row, Architecture arch) {
+    store.set_running(row.id, options.worker_name);
+    row.state = TrialState::kRunning;
+    evaluators::Job job;
+    job.trial_number = row.number;
+    job.seed = row.seed;
+    job.arch = arch;
+    job.space = &space;
+    job.threads = options.threads_per_worker;
+    job.timeout_seconds = options.trial_timeout;
+    int64_t id = row.id;
+    running[id] = Running{std::move(row), std::move(arch)};
+    pool.submit([&queue, &evaluator, job = std::move(job), id] {
+      QueueReporter reporter(queue, id);
+      Event done;
+      done.finished = true;
+      done.trial_id = id;
+      done.result = evaluate_safely(evaluator, job, reporter);
+      queue.push(std::move(done));
+    });
+  };
+
+  auto keep_weights = [&](int64_t id, double value, const std::string& weights) {
+    if (options.keep_weights <= 0 || weights.empty()) return;
+    std::sort(kept.begin(), kept.end());
+    if (static_cast<int>(kept.size()) >= options.keep_weights && value <= kept.front().first) return;
+    store.put_artifact(id, "weights", weights);
+    kept.push_back({value, id});
+    std::sort(kept.begin(), kept.end());
+    while (static_cast<int>(kept.size()) > options.keep_weights) {
+      store.delete_artifact(kept.front().second, "weights");
+      kept.erase(kept.begin());
+    }
+  };
+
+  auto last_heartbeat = Clock::now();
+  while (progress.finished < options.trials) {
+    while (static_cast<int>(running.size()) < options.workers) {
+      if (!waiting.empty()) {
+        TrialRow row = waiting.front();
+        waiting.pop_front();
+        Architecture arch = space.parse(row.arch_canonical).value();
+        dispatch(std::move(row), std::move(arch));
+        continue;
+      }
+      if (summary.exhausted || created >= options.trials) break;
+      auto arch = strategy.ask(created);
+      if (!arch) {
+        summary.exhausted = true;
+        break;
+      }
+      TrialRow row;
+      row.number = created;
+      row.seed = mix_seed(options.seed, static_cast<uint64_t>(created));
+      row.arch_hash = hash_hex(arch->hash);
+      row.arch_key = arch->key;
+      row.arch_canonical = arch->canonical;
+      row.id = store.add_trial(experiment_id, row.number, row.arch_hash, row.arch_key,
+                               row.arch_canonical, row.seed);
+      ++created;
+      dispatch(std::move(row), std::move(*arch));
+    }
+    if (running.empty()) break;
+    progress.running = static_cast<int64_t>(running.size());
+    progress.trial = nullptr;
+
+    auto event = queue.pop_for(std::chrono::milliseconds(250));
+    progress.elapsed_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    if (Clock::now() - last_heartbeat > std::chrono::seconds(5)) {
+      for (const auto& [id, r] : running) store.heartbeat(id);
+      last_heartbeat = Clock::now();
+    }
+    if (!event) {
+      if (listener) listener(progress);
+      continue;
+    }
+    if (!event->finished) {
+      store.add_intermediate(event->trial_id, event->step, event->name, event->value);
+      continue;
+    }
+    auto it = running.find(event->trial_id);
+    Running done = std::move(it->second);
+    running.erase(it);
+    EvalResult& r = event->result;
+    auto objective = r.metrics.find(options.objective);
+    if (r.state == TrialState::kComplete && objective == r.metrics.end()) {
+      std::vector<std::string> names;
+      for (const auto& [name, v] : r.metrics) names.push_back(name);
+      r.state = TrialState::kFail;
+      r.message = fmt::format("objective '{}' is not among the metrics ({})", options.objective,
+                              join(names, ", "));
+    }
+    store.finish_trial(done.row.id, r.state, r.message, r.metrics);
+    done.row.state = r.state;
+    done.row.message = r.message;
+    done.row.metrics = r.metrics;
+
+    search::Observation obs;
+    obs.number = done.row.number;
+    obs.arch = done.arch;
+    obs.metrics = r.metrics;
+    obs.ok = r.state != TrialState::kFail && objective != r.metrics.end();
+    if (obs.ok) obs.value = signed_value(objective->second);
+    if (r.state == TrialState::kComplete && obs.value) keep_weights(done.row.id, *obs.value, r.weights);
+    strategy.tell(obs);
+
+    ++progress.finished;
+    progress.failed += r.state == TrialState::kFail;
+    progress.running = static_cast<int64_t>(running.size());
+    note_best(done.row);
+    progress.trial = &done.row;
+    if (listener) listener(progress);
+  }
+  pool.wait();
+  summary.finished = progress.finished;
+  return summary;
+}
+
+}  // namespace sylva::experiments

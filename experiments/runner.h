@@ -1,0 +1,56 @@
+// Runner: the experiment loop. Asks the strategy for candidates while workers
+// are free, writes each as a trial before it runs, hands it to the worker
+// pool, and records every result (and intermediate value) as it arrives.
+//
+// The same loop serves `search` and `resume`: on entry it re-queues trials
+// left RUNNING by a killed process (same genotype, same seed), replays the
+// finished ones into the strategy, and continues until the experiment counts
+// `trials` finished trials (COMPLETE, PRUNED or FAIL) or the strategy has
+// nothing new. Only the loop thread touches the Store and the Strategy.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "evaluators/evaluator.h"
+#include "experiments/store.h"
+#include "search/strategy.h"
+#include "spaces/space.h"
+
+namespace sylva::experiments {
+
+struct RunOptions {
+  int64_t trials = 10;            // finished trials to reach, across all runs
+  int workers = 1;                // concurrent evaluations
+  int threads_per_worker = 1;     // LibTorch intra-op threads per evaluation
+  double trial_timeout = 0;       // seconds, 0: none
+  int keep_weights = 3;           // weights kept for the best K trials
+  std::string objective = "val_acc";  // metric the strategy optimises
+  bool maximize = true;
+  uint64_t seed = 0;              // experiment seed; trial seed = mix(seed, number)
+  std::string worker_name;        // recorded on each trial (host:pid)
+};
+
+// What the loop reports as it goes (progress display, logs).
+struct RunEvent {
+  int64_t finished = 0, total = 0, running = 0, failed = 0;
+  double elapsed_seconds = 0;
+  const TrialRow* trial = nullptr;  // set when a trial just finished
+  std::optional<double> best;       // best objective so far (raw metric value)
+  std::string best_key;
+};
+using RunListener = std::function<void(const RunEvent&)>;
+
+struct RunSummary {
+  int64_t finished = 0;
+  int64_t requeued = 0;   // trials put back to WAITING on entry
+  int64_t replayed = 0;   // finished trials told to the strategy on entry
+  bool exhausted = false; // the strategy had nothing new before the budget
+};
+
+StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const Space& space,
+                                    search::Strategy& strategy, evaluators::Evaluator& evaluator,
+                                    const RunOptions& options, const RunListener& listener);
+
+}  // namespace sylva::experiments

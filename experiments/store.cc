@@ -1,0 +1,232 @@
+// Store: experiments and trials (see store.h). Each method that writes is one
+// BEGIN IMMEDIATE transaction; each method that reads several statements
+// reads them in one snapshot.
+#include "experiments/store.h"
+
+#include <sqlite3.h>
+
+#include <stdexcept>
+#include <unordered_map>
+
+#include "experiments/store_sql.h"
+
+namespace sylva::experiments {
+namespace {
+
+using sql::Stmt;
+using sql::Transaction;
+
+constexpr const char* kTrialColumns =
+    "id, number, state, arch_hash, arch_key, arch_canonical, seed, worker, message, "
+    "created_at, started_at, finished_at";
+
+TrialRow read_trial(const Stmt& s) {
+  TrialRow t;
+  t.id = s.col_int(0);
+  t.number = s.col_int(1);
+  StatusOr<TrialState> state = evaluators::parse_state(s.col_text(2));
+  if (!state.is_ok())
+    throw std::runtime_error("store: trial " + std::to_string(t.id) + ": " +
+                             state.status().message());
+  t.state = state.value();
+  t.arch_hash = s.col_text(3);
+  t.arch_key = s.col_text(4);
+  t.arch_canonical = s.col_text(5);
+  t.seed = sql::from_sql(s.col_int(6));
+  t.worker = s.col_text(7);
+  t.message = s.col_text(8);
+  t.created_at = s.col_text(9);
+  t.started_at = s.col_text(10);
+  t.finished_at = s.col_text(11);
+  return t;
+}
+
+}  // namespace
+
+void Store::require_changed(const char* what, int64_t trial_id) {
+  if (sqlite3_changes(db_) == 0) {
+    throw std::runtime_error(std::string("store: ") + what + ": no trial with id " +
+                             std::to_string(trial_id) + " in " + path_);
+  }
+}
+
+StatusOr<int64_t> Store::create_experiment(const std::string& name,
+                                           const std::string& config_json) {
+  Transaction txn(db_);
+  Stmt find(db_, "SELECT id FROM experiments WHERE name = ?");
+  if (find.bind_text(1, name).step()) {
+    return Status::error("experiment '" + name + "' already exists in " + path_ +
+                         "; continue it with `sylva resume --name " + name + " --db " + path_ +
+                         "`");
+  }
+  Stmt insert(db_, "INSERT INTO experiments(name, config_json) VALUES (?, ?)");
+  insert.bind_text(1, name).bind_text(2, config_json).run();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  txn.commit();
+  return id;
+}
+
+StatusOr<ExperimentRow> Store::find_experiment(const std::string& name) {
+  Stmt find(db_, "SELECT id, name, created_at, config_json FROM experiments WHERE name = ?");
+  if (find.bind_text(1, name).step()) {
+    return ExperimentRow{find.col_int(0), find.col_text(1), find.col_text(2), find.col_text(3)};
+  }
+  Stmt names(db_, "SELECT name FROM experiments ORDER BY name");
+  std::string list;
+  while (names.step()) list += (list.empty() ? "" : ", ") + names.col_text(0);
+  return Status::error("no experiment named '" + name + "' in " + path_ + " (" +
+                       (list.empty() ? "no experiments" : "experiments: " + list) + ")");
+}
+
+std::vector<ExperimentRow> Store::experiments() {
+  Stmt all(db_, "SELECT id, name, created_at, config_json FROM experiments ORDER BY id");
+  std::vector<ExperimentRow> rows;
+  while (all.step()) {
+    rows.push_back({all.col_int(0), all.col_text(1), all.col_text(2), all.col_text(3)});
+  }
+  return rows;
+}
+
+int64_t Store::add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
+                         const std::string& arch_key, const std::string& arch_canonical,
+                         uint64_t seed) {
+  Transaction txn(db_);
+  Stmt insert(db_,
+              "INSERT INTO trials(experiment_id, number, arch_hash, arch_key, arch_canonical, "
+              "seed) VALUES (?, ?, ?, ?, ?, ?)");
+  insert.bind_int(1, experiment_id)
+      .bind_int(2, number)
+      .bind_text(3, arch_hash)
+      .bind_text(4, arch_key)
+      .bind_text(5, arch_canonical)
+      .bind_int(6, sql::to_sql(seed))
+      .run();
+  int64_t id = sqlite3_last_insert_rowid(db_);
+  txn.commit();
+  return id;
+}
+
+void Store::set_running(int64_t trial_id, const std::string& worker) {
+  Transaction txn(db_);
+  Stmt update(db_, "UPDATE trials SET state = 'RUNNING', worker = ?, started_at = " SYLVA_SQL_NOW
+                   " WHERE id = ?");
+  update.bind_text(1, worker).bind_int(2, trial_id).run();
+  require_changed("set_running", trial_id);
+  txn.commit();
+}
+
+void Store::finish_trial(int64_t trial_id, TrialState state, const std::string& message,
+                         const std::map<std::string, double>& metrics) {
+  if (!evaluators::is_finished(state)) {
+    throw std::invalid_argument(std::string("store: finish_trial with unfinished state ") +
+                                evaluators::state_name(state));
+  }
+  Transaction txn(db_);
+  Stmt update(db_, "UPDATE trials SET state = ?, message = ?, finished_at = " SYLVA_SQL_NOW
+                   " WHERE id = ?");
+  update.bind_text(1, evaluators::state_name(state)).bind_text(2, message);
+  update.bind_int(3, trial_id).run();
+  require_changed("finish_trial", trial_id);
+
+  Stmt clear(db_, "DELETE FROM trial_metrics WHERE trial_id = ?");
+  clear.bind_int(1, trial_id).run();
+  Stmt insert(db_, "INSERT INTO trial_metrics(trial_id, name, value) VALUES (?, ?, ?)");
+  for (const auto& [name, value] : metrics) {
+    insert.bind_int(1, trial_id).bind_text(2, name).bind_real(3, value).run();
+    insert.reset();
+  }
+  if (state == TrialState::kFail) {
+    Stmt event(db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, 'failed', ?)");
+    event.bind_int(1, trial_id).bind_text(2, message).run();
+  }
+  txn.commit();
+}
+
+void Store::add_intermediate(int64_t trial_id, int step, const std::string& name, double value) {
+  Transaction txn(db_);
+  // A re-run (after a requeue) overwrites the killed run's value at that step.
+  Stmt upsert(db_,
+              "INSERT INTO trial_intermediate(trial_id, step, name, value) VALUES (?, ?, ?, ?) "
+              "ON CONFLICT(trial_id, name, step) DO UPDATE SET value = excluded.value");
+  upsert.bind_int(1, trial_id).bind_int(2, step).bind_text(3, name).bind_real(4, value).run();
+  txn.commit();
+}
+
+void Store::heartbeat(int64_t trial_id) {
+  Transaction txn(db_);
+  Stmt upsert(db_, "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, " SYLVA_SQL_NOW
+                   ") ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
+  upsert.bind_int(1, trial_id).run();
+  txn.commit();
+}
+
+int Store::requeue_unfinished(int64_t experiment_id) {
+  Transaction txn(db_);
+  // The event keeps the worker that held the trial, which the update clears.
+  Stmt events(db_,
+              "INSERT INTO trial_events(trial_id, event, message) "
+              "SELECT id, 'requeued', worker FROM trials "
+              "WHERE experiment_id = ? AND state = 'RUNNING' ORDER BY number");
+  events.bind_int(1, experiment_id).run();
+  Stmt update(db_,
+              "UPDATE trials SET state = 'WAITING', worker = '', started_at = NULL "
+              "WHERE experiment_id = ? AND state = 'RUNNING'");
+  update.bind_int(1, experiment_id).run();
+  int count = sqlite3_changes(db_);
+  txn.commit();
+  return count;
+}
+
+std::vector<TrialRow> Store::trials(int64_t experiment_id) {
+  Transaction snapshot(db_, Transaction::kRead);
+  Stmt select(db_, (std::string("SELECT ") + kTrialColumns +
+                    " FROM trials WHERE experiment_id = ? ORDER BY number")
+                       .c_str());
+  select.bind_int(1, experiment_id);
+  std::vector<TrialRow> rows;
+  std::unordered_map<int64_t, size_t> index;  // trial id -> position in rows
+  while (select.step()) {
+    rows.push_back(read_trial(select));
+    index[rows.back().id] = rows.size() - 1;
+  }
+  Stmt metrics(db_,
+               "SELECT m.trial_id, m.name, m.value FROM trial_metrics m "
+               "JOIN trials t ON t.id = m.trial_id WHERE t.experiment_id = ?");
+  metrics.bind_int(1, experiment_id);
+  while (metrics.step()) {
+    rows[index.at(metrics.col_int(0))].metrics[metrics.col_text(1)] = metrics.col_real(2);
+  }
+  snapshot.commit();
+  return rows;
+}
+
+std::optional<TrialRow> Store::trial(int64_t experiment_id, int64_t number) {
+  Transaction snapshot(db_, Transaction::kRead);
+  Stmt select(db_, (std::string("SELECT ") + kTrialColumns +
+                    " FROM trials WHERE experiment_id = ? AND number = ?")
+                       .c_str());
+  select.bind_int(1, experiment_id).bind_int(2, number);
+  if (!select.step()) return std::nullopt;
+  TrialRow row = read_trial(select);
+  Stmt metrics(db_, "SELECT name, value FROM trial_metrics WHERE trial_id = ?");
+  metrics.bind_int(1, row.id);
+  while (metrics.step()) row.metrics[metrics.col_text(0)] = metrics.col_real(1);
+  snapshot.commit();
+  return row;
+}
+
+std::vector<IntermediateRow> Store::intermediates(int64_t experiment_id) {
+  Stmt select(db_,
+              "SELECT t.number, i.step, i.name, i.value FROM trial_intermediate i "
+              "JOIN trials t ON t.id = i.trial_id WHERE t.experiment_id = ? "
+              "ORDER BY t.number, i.step, i.name");
+  select.bind_int(1, experiment_id);
+  std::vector<IntermediateRow> rows;
+  while (select.step()) {
+    rows.push_back({select.col_int(0), static_cast<int>(select.col_int(1)), select.col_text(2),
+                    select.col_real(3)});
+  }
+  return rows;
+}
+
+}  // namespace sylva::experiments

@@ -1,0 +1,32 @@
+// Random search: each decision drawn by its prior, never the same hash twice.
+// The draw for trial n depends only on (seed, n, attempt) and on which hashes
+// are taken, so a resumed run proposes exactly what an uninterrupted one would.
+#pragma once
+
+#include <unordered_set>
+
+#include "search/strategy.h"
+#include "spaces/random.h"
+
+namespace sylva::search {
+
+class RandomSearch : public Strategy {
+ public:
+  RandomSearch(const Space& space, uint64_t seed) : space_(space), seed_(seed) {}
+  std::optional<Architecture> ask(int64_t number) override;
+  void tell(const Observation& obs) override { seen_.insert(obs.arch.hash); }
+  void pending(const Architecture& arch) override { seen_.insert(arch.hash); }
+
+ private:
+  // Depth-first search, in a random order, for an unseen architecture; used
+  // when rejection sampling keeps hitting seen ones (a nearly exhausted space).
+  std::optional<Architecture> find_unseen(std::vector<int>& prefix, Rng& rng, int64_t* budget);
+
+  const Space& space_;
+  const uint64_t seed_;
+  std::unordered_set<uint64_t> seen_;
+};
+
+void register_random_search();
+
+}  // namespace sylva::search

@@ -1,0 +1,67 @@
+// Strategy: the ask/tell interface every search engine implements.
+//
+// The experiment loop asks for the architecture of trial `number` whenever a
+// worker is free and tells the strategy each result as it arrives. On resume
+// the loop replays: finished trials are told in number order, trials that
+// exist but never finished are announced with pending(), then asking goes on
+// from the next number. Strategies work on the Space decision tree and plain
+// numbers only (no torch). Not thread-safe: one thread drives a strategy.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "spaces/architecture.h"
+#include "spaces/space.h"
+#include "spaces/status.h"
+
+namespace sylva::search {
+
+struct Observation {
+  int64_t number = 0;
+  Architecture arch;
+  bool ok = false;              // COMPLETE (or PRUNED with a value)
+  std::optional<double> value;  // objective, larger is better (sign already applied)
+  std::map<std::string, double> metrics;
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  // Architecture for trial `number`; nullopt when nothing new can be proposed.
+  virtual std::optional<Architecture> ask(int64_t number) = 0;
+  virtual void tell(const Observation& obs) = 0;
+  // An existing, unfinished trial holds this architecture.
+  virtual void pending(const Architecture& arch) = 0;
+};
+
+// Engine options as given on the command line (e.g. "population" -> "10"),
+// read by each engine with its own defaults.
+using StrategyParams = std::map<std::string, std::string>;
+
+struct StrategyContext {
+  const Space* space = nullptr;
+  uint64_t seed = 0;
+  StrategyParams params;
+};
+
+using StrategyFactory = std::function<StatusOr<std::unique_ptr<Strategy>>(const StrategyContext&)>;
+
+// The registry: engines register by name; RegisterAll() makes sure every
+// built-in one is linked in (static libraries drop unreferenced objects).
+void register_strategy(const std::string& name, StrategyFactory factory);
+void register_all_strategies();
+StatusOr<std::unique_ptr<Strategy>> make_strategy(const std::string& name,
+                                                  const StrategyContext& context);
+std::vector<std::string> strategy_names();
+
+// Samples a complete architecture by the priors of each decision.
+Architecture sample_by_priors(const Space& space, std::mt19937_64& rng);
+
+}  // namespace sylva::search

@@ -1,0 +1,53 @@
+// Built-in spaces are the grammars in spaces/grammars/, embedded in the binary
+// at build time (CMake writes builtin_grammars.inc), so `--space NAME` needs
+// no file on disk.
+#include <fmt/format.h>
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "spaces/grammar.h"
+#include "spaces/grammar_space.h"
+#include "spaces/space.h"
+
+namespace sylva {
+namespace {
+
+const std::map<std::string, std::string>& builtins() {
+  static const std::map<std::string, std::string> kSpaces = {
+#include "spaces/builtin_grammars.inc"
+  };
+  return kSpaces;
+}
+
+}  // namespace
+
+std::vector<std::string> builtin_space_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, text] : builtins()) names.push_back(name);
+  return names;
+}
+
+StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
+                                                   const std::string& source) {
+  auto grammar = parse_grammar(source, name);
+  if (!grammar.is_ok()) return grammar.status();
+  return std::unique_ptr<Space>(new GrammarSpace(name, source, std::move(grammar).value()));
+}
+
+StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
+  auto it = builtins().find(name_or_path);
+  if (it != builtins().end()) return space_from_source(it->first, it->second);
+  std::ifstream in(name_or_path);
+  if (!in) {
+    return Status::error(fmt::format("--space '{}' is neither a built-in space ({}) nor a readable "
+                                     "grammar file",
+                                     name_or_path, join(builtin_space_names(), ", ")));
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return space_from_source(name_or_path, buf.str());
+}
+
+}  // namespace sylva

@@ -1,0 +1,70 @@
+// Space: a search space exposed as a tree of decisions (DeepArchitect style).
+//
+// Starting from the empty prefix, `choices(prefix)` lists the legal choices at
+// the next open decision, each with a prior and a label; appending the index
+// of one of them gives the next prefix; an empty list means the architecture
+// is complete and `make(prefix)` returns it. Every engine in search/ works on
+// this interface alone. Implementations are immutable after construction and
+// safe to share across threads.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "spaces/architecture.h"
+#include "spaces/status.h"
+
+namespace sylva {
+
+struct Choice {
+  std::string label;
+  double prior = 0;  // priors of one decision's choices sum to 1
+};
+
+// How a builder turns an architecture into a network. Grammar files set these
+// with `%` directives (see README, "Grammar files").
+struct BuildSpec {
+  std::string builder = "chain";  // "chain": leaves in order; "cell": NB201 cell
+  int stem_channels = 32;         // width after the stem convolution
+  std::vector<int> stages;        // chain: layers per stage; first of each halves
+                                  // the resolution and doubles the width;
+                                  // empty: reductions at 1/3 and 2/3 of the depth
+  int head_channels = 0;          // chain: 1x1 conv width before pooling, 0 none
+  int cells_per_stage = 5;        // cell: cells in each of the three stages
+};
+
+class Space {
+ public:
+  virtual ~Space() = default;
+
+  // Name as given by the user: a built-in name or a grammar path.
+  virtual const std::string& name() const = 0;
+
+  // Choices at the next open decision after `prefix`; empty when complete.
+  // Throws std::invalid_argument if the prefix is not a legal path.
+  virtual std::vector<Choice> choices(const std::vector<int>& prefix) const = 0;
+
+  // The complete architecture for a full decision list.
+  virtual StatusOr<Architecture> make(const std::vector<int>& decisions) const = 0;
+
+  // Parses a canonical bracket string (starts with '[') or a key ("a/b/c").
+  virtual StatusOr<Architecture> parse(const std::string& text) const = 0;
+
+  virtual const BuildSpec& build_spec() const = 0;
+
+  // Source text that rebuilds this space with space_from_source(); stored with
+  // each experiment so that resume and export never depend on a file path.
+  virtual const std::string& source() const = 0;
+};
+
+// A built-in space by name ("nas-bench-macro", "nb201") or a grammar file path.
+StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path);
+
+// Rebuilds a space from stored grammar text.
+StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
+                                                   const std::string& source);
+
+std::vector<std::string> builtin_space_names();
+
+}  // namespace sylva
