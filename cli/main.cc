@@ -48,8 +48,9 @@ int main(int argc, char** argv) {
   }
   auto it = verbs().find(verb);
   if (it == verbs().end()) {
-    fmt::print(stderr, "sylva: unknown verb '{}' (verbs: search, resume, status, trials, best, "
-                       "export, sample)\n",
+    fmt::print(stderr,
+               "sylva: unknown verb '{}' (verbs: search, resume, status, trials, best, "
+               "export, sample)\n",
                verb);
     return 2;
   }

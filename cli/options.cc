@@ -92,8 +92,8 @@ StatusOr<ParsedOptions> parse_options(Verb verb, const std::string& verb_name, i
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg.rfind("--", 0) != 0) continue;
-    std::string key = arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos
-                                                                       : arg.find('=') - 2);
+    std::string key =
+        arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
     for (const auto& o : option_table()) {
       if (key != o.name || (o.verbs & verb)) continue;
       if (verb == kResume && o.stored) {
@@ -102,8 +102,8 @@ StatusOr<ParsedOptions> parse_options(Verb verb, const std::string& verb_name, i
             "--workers, --threads-per-worker and --trial-timeout",
             key));
       }
-      return Status::error(fmt::format("{}: option '--{}' does not apply to {}", verb_name, key,
-                                       verb_name));
+      return Status::error(
+          fmt::format("{}: option '--{}' does not apply to {}", verb_name, key, verb_name));
     }
   }
   po::variables_map vm;

@@ -24,7 +24,8 @@ void Progress::update(const experiments::RunEvent& e) {
     if (!e.trial) return;
     const auto& t = *e.trial;
     std::string metrics;
-    for (const auto& [name, v] : t.metrics) metrics += fmt::format(" {}={}", name, experiments::format_number(v));
+    for (const auto& [name, v] : t.metrics)
+      metrics += fmt::format(" {}={}", name, experiments::format_number(v));
     fmt::print(out_, "[{}/{}] trial {} {} {}{}{}  best {}\n", e.finished, e.total, t.number,
                evaluators::state_name(t.state), t.arch_key, metrics,
                t.message.empty() ? "" : "  (" + t.message + ")", best);
@@ -34,7 +35,8 @@ void Progress::update(const experiments::RunEvent& e) {
   int64_t done_here = e.finished - start_finished_;
   std::string eta = "--:--";
   if (done_here > 0 && e.finished < e.total) {
-    eta = format_duration(e.elapsed_seconds / done_here * static_cast<double>(e.total - e.finished));
+    eta =
+        format_duration(e.elapsed_seconds / done_here * static_cast<double>(e.total - e.finished));
   }
   fmt::print(out_, "\r\x1b[K{}/{} finished  {} running  {} failed  best {}  {}  ETA {}", e.finished,
              e.total, e.running, e.failed, best, format_duration(e.elapsed_seconds), eta);

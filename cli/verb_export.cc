@@ -21,17 +21,21 @@ int run_export(int argc, char** argv) {
   if (!parsed.is_ok()) return fail(parsed.status(), 2);
   auto& v = parsed.value().values;
   if (parsed.value().help) {
-    fmt::print("usage: sylva export --name NAME [--db FILE] [--trial best|N] [--format "
-               "json|torchscript] --out PATH\n\n{}",
-               options_help(kExport));
+    fmt::print(
+        "usage: sylva export --name NAME [--db FILE] [--trial best|N] [--format "
+        "json|torchscript] --out PATH\n\n{}",
+        options_help(kExport));
     return 0;
   }
   for (const char* required : {"name", "out"}) {
-    if (!v.count(required)) return fail(Status::error(fmt::format("export: --{} is required", required)), 2);
+    if (!v.count(required))
+      return fail(Status::error(fmt::format("export: --{} is required", required)), 2);
   }
   std::string format = v.count("format") ? v["format"] : "json";
   if (format != "json" && format != "torchscript") {
-    return fail(Status::error(fmt::format("export: --format must be json or torchscript, got '{}'", format)), 2);
+    return fail(Status::error(
+                    fmt::format("export: --format must be json or torchscript, got '{}'", format)),
+                2);
   }
   if (access(v["db"].c_str(), F_OK) != 0) {
     return fail(Status::error(fmt::format("export: database '{}' does not exist", v["db"])));
@@ -51,18 +55,22 @@ int run_export(int argc, char** argv) {
     auto objective = experiments::objective_of(config.value());
     if (!objective.is_ok()) return fail(objective.status());
     auto ranked = experiments::ranked(store.value()->trials(exp_id), objective.value());
-    if (ranked.empty()) return fail(Status::error(fmt::format("export: experiment '{}' has no complete trial", v["name"])));
+    if (ranked.empty())
+      return fail(
+          Status::error(fmt::format("export: experiment '{}' has no complete trial", v["name"])));
     trial = ranked.front();
   } else {
     char* end = nullptr;
     long long n = std::strtoll(v["trial"].c_str(), &end, 10);
     if (v["trial"].empty() || *end != '\0' || n < 0) {
-      return fail(Status::error(fmt::format("export: --trial must be 'best' or a trial number, got '{}'", v["trial"])), 2);
+      return fail(Status::error(fmt::format(
+                      "export: --trial must be 'best' or a trial number, got '{}'", v["trial"])),
+                  2);
     }
     trial = store.value()->trial(exp_id, n);
     if (!trial) {
-      return fail(Status::error(fmt::format("export: experiment '{}' has no trial {} (it has {})", v["name"], n,
-                                            store.value()->trials(exp_id).size())));
+      return fail(Status::error(fmt::format("export: experiment '{}' has no trial {} (it has {})",
+                                            v["name"], n, store.value()->trials(exp_id).size())));
     }
   }
   auto arch = space.value()->parse(trial->arch_canonical);

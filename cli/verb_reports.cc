@@ -66,7 +66,8 @@ int help(Verb verb, const std::string& usage) {
 int run_status(int argc, char** argv) {
   auto r = open_report(kStatus, "status", argc, argv, false);
   if (!r.is_ok()) return fail(r.status());
-  if (r.value().options.help) return help(kStatus, "sylva status [--db FILE] [--name NAME] [-f table|json|csv]");
+  if (r.value().options.help)
+    return help(kStatus, "sylva status [--db FILE] [--name NAME] [-f table|json|csv]");
   auto& rep = r.value();
   std::vector<experiments::ExperimentRow> rows;
   if (rep.options.values.count("name")) {
@@ -80,7 +81,8 @@ int run_status(int argc, char** argv) {
 int run_trials(int argc, char** argv) {
   auto r = open_report(kTrials, "trials", argc, argv, true);
   if (!r.is_ok()) return fail(r.status());
-  if (r.value().options.help) return help(kTrials, "sylva trials --name NAME [--db FILE] [-f table|json|csv]");
+  if (r.value().options.help)
+    return help(kTrials, "sylva trials --name NAME [--db FILE] [-f table|json|csv]");
   auto& rep = r.value();
   return print_table(experiments::trials_table(rep.store->trials(rep.experiment.id)),
                      rep.options.values["format"]);
@@ -89,7 +91,8 @@ int run_trials(int argc, char** argv) {
 int run_best(int argc, char** argv) {
   auto r = open_report(kBest, "best", argc, argv, true);
   if (!r.is_ok()) return fail(r.status());
-  if (r.value().options.help) return help(kBest, "sylva best --name NAME [--db FILE] [-n N] [-f table|json|csv]");
+  if (r.value().options.help)
+    return help(kBest, "sylva best --name NAME [--db FILE] [-n N] [-f table|json|csv]");
   auto& rep = r.value();
   auto& v = rep.options.values;
   if (!v.count("count")) v["count"] = "1";

@@ -36,28 +36,32 @@ void print_best(Store& store, int64_t experiment_id, const ExperimentConfig& con
   }
   const auto& t = best.front();
   std::string metrics;
-  for (const auto& [m, v] : t.metrics) metrics += fmt::format("  {} {}", m, experiments::format_number(v));
+  for (const auto& [m, v] : t.metrics)
+    metrics += fmt::format("  {} {}", m, experiments::format_number(v));
   fmt::print("best trial {}:{}\n  key       {}\n  canonical {}\n", t.number, metrics, t.arch_key,
              t.arch_canonical);
-  fmt::print("(sylva best --name {} --db {}; sylva export --name {} --db {} --trial best "
-             "--format torchscript --out model.pt)\n",
-             name, db, name, db);
+  fmt::print(
+      "(sylva best --name {} --db {}; sylva export --name {} --db {} --trial best "
+      "--format torchscript --out model.pt)\n",
+      name, db, name, db);
 }
 
 int execute(Store& store, int64_t experiment_id, const std::string& name, const std::string& db,
             const ExperimentConfig& config, Components& c) {
   int64_t finished_before = 0;
-  for (const auto& t : store.trials(experiment_id)) finished_before += evaluators::is_finished(t.state);
+  for (const auto& t : store.trials(experiment_id))
+    finished_before += evaluators::is_finished(t.state);
   bool live = isatty(fileno(stdout));
   Progress progress(stdout, live, c.run.objective, finished_before);
-  fmt::print("experiment '{}' in {}: space {}, strategy {}, evaluator {}, {} trials, {} worker(s) "
-             "x {} thread(s)\n",
-             name, db, c.space->name(), config.text("strategy"), config.text("evaluator"),
-             c.run.trials, c.run.workers, c.run.threads_per_worker);
+  fmt::print(
+      "experiment '{}' in {}: space {}, strategy {}, evaluator {}, {} trials, {} worker(s) "
+      "x {} thread(s)\n",
+      name, db, c.space->name(), config.text("strategy"), config.text("evaluator"), c.run.trials,
+      c.run.workers, c.run.threads_per_worker);
   std::fflush(stdout);
-  auto summary = experiments::run_experiment(
-      store, experiment_id, *c.space, *c.strategy, *c.evaluator, c.run,
-      [&](const experiments::RunEvent& e) { progress.update(e); });
+  auto summary =
+      experiments::run_experiment(store, experiment_id, *c.space, *c.strategy, *c.evaluator, c.run,
+                                  [&](const experiments::RunEvent& e) { progress.update(e); });
   progress.finish();
   if (!summary.is_ok()) return fail(summary.status());
   const auto& s = summary.value();
@@ -83,10 +87,12 @@ int run_search(int argc, char** argv) {
   if (!parsed.is_ok()) return fail(parsed.status(), 2);
   auto& v = parsed.value().values;
   if (parsed.value().help) {
-    fmt::print("usage: sylva search --name NAME [--db FILE] [options]\n\n{}", options_help(kSearch));
+    fmt::print("usage: sylva search --name NAME [--db FILE] [options]\n\n{}",
+               options_help(kSearch));
     return 0;
   }
-  if (!v.count("name") || v["name"].empty()) return fail(Status::error("search: --name is required"), 2);
+  if (!v.count("name") || v["name"].empty())
+    return fail(Status::error("search: --name is required"), 2);
   auto space = make_space(v["space"]);
   if (!space.is_ok()) return fail(space.status(), 2);
   ExperimentConfig config;
@@ -113,7 +119,8 @@ int run_resume(int argc, char** argv) {
                options_help(kResume));
     return 0;
   }
-  if (!v.count("name") || v["name"].empty()) return fail(Status::error("resume: --name is required"), 2);
+  if (!v.count("name") || v["name"].empty())
+    return fail(Status::error("resume: --name is required"), 2);
   if (access(v["db"].c_str(), F_OK) != 0) {
     return fail(Status::error(fmt::format("resume: database '{}' does not exist", v["db"])));
   }
@@ -124,7 +131,8 @@ int run_resume(int argc, char** argv) {
   auto config = ExperimentConfig::from_json(experiment.value().config_json);
   if (!config.is_ok()) return fail(config.status());
   for (const auto& o : option_table()) {
-    if (o.resumable && parsed.value().given.count(o.name)) config.value().options[o.name] = v[o.name];
+    if (o.resumable && parsed.value().given.count(o.name))
+      config.value().options[o.name] = v[o.name];
   }
   auto components = experiments::build_components(config.value());
   if (!components.is_ok()) return fail(components.status(), 2);

@@ -7,8 +7,8 @@
 
 #include <cstdint>
 #include <map>
-#include <stdexcept>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -19,7 +19,7 @@
 namespace sylva::evaluators {
 
 enum class TrialState { kWaiting, kRunning, kComplete, kPruned, kFail };
-const char* state_name(TrialState s);             // "WAITING", ...
+const char* state_name(TrialState s);  // "WAITING", ...
 StatusOr<TrialState> parse_state(const std::string& name);
 inline bool is_finished(TrialState s) {
   return s == TrialState::kComplete || s == TrialState::kPruned || s == TrialState::kFail;
@@ -27,10 +27,10 @@ inline bool is_finished(TrialState s) {
 
 struct Job {
   int64_t trial_number = 0;
-  uint64_t seed = 0;       // derived from the experiment seed and trial number
+  uint64_t seed = 0;  // derived from the experiment seed and trial number
   Architecture arch;
   const Space* space = nullptr;
-  int threads = 1;         // intra-op threads this job may use
+  int threads = 1;             // intra-op threads this job may use
   double timeout_seconds = 0;  // 0: none
 };
 
@@ -44,9 +44,9 @@ class Reporter {
 
 struct EvalResult {
   TrialState state = TrialState::kComplete;
-  std::string message;                  // why FAIL / PRUNED
+  std::string message;  // why FAIL / PRUNED
   std::map<std::string, double> metrics;
-  std::string weights;                  // trained weights (bytes), may be empty
+  std::string weights;  // trained weights (bytes), may be empty
 };
 
 class Evaluator {

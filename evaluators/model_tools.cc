@@ -11,7 +11,9 @@ namespace {
 
 constexpr const char* kMagic = "sylva-weights-v1";
 
-InputShape to_input(const ModelShape& s) { return InputShape{s.channels, s.height, s.width, s.classes}; }
+InputShape to_input(const ModelShape& s) {
+  return InputShape{s.channels, s.height, s.width, s.classes};
+}
 
 }  // namespace
 
@@ -22,7 +24,8 @@ StatusOr<ModelShape> parse_input_shape(const std::string& text, int64_t classes)
   long long c = 0, h = 0, w = 0;
   if (!(in >> c >> c1 >> h >> c2 >> w) || c1 != ',' || c2 != ',' || c < 1 || h < 1 || w < 1 ||
       in.peek() != EOF) {
-    return Status::error(fmt::format("--input-shape expects C,H,W with positive sizes, got '{}'", text));
+    return Status::error(
+        fmt::format("--input-shape expects C,H,W with positive sizes, got '{}'", text));
   }
   if (classes < 1) return Status::error(fmt::format("--classes must be >= 1, got {}", classes));
   shape.channels = c;
@@ -41,7 +44,8 @@ StatusOr<ModelCost> measure_architecture(const Space& space, const Architecture&
 }
 
 std::string pack_weights(const ModelShape& s, const std::string& weights) {
-  return fmt::format("{} {} {} {} {}\n", kMagic, s.channels, s.height, s.width, s.classes) + weights;
+  return fmt::format("{} {} {} {} {}\n", kMagic, s.channels, s.height, s.width, s.classes) +
+         weights;
 }
 
 StatusOr<PackedWeights> unpack_weights(const std::string& artifact) {
@@ -69,7 +73,8 @@ Status export_torchscript(const Space& space, const Architecture& arch, const st
     torch::jit::Module module = to_torchscript(*net.value());
     module.save(path);
   } catch (const c10::Error& e) {
-    return Status::error(fmt::format("cannot export to '{}': {}", path, e.what_without_backtrace()));
+    return Status::error(
+        fmt::format("cannot export to '{}': {}", path, e.what_without_backtrace()));
   } catch (const std::exception& e) {
     return Status::error(fmt::format("cannot export to '{}': {}", path, e.what()));
   }

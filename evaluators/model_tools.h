@@ -42,7 +42,7 @@ struct PackedWeights {
 StatusOr<PackedWeights> unpack_weights(const std::string& artifact);
 
 // Rebuilds the trained network and writes it as TorchScript to `path`.
-Status export_torchscript(const Space& space, const Architecture& arch,
-                          const std::string& artifact, const std::string& path);
+Status export_torchscript(const Space& space, const Architecture& arch, const std::string& artifact,
+                          const std::string& path);
 
 }  // namespace sylva::evaluators

@@ -15,7 +15,8 @@ class StubEvaluator : public Evaluator {
   explicit StubEvaluator(StubOptions options) : options_(options) {}
 
   EvalResult evaluate(const Job& job, Reporter& reporter) override {
-    if (options_.delay_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(options_.delay_ms));
+    if (options_.delay_ms > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(options_.delay_ms));
     // Accuracy in [50, 100) from the architecture alone; seed-free so that the
     // same architecture always scores the same.
     double acc = 50.0 + 50.0 * static_cast<double>(mix_seed(job.arch.hash, 1) >> 11) * 0x1.0p-53;

@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <stdexcept>
@@ -24,6 +25,7 @@ constexpr uint64_t kSplitSeed = 0x5e1a5b11d5eedULL;
 constexpr uint64_t kTestSeed = 0x7e575ab5e7ULL;
 // Images per forward pass when evaluating.
 constexpr int64_t kEvalChunk = 1000;
+constexpr double kPi = 3.14159265358979323846;
 
 using Clock = std::chrono::steady_clock;
 
@@ -168,7 +170,7 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       check_timeout();
       const double lr =
-          0.5 * options_.lr * (1 + std::cos(M_PI * static_cast<double>(step) / total_steps));
+          0.5 * options_.lr * (1 + std::cos(kPi * static_cast<double>(step) / total_steps));
       for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
 
       auto index = order.slice(0, s * batch, (s + 1) * batch);

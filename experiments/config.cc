@@ -30,13 +30,15 @@ StatusOr<ExperimentConfig> ExperimentConfig::from_json(const std::string& json) 
     c.space_source = j.at("space_source").get<std::string>();
     return c;
   } catch (const std::exception& e) {
-    return Status::error(fmt::format("stored experiment configuration is unreadable: {}", e.what()));
+    return Status::error(
+        fmt::format("stored experiment configuration is unreadable: {}", e.what()));
   }
 }
 
 std::string ExperimentConfig::text(const std::string& name) const {
   auto it = options.find(name);
-  if (it == options.end()) throw std::logic_error("option '" + name + "' missing from configuration");
+  if (it == options.end())
+    throw std::logic_error("option '" + name + "' missing from configuration");
   return it->second;
 }
 
@@ -71,7 +73,8 @@ StatusOr<Objective> objective_of(const ExperimentConfig& config) {
   if (colon != std::string::npos) {
     std::string dir = v.substr(colon + 1);
     if (dir != "max" && dir != "min") {
-      return Status::error(fmt::format("--objective direction must be 'max' or 'min', got '{}'", dir));
+      return Status::error(
+          fmt::format("--objective direction must be 'max' or 'min', got '{}'", dir));
     }
     o.maximize = dir == "max";
   }
@@ -119,7 +122,8 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     s.delay_ms = static_cast<int>(delay);
     return evaluators::make_stub_evaluator(s);
   }
-  return Status::error(fmt::format("--evaluator '{}' is unknown (evaluators: stub, table, train)", name));
+  return Status::error(
+      fmt::format("--evaluator '{}' is unknown (evaluators: stub, table, train)", name));
 }
 
 std::string host_and_pid() {

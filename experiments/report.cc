@@ -26,7 +26,9 @@ std::string csv_escape(const std::string& s) {
   return out + "\"";
 }
 
-nlohmann::json number_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+nlohmann::json number_or_null(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+}
 
 }  // namespace
 
@@ -144,8 +146,8 @@ Table best_table(const std::vector<TrialRow>& trials, const Objective& objective
 
 Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) {
   Table table;
-  table.columns = {"name", "created", "space", "strategy", "evaluator", "budget", "complete",
-                   "pruned", "fail", "running", "waiting", "objective", "best"};
+  table.columns = {"name",   "created", "space",   "strategy", "evaluator", "budget", "complete",
+                   "pruned", "fail",    "running", "waiting",  "objective", "best"};
   for (const auto& e : experiments) {
     auto config = ExperimentConfig::from_json(e.config_json);
     std::vector<TrialRow> trials = store.trials(e.id);
@@ -167,7 +169,8 @@ Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) 
         const auto& o = objective.value();
         row.push_back(o.metric + (o.maximize ? ":max" : ":min"));
         auto best = ranked(trials, o);
-        row.push_back(best.empty() ? nlohmann::json() : nlohmann::json(best[0].metrics.at(o.metric)));
+        row.push_back(best.empty() ? nlohmann::json()
+                                   : nlohmann::json(best[0].metrics.at(o.metric)));
       } else {
         row.push_back(nullptr);
         row.push_back(nullptr);

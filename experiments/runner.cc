@@ -117,8 +117,9 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
   for (const TrialRow& row : rows) {
     auto arch = space.parse(row.arch_canonical);
     if (!arch.is_ok()) {
-      return Status::error(fmt::format("trial {}: stored architecture does not parse in space '{}': {}",
-                                       row.number, space.name(), arch.status().message()));
+      return Status::error(
+          fmt::format("trial {}: stored architecture does not parse in space '{}': {}", row.number,
+                      space.name(), arch.status().message()));
     }
     if (evaluators::is_finished(row.state)) {
       search::Observation obs;
@@ -180,7 +181,8 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
   auto keep_weights = [&](int64_t id, double value, const std::string& weights) {
     if (options.keep_weights <= 0 || weights.empty()) return;
     std::sort(kept.begin(), kept.end());
-    if (static_cast<int>(kept.size()) >= options.keep_weights && value <= kept.front().first) return;
+    if (static_cast<int>(kept.size()) >= options.keep_weights && value <= kept.front().first)
+      return;
     store.put_artifact(id, "weights", weights);
     kept.push_back({value, id});
     std::sort(kept.begin(), kept.end());
@@ -258,7 +260,8 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
     obs.metrics = r.metrics;
     obs.ok = r.state != TrialState::kFail && objective != r.metrics.end();
     if (obs.ok) obs.value = signed_value(objective->second);
-    if (r.state == TrialState::kComplete && obs.value) keep_weights(done.row.id, *obs.value, r.weights);
+    if (r.state == TrialState::kComplete && obs.value)
+      keep_weights(done.row.id, *obs.value, r.weights);
     strategy.tell(obs);
 
     ++progress.finished;

@@ -21,15 +21,15 @@
 namespace sylva::experiments {
 
 struct RunOptions {
-  int64_t trials = 10;            // finished trials to reach, across all runs
-  int workers = 1;                // concurrent evaluations
-  int threads_per_worker = 1;     // LibTorch intra-op threads per evaluation
-  double trial_timeout = 0;       // seconds, 0: none
-  int keep_weights = 3;           // weights kept for the best K trials
+  int64_t trials = 10;                // finished trials to reach, across all runs
+  int workers = 1;                    // concurrent evaluations
+  int threads_per_worker = 1;         // LibTorch intra-op threads per evaluation
+  double trial_timeout = 0;           // seconds, 0: none
+  int keep_weights = 3;               // weights kept for the best K trials
   std::string objective = "val_acc";  // metric the strategy optimises
   bool maximize = true;
-  uint64_t seed = 0;              // experiment seed; trial seed = mix(seed, number)
-  std::string worker_name;        // recorded on each trial (host:pid)
+  uint64_t seed = 0;        // experiment seed; trial seed = mix(seed, number)
+  std::string worker_name;  // recorded on each trial (host:pid)
 };
 
 // What the loop reports as it goes (progress display, logs).
@@ -44,9 +44,9 @@ using RunListener = std::function<void(const RunEvent&)>;
 
 struct RunSummary {
   int64_t finished = 0;
-  int64_t requeued = 0;   // trials put back to WAITING on entry
-  int64_t replayed = 0;   // finished trials told to the strategy on entry
-  bool exhausted = false; // the strategy had nothing new before the budget
+  int64_t requeued = 0;    // trials put back to WAITING on entry
+  int64_t replayed = 0;    // finished trials told to the strategy on entry
+  bool exhausted = false;  // the strategy had nothing new before the budget
 };
 
 StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const Space& space,

@@ -1,9 +1,9 @@
 #include "search/random_search.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <numeric>
-
-#include <fmt/format.h>
 
 #include "spaces/random.h"
 
@@ -49,13 +49,14 @@ std::optional<Architecture> RandomSearch::find_unseen(std::vector<int>& prefix, 
 }
 
 void register_random_search() {
-  register_strategy("random", [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
-    if (!ctx.params.empty()) {
-      return Status::error(fmt::format("--strategy random takes no engine options, got '{}'",
-                                       ctx.params.begin()->first));
-    }
-    return std::unique_ptr<Strategy>(new RandomSearch(*ctx.space, ctx.seed));
-  });
+  register_strategy(
+      "random", [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
+        if (!ctx.params.empty()) {
+          return Status::error(fmt::format("--strategy random takes no engine options, got '{}'",
+                                           ctx.params.begin()->first));
+        }
+        return std::unique_ptr<Strategy>(new RandomSearch(*ctx.space, ctx.seed));
+      });
 }
 
 }  // namespace sylva::search

@@ -43,8 +43,8 @@ StatusOr<std::unique_ptr<Strategy>> make_strategy(const std::string& name,
     if (it != registry().end()) factory = it->second;
   }
   if (!factory) {
-    return Status::error(
-        fmt::format("--strategy '{}' is unknown (strategies: {})", name, join(strategy_names(), ", ")));
+    return Status::error(fmt::format("--strategy '{}' is unknown (strategies: {})", name,
+                                     join(strategy_names(), ", ")));
   }
   return factory(context);
 }

@@ -14,12 +14,12 @@
 namespace sylva {
 
 struct Architecture {
-  std::vector<int> decisions;            // index chosen at each decision
-  std::vector<std::string> labels;       // label of each choice
-  std::vector<std::string> primitives;   // leaf op names, left to right
-  std::string key;                       // labels joined by '/'
-  std::string canonical;                 // bracket form, parses back
-  uint64_t hash = 0;                     // fnv1a64(canonical)
+  std::vector<int> decisions;           // index chosen at each decision
+  std::vector<std::string> labels;      // label of each choice
+  std::vector<std::string> primitives;  // leaf op names, left to right
+  std::string key;                      // labels joined by '/'
+  std::string canonical;                // bracket form, parses back
+  uint64_t hash = 0;                    // fnv1a64(canonical)
 
   bool operator==(const Architecture& o) const { return canonical == o.canonical; }
 };

@@ -14,6 +14,22 @@ std::string strided(const std::string& size, int64_t stride) {
   if (stride == 1) return size;
   return fmt::format("({} + {}) // {}", size, stride - 1, stride);
 }
+// Shortest text that reads back as the same double.
+std::string script_float(double v) { return fmt::format("{}", v); }
+
+// Eval-mode batch norm of `x` into `y` (torch.batch_norm with training=False).
+// Tensors are registered one statement at a time so their names follow the
+// order weight, bias, mean, var whatever the compiler's argument order.
+void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std::string& x,
+                     const std::string& y) {
+  const std::string w = e.param("bn_w", bn.weight);
+  const std::string b = e.param("bn_b", bn.bias);
+  const std::string mean = e.buffer("bn_mean", bn.running_mean);
+  const std::string var = e.buffer("bn_var", bn.running_var);
+  e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, False, {}, {}, False)", y, x, w, b,
+                     mean, var, script_float(bn.options.momentum().value_or(0.1)),
+                     script_float(bn.options.eps())));
+}
 }  // namespace
 
 MacCounter::MacCounter() : previous_(active_counter) { active_counter = this; }
@@ -22,8 +38,6 @@ MacCounter::~MacCounter() { active_counter = previous_; }
 void count_macs(int64_t macs) {
   if (active_counter != nullptr) active_counter->macs_ += macs;
 }
-
-std::string script_float(double v) { return fmt::format("{}", v); }
 
 ConvBnImpl::ConvBnImpl(int64_t cin, int64_t cout, int64_t kernel, int64_t stride, Relu relu,
                        int64_t groups, bool batch_norm)
@@ -54,17 +68,11 @@ std::string ConvBnImpl::emit(ScriptEmitter& e, const std::string& x) {
     in = e.var();
     e.line(fmt::format("{} = torch.relu({})", in, x));
   }
+  const std::string w = e.param("conv_w", conv_->weight);
   const std::string y = e.var();
   e.line(fmt::format("{} = torch.conv2d({}, {}, None, [{s}, {s}], [{p}, {p}], [1, 1], {})", y, in,
-                     e.param("conv_w", conv_->weight), groups_, fmt::arg("s", stride_),
-                     fmt::arg("p", kernel_ / 2)));
-  if (bn_) {
-    const auto& o = bn_->options;
-    e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, False, {}, {}, False)", y, y,
-                       e.param("bn_w", bn_->weight), e.param("bn_b", bn_->bias),
-                       e.buffer("bn_mean", bn_->running_mean), e.buffer("bn_var", bn_->running_var),
-                       script_float(o.momentum().value_or(0.1)), script_float(o.eps())));
-  }
+                     w, groups_, fmt::arg("s", stride_), fmt::arg("p", kernel_ / 2)));
+  if (bn_) emit_batch_norm(e, *bn_, y, y);
   if (relu_ == Relu::kAfter) e.line(fmt::format("{} = torch.relu({})", y, y));
   return y;
 }
@@ -130,11 +138,7 @@ torch::Tensor BnReluImpl::forward(torch::Tensor x) { return torch::relu(bn_->for
 
 std::string BnReluImpl::emit(ScriptEmitter& e, const std::string& x) {
   const std::string y = e.var();
-  const auto& o = bn_->options;
-  e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, False, {}, {}, False)", y, x,
-                     e.param("bn_w", bn_->weight), e.param("bn_b", bn_->bias),
-                     e.buffer("bn_mean", bn_->running_mean), e.buffer("bn_var", bn_->running_var),
-                     script_float(o.momentum().value_or(0.1)), script_float(o.eps())));
+  emit_batch_norm(e, *bn_, x, y);
   e.line(fmt::format("{} = torch.relu({})", y, y));
   return y;
 }
@@ -152,9 +156,10 @@ std::string ClassifierImpl::emit(ScriptEmitter& e, const std::string& x) {
   const std::string pooled = e.var();
   e.line(fmt::format("{} = torch.mean({}, [2, 3])", pooled, x));
   // addmm is what linear runs for a 2-D input, so the result is bit-identical.
+  const std::string w = e.param("fc_w", fc_->weight);
+  const std::string b = e.param("fc_b", fc_->bias);
   const std::string y = e.var();
-  e.line(fmt::format("{} = torch.addmm({}, {}, {}.t())", y, e.param("fc_b", fc_->bias), pooled,
-                     e.param("fc_w", fc_->weight)));
+  e.line(fmt::format("{} = torch.addmm({}, {}, {}.t())", y, b, pooled, w));
   return y;
 }
 

@@ -138,7 +138,4 @@ class CellImpl : public BlockImpl {
   std::vector<std::shared_ptr<BlockImpl>> edges_;
 };
 
-// Formats a double so that TorchScript reads back the same value.
-std::string script_float(double v);
-
 }  // namespace sylva

@@ -41,9 +41,10 @@ StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
   if (it != builtins().end()) return space_from_source(it->first, it->second);
   std::ifstream in(name_or_path);
   if (!in) {
-    return Status::error(fmt::format("--space '{}' is neither a built-in space ({}) nor a readable "
-                                     "grammar file",
-                                     name_or_path, join(builtin_space_names(), ", ")));
+    return Status::error(
+        fmt::format("--space '{}' is neither a built-in space ({}) nor a readable "
+                    "grammar file",
+                    name_or_path, join(builtin_space_names(), ", ")));
   }
   std::stringstream buf;
   buf << in.rdbuf();

@@ -37,7 +37,8 @@ class Parser {
       Status s = parse_line(line, lineno);
       if (!s.is_ok()) return s;
     }
-    if (g_.rules.empty()) return error(lineno, 1, "no rules: a grammar needs at least one 'name -> ...' rule");
+    if (g_.rules.empty())
+      return error(lineno, 1, "no rules: a grammar needs at least one 'name -> ...' rule");
     Status s = resolve();
     if (!s.is_ok()) return s;
     return std::move(g_);
@@ -79,7 +80,8 @@ class Parser {
         char* stop = nullptr;
         double w = std::strtod(num.c_str(), &stop);
         if (num.empty() || *stop != '\0' || !(w > 0) || w > 1) {
-          return error(lineno, col, fmt::format("weight must be a number in (0, 1], got '{}'", num));
+          return error(lineno, col,
+                       fmt::format("weight must be a number in (0, 1], got '{}'", num));
         }
         out.push_back({Token::kWeight, num, w, col});
         i = end + 1;
@@ -110,7 +112,8 @@ class Parser {
     const auto& t = tokens_or.value();
     size_t pos = 0;
     if (t[0].kind == Token::kBar) {
-      if (g_.rules.empty()) return error(lineno, t[0].col, "'|' continues a rule, but no rule began");
+      if (g_.rules.empty())
+        return error(lineno, t[0].col, "'|' continues a rule, but no rule began");
     } else {
       if (t[0].kind != Token::kIdent) return error(lineno, t[0].col, "expected a rule name");
       if (t[1].kind != Token::kArrow) {
@@ -128,7 +131,8 @@ class Parser {
       g_.index[rule.name] = static_cast<int>(g_.rules.size());
       g_.rules.push_back(rule);
       pos = 2;
-      if (t[pos].kind == Token::kBar) return error(lineno, t[pos].col, "expected an alternative before '|'");
+      if (t[pos].kind == Token::kBar)
+        return error(lineno, t[pos].col, "expected an alternative before '|'");
     }
     if (t[pos].kind == Token::kBar) ++pos;
     GrammarRule& rule = g_.rules.back();
@@ -161,14 +165,16 @@ class Parser {
       alt.label = join(words, " ");
       for (const auto& other : rule.alternatives) {
         if (other.label == alt.label) {
-          return error(lineno, alt.col,
-                       fmt::format("alternative '{}' appears twice in rule '{}'", alt.label, rule.name));
+          return error(
+              lineno, alt.col,
+              fmt::format("alternative '{}' appears twice in rule '{}'", alt.label, rule.name));
         }
       }
       rule.alternatives.push_back(alt);
       if (t[pos].kind == Token::kEnd) break;
       if (t[pos].kind != Token::kBar) {
-        return error(lineno, t[pos].col, fmt::format("expected '|' or end of line, got '{}'", t[pos].text));
+        return error(lineno, t[pos].col,
+                     fmt::format("expected '|' or end of line, got '{}'", t[pos].text));
       }
       ++pos;
     }
@@ -183,8 +189,8 @@ class Parser {
     return out;
   }
 
-  Status parse_int(const std::string& word, int lineno, size_t col, const std::string& what,
-                   int lo, int* out) const {
+  Status parse_int(const std::string& word, int lineno, size_t col, const std::string& what, int lo,
+                   int* out) const {
     char* stop = nullptr;
     long v = std::strtol(word.c_str(), &stop, 10);
     if (word.empty() || *stop != '\0' || v < lo || v > 1 << 20) {
@@ -197,7 +203,8 @@ class Parser {
 
   Status parse_directive(const std::string& rest, int lineno, size_t col) {
     auto words = split_words(rest);
-    if (words.empty()) return error(lineno, static_cast<int>(col), "expected a directive name after '%'");
+    if (words.empty())
+      return error(lineno, static_cast<int>(col), "expected a directive name after '%'");
     const std::string& d = words[0];
     auto need = [&](size_t n) -> Status {
       if (words.size() - 1 != n) {
@@ -227,7 +234,8 @@ class Parser {
       if (!(s = need(1)).is_ok()) return s;
       return parse_int(words[1], lineno, col, d, 1, &g_.max_depth);
     } else if (d == "stages") {
-      if (words.size() < 2) return error(lineno, static_cast<int>(col), "%stages needs at least one count");
+      if (words.size() < 2)
+        return error(lineno, static_cast<int>(col), "%stages needs at least one count");
       g_.build.stages.clear();
       for (size_t i = 1; i < words.size(); ++i) {
         int v = 0;
@@ -252,8 +260,9 @@ class Parser {
         for (auto& sym : alt.symbols) {
           if (sym.is_primitive) {
             if (sym.name.find('/') != std::string::npos || !is_op(sym.name)) {
-              return error(sym.line, sym.col,
-                           fmt::format("unknown op '{}' (known: {})", sym.name, join(op_names(), ", ")));
+              return error(
+                  sym.line, sym.col,
+                  fmt::format("unknown op '{}' (known: {})", sym.name, join(op_names(), ", ")));
             }
           } else {
             auto it = g_.index.find(sym.name);

@@ -41,13 +41,15 @@ GrammarSpace::Derivation GrammarSpace::derive(const std::vector<int>& prefix) co
       if (k == prefix.size()) {
         double total = 0;
         for (int i : legal) total += rule.alternatives[i].prior;
-        for (int i : legal) d.open.push_back({rule.alternatives[i].label, rule.alternatives[i].prior / total});
+        for (int i : legal)
+          d.open.push_back({rule.alternatives[i].label, rule.alternatives[i].prior / total});
         return d;
       }
       int idx = prefix[k++];
       if (idx < 0 || idx >= static_cast<int>(legal.size())) {
-        throw std::invalid_argument(fmt::format("decision {} of rule '{}' is {}, but it has {} choices",
-                                                k - 1, rule.name, idx, legal.size()));
+        throw std::invalid_argument(
+            fmt::format("decision {} of rule '{}' is {}, but it has {} choices", k - 1, rule.name,
+                        idx, legal.size()));
       }
       a = legal[idx];
       d.labels.push_back(rule.alternatives[a].label);
@@ -68,8 +70,8 @@ GrammarSpace::Derivation GrammarSpace::derive(const std::vector<int>& prefix) co
     d.nodes[n].children = std::move(children);
   }
   if (k != prefix.size()) {
-    throw std::invalid_argument(
-        fmt::format("{} decisions given, but the architecture is complete after {}", prefix.size(), k));
+    throw std::invalid_argument(fmt::format(
+        "{} decisions given, but the architecture is complete after {}", prefix.size(), k));
   }
   d.complete = true;
   return d;
@@ -112,8 +114,9 @@ StatusOr<Architecture> GrammarSpace::make(const std::vector<int>& decisions) con
     return Status::error(fmt::format("not an architecture of space '{}': {}", name_, e.what()));
   }
   if (!d.complete) {
-    return Status::error(fmt::format("not an architecture of space '{}': {} decisions given, more needed",
-                                     name_, decisions.size()));
+    return Status::error(
+        fmt::format("not an architecture of space '{}': {} decisions given, more needed", name_,
+                    decisions.size()));
   }
   Architecture arch;
   arch.decisions = decisions;
@@ -136,7 +139,8 @@ StatusOr<Architecture> GrammarSpace::parse_key(const std::string& text) const {
   size_t start = 0;
   while (true) {
     size_t slash = text.find('/', start);
-    parts.push_back(text.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    parts.push_back(
+        text.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
     if (slash == std::string::npos) break;
     start = slash + 1;
   }
@@ -144,8 +148,9 @@ StatusOr<Architecture> GrammarSpace::parse_key(const std::string& text) const {
   for (size_t i = 0; i < parts.size(); ++i) {
     auto ch = choices(prefix);
     if (ch.empty()) {
-      return Status::error(fmt::format("key '{}' has {} parts, but architectures of '{}' have {} decisions",
-                                       text, parts.size(), name_, i));
+      return Status::error(
+          fmt::format("key '{}' has {} parts, but architectures of '{}' have {} decisions", text,
+                      parts.size(), name_, i));
     }
     int found = -1;
     std::vector<std::string> labels;
@@ -154,15 +159,16 @@ StatusOr<Architecture> GrammarSpace::parse_key(const std::string& text) const {
       if (ch[c].label == parts[i]) found = static_cast<int>(c);
     }
     if (found < 0) {
-      return Status::error(fmt::format("key '{}': part {} '{}' is not a choice there (choices: {})", text,
-                                       i + 1, parts[i], join(labels, ", ")));
+      return Status::error(fmt::format("key '{}': part {} '{}' is not a choice there (choices: {})",
+                                       text, i + 1, parts[i], join(labels, ", ")));
     }
     prefix.push_back(found);
   }
   auto ch = choices(prefix);
   if (!ch.empty()) {
-    return Status::error(fmt::format("key '{}' ends after {} parts, but more decisions follow in '{}'",
-                                     text, parts.size(), name_));
+    return Status::error(
+        fmt::format("key '{}' ends after {} parts, but more decisions follow in '{}'", text,
+                    parts.size(), name_));
   }
   return make(prefix);
 }
@@ -245,7 +251,8 @@ StatusOr<Architecture> GrammarSpace::parse_canonical(const std::string& text) co
                                                                  int depth) -> Status {
     const GrammarRule& r = grammar_.rules[rule];
     if (n.name != r.name) {
-      return Status::error(fmt::format("canonical form: expected rule '{}', got '{}'", r.name, n.name));
+      return Status::error(
+          fmt::format("canonical form: expected rule '{}', got '{}'", r.name, n.name));
     }
     std::vector<int> legal = allowed(rule, depth);
     int chosen = -1;

@@ -7,6 +7,10 @@
 // classifier head; `to_torchscript` gives a torch::jit::Module that
 // `torch.jit.load` in Python runs with no Sylva code. Not thread-safe: one
 // network per thread.
+//
+// Implemented in ops.cc (make_op and the op registry), blocks.cc (the blocks
+// ops are made of), network.cc (builders, cost, weights, export) and
+// script_emitter.cc.
 #pragma once
 
 #include <torch/script.h>

@@ -29,7 +29,7 @@ class Status {
 template <typename T>
 class StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT
     if (status_.is_ok()) throw std::logic_error("StatusOr built from an ok Status");
   }
@@ -44,7 +44,8 @@ class StatusOr {
     if (!value_) throw std::logic_error("StatusOr::value on error: " + status_.message());
     return *value_;
   }
-  T&& value() && {
+  // By value, so that `f().value().member` in a range-for never dangles.
+  T value() && {
     if (!value_) throw std::logic_error("StatusOr::value on error: " + status_.message());
     return std::move(*value_);
   }

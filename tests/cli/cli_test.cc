@@ -1,1 +1,304 @@
+// End-to-end tests of the sylva binary: a search logged to SQLite, reports,
+// kill -9 and resume, export, and one clear stderr line for bad input.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+#include <thread>
+
+namespace {
+
+const std::string kSylva = SYLVA_BINARY;
+const std::string kTable =
+    std::string(SYLVA_SOURCE_DIR) + "/../shared/benchmarks/nas-bench-macro-cifar10.csv";
+
+struct Output {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  return buf.str();
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sylva-cli-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    db_ = dir_ + "/s.db";
+  }
+  void TearDown() override { std::system(("rm -rf " + dir_).c_str()); }
+
+  Output run(const std::string& args) {
+    std::string err = dir_ + "/stderr.txt";
+    FILE* p = popen((kSylva + " " + args + " 2>" + err).c_str(), "r");
+    Output o;
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof(buf), p)) > 0) o.out.append(buf, n);
+    int status = pclose(p);
+    o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    o.err = slurp(err);
+    return o;
+  }
+
+  // CSV of `sylva trials` as rows of column -> value.
+  std::vector<std::map<std::string, std::string>> trials(const std::string& name) {
+    Output o = run("trials --name " + name + " --db " + db_ + " -f csv");
+    EXPECT_EQ(o.code, 0) << o.err;
+    std::istringstream in(o.out);
+    std::string line;
+    std::getline(in, line);
+    std::vector<std::string> header;
+    std::stringstream hs(line);
+    for (std::string c; std::getline(hs, c, ',');) header.push_back(c);
+    std::vector<std::map<std::string, std::string>> rows;
+    while (std::getline(in, line)) {
+      std::map<std::string, std::string> row;
+      std::stringstream ls(line);
+      size_t i = 0;
+      for (std::string c; std::getline(ls, c, ',') && i < header.size(); ++i) row[header[i]] = c;
+      rows.push_back(row);
+    }
+    return rows;
+  }
+
+  std::string dir_, db_;
+};
+
+// One line on stderr, naming the problem; non-zero exit.
+void expect_one_line_error(const Output& o, const std::string& fragment) {
+  EXPECT_NE(o.code, 0);
+  EXPECT_NE(o.err.find(fragment), std::string::npos) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+}
+
+TEST_F(CliTest, TableSearchLogsEveryTrialAndReportsReadTheDatabase) {
+  Output o =
+      run("search --name t --db " + db_ + " --space nas-bench-macro --evaluator table --table " +
+          kTable + " --metric test_acc_mean --trials 60 --seed 3");
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("60 finished trial(s) of 60: 60 complete, 0 failed"), std::string::npos)
+      << o.out;
+  auto rows = trials("t");
+  ASSERT_EQ(rows.size(), 60u);
+  std::set<std::string> keys;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    EXPECT_EQ(rows[i]["number"], std::to_string(i));
+    EXPECT_EQ(rows[i]["state"], "COMPLETE");
+    keys.insert(rows[i]["key"]);
+    EXPECT_GT(std::stod(rows[i]["test_acc_mean"]), 40.0);
+    EXPECT_GT(std::stod(rows[i]["params"]), 387000.0);
+  }
+  EXPECT_EQ(keys.size(), 60u);
+  // The best by the table's own column, from the database.
+  double best = 0;
+  std::string best_key;
+  for (auto& r : rows) {
+    if (std::stod(r["test_acc_mean"]) > best)
+      best = std::stod(r["test_acc_mean"]), best_key = r["key"];
+  }
+  Output b = run("best --name t --db " + db_ + " -f json");
+  ASSERT_EQ(b.code, 0) << b.err;
+  auto j = nlohmann::json::parse(b.out);
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["key"], best_key);
+  EXPECT_DOUBLE_EQ(j[0]["test_acc_mean"].get<double>(), best);
+  EXPECT_EQ(j[0]["rank"], 1);
+  // The same seed gives the same trial sequence in a second experiment.
+  ASSERT_EQ(run("search --name t2 --db " + db_ + " --evaluator table --table " + kTable +
+                " --metric test_acc_mean --trials 60 --seed 3")
+                .code,
+            0);
+  auto again = trials("t2");
+  for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(again[i]["key"], rows[i]["key"]);
+  Output s = run("status --db " + db_ + " -f csv");
+  EXPECT_NE(s.out.find("t,"), std::string::npos);
+  EXPECT_NE(s.out.find("test_acc_mean:max"), std::string::npos);
+}
+
+TEST_F(CliTest, ExistingNameIsRefusedWithAPointerToResume) {
+  std::string args = "search --name dup --db " + db_ + " --evaluator stub --trials 3";
+  ASSERT_EQ(run(args).code, 0);
+  Output o = run(args);
+  expect_one_line_error(o, "experiment 'dup' already exists");
+  EXPECT_NE(o.err.find("sylva resume --name dup --db " + db_), std::string::npos);
+  EXPECT_EQ(trials("dup").size(), 3u);
+}
+
+TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated) {
+  // Reference: an uninterrupted run.
+  ASSERT_EQ(
+      run("search --name ref --db " + db_ + " --evaluator stub --trials 16 --workers 2 --seed 9")
+          .code,
+      0);
+  auto ref = trials("ref");
+  ASSERT_EQ(ref.size(), 16u);
+
+  pid_t pid = fork();
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    execl(kSylva.c_str(), "sylva", "search", "--name", "k", "--db", db_.c_str(), "--evaluator",
+          "stub", "--stub-delay-ms", "200", "--trials", "16", "--workers", "2", "--seed", "9",
+          (char*)nullptr);
+    _exit(127);
+  }
+  // Wait until a few trials have finished, then kill without warning.
+  for (int i = 0; i < 200; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (access(db_.c_str(), F_OK) != 0) continue;
+    int complete = 0;
+    for (auto& r : trials("k")) complete += r["state"] == "COMPLETE";
+    if (complete >= 5) break;
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  auto before = trials("k");
+  std::map<std::string, std::string> finished_before;
+  int running = 0;
+  for (auto& r : before) {
+    if (r["state"] == "COMPLETE") finished_before[r["number"]] = r["val_acc"];
+    running += r["state"] == "RUNNING";
+  }
+  ASSERT_GE(finished_before.size(), 5u);
+  ASSERT_LT(finished_before.size(), 16u);
+  EXPECT_GE(running, 1);  // killed while trials were running
+
+  Output o = run("resume --name k --db " + db_);
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("re-queued"), std::string::npos) << o.out;
+  auto after = trials("k");
+  ASSERT_EQ(after.size(), 16u);
+  std::set<std::string> keys;
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i]["state"], "COMPLETE");
+    EXPECT_EQ(after[i]["number"], std::to_string(i));
+    EXPECT_EQ(after[i]["key"], ref[i]["key"]) << "trial " << i;  // same sequence as uninterrupted
+    keys.insert(after[i]["key"]);
+    if (finished_before.count(after[i]["number"])) {
+      EXPECT_EQ(after[i]["val_acc"], finished_before[after[i]["number"]]);
+    }
+  }
+  EXPECT_EQ(keys.size(), 16u);
+  // Resuming a finished experiment does nothing more.
+  ASSERT_EQ(run("resume --name k --db " + db_).code, 0);
+  EXPECT_EQ(trials("k").size(), 16u);
+  // A larger budget continues it.
+  ASSERT_EQ(run("resume --name k --db " + db_ + " --trials 20").code, 0);
+  auto more = trials("k");
+  ASSERT_EQ(more.size(), 20u);
+  ASSERT_EQ(run("search --name ref20 --db " + db_ + " --evaluator stub --trials 20 --seed 9").code,
+            0);
+  auto ref20 = trials("ref20");
+  for (size_t i = 0; i < 20; ++i) EXPECT_EQ(more[i]["key"], ref20[i]["key"]);
+}
+
+TEST_F(CliTest, BadInputGetsOneClearLine) {
+  expect_one_line_error(run("search --name x --db " + db_ + " --trials abc --evaluator stub"),
+                        "--trials expects an integer, got 'abc'");
+  expect_one_line_error(run("search --name x --db " + db_ + " --workers 0 --evaluator stub"),
+                        "--workers must be >= 1, got 0");
+  expect_one_line_error(run("search --name x --db " + db_ + " --colour red"), "--colour");
+  expect_one_line_error(run("search --name x --db " + db_ + " --evaluator magic"),
+                        "--evaluator 'magic' is unknown");
+  expect_one_line_error(
+      run("search --name x --db " + db_ + " --strategy annealing --evaluator stub"),
+      "--strategy 'annealing' is unknown (strategies: random)");
+  expect_one_line_error(run("search --name x --db " + db_ + " --space nowhere.grammar"),
+                        "--space 'nowhere.grammar' is neither a built-in space");
+  std::ofstream(dir_ + "/bad.grammar") << "net -> op op\nop -> \"conv3x3\" | \"conv7x7\"\n";
+  expect_one_line_error(run("search --name x --db " + db_ + " --space " + dir_ + "/bad.grammar"),
+                        dir_ + "/bad.grammar:2:19: unknown op 'conv7x7'");
+  expect_one_line_error(run("search --name x --db " + db_ + " --evaluator table --metric acc"),
+                        "--evaluator table needs --table PATH");
+  expect_one_line_error(run("search --name x --db " + db_ + " --evaluator table --table " + kTable +
+                            " --metric accuracy"),
+                        "accuracy");
+  expect_one_line_error(run("search --name x --db " + db_ + " --evaluator train --epochs 0"),
+                        "--epochs must be >= 1, got 0");
+  std::ofstream(dir_ + "/run.ini") << "trials = 3\nevaluator = stub\npopulation = 5\n";
+  expect_one_line_error(run("search --name x --db " + db_ + " --config " + dir_ + "/run.ini"),
+                        "population");
+  expect_one_line_error(run("resume --name x --db " + db_ + " --space nb201"),
+                        "--space is fixed when the experiment is created");
+  expect_one_line_error(run("trials --name x --db " + dir_ + "/none.db"), "does not exist");
+  ASSERT_EQ(run("search --name real --db " + db_ + " --evaluator stub --trials 2").code, 0);
+  expect_one_line_error(run("trials --name nobody --db " + db_), "no experiment named 'nobody'");
+  expect_one_line_error(run("trials --name real --db " + db_ + " -f xml"),
+                        "--format must be table, json or csv, got 'xml'");
+  expect_one_line_error(
+      run("export --name real --db " + db_ + " --trial 7 --out " + dir_ + "/a.json"),
+      "has no trial 7");
+  expect_one_line_error(
+      run("export --name real --db " + db_ + " --format torchscript --out " + dir_ + "/a.pt"),
+      "has no stored weights");
+  // Nothing was created by the refused searches.
+  Output s = run("status --db " + db_ + " -f csv");
+  EXPECT_EQ(std::count(s.out.begin(), s.out.end(), '\n'), 2) << s.out;
+}
+
+TEST_F(CliTest, ConfigFileSuppliesOptionsAndTheCommandLineWins) {
+  std::ofstream(dir_ + "/run.ini") << "# a search\nevaluator = stub\ntrials = 7\nseed = 4\n";
+  ASSERT_EQ(run("search --name c --db " + db_ + " --config " + dir_ + "/run.ini --trials 5").code,
+            0);
+  auto rows = trials("c");
+  EXPECT_EQ(rows.size(), 5u);
+  ASSERT_EQ(run("search --name c2 --db " + db_ + " --evaluator stub --trials 5 --seed 4").code, 0);
+  auto same = trials("c2");
+  for (size_t i = 0; i < 5; ++i) EXPECT_EQ(rows[i]["key"], same[i]["key"]);
+}
+
+TEST_F(CliTest, ExportJsonHoldsTheGenotypeAndMetrics) {
+  ASSERT_EQ(run("search --name e --db " + db_ + " --evaluator stub --trials 5 --space nb201").code,
+            0);
+  ASSERT_EQ(run("export --name e --db " + db_ + " --trial 2 --out " + dir_ + "/t2.json").code, 0);
+  auto j = nlohmann::json::parse(slurp(dir_ + "/t2.json"));
+  auto rows = trials("e");
+  EXPECT_EQ(j["trial"], 2);
+  EXPECT_EQ(j["key"], rows[2]["key"]);
+  EXPECT_EQ(j["primitives"].size(), 6u);
+  EXPECT_EQ(j["canonical"].get<std::string>().rfind("[cell [edge ", 0), 0u);
+  EXPECT_NEAR(j["metrics"]["val_acc"].get<double>(), std::stod(rows[2]["val_acc"]), 1e-3);
+}
+
+TEST_F(CliTest, SampleIsSeededAndMeasuresCost) {
+  Output a = run("sample --space nas-bench-macro -n 4 --seed 2 --input-shape 3,32,32 -f csv");
+  Output b = run("sample --space nas-bench-macro -n 4 --seed 2 --input-shape 3,32,32 -f csv");
+  ASSERT_EQ(a.code, 0) << a.err;
+  EXPECT_EQ(a.out, b.out);
+  // params and flops agree with the benchmark table for the same keys.
+  std::map<std::string, std::string> table;
+  std::istringstream t(slurp(kTable));
+  std::string line;
+  while (std::getline(t, line)) table[line.substr(0, line.find(','))] = line;
+  std::istringstream in(a.out);
+  std::getline(in, line);
+  EXPECT_EQ(line, "key,canonical,params,flops");
+  int rows = 0;
+  while (std::getline(in, line)) {
+    std::string key = line.substr(0, line.find(','));
+    std::string tail = line.substr(line.rfind(']') + 2);  // params,flops
+    std::string row = table.at(key);
+    EXPECT_EQ(row.substr(row.size() - tail.size()), tail) << key;
+    ++rows;
+  }
+  EXPECT_EQ(rows, 4);
+}
+
+}  // namespace

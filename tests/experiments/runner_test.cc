@@ -1,1 +1,224 @@
+// The experiment loop with scripted evaluators and an in-memory store: every
+// trial written, failures isolated, interrupted trials re-queued with the
+// same genotype and seed, the budget global, the best weights kept.
+#include "experiments/runner.h"
+
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "search/strategy.h"
+#include "spaces/random.h"
+
+namespace sylva::experiments {
+namespace {
+
+using evaluators::EvalResult;
+using evaluators::Job;
+using evaluators::Reporter;
+
+// Scores an architecture by how many "conv3x3" it has; records the jobs.
+class ScriptedEvaluator : public evaluators::Evaluator {
+ public:
+  std::function<void(const Job&)> before;  // may throw
+  EvalResult evaluate(const Job& job, Reporter& reporter) override {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      jobs.push_back(job);
+    }
+    if (before) before(job);
+    double score = 0;
+    for (const auto& p : job.arch.primitives) score += p == "conv3x3";
+    reporter.intermediate(1, "val_acc", score / 2);
+    reporter.intermediate(2, "val_acc", score);
+    EvalResult r;
+    r.metrics["val_acc"] = score;
+    r.metrics["seed_low"] = static_cast<double>(job.seed % 1000);
+    r.weights = "weights-of-" + job.arch.key;
+    return r;
+  }
+  std::mutex mu;
+  std::vector<Job> jobs;  // Guarded by mu
+};
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    space_ =
+        space_from_source("toy", "net -> op op op op\nop -> \"conv3x3\" | \"skip\" | \"none\"\n")
+            .value();
+    store_ = Store::open(":memory:").value();
+    exp_ = store_->create_experiment("e", "{}").value();
+    options_.trials = 12;
+    options_.workers = 3;
+    options_.seed = 11;
+    options_.keep_weights = 2;
+    options_.worker_name = "test";
+  }
+  std::unique_ptr<search::Strategy> strategy() {
+    search::StrategyContext ctx;
+    ctx.space = space_.get();
+    ctx.seed = options_.seed;
+    return search::make_strategy("random", ctx).value();
+  }
+  RunSummary run(evaluators::Evaluator& ev) {
+    auto s = strategy();
+    auto r = run_experiment(*store_, exp_, *space_, *s, ev, options_, nullptr);
+    EXPECT_TRUE(r.is_ok()) << r.status().message();
+    return r.value();
+  }
+
+  std::unique_ptr<Space> space_;
+  std::unique_ptr<Store> store_;
+  int64_t exp_ = 0;
+  RunOptions options_;
+};
+
+TEST_F(RunnerTest, EveryTrialIsWrittenWithMetricsIntermediatesAndSeed) {
+  ScriptedEvaluator ev;
+  RunSummary s = run(ev);
+  EXPECT_EQ(s.finished, 12);
+  auto trials = store_->trials(exp_);
+  ASSERT_EQ(trials.size(), 12u);
+  std::set<std::string> hashes;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const auto& t = trials[i];
+    EXPECT_EQ(t.number, static_cast<int64_t>(i));
+    EXPECT_EQ(t.state, TrialState::kComplete);
+    EXPECT_EQ(t.seed, mix_seed(11, i));
+    EXPECT_EQ(t.worker, "test");
+    double conv = 0;
+    for (const auto& p : space_->parse(t.arch_canonical).value().primitives) conv += p == "conv3x3";
+    EXPECT_EQ(t.metrics.at("val_acc"), conv);
+    EXPECT_EQ(t.metrics.at("seed_low"), static_cast<double>(t.seed % 1000));
+    hashes.insert(t.arch_hash);
+  }
+  EXPECT_EQ(hashes.size(), 12u);
+  EXPECT_EQ(store_->intermediates(exp_).size(), 24u);
+}
+
+TEST_F(RunnerTest, ExceptionsFailOneTrialAndTheSearchGoesOn) {
+  ScriptedEvaluator ev;
+  ev.before = [](const Job& job) {
+    if (job.trial_number == 3)
+      throw std::runtime_error("shape mismatch: [2, 8] vs [2, 16]\nbacktrace...");
+    if (job.trial_number == 5)
+      throw evaluators::TimeoutError("trial exceeded --trial-timeout of 1 s");
+  };
+  RunSummary s = run(ev);
+  EXPECT_EQ(s.finished, 12);
+  auto trials = store_->trials(exp_);
+  EXPECT_EQ(trials[3].state, TrialState::kFail);
+  EXPECT_EQ(trials[3].message, "shape mismatch: [2, 8] vs [2, 16]");
+  EXPECT_EQ(trials[5].state, TrialState::kFail);
+  EXPECT_EQ(trials[5].message, "trial exceeded --trial-timeout of 1 s");
+  int complete = 0;
+  for (auto& t : trials) complete += t.state == TrialState::kComplete;
+  EXPECT_EQ(complete, 10);
+}
+
+TEST_F(RunnerTest, MissingObjectiveIsAFailNamingTheMetrics) {
+  ScriptedEvaluator ev;
+  options_.objective = "accuracy";
+  options_.trials = 2;
+  run(ev);
+  auto t = store_->trials(exp_);
+  EXPECT_EQ(t[0].state, TrialState::kFail);
+  EXPECT_EQ(t[0].message, "objective 'accuracy' is not among the metrics (seed_low, val_acc)");
+}
+
+TEST_F(RunnerTest, InterruptedTrialsAreRequeuedWithTheSameGenotypeAndSeed) {
+  // A first process created trials 0-4, finished 0-2, and died running 3 and 4.
+  auto s = strategy();
+  std::vector<Architecture> archs;
+  for (int n = 0; n < 5; ++n) {
+    archs.push_back(*s->ask(n));
+    int64_t id = store_->add_trial(exp_, n, hash_hex(archs[n].hash), archs[n].key,
+                                   archs[n].canonical, mix_seed(11, n));
+    store_->set_running(id, "dead:1");
+    if (n < 3) store_->finish_trial(id, TrialState::kComplete, "", {{"val_acc", 1.0 * n}});
+  }
+  ScriptedEvaluator ev;
+  RunSummary sum = run(ev);
+  EXPECT_EQ(sum.requeued, 2);
+  EXPECT_EQ(sum.replayed, 3);
+  EXPECT_EQ(sum.finished, 12);
+  auto trials = store_->trials(exp_);
+  ASSERT_EQ(trials.size(), 12u);
+  // Finished trials untouched, interrupted ones re-run as they were.
+  for (int n = 0; n < 3; ++n) EXPECT_EQ(trials[n].metrics.at("val_acc"), 1.0 * n);
+  std::map<int64_t, Job> jobs;
+  for (auto& j : ev.jobs) jobs[j.trial_number] = j;
+  EXPECT_EQ(jobs.size(), 9u);  // 3, 4 re-run, 5..11 new; 0..2 never again
+  for (int n = 3; n < 5; ++n) {
+    EXPECT_EQ(jobs.at(n).arch.canonical, archs[n].canonical);
+    EXPECT_EQ(jobs.at(n).seed, mix_seed(11, n));
+  }
+  EXPECT_EQ(jobs.count(0), 0u);
+  // The whole sequence equals an uninterrupted run's.
+  auto fresh_store = Store::open(":memory:").value();
+  int64_t e2 = fresh_store->create_experiment("e2", "{}").value();
+  ScriptedEvaluator ev2;
+  auto s2 = strategy();
+  ASSERT_TRUE(run_experiment(*fresh_store, e2, *space_, *s2, ev2, options_, nullptr).is_ok());
+  auto ref = fresh_store->trials(e2);
+  for (int n = 0; n < 12; ++n) EXPECT_EQ(trials[n].arch_key, ref[n].arch_key) << n;
+}
+
+TEST_F(RunnerTest, StopsWhenTheSpaceIsExhausted) {
+  space_ = space_from_source("tiny", "net -> op op\nop -> \"conv3x3\" | \"skip\"\n").value();
+  ScriptedEvaluator ev;
+  options_.trials = 10;
+  RunSummary s = run(ev);
+  EXPECT_TRUE(s.exhausted);
+  EXPECT_EQ(s.finished, 4);
+  EXPECT_EQ(store_->trials(exp_).size(), 4u);
+}
+
+TEST_F(RunnerTest, KeepsWeightsOfTheBestTrialsOnly) {
+  ScriptedEvaluator ev;
+  options_.trials = 20;
+  options_.workers = 1;
+  run(ev);
+  auto trials = store_->trials(exp_);
+  std::vector<std::pair<double, int64_t>> by_value;
+  for (auto& t : trials) by_value.push_back({t.metrics.at("val_acc"), t.id});
+  std::sort(by_value.rbegin(), by_value.rend());
+  auto kept = store_->trials_with_artifact(exp_, "weights");
+  ASSERT_EQ(kept.size(), 2u);
+  // The kept ones are among the best: no trial outside is strictly better.
+  double worst_kept = 1e9;
+  for (auto id : kept) {
+    for (auto& t : trials) {
+      if (t.id == id) {
+        worst_kept = std::min(worst_kept, t.metrics.at("val_acc"));
+        EXPECT_EQ(*store_->artifact(id, "weights"), "weights-of-" + t.arch_key);
+      }
+    }
+  }
+  EXPECT_EQ(worst_kept, by_value[1].first);
+}
+
+TEST_F(RunnerTest, ManyWorkersRunConcurrently) {
+  ScriptedEvaluator ev;
+  std::atomic<int> now{0}, peak{0};
+  ev.before = [&](const Job&) {
+    int n = ++now;
+    int p = peak.load();
+    while (n > p && !peak.compare_exchange_weak(p, n)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    --now;
+  };
+  options_.workers = 3;
+  run(ev);
+  EXPECT_EQ(peak.load(), 3);
+}
+
+}  // namespace
+}  // namespace sylva::experiments

@@ -1,17 +1,19 @@
 // Random search: distinct hashes, exhaustion, and a resumed run proposing
 // exactly the sequence of an uninterrupted one.
+#include "search/random_search.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
 
-#include "search/random_search.h"
 #include "search/strategy.h"
 
 namespace sylva::search {
 namespace {
 
 std::unique_ptr<Space> toy_space() {
-  return space_from_source("toy", "net -> op op op\nop -> \"conv3x3\" | \"skip\" | \"none\" [0.6]\n")
+  return space_from_source("toy",
+                           "net -> op op op\nop -> \"conv3x3\" | \"skip\" | \"none\" [0.6]\n")
       .value();
 }
 

@@ -61,7 +61,7 @@ op    -> "conv3x3" | "skip" | "none"
   EXPECT_DOUBLE_EQ(cell[1].prior, 0.25);
   EXPECT_DOUBLE_EQ(cell[0].prior, 0.375);
   EXPECT_DOUBLE_EQ(cell[2].prior, 0.375);
-  EXPECT_EQ(gr.rules[0].min_height, 3);  // start -> cell -> op
+  EXPECT_EQ(gr.rules[0].min_height, 2);  // start -> cell -> "conv1x1"
   EXPECT_EQ(gr.rules[1].min_height, 1);  // cell -> "conv1x1"
 }
 
