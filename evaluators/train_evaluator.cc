@@ -11,8 +11,11 @@
 #include <utility>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "evaluators/idx_dataset.h"
-#include "fmt/format.h"
+#include "evaluators/model_tools.h"
+#include "evaluators/worker_pool.h"
 #include "spaces/network.h"
 #include "spaces/random.h"
 
@@ -126,7 +129,7 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   };
   if (job.space == nullptr) throw std::invalid_argument("train evaluator: job has no space");
 
-  at::set_num_threads(std::max(1, job.threads));
+  set_compute_threads(job.threads);
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(job.seed);
 
   EvalResult result;
@@ -202,7 +205,8 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
                     {"params", static_cast<double>(cost.params)},
                     {"flops", static_cast<double>(cost.flops)},
                     {"train_seconds", seconds.count()}};
-  result.weights = save_weights(*net);
+  result.weights = pack_weights(
+      ModelShape{input_.channels, input_.height, input_.width, input_.classes}, save_weights(*net));
   return result;
 }
 

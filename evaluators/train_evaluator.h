@@ -16,7 +16,8 @@
 // Metrics: val_acc and test_acc (percent), train_loss (mean of the last
 // epoch), params, flops (MACs at batch 1), train_seconds (wall time of the
 // training and evaluation loop). EvalResult::weights holds the trained
-// weights (save_weights, eval mode). A network the builder rejects is
+// weights with their input shape (pack_weights of model_tools.h), ready for
+// export_torchscript. A network the builder rejects is
 // returned as kFail. A non-finite loss throws std::runtime_error ("loss is NaN
 // at epoch E step S"); running past job.timeout_seconds (checked before every
 // batch) throws TimeoutError.

@@ -9,6 +9,7 @@ packages=(
   libopenblas0-pthread           # fast BLAS behind LibTorch's matmuls and convolutions
   libboost-program-options-dev   # command-line and config-file options
   libtbb-dev                     # worker pool
+  libgoogle-perftools-dev        # tcmalloc: reuses freed activations instead of page-faulting fresh ones
   libsqlite3-dev                 # experiment storage
   libfmt-dev                     # formatting
   nlohmann-json3-dev             # JSON output and export
