@@ -136,6 +136,7 @@ int run_resume(int argc, char** argv) {
   }
   auto components = experiments::build_components(config.value());
   if (!components.is_ok()) return fail(components.status(), 2);
+  store.value()->update_config(experiment.value().id, config.value().to_json());
   return execute(*store.value(), experiment.value().id, v["name"], v["db"], config.value(),
                  components.value());
 }

@@ -78,6 +78,16 @@ StatusOr<ExperimentRow> Store::find_experiment(const std::string& name) {
                        (list.empty() ? "no experiments" : "experiments: " + list) + ")");
 }
 
+void Store::update_config(int64_t experiment_id, const std::string& config_json) {
+  Transaction txn(db_);
+  Stmt update(db_, "UPDATE experiments SET config_json = ? WHERE id = ?");
+  update.bind_text(1, config_json).bind_int(2, experiment_id).run();
+  if (sqlite3_changes(db_) != 1) {
+    throw std::logic_error("update_config: no experiment with id " + std::to_string(experiment_id));
+  }
+  txn.commit();
+}
+
 std::vector<ExperimentRow> Store::experiments() {
   Stmt all(db_, "SELECT id, name, created_at, config_json FROM experiments ORDER BY id");
   std::vector<ExperimentRow> rows;

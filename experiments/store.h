@@ -89,6 +89,9 @@ class Store {
   // Fails with "no experiment named ..." (listing the names there are).
   StatusOr<ExperimentRow> find_experiment(const std::string& name);
   std::vector<ExperimentRow> experiments();
+  // Replaces the stored configuration (resume's new --trials, --workers, ...),
+  // so that a later resume and the reports see what the last run used.
+  void update_config(int64_t experiment_id, const std::string& config_json);
 
   // Inserts trial `number` in state WAITING; returns its id.
   int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,

@@ -162,9 +162,11 @@ TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated
   // Wait until a few trials have finished, then kill without warning.
   for (int i = 0; i < 200; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (access(db_.c_str(), F_OK) != 0) continue;
-    int complete = 0;
-    for (auto& r : trials("k")) complete += r["state"] == "COMPLETE";
+    // Not trials(): it asserts, and "k" may not exist yet in the shared file.
+    Output o = run("trials --name k --db " + db_ + " -f csv");
+    if (o.code != 0) continue;
+    size_t complete = 0;
+    for (size_t at = 0; (at = o.out.find(",COMPLETE,", at)) != std::string::npos; ++at) ++complete;
     if (complete >= 5) break;
   }
   kill(pid, SIGKILL);
@@ -207,6 +209,12 @@ TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated
             0);
   auto ref20 = trials("ref20");
   for (size_t i = 0; i < 20; ++i) EXPECT_EQ(more[i]["key"], ref20[i]["key"]);
+  // The new budget is stored: the next plain resume keeps it.
+  Output st = run("status --name k --db " + db_ + " -f json");
+  ASSERT_EQ(st.code, 0) << st.err;
+  EXPECT_EQ(nlohmann::json::parse(st.out)[0]["budget"], "20");
+  ASSERT_EQ(run("resume --name k --db " + db_).code, 0);
+  EXPECT_EQ(trials("k").size(), 20u);
 }
 
 TEST_F(CliTest, BadInputGetsOneClearLine) {
