@@ -19,7 +19,8 @@ build: deps $(BUILD)/build.ninja
 run: build
 	rm -f $(DB) $(DB)-wal $(DB)-shm
 	$(BUILD)/sylva search --name demo --db $(DB) --space nas-bench-macro --strategy random \
-	  --evaluator train --trials 8 --workers 2 --epochs 1 --train-samples 6000 --seed 1
+	  --evaluator train --trials 8 --workers 2 --epochs 1 --train-samples 6000 \
+	  --val-samples 2000 --test-samples 2000 --seed 1
 	$(BUILD)/sylva best --name demo --db $(DB) -n 3
 
 test: build

@@ -46,6 +46,8 @@ const std::vector<OptionDef>& option_table() {
       {"batch-size", 0, "128", kSearch, true, false, "mini-batch size"},
       {"lr", 0, "0.05", kSearch, true, false, "peak learning rate (cosine schedule)"},
       {"optimizer", 0, "sgd", kSearch, true, false, "sgd (momentum 0.9) | adamw"},
+      {"weight-decay", 0, "-1", kSearch, true, false,
+       "weight decay; -1: the optimizer's default (sgd 5e-4, adamw 0.05)"},
       {"table", 0, "", kSearch, true, false, "CSV with a key column (evaluator table)"},
       {"metric", 0, "", kSearch, true, false, "CSV column to optimise (evaluator table)"},
       {"stub-delay-ms", 0, "0", kSearch, true, false, "milliseconds per stub evaluation"},

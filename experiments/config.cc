@@ -106,6 +106,8 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     t.batch_size = static_cast<int>(batch);
     t.lr = lr;
     t.optimizer = c.text("optimizer");
+    SYLVA_ASSIGN(weight_decay, c.real("weight-decay", -1));
+    t.weight_decay = weight_decay;
     return evaluators::make_train_evaluator(t);
   }
   if (name == "table") {

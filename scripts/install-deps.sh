@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev                   # LibTorch (CPU): models, training, TorchScript export
-  libopenblas0-pthread           # fast BLAS behind LibTorch's matmuls and convolutions
+  libopenblas0-openmp            # fast BLAS behind LibTorch; the OpenMP build shares LibTorch's
+                                 # thread pool (see BENCHMARKS.md)
   libboost-program-options-dev   # command-line and config-file options
   libtbb-dev                     # worker pool
   libgoogle-perftools-dev        # tcmalloc: reuses freed activations instead of page-faulting fresh ones
@@ -16,6 +17,7 @@ packages=(
   zlib1g-dev                     # reading .gz IDX datasets
   libgtest-dev libgmock-dev      # tests
   libbenchmark-dev               # micro-benchmarks in bench/
+  bc                             # arithmetic in bench/run_all.sh
   dataset-fashion-mnist          # the default dataset
   python3-torch                  # export tests load TorchScript files with torch.jit.load
 )
@@ -27,13 +29,20 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
-fi
-
-echo "installing: ${missing[*]}"
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# LibTorch calls whatever libblas.so.3 the alternatives system selects; the
+# pthread OpenBLAS outranks the OpenMP one when both are installed.
+blas=/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
+if [ "$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)" != "$blas" ]; then
+  echo "selecting $blas"
+  $SUDO update-alternatives --set libblas.so.3-x86_64-linux-gnu "$blas" >/dev/null
+fi

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Sylva's benchmarks: each prints its figures; BENCHMARKS.md records them with
+# this command (make bench, or bash bench/run_all.sh BUILD_DIR). Timings, not
+# tests: nothing here asserts a time.
+set -euo pipefail
+build=${1:-build}
+sylva=$(realpath "$build/sylva")
+here=$(cd "$(dirname "$0")" && pwd)
+table=$(realpath "$here/../../shared/benchmarks/nas-bench-macro-cifar10.csv")
+work=$(mktemp -d /tmp/sylva-bench-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+echo "# BLAS: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3)"
+
+# Wall seconds of a command, its output discarded.
+seconds() {
+  local start end
+  start=$(date +%s.%N)
+  "$@" > "$work/last.out" 2>&1 || { cat "$work/last.out" >&2; return 1; }
+  end=$(date +%s.%N)
+  echo "$end - $start" | bc -l | xargs printf '%.2f'
+}
+
+# 1. Training speed of the reference candidate: NAS-Bench-Macro with every
+# layer mbconv_e3_k3 on Fashion-MNIST (1x28x28), batch 128, SGD. One epoch
+# over 10,000 images, no evaluation to speak of (1 validation, 1 test image).
+sed -e 's/^layer -> .*/layer -> "mbconv_e3_k3"/' "$here/../spaces/grammars/nas-bench-macro.grammar" \
+  > "$work/reference.grammar"
+echo
+echo "## training: reference candidate, 10,000 images, one epoch"
+for threads in 1 2; do
+  rm -f "$work/e.db"
+  "$sylva" search --name e --db "$work/e.db" --space "$work/reference.grammar" --evaluator train \
+    --trials 1 --epochs 1 --train-samples 10000 --val-samples 1 --test-samples 1 \
+    --threads-per-worker "$threads" --seed 1 > /dev/null
+  s=$("$sylva" trials --name e --db "$work/e.db" -f csv | awk -F, 'NR==1{for(i=1;i<=NF;i++) if($i=="train_seconds") c=i} NR==2{print $c}')
+  printf 'threads %d: %.1f s per 10,000 images, %.0f images/s, %.0f s per 55,000-image epoch\n' \
+    "$threads" "$s" "$(echo "10000 / $s" | bc -l)" "$(echo "5.5 * $s" | bc -l)"
+done
+
+# 2. Engine + storage overhead: the table evaluator answers in microseconds, so
+# this is the experiment loop, the strategy and SQLite.
+echo
+echo "## table evaluator: trials/second, every trial logged to SQLite"
+for n in 200 6561; do
+  rm -f "$work/t.db"*
+  s=$(seconds "$sylva" search --name t --db "$work/t.db" --space nas-bench-macro --evaluator table \
+    --table "$table" --metric test_acc_mean --strategy random --trials "$n" --seed 3)
+  printf '%5d trials: %.2f s, %.0f trials/s\n' "$n" "$s" "$(echo "$n / $s" | bc -l)"
+done
+
+# 3. Workers: small candidates (stem 16, two stages) trained on 2,000 images
+# for one epoch, 8 trials, with the cores split between workers or not.
+cat > "$work/small.grammar" <<'G'
+%builder chain
+%stem 16
+%stages 2 2
+net -> layer layer layer layer
+layer -> "identity" | "conv3x3" | "mbconv_e3_k3" | "dwsep_conv_3x3"
+G
+echo
+echo "## workers: 8 small trials (2,000 images, 1 epoch, 1,000 validation, 1,000 test)"
+for cfg in "1 $(nproc)" "2 1" "2 $(nproc)"; do
+  set -- $cfg
+  rm -f "$work/w.db"*
+  s=$(seconds "$sylva" search --name w --db "$work/w.db" --space "$work/small.grammar" \
+    --evaluator train --trials 8 --train-samples 2000 --val-samples 1000 --test-samples 1000 \
+    --workers "$1" --threads-per-worker "$2" --seed 2)
+  printf 'workers %d x threads %d: %.1f s, %.1f trials/min\n' "$1" "$2" "$s" "$(echo "480 / $s" | bc -l)"
+done
