@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/options.h"
 #include "cli/progress.h"
@@ -100,6 +102,13 @@ int run_search(int argc, char** argv) {
     if (o.stored) config.options[o.name] = v[o.name];
   }
   config.space_source = space.value()->source();
+  if (!v["init"].empty()) {
+    std::ifstream in(v["init"]);
+    if (!in) return fail(Status::error(fmt::format("--init: cannot read '{}'", v["init"])), 2);
+    std::stringstream text;
+    text << in.rdbuf();
+    config.init_text = text.str();
+  }
   // Everything is validated (and the dataset loaded) before the experiment exists.
   auto components = experiments::build_components(config);
   if (!components.is_ok()) return fail(components.status(), 2);

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <stdexcept>
 
 #include "evaluators/stub_evaluator.h"
@@ -19,6 +20,7 @@ std::string ExperimentConfig::to_json() const {
   nlohmann::json j;
   j["options"] = options;
   j["space_source"] = space_source;
+  j["init_text"] = init_text;
   return j.dump(2);
 }
 
@@ -28,11 +30,18 @@ StatusOr<ExperimentConfig> ExperimentConfig::from_json(const std::string& json) 
     ExperimentConfig c;
     c.options = j.at("options").get<std::map<std::string, std::string>>();
     c.space_source = j.at("space_source").get<std::string>();
+    c.init_text = j.value("init_text", std::string());
     return c;
   } catch (const std::exception& e) {
     return Status::error(
         fmt::format("stored experiment configuration is unreadable: {}", e.what()));
   }
+}
+
+const std::vector<std::string>& ExperimentConfig::engine_options() {
+  static const std::vector<std::string> kNames = {"population", "sample-size", "crossover-prob",
+                                                  "uct-c"};
+  return kNames;
 }
 
 std::string ExperimentConfig::text(const std::string& name) const {
@@ -144,6 +153,16 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   search::StrategyContext ctx;
   ctx.space = out.space.get();
   ctx.seed = static_cast<uint64_t>(seed);
+  for (const std::string& name : ExperimentConfig::engine_options()) {
+    auto it = c.options.find(name);
+    if (it != c.options.end() && !it->second.empty()) ctx.params[name] = it->second;
+  }
+  auto init = c.options.find("init");
+  if (init != c.options.end() && !init->second.empty()) {
+    ctx.init_source = init->second;
+    std::istringstream lines(c.init_text);
+    for (std::string line; std::getline(lines, line);) ctx.init.push_back(line);
+  }
   SYLVA_ASSIGN(strategy, search::make_strategy(c.text("strategy"), ctx));
   out.strategy = std::move(strategy);
   SYLVA_ASSIGN(trials, c.integer("trials", 1));

@@ -21,6 +21,10 @@ namespace sylva::experiments {
 struct ExperimentConfig {
   std::map<std::string, std::string> options;  // option name (no dashes) -> value
   std::string space_source;                    // grammar text of the space
+  std::string init_text;                       // contents of the --init file
+
+  // Options read by the search engines (passed as StrategyParams when set).
+  static const std::vector<std::string>& engine_options();
 
   std::string to_json() const;
   static StatusOr<ExperimentConfig> from_json(const std::string& json);

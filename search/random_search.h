@@ -18,10 +18,6 @@ class RandomSearch : public Strategy {
   void pending(const Architecture& arch) override { seen_.insert(arch.hash); }
 
  private:
-  // Depth-first search, in a random order, for an unseen architecture; used
-  // when rejection sampling keeps hitting seen ones (a nearly exhausted space).
-  std::optional<Architecture> find_unseen(std::vector<int>& prefix, Rng& rng, int64_t* budget);
-
   const Space& space_;
   const uint64_t seed_;
   std::unordered_set<uint64_t> seen_;

@@ -1,6 +1,8 @@
 // Registers every built-in engine; called before any look-up by name.
 #include <mutex>
 
+#include "search/evolution.h"
+#include "search/mcts.h"
 #include "search/random_search.h"
 #include "search/strategy.h"
 
@@ -8,7 +10,11 @@ namespace sylva::search {
 
 void register_all_strategies() {
   static std::once_flag once;
-  std::call_once(once, [] { register_random_search(); });
+  std::call_once(once, [] {
+    register_random_search();
+    register_evolution();
+    register_mcts();
+  });
 }
 
 }  // namespace sylva::search

@@ -4,6 +4,7 @@
 
 #include <mutex>
 
+#include "search/variation.h"
 #include "spaces/random.h"
 
 namespace sylva::search {
@@ -49,17 +50,24 @@ StatusOr<std::unique_ptr<Strategy>> make_strategy(const std::string& name,
   return factory(context);
 }
 
-Architecture sample_by_priors(const Space& space, std::mt19937_64& rng) {
-  std::vector<int> prefix;
-  std::vector<double> weights;
-  while (true) {
-    auto ch = space.choices(prefix);
-    if (ch.empty()) break;
-    weights.clear();
-    for (const auto& c : ch) weights.push_back(c.prior);
-    prefix.push_back(static_cast<int>(sample_index(rng, weights)));
+StatusOr<std::vector<Architecture>> parse_init(const Space& space,
+                                               const std::vector<std::string>& init,
+                                               const std::string& source) {
+  std::vector<Architecture> out;
+  for (size_t i = 0; i < init.size(); ++i) {
+    const size_t first = init[i].find_first_not_of(" \t\r");
+    if (first == std::string::npos || init[i][first] == '#') continue;  // blank or comment
+    auto arch = space.parse(init[i]);
+    if (!arch.is_ok()) {
+      return Status::error(fmt::format("{}:{}: {}", source, i + 1, arch.status().message()));
+    }
+    out.push_back(std::move(arch).value());
   }
-  return space.make(prefix).value();
+  return out;
+}
+
+Architecture sample_by_priors(const Space& space, std::mt19937_64& rng) {
+  return complete_by_priors(space, {}, rng);
 }
 
 }  // namespace sylva::search

@@ -49,6 +49,11 @@ struct StrategyContext {
   const Space* space = nullptr;
   uint64_t seed = 0;
   StrategyParams params;
+  // Architectures to evaluate first, e.g. known baselines: the lines of a
+  // file, each a canonical form or a key (blank lines and '#' comments are
+  // skipped); `init_source` names the file in errors.
+  std::vector<std::string> init;
+  std::string init_source;
 };
 
 using StrategyFactory = std::function<StatusOr<std::unique_ptr<Strategy>>(const StrategyContext&)>;
@@ -60,6 +65,12 @@ void register_all_strategies();
 StatusOr<std::unique_ptr<Strategy>> make_strategy(const std::string& name,
                                                   const StrategyContext& context);
 std::vector<std::string> strategy_names();
+
+// Parses StrategyContext::init; an entry that is not an architecture of the
+// space is an error naming `source` and the line ("seeds.txt:3: ...").
+StatusOr<std::vector<Architecture>> parse_init(const Space& space,
+                                               const std::vector<std::string>& init,
+                                               const std::string& source);
 
 // Samples a complete architecture by the priors of each decision.
 Architecture sample_by_priors(const Space& space, std::mt19937_64& rng);

@@ -28,7 +28,7 @@ std::vector<int> GrammarSpace::allowed(int rule, int depth) const {
 
 GrammarSpace::Derivation GrammarSpace::derive(const std::vector<int>& prefix) const {
   Derivation d;
-  d.nodes.push_back(Node{0, -1, 1, {}});
+  d.nodes.push_back(Node{0, -1, 1, -1, {}});
   std::vector<int> stack = {0};
   size_t k = 0;
   while (!stack.empty()) {
@@ -45,6 +45,7 @@ GrammarSpace::Derivation GrammarSpace::derive(const std::vector<int>& prefix) co
           d.open.push_back({rule.alternatives[i].label, rule.alternatives[i].prior / total});
         return d;
       }
+      d.nodes[n].decision = static_cast<int>(k);
       int idx = prefix[k++];
       if (idx < 0 || idx >= static_cast<int>(legal.size())) {
         throw std::invalid_argument(
@@ -61,7 +62,7 @@ GrammarSpace::Derivation GrammarSpace::derive(const std::vector<int>& prefix) co
         children.push_back(-1);
       } else {
         children.push_back(static_cast<int>(d.nodes.size()));
-        d.nodes.push_back(Node{sym.rule, -1, d.nodes[n].depth + 1, {}});
+        d.nodes.push_back(Node{sym.rule, -1, d.nodes[n].depth + 1, -1, {}});
       }
     }
     for (auto it = children.rbegin(); it != children.rend(); ++it) {
@@ -126,6 +127,24 @@ StatusOr<Architecture> GrammarSpace::make(const std::vector<int>& decisions) con
   collect_primitives(d, 0, &arch.primitives);
   arch.hash = fnv1a64(arch.canonical);
   return arch;
+}
+
+std::vector<DecisionSlot> GrammarSpace::slots(const std::vector<int>& decisions) const {
+  const Derivation d = derive(decisions);
+  std::vector<DecisionSlot> out(decisions.size());
+  // Pre-order numbering makes a subtree's decisions contiguous: a node's
+  // range ends where the last decision below it ends.
+  std::function<int(int, int)> walk = [&](int node, int next) -> int {
+    const Node& n = d.nodes[node];
+    int end = n.decision >= 0 ? n.decision + 1 : next;
+    for (int child : n.children) {
+      if (child >= 0) end = walk(child, end);
+    }
+    if (n.decision >= 0) out[n.decision] = {grammar_.rules[n.rule].name, end};
+    return end;
+  };
+  walk(0, 0);
+  return out;
 }
 
 StatusOr<Architecture> GrammarSpace::parse(const std::string& text) const {

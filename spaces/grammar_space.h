@@ -21,6 +21,8 @@ class GrammarSpace : public Space {
   std::vector<Choice> choices(const std::vector<int>& prefix) const override;
   StatusOr<Architecture> make(const std::vector<int>& decisions) const override;
   StatusOr<Architecture> parse(const std::string& text) const override;
+  // Kind: the rule name; end: past the last decision in the rule's subtree.
+  std::vector<DecisionSlot> slots(const std::vector<int>& decisions) const override;
   const BuildSpec& build_spec() const override { return grammar_.build; }
   const std::string& source() const override { return source_; }
   const Grammar& grammar() const { return grammar_; }
@@ -30,6 +32,7 @@ class GrammarSpace : public Space {
     int rule = 0;
     int alt = -1;
     int depth = 1;
+    int decision = -1;          // index of its decision, -1 for a single-alternative rule
     std::vector<int> children;  // per symbol of the alternative: node index, -1 for an op
   };
   struct Derivation {

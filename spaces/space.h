@@ -34,6 +34,15 @@ struct BuildSpec {
   int cells_per_stage = 5;        // cell: cells in each of the three stages
 };
 
+// Where a decision sits in the derivation: `kind` names what is being decided
+// (a grammar's rule name), and decisions [index, end) are the decision and
+// the subtree it opened. Evolution re-decides such a range and crosses over
+// ranges of the same kind.
+struct DecisionSlot {
+  std::string kind;
+  int end = 0;
+};
+
 class Space {
  public:
   virtual ~Space() = default;
@@ -50,6 +59,15 @@ class Space {
 
   // Parses a canonical bracket string (starts with '[') or a key ("a/b/c").
   virtual StatusOr<Architecture> parse(const std::string& text) const = 0;
+
+  // One slot per decision of a complete architecture. The default treats
+  // every decision as its own subtree of kind "d<index>" (a flat space).
+  virtual std::vector<DecisionSlot> slots(const std::vector<int>& decisions) const;
+
+  // Whether decision `index` of `prefix` and the subtree it opened are
+  // complete: the next open decision (if any) lies outside that subtree. The
+  // default completes `prefix` with first choices and reads slots().
+  virtual bool subtree_closed(const std::vector<int>& prefix, int index) const;
 
   virtual const BuildSpec& build_spec() const = 0;
 

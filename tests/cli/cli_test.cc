@@ -77,6 +77,34 @@ class CliTest : public ::testing::Test {
     return rows;
   }
 
+  // Runs sylva with `args` in the background and kills it with SIGKILL once
+  // experiment `name` has `complete` COMPLETE trials.
+  void start_and_kill(const std::vector<std::string>& args, const std::string& name,
+                      size_t complete) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      int devnull = open("/dev/null", O_WRONLY);
+      dup2(devnull, 1);
+      dup2(devnull, 2);
+      std::vector<char*> argv = {const_cast<char*>("sylva")};
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(kSylva.c_str(), argv.data());
+      _exit(127);
+    }
+    for (int i = 0; i < 400; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      // Not trials(): it asserts, and the experiment may not exist yet.
+      Output o = run("trials --name " + name + " --db " + db_ + " -f csv");
+      if (o.code != 0) continue;
+      size_t done = 0;
+      for (size_t at = 0; (at = o.out.find(",COMPLETE,", at)) != std::string::npos; ++at) ++done;
+      if (done >= complete) break;
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+
   std::string dir_, db_;
 };
 
@@ -149,28 +177,9 @@ TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated
   auto ref = trials("ref");
   ASSERT_EQ(ref.size(), 16u);
 
-  pid_t pid = fork();
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
-    execl(kSylva.c_str(), "sylva", "search", "--name", "k", "--db", db_.c_str(), "--evaluator",
-          "stub", "--stub-delay-ms", "200", "--trials", "16", "--workers", "2", "--seed", "9",
-          (char*)nullptr);
-    _exit(127);
-  }
-  // Wait until a few trials have finished, then kill without warning.
-  for (int i = 0; i < 200; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    // Not trials(): it asserts, and "k" may not exist yet in the shared file.
-    Output o = run("trials --name k --db " + db_ + " -f csv");
-    if (o.code != 0) continue;
-    size_t complete = 0;
-    for (size_t at = 0; (at = o.out.find(",COMPLETE,", at)) != std::string::npos; ++at) ++complete;
-    if (complete >= 5) break;
-  }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
+  start_and_kill({"search", "--name", "k", "--db", db_, "--evaluator", "stub", "--stub-delay-ms",
+                  "200", "--trials", "16", "--workers", "2", "--seed", "9"},
+                 "k", 5);
   auto before = trials("k");
   std::map<std::string, std::string> finished_before;
   int running = 0;
@@ -217,6 +226,44 @@ TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated
   EXPECT_EQ(trials("k").size(), 20u);
 }
 
+TEST_F(CliTest, EveryEngineResumesAKilledRunToTheUninterruptedSequence) {
+  for (const std::string engine : {"evolution", "mcts"}) {
+    const std::string args = "--strategy " + engine + " --evaluator stub --trials 30 --seed 4";
+    ASSERT_EQ(run("search --name ref-" + engine + " --db " + db_ + " " + args).code, 0);
+    auto ref = trials("ref-" + engine);
+    ASSERT_EQ(ref.size(), 30u);
+    // One worker: the resumed run proposes exactly the uninterrupted sequence.
+    start_and_kill({"search", "--name", engine, "--db", db_, "--strategy", engine, "--evaluator",
+                    "stub", "--stub-delay-ms", "60", "--trials", "30", "--seed", "4"},
+                   engine, 10);
+    size_t finished = 0;
+    for (auto& r : trials(engine)) finished += r["state"] == "COMPLETE";
+    ASSERT_LT(finished, 30u) << engine;
+    Output o = run("resume --name " + engine + " --db " + db_);
+    ASSERT_EQ(o.code, 0) << o.err;
+    auto after = trials(engine);
+    ASSERT_EQ(after.size(), 30u) << engine;
+    for (size_t i = 0; i < 30; ++i) {
+      EXPECT_EQ(after[i]["state"], "COMPLETE");
+      EXPECT_EQ(after[i]["key"], ref[i]["key"]) << engine << " trial " << i;
+    }
+    // Three workers: killed and resumed, every trial once, none lost.
+    start_and_kill(
+        {"search", "--name", engine + "3", "--db", db_, "--strategy", engine, "--evaluator", "stub",
+         "--stub-delay-ms", "60", "--trials", "30", "--workers", "3", "--seed", "4"},
+        engine + "3", 12);
+    ASSERT_EQ(run("resume --name " + engine + "3 --db " + db_).code, 0);
+    auto parallel = trials(engine + "3");
+    ASSERT_EQ(parallel.size(), 30u) << engine;
+    std::set<std::string> keys;
+    for (auto& r : parallel) {
+      EXPECT_EQ(r["state"], "COMPLETE");
+      keys.insert(r["key"]);
+    }
+    EXPECT_EQ(keys.size(), 30u) << engine;
+  }
+}
+
 TEST_F(CliTest, BadInputGetsOneClearLine) {
   expect_one_line_error(run("search --name x --db " + db_ + " --trials abc --evaluator stub"),
                         "--trials expects an integer, got 'abc'");
@@ -227,7 +274,7 @@ TEST_F(CliTest, BadInputGetsOneClearLine) {
                         "--evaluator 'magic' is unknown");
   expect_one_line_error(
       run("search --name x --db " + db_ + " --strategy annealing --evaluator stub"),
-      "--strategy 'annealing' is unknown (strategies: random)");
+      "--strategy 'annealing' is unknown (strategies: evolution, mcts, random)");
   expect_one_line_error(run("search --name x --db " + db_ + " --space nowhere.grammar"),
                         "--space 'nowhere.grammar' is neither a built-in space");
   std::ofstream(dir_ + "/bad.grammar") << "net -> op op\nop -> \"conv3x3\" | \"conv7x7\"\n";
@@ -240,9 +287,27 @@ TEST_F(CliTest, BadInputGetsOneClearLine) {
                         "accuracy");
   expect_one_line_error(run("search --name x --db " + db_ + " --evaluator train --epochs 0"),
                         "--epochs must be >= 1, got 0");
-  std::ofstream(dir_ + "/run.ini") << "trials = 3\nevaluator = stub\npopulation = 5\n";
+  std::ofstream(dir_ + "/run.ini") << "trials = 3\nevaluator = stub\ncolour = red\n";
   expect_one_line_error(run("search --name x --db " + db_ + " --config " + dir_ + "/run.ini"),
-                        "population");
+                        "colour");
+  expect_one_line_error(
+      run("search --name x --db " + db_ + " --evaluator stub --strategy evolution --uct-c 2"),
+      "--uct-c does not apply to --strategy evolution");
+  expect_one_line_error(
+      run("search --name x --db " + db_ + " --evaluator stub --strategy mcts --uct-c -3"),
+      "--uct-c must be in [0, 1e+06], got -3");
+  std::ofstream(dir_ + "/seeds.txt") << "# baselines\nidentity/identity/identity/identity/"
+                                        "identity/identity/identity/identity\nconv3x3\n";
+  expect_one_line_error(run("search --name x --db " + db_ +
+                            " --evaluator stub --strategy "
+                            "evolution --init " +
+                            dir_ + "/seeds.txt"),
+                        dir_ + "/seeds.txt:3: ");
+  expect_one_line_error(run("search --name x --db " + db_ +
+                            " --evaluator stub --strategy "
+                            "evolution --init " +
+                            dir_ + "/none.txt"),
+                        "--init: cannot read '" + dir_ + "/none.txt'");
   expect_one_line_error(run("resume --name x --db " + db_ + " --space nb201"),
                         "--space is fixed when the experiment is created");
   expect_one_line_error(run("trials --name x --db " + dir_ + "/none.db"), "does not exist");

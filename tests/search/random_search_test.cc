@@ -84,10 +84,10 @@ TEST(StrategyRegistry, UnknownNameListsStrategies) {
   StrategyContext ctx;
   ctx.space = space.get();
   EXPECT_EQ(make_strategy("annealing", ctx).status().message(),
-            "--strategy 'annealing' is unknown (strategies: random)");
+            "--strategy 'annealing' is unknown (strategies: evolution, mcts, random)");
   ctx.params["population"] = "10";
   EXPECT_EQ(make_strategy("random", ctx).status().message(),
-            "--strategy random takes no engine options, got 'population'");
+            "--population does not apply to --strategy random");
 }
 
 }  // namespace

@@ -1,0 +1,124 @@
+#include "search/variation.h"
+
+#include <map>
+
+namespace sylva::search {
+namespace {
+
+constexpr int kSampleAttempts = 64;
+constexpr int64_t kSearchNodes = 200000;
+
+size_t uniform_index(Rng& rng, size_t n) { return static_cast<size_t>(uniform01(rng) * n); }
+
+std::optional<Architecture> find_unseen(const Space& space,
+                                        const std::unordered_set<uint64_t>& seen,
+                                        std::vector<int>& prefix, Rng& rng, int64_t* budget) {
+  if (--*budget < 0) return std::nullopt;
+  auto ch = space.choices(prefix);
+  if (ch.empty()) {
+    Architecture arch = space.make(prefix).value();
+    if (seen.count(arch.hash)) return std::nullopt;
+    return arch;
+  }
+  std::vector<int> order(ch.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+  for (int c : order) {
+    prefix.push_back(c);
+    auto found = find_unseen(space, seen, prefix, rng, budget);
+    prefix.pop_back();
+    if (found) return found;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Architecture complete_by_priors(const Space& space, std::vector<int> prefix, Rng& rng) {
+  std::vector<double> weights;
+  while (true) {
+    auto ch = space.choices(prefix);
+    if (ch.empty()) break;
+    weights.clear();
+    for (const auto& c : ch) weights.push_back(c.prior);
+    prefix.push_back(static_cast<int>(sample_index(rng, weights)));
+  }
+  return space.make(prefix).value();
+}
+
+std::optional<Architecture> sample_unseen(const Space& space,
+                                          const std::unordered_set<uint64_t>& seen, Rng& rng,
+                                          const std::vector<int>& prefix) {
+  for (int attempt = 0; attempt < kSampleAttempts; ++attempt) {
+    Architecture arch = complete_by_priors(space, prefix, rng);
+    if (!seen.count(arch.hash)) return arch;
+  }
+  std::vector<int> walk = prefix;
+  int64_t budget = kSearchNodes;
+  return find_unseen(space, seen, walk, rng, &budget);
+}
+
+std::optional<Architecture> mutate(const Space& space, const Architecture& parent, Rng& rng) {
+  const std::vector<int>& d = parent.decisions;
+  // Decision points that can change, with their legal choices.
+  std::vector<int> points;
+  std::vector<std::vector<Choice>> options;
+  std::vector<int> prefix;
+  for (size_t i = 0; i < d.size(); ++i) {
+    auto ch = space.choices(prefix);
+    if (ch.size() >= 2) {
+      points.push_back(static_cast<int>(i));
+      options.push_back(std::move(ch));
+    }
+    prefix.push_back(d[i]);
+  }
+  if (points.empty()) return std::nullopt;
+  const size_t pick = uniform_index(rng, points.size());
+  const int i = points[pick];
+  const std::vector<Choice>& ch = options[pick];
+  std::vector<double> weights;
+  for (size_t c = 0; c < ch.size(); ++c) {
+    weights.push_back(static_cast<int>(c) == d[i] ? 0.0 : ch[c].prior);
+  }
+  std::vector<int> child(d.begin(), d.begin() + i);
+  child.push_back(static_cast<int>(sample_index(rng, weights)));
+  // Resample the subtree the new choice opens.
+  while (!space.subtree_closed(child, i)) {
+    auto open = space.choices(child);
+    weights.clear();
+    for (const auto& c : open) weights.push_back(c.prior);
+    child.push_back(static_cast<int>(sample_index(rng, weights)));
+  }
+  const int end = space.slots(d)[i].end;
+  std::vector<int> kept = child;
+  kept.insert(kept.end(), d.begin() + end, d.end());
+  auto made = space.make(kept);
+  if (made.is_ok()) return std::move(made).value();
+  return complete_by_priors(space, child, rng);
+}
+
+std::optional<Architecture> crossover(const Space& space, const Architecture& a,
+                                      const Architecture& b, Rng& rng) {
+  if (a.decisions.empty() || b.decisions.empty()) return std::nullopt;
+  const auto slots_a = space.slots(a.decisions);
+  const auto slots_b = space.slots(b.decisions);
+  std::map<std::string, std::vector<int>> by_kind;
+  for (size_t j = 0; j < slots_b.size(); ++j)
+    by_kind[slots_b[j].kind].push_back(static_cast<int>(j));
+  std::vector<int> shared;
+  for (size_t i = 0; i < slots_a.size(); ++i) {
+    if (by_kind.count(slots_a[i].kind)) shared.push_back(static_cast<int>(i));
+  }
+  if (shared.empty()) return std::nullopt;
+  const int i = shared[uniform_index(rng, shared.size())];
+  const auto& candidates = by_kind[slots_a[i].kind];
+  const int j = candidates[uniform_index(rng, candidates.size())];
+  std::vector<int> child(a.decisions.begin(), a.decisions.begin() + i);
+  child.insert(child.end(), b.decisions.begin() + j, b.decisions.begin() + slots_b[j].end);
+  child.insert(child.end(), a.decisions.begin() + slots_a[i].end, a.decisions.end());
+  auto made = space.make(child);
+  if (!made.is_ok()) return std::nullopt;
+  return std::move(made).value();
+}
+
+}  // namespace sylva::search
