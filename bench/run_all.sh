@@ -69,3 +69,29 @@ for cfg in "1 $(nproc)" "2 1" "2 $(nproc)"; do
     --workers "$1" --threads-per-worker "$2" --seed 2)
   printf 'workers %d x threads %d: %.1f s, %.1f trials/min\n' "$1" "$2" "$s" "$(echo "480 / $s" | bc -l)"
 done
+
+# 4. Search efficiency on the NAS-Bench-Macro table (in process, no database).
+echo
+echo "## search efficiency: NAS-Bench-Macro, 50 seeds x 200 trials, best test_acc_mean"
+"$build/search_efficiency" "$table" test_acc_mean 50 200 random \
+  evolution:population=10,sample-size=3 evolution mcts
+
+# 5. Engine overhead: ask + tell on a 20-decision space, engine alone.
+echo
+echo "## engine overhead: ask + tell on a 20-decision space (items_per_second = trials/s)"
+"$build/engine_overhead" --benchmark_format=console 2>/dev/null | grep '^BM_'
+
+# 6. End to end with the database: 10,000 trials on the 20-decision space,
+# stub evaluator, every trial logged to SQLite.
+{
+  printf 'net ->'; for i in $(seq 20); do printf ' layer'; done; echo
+  echo 'layer -> "conv3x3" | "conv1x1" | "skip" | "dwsep_conv_3x3"'
+} > "$work/twenty.grammar"
+echo
+echo "## end to end: 10,000 trials, 20-decision space, stub evaluator, SQLite"
+for engine in random evolution mcts; do
+  rm -f "$work/z.db"*
+  s=$(seconds "$sylva" search --name z --db "$work/z.db" --space "$work/twenty.grammar" \
+    --evaluator stub --strategy "$engine" --trials 10000 --seed 1)
+  printf '%-10s %.2f s, %.0f trials/s\n' "$engine" "$s" "$(echo "10000 / $s" | bc -l)"
+done
