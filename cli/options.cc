@@ -24,11 +24,12 @@ const std::vector<OptionDef>& option_table() {
       {"db", 0, "sylva.db", kNamed, false, false, "SQLite database file"},
       {"space", 0, "nas-bench-macro", kSearch | kSample, true, false,
        "built-in space (nas-bench-macro, nb201) or grammar file"},
-      {"strategy", 0, "random", kSearch, true, false, "search engine: random | evolution | mcts"},
-      {"population", 0, "", kSearch, true, false, "evolution: population size [16]"},
+      {"strategy", 0, "random", kSearch, true, false,
+       "search engine: random | evolution | mcts | nsga2"},
+      {"population", 0, "", kSearch, true, false, "evolution: population size [16]; nsga2 [20]"},
       {"sample-size", 0, "", kSearch, true, false, "evolution: tournament size [4]"},
       {"crossover-prob", 0, "", kSearch, true, false,
-       "evolution: probability of a subtree crossover before mutating [0]"},
+       "evolution, nsga2: probability of a subtree crossover before mutating [0; nsga2 0.5]"},
       {"uct-c", 0, "", kSearch, true, false, "mcts: UCT exploration constant [0.5]"},
       {"init", 0, "", kSearch, true, false,
        "file of architectures (canonical form or key, one per line) evaluated first"},
@@ -43,7 +44,8 @@ const std::vector<OptionDef>& option_table() {
        "seconds before a trial is stopped and marked FAIL; 0: none"},
       {"keep-weights", 0, "3", kSearch, true, false, "keep trained weights of the best K trials"},
       {"objective", 0, "", kSearch, true, false,
-       "metric[:max|min] to optimise; default val_acc (train) or --metric (table)"},
+       "metric[:max|min] to optimise, once per objective (nsga2: several); default val_acc "
+       "(train) or --metric (table)"},
       {"dataset", 0, "", kSearch, true, false,
        "folder of MNIST-format IDX files (.gz or plain); default Fashion-MNIST"},
       {"epochs", 0, "1", kSearch, true, false, "training epochs per trial"},
@@ -61,6 +63,8 @@ const std::vector<OptionDef>& option_table() {
       {"format", 'f', nullptr, kReports | kExport | kSample, false, false,
        "table | json | csv (reports); json | torchscript (export)"},
       {"count", 'n', nullptr, kBest | kSample, false, false, "how many (best: 1, sample: 5)"},
+      {"pareto", 0, nullptr, kBest, false, false,
+       "list the Pareto front of the experiment's objectives instead"},
       {"trial", 0, "best", kExport, false, false, "best or a trial number"},
       {"out", 0, nullptr, kExport, false, false, "output file"},
       {"input-shape", 0, "1,28,28", kSample, false, false, "C,H,W of the input (sample)"},
@@ -80,7 +84,17 @@ po::options_description describe(Verb verb, bool for_config_file) {
     if (o.short_name && !for_config_file) names += std::string(",") + o.short_name;
     std::string help = o.help;
     if (o.default_value && *o.default_value) help += fmt::format(" [{}]", o.default_value);
-    desc.add_options()(names.c_str(), po::value<std::string>(), help.c_str());
+    if (std::string(o.name) == "objective") {
+      // Repeatable: one --objective per objective (nsga2), joined by ','.
+      desc.add_options()(names.c_str(), po::value<std::vector<std::string>>()->composing(),
+                         help.c_str());
+    } else if (std::string(o.name) == "pareto") {  // a flag
+      desc.add_options()(names.c_str(),
+                         po::value<std::string>()->zero_tokens()->implicit_value("1"),
+                         help.c_str());
+    } else {
+      desc.add_options()(names.c_str(), po::value<std::string>(), help.c_str());
+    }
   }
   if (!for_config_file) desc.add_options()("help,h", "show this help");
   return desc;
@@ -137,7 +151,14 @@ StatusOr<ParsedOptions> parse_options(Verb verb, const std::string& verb_name, i
   }
   for (const auto& o : option_table()) {
     if (!(o.verbs & verb)) continue;
-    if (vm.count(o.name)) {
+    if (vm.count(o.name) && std::string(o.name) == "objective") {
+      std::string joined;
+      for (const auto& v : vm[o.name].as<std::vector<std::string>>()) {
+        joined += (joined.empty() ? "" : ",") + v;
+      }
+      parsed.values[o.name] = joined;
+      parsed.given.insert(o.name);
+    } else if (vm.count(o.name)) {
       parsed.values[o.name] = vm[o.name].as<std::string>();
       parsed.given.insert(o.name);
     } else if (o.default_value) {

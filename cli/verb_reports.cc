@@ -92,7 +92,7 @@ int run_best(int argc, char** argv) {
   auto r = open_report(kBest, "best", argc, argv, true);
   if (!r.is_ok()) return fail(r.status());
   if (r.value().options.help)
-    return help(kBest, "sylva best --name NAME [--db FILE] [-n N] [-f table|json|csv]");
+    return help(kBest, "sylva best --name NAME [--db FILE] [-n N | --pareto] [-f table|json|csv]");
   auto& rep = r.value();
   auto& v = rep.options.values;
   if (!v.count("count")) v["count"] = "1";
@@ -100,6 +100,13 @@ int run_best(int argc, char** argv) {
   counts.options["count"] = v["count"];
   auto n = counts.integer("count", 1);
   if (!n.is_ok()) return fail(n.status(), 2);
+  if (v.count("pareto")) {
+    auto objectives = experiments::objectives_of(rep.config);
+    if (!objectives.is_ok()) return fail(objectives.status());
+    return print_table(
+        experiments::pareto_table(rep.store->trials(rep.experiment.id), objectives.value()),
+        v["format"]);
+  }
   auto objective = experiments::objective_of(rep.config);
   if (!objective.is_ok()) return fail(objective.status());
   return print_table(

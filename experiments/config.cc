@@ -74,25 +74,46 @@ StatusOr<double> ExperimentConfig::real(const std::string& name, double min) con
   return x;
 }
 
-StatusOr<Objective> objective_of(const ExperimentConfig& config) {
-  Objective o;
-  std::string v = config.text("objective");
-  size_t colon = v.find(':');
-  o.metric = v.substr(0, colon);
-  if (colon != std::string::npos) {
-    std::string dir = v.substr(colon + 1);
-    if (dir != "max" && dir != "min") {
-      return Status::error(
-          fmt::format("--objective direction must be 'max' or 'min', got '{}'", dir));
+StatusOr<std::vector<Objective>> objectives_of(const ExperimentConfig& config) {
+  std::vector<Objective> out;
+  std::string rest = config.text("objective");
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string v = rest.substr(0, comma);
+    Objective o;
+    const size_t colon = v.find(':');
+    o.metric = v.substr(0, colon);
+    if (colon != std::string::npos) {
+      std::string dir = v.substr(colon + 1);
+      if (dir != "max" && dir != "min") {
+        return Status::error(
+            fmt::format("--objective direction must be 'max' or 'min', got '{}'", dir));
+      }
+      o.maximize = dir == "max";
     }
-    o.maximize = dir == "max";
+    if (o.metric.empty()) {
+      if (!out.empty() || comma != std::string::npos) {
+        return Status::error(fmt::format("--objective '{}' names no metric", v));
+      }
+      std::string ev = config.text("evaluator");
+      o.metric = ev == "table" ? config.text("metric") : "val_acc";
+      if (o.metric.empty()) return Status::error("--evaluator table needs --metric COLUMN");
+    }
+    for (const Objective& seen : out) {
+      if (seen.metric == o.metric) {
+        return Status::error(fmt::format("--objective '{}' is given twice", o.metric));
+      }
+    }
+    out.push_back(o);
+    if (comma == std::string::npos) break;
+    rest = rest.substr(comma + 1);
   }
-  if (o.metric.empty()) {
-    std::string ev = config.text("evaluator");
-    o.metric = ev == "table" ? config.text("metric") : "val_acc";
-    if (o.metric.empty()) return Status::error("--evaluator table needs --metric COLUMN");
-  }
-  return o;
+  return out;
+}
+
+StatusOr<Objective> objective_of(const ExperimentConfig& config) {
+  SYLVA_ASSIGN(all, objectives_of(config));
+  return all.front();
 }
 
 namespace {
@@ -153,6 +174,8 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   search::StrategyContext ctx;
   ctx.space = out.space.get();
   ctx.seed = static_cast<uint64_t>(seed);
+  SYLVA_ASSIGN(objectives, objectives_of(c));
+  ctx.objectives = objectives;
   for (const std::string& name : ExperimentConfig::engine_options()) {
     auto it = c.options.find(name);
     if (it != c.options.end() && !it->second.empty()) ctx.params[name] = it->second;
@@ -170,7 +193,7 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   SYLVA_ASSIGN(threads, c.integer("threads-per-worker", 0));
   SYLVA_ASSIGN(timeout, c.real("trial-timeout", 0));
   SYLVA_ASSIGN(keep, c.integer("keep-weights", 0));
-  SYLVA_ASSIGN(objective, objective_of(c));
+  const Objective& objective = objectives.front();
   out.run.trials = trials;
   out.run.workers = static_cast<int>(workers);
   out.run.threads_per_worker =
@@ -180,6 +203,7 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   out.run.keep_weights = static_cast<int>(keep);
   out.run.objective = objective.metric;
   out.run.maximize = objective.maximize;
+  for (const Objective& o : objectives) out.run.required_metrics.push_back(o.metric);
   out.run.seed = static_cast<uint64_t>(seed);
   out.run.worker_name = host_and_pid();
   SYLVA_ASSIGN(evaluator, make_evaluator(c));

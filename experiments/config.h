@@ -37,11 +37,13 @@ struct ExperimentConfig {
 };
 
 // Objective "name[:max|min]"; empty name: the evaluator's default.
-struct Objective {
-  std::string metric;
-  bool maximize = true;
-};
-StatusOr<Objective> objective_of(const ExperimentConfig& config);
+// What the experiment optimises: `--objective metric[:max|min]`, given once
+// per objective (stored joined by ','); none given: the evaluator's default
+// (val_acc for train, --metric for table). The first drives single-objective
+// engines, progress and `best`; nsga2 uses them all.
+using Objective = search::Objective;
+StatusOr<std::vector<Objective>> objectives_of(const ExperimentConfig& config);
+StatusOr<Objective> objective_of(const ExperimentConfig& config);  // the first
 
 struct Components {
   std::unique_ptr<Space> space;

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <set>
 
+#include "search/pareto.h"
+
 namespace sylva::experiments {
 namespace {
 
@@ -129,9 +131,10 @@ std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objectiv
   return out;
 }
 
-Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count) {
-  std::vector<TrialRow> best = ranked(trials, objective);
-  if (static_cast<int64_t>(best.size()) > count) best.resize(count);
+namespace {
+
+// best_table's layout for trials already chosen and ordered.
+Table ranked_table(const std::vector<TrialRow>& best) {
   Table table = trials_table(best);
   table.columns.insert(table.columns.begin(), "rank");
   table.columns.pop_back();  // message: always empty for COMPLETE trials
@@ -142,6 +145,36 @@ Table best_table(const std::vector<TrialRow>& trials, const Objective& objective
     row.back() = best[i].arch_canonical;
   }
   return table;
+}
+
+}  // namespace
+
+Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count) {
+  std::vector<TrialRow> best = ranked(trials, objective);
+  if (static_cast<int64_t>(best.size()) > count) best.resize(count);
+  return ranked_table(best);
+}
+
+Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Objective>& objectives) {
+  std::vector<TrialRow> candidates;
+  std::vector<std::vector<double>> points;
+  for (const auto& t : ranked(trials, objectives.front())) {
+    std::vector<double> p;
+    for (const Objective& o : objectives) {
+      auto it = t.metrics.find(o.metric);
+      if (it == t.metrics.end() || !std::isfinite(it->second)) break;
+      p.push_back(o.maximize ? it->second : -it->second);
+    }
+    if (p.size() != objectives.size()) continue;
+    candidates.push_back(t);
+    points.push_back(std::move(p));
+  }
+  const std::vector<int> ranks = search::pareto_ranks(points);
+  std::vector<TrialRow> front;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    if (ranks[i] == 0) front.push_back(candidates[i]);
+  }
+  return ranked_table(front);
 }
 
 Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) {
@@ -156,7 +189,7 @@ Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) 
     std::vector<nlohmann::json> row = {e.name, e.created_at};
     if (config.is_ok()) {
       const auto& c = config.value();
-      auto objective = objective_of(c);
+      auto objectives = objectives_of(c);
       row.push_back(c.text("space"));
       row.push_back(c.text("strategy"));
       row.push_back(c.text("evaluator"));
@@ -165,9 +198,12 @@ Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) 
                            TrialState::kRunning, TrialState::kWaiting}) {
         row.push_back(counts[static_cast<int>(s)]);
       }
-      if (objective.is_ok()) {
-        const auto& o = objective.value();
-        row.push_back(o.metric + (o.maximize ? ":max" : ":min"));
+      if (objectives.is_ok()) {
+        std::vector<std::string> names;
+        for (const auto& o : objectives.value())
+          names.push_back(o.metric + (o.maximize ? ":max" : ":min"));
+        row.push_back(join(names, ","));
+        const auto& o = objectives.value().front();
         auto best = ranked(trials, o);
         row.push_back(best.empty() ? nlohmann::json()
                                    : nlohmann::json(best[0].metrics.at(o.metric)));

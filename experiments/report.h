@@ -31,6 +31,10 @@ Table trials_table(const std::vector<TrialRow>& trials);
 // canonical form.
 Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count);
 
+// The COMPLETE trials that no other COMPLETE trial dominates on every
+// objective, best first by the first objective; columns as best_table.
+Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Objective>& objectives);
+
 // Sorted copy: COMPLETE trials with the objective, best first.
 std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objective& objective);
 

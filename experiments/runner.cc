@@ -241,14 +241,17 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
     Running done = std::move(it->second);
     running.erase(it);
     EvalResult& r = event->result;
-    auto objective = r.metrics.find(options.objective);
-    if (r.state == TrialState::kComplete && objective == r.metrics.end()) {
+    std::vector<std::string> required = options.required_metrics;
+    if (required.empty()) required.push_back(options.objective);
+    for (const std::string& metric : required) {
+      if (r.state != TrialState::kComplete || r.metrics.count(metric)) continue;
       std::vector<std::string> names;
       for (const auto& [name, v] : r.metrics) names.push_back(name);
       r.state = TrialState::kFail;
-      r.message = fmt::format("objective '{}' is not among the metrics ({})", options.objective,
-                              join(names, ", "));
+      r.message =
+          fmt::format("objective '{}' is not among the metrics ({})", metric, join(names, ", "));
     }
+    auto objective = r.metrics.find(options.objective);
     store.finish_trial(done.row.id, r.state, r.message, r.metrics);
     done.row.state = r.state;
     done.row.message = r.message;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "evaluators/evaluator.h"
 #include "experiments/store.h"
@@ -28,6 +29,9 @@ struct RunOptions {
   int keep_weights = 3;               // weights kept for the best K trials
   std::string objective = "val_acc";  // metric the strategy optimises
   bool maximize = true;
+  // Metrics a COMPLETE trial must report (every objective); a trial missing
+  // one is a FAIL naming it.
+  std::vector<std::string> required_metrics;
   uint64_t seed = 0;        // experiment seed; trial seed = mix(seed, number)
   std::string worker_name;  // recorded on each trial (host:pid)
 };

@@ -3,6 +3,7 @@
 
 #include "search/evolution.h"
 #include "search/mcts.h"
+#include "search/nsga2.h"
 #include "search/random_search.h"
 #include "search/strategy.h"
 
@@ -14,6 +15,7 @@ void register_all_strategies() {
     register_random_search();
     register_evolution();
     register_mcts();
+    register_nsga2();
   });
 }
 

@@ -45,8 +45,18 @@ class Strategy {
 // read by each engine with its own defaults.
 using StrategyParams = std::map<std::string, std::string>;
 
+// A metric to optimise and its direction.
+struct Objective {
+  std::string metric;
+  bool maximize = true;
+};
+
 struct StrategyContext {
   const Space* space = nullptr;
+  // What the search optimises; single-objective engines use the first, and
+  // Observation::value is its signed value. Multi-objective engines read
+  // every one from Observation::metrics.
+  std::vector<Objective> objectives;
   uint64_t seed = 0;
   StrategyParams params;
   // Architectures to evaluate first, e.g. known baselines: the lines of a

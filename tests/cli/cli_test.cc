@@ -227,7 +227,7 @@ TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated
 }
 
 TEST_F(CliTest, EveryEngineResumesAKilledRunToTheUninterruptedSequence) {
-  for (const std::string engine : {"evolution", "mcts"}) {
+  for (const std::string engine : {"evolution", "mcts", "nsga2"}) {
     const std::string args = "--strategy " + engine + " --evaluator stub --trials 30 --seed 4";
     ASSERT_EQ(run("search --name ref-" + engine + " --db " + db_ + " " + args).code, 0);
     auto ref = trials("ref-" + engine);
@@ -264,6 +264,39 @@ TEST_F(CliTest, EveryEngineResumesAKilledRunToTheUninterruptedSequence) {
   }
 }
 
+TEST_F(CliTest, Nsga2ParetoFrontIsNonDominatedAndCoversTheRest) {
+  Output o = run("search --name n --db " + db_ + " --evaluator table --table " + kTable +
+                 " --metric test_acc_mean --strategy nsga2 --objective test_acc_mean:max"
+                 " --objective params:min --trials 120 --seed 2");
+  ASSERT_EQ(o.code, 0) << o.err;
+  Output s = run("status --name n --db " + db_ + " -f csv");
+  EXPECT_NE(s.out.find("test_acc_mean:max,params:min"), std::string::npos) << s.out;
+  auto all = trials("n");
+  ASSERT_EQ(all.size(), 120u);
+  Output p = run("best --name n --db " + db_ + " --pareto -f json");
+  ASSERT_EQ(p.code, 0) << p.err;
+  auto front = nlohmann::json::parse(p.out);
+  ASSERT_GE(front.size(), 3u);
+  auto dominates = [](double acc_a, double par_a, double acc_b, double par_b) {
+    return acc_a >= acc_b && par_a <= par_b && (acc_a > acc_b || par_a < par_b);
+  };
+  std::set<std::string> on_front;
+  for (const auto& f : front) on_front.insert(f["key"].get<std::string>());
+  for (auto& r : all) {
+    const double acc = std::stod(r["test_acc_mean"]), par = std::stod(r["params"]);
+    bool dominated = false;
+    for (const auto& f : front) {
+      dominated |= dominates(f["test_acc_mean"].get<double>(), f["params"].get<double>(), acc, par);
+    }
+    // Front members are dominated by nobody; everyone else by a front member.
+    EXPECT_EQ(dominated, !on_front.count(r["key"])) << r["key"];
+  }
+  // Best accuracy first.
+  for (size_t i = 1; i < front.size(); ++i) {
+    EXPECT_GE(front[i - 1]["test_acc_mean"].get<double>(), front[i]["test_acc_mean"].get<double>());
+  }
+}
+
 TEST_F(CliTest, BadInputGetsOneClearLine) {
   expect_one_line_error(run("search --name x --db " + db_ + " --trials abc --evaluator stub"),
                         "--trials expects an integer, got 'abc'");
@@ -274,7 +307,7 @@ TEST_F(CliTest, BadInputGetsOneClearLine) {
                         "--evaluator 'magic' is unknown");
   expect_one_line_error(
       run("search --name x --db " + db_ + " --strategy annealing --evaluator stub"),
-      "--strategy 'annealing' is unknown (strategies: evolution, mcts, random)");
+      "--strategy 'annealing' is unknown (strategies: evolution, mcts, nsga2, random)");
   expect_one_line_error(run("search --name x --db " + db_ + " --space nowhere.grammar"),
                         "--space 'nowhere.grammar' is neither a built-in space");
   std::ofstream(dir_ + "/bad.grammar") << "net -> op op\nop -> \"conv3x3\" | \"conv7x7\"\n";

@@ -36,6 +36,7 @@ std::unique_ptr<Strategy> engine(const std::string& name, const Space& space, ui
   ctx.space = &space;
   ctx.seed = seed;
   ctx.params = std::move(params);
+  ctx.objectives = {{"score", true}};
   auto made = make_strategy(name, ctx);
   EXPECT_TRUE(made.is_ok()) << made.status().message();
   return std::move(made).value();
@@ -46,7 +47,10 @@ Observation observe(int64_t n, const Architecture& a) {
   o.number = n;
   o.arch = a;
   o.ok = n % 11 != 7;  // a few failures
-  if (o.ok) o.value = score(a);
+  if (o.ok) {
+    o.value = score(a);
+    o.metrics["score"] = score(a);
+  }
   return o;
 }
 
@@ -145,9 +149,9 @@ TEST_P(Engines, FindsTheBestOfTheToySpaceBetterThanChance) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Engines, ::testing::Values("random", "evolution", "mcts"));
+INSTANTIATE_TEST_SUITE_P(All, Engines, ::testing::Values("random", "evolution", "mcts", "nsga2"));
 
-// Golden traces: trials 16 to 23 (past evolution's random phase) of a
+// Golden traces: trials 24 to 31 (past every engine's random phase) of a
 // fixed-seed single-worker search on the toy grammar. A change here changes
 // every user's seeded runs: update the golden keys only on purpose, and say
 // so in the commit.
@@ -155,26 +159,33 @@ TEST(EnginesGolden, FixedSeedTraces) {
   auto space = toy();
   const std::map<std::string, std::vector<std::string>> golden = {
       {"evolution",
-       {"op/none/op/none", "op/conv1x1/block block/op/conv1x1/op/conv1x1", "op/conv3x3/op/conv3x3",
-        "op/conv1x1/block block/op/conv3x3/op/conv3x3", "op/conv3x3/block block/op/conv3x3/op/skip",
-        "op/conv3x3/block block/op/conv3x3/op/none",
-        "block block/op/conv3x3/op/conv3x3/block block/op/conv3x3/op/skip",
-        "op/skip/block block/op/conv3x3/op/conv3x3"}},
+       {"block block/op/conv1x1/op/conv3x3/block block/op/conv3x3/op/skip",
+        "op/none/block block/op/conv3x3/op/conv3x3",
+        "block block/op/conv3x3/op/conv3x3/block block/op/skip/op/skip",
+        "block block/op/conv1x1/op/conv3x3/block block/op/conv3x3/op/conv1x1",
+        "op/conv1x1/block block/op/conv3x3/op/skip", "op/conv1x1/block block/op/skip/op/skip",
+        "op/conv1x1/op/skip", "op/none/block block/op/conv3x3/op/skip"}},
       {"mcts",
-       {"op/conv3x3/op/none", "op/conv3x3/op/conv3x3", "op/conv3x3/block block/op/conv1x1/op/skip",
-        "op/conv3x3/block block/op/conv3x3/op/conv1x1", "op/conv3x3/block block/op/skip/op/skip",
-        "op/conv3x3/block block/op/conv1x1/op/conv3x3", "op/conv3x3/block block/op/none/op/skip",
-        "op/conv3x3/block block/op/conv1x1/op/none"}},
+       {"op/conv3x3/block block/op/conv3x3/op/skip", "op/conv3x3/block block/op/none/op/conv3x3",
+        "op/conv3x3/block block/op/conv3x3/op/none", "op/conv3x3/block block/op/skip/op/conv1x1",
+        "op/conv3x3/block block/op/conv1x1/op/conv1x1", "op/skip/op/skip",
+        "op/conv3x3/block block/op/conv3x3/op/conv3x3",
+        "op/conv3x3/block block/op/none/op/conv1x1"}},
+      {"nsga2",
+       {"op/skip/op/conv3x3", "op/skip/block block/op/conv3x3/op/conv3x3",
+        "op/conv3x3/block block/op/conv1x1/op/skip", "op/conv3x3/block block/op/skip/op/none",
+        "op/none/block block/op/conv3x3/op/conv3x3", "op/none/block block/op/conv3x3/op/conv1x1",
+        "op/none/block block/op/none/op/conv3x3", "op/none/block block/op/conv3x3/op/skip"}},
       {"random",
-       {"op/none/op/none", "op/conv3x3/block block/op/conv3x3/op/none", "op/conv3x3/op/conv3x3",
-        "op/conv1x1/block block/op/skip/op/none", "block block/op/conv3x3/op/conv1x1/op/skip",
-        "block block/op/conv3x3/op/conv1x1/op/none", "block block/op/skip/op/conv3x3/op/conv1x1",
-        "block block/op/conv1x1/op/conv3x3/op/none"}}};
+       {"block block/op/skip/op/skip/block block/op/conv1x1/op/skip", "op/conv3x3/op/skip",
+        "op/skip/block block/op/none/op/conv1x1", "op/conv1x1/op/conv3x3",
+        "op/conv3x3/block block/op/skip/op/conv3x3", "op/conv3x3/block block/op/none/op/none",
+        "op/conv1x1/op/none", "block block/op/skip/op/conv3x3/block block/op/conv1x1/op/skip"}}};
   for (const auto& [name, keys] : golden) {
-    auto trace = run(*engine(name, *space, 2024), 24);
-    ASSERT_EQ(trace.size(), 24u) << name;
+    auto trace = run(*engine(name, *space, 2024), 32);
+    ASSERT_EQ(trace.size(), 32u) << name;
     for (size_t i = 0; i < keys.size(); ++i)
-      EXPECT_EQ(trace[16 + i].key, keys[i]) << name << " " << i;
+      EXPECT_EQ(trace[24 + i].key, keys[i]) << name << " " << i;
   }
 }
 
