@@ -57,6 +57,10 @@ const std::vector<OptionDef>& option_table() {
       {"optimizer", 0, "sgd", kSearch, true, false, "sgd (momentum 0.9) | adamw"},
       {"weight-decay", 0, "-1", kSearch, true, false,
        "weight decay; -1: the optimizer's default (sgd 5e-4, adamw 0.05)"},
+      {"reject-below", 0, "0", kSearch, true, false,
+       "early rejection: stop a candidate whose val_acc (%) is below this after --reject-after "
+       "steps; it is PRUNED"},
+      {"reject-after", 0, "0", kSearch, true, false, "early rejection: training steps before the check"},
       {"table", 0, "", kSearch, true, false, "CSV with a key column (evaluator table)"},
       {"metric", 0, "", kSearch, true, false, "CSV column to optimise (evaluator table)"},
       {"stub-delay-ms", 0, "0", kSearch, true, false, "milliseconds per stub evaluation"},

@@ -71,13 +71,15 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
     fmt::print("resumed: {} finished trial(s) replayed, {} interrupted trial(s) re-queued\n",
                s.replayed, s.requeued);
   }
-  int64_t complete = 0, failed = 0;
+  int64_t complete = 0, pruned = 0, failed = 0;
   for (const auto& t : store.trials(experiment_id)) {
     complete += t.state == evaluators::TrialState::kComplete;
+    pruned += t.state == evaluators::TrialState::kPruned;
     failed += t.state == evaluators::TrialState::kFail;
   }
-  fmt::print("{} finished trial(s) of {}: {} complete, {} failed{}\n", s.finished, c.run.trials,
-             complete, failed, s.exhausted ? " (the space has no new architecture left)" : "");
+  fmt::print("{} finished trial(s) of {}: {} complete, {}{} failed{}\n", s.finished, c.run.trials,
+             complete, pruned ? fmt::format("{} pruned, ", pruned) : "", failed,
+             s.exhausted ? " (the space has no new architecture left)" : "");
   print_best(store, experiment_id, config, name, db);
   return 0;
 }

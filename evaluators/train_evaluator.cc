@@ -74,6 +74,17 @@ Status validate(const TrainOptions& o) {
   if (!std::isfinite(o.weight_decay)) {
     return Status::error(fmt::format("--weight-decay must be finite, got {}", o.weight_decay));
   }
+  if (!(o.reject_below >= 0 && o.reject_below <= 100)) {
+    return Status::error(
+        fmt::format("--reject-below must be a percentage in [0, 100], got {}", o.reject_below));
+  }
+  if (o.reject_after < 0) {
+    return Status::error(fmt::format("--reject-after must be >= 0, got {}", o.reject_after));
+  }
+  if ((o.reject_below > 0) != (o.reject_after > 0)) {
+    return Status::error(
+        "--reject-below ACC and --reject-after STEPS go together (early rejection needs both)");
+  }
   return Status::ok();
 }
 
@@ -188,6 +199,25 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
       loss.backward();
       optimizer->step();
       loss_sum += value;
+      if (step + 1 == options_.reject_after) {
+        const int64_t images = std::min<int64_t>(kRejectionImages, val_x_.size(0));
+        const double acc = accuracy(val_x_.slice(0, 0, images), val_y_.slice(0, 0, images));
+        reporter.intermediate(static_cast<int>(step + 1), "rejection_acc", acc);
+        net->train();
+        if (acc < options_.reject_below) {
+          const std::chrono::duration<double> seconds = Clock::now() - start;
+          result.state = TrialState::kPruned;
+          result.message =
+              fmt::format("rejected: val_acc {:.2f} after {} steps is below --reject-below {}", acc,
+                          step + 1, options_.reject_below);
+          result.metrics = {{"val_acc", acc},
+                            {"params", static_cast<double>(cost.params)},
+                            {"flops", static_cast<double>(cost.flops)},
+                            {"train_seconds", seconds.count()},
+                            {"rejected_at_step", static_cast<double>(step + 1)}};
+          return result;
+        }
+      }
     }
     train_loss = loss_sum / static_cast<double>(steps_per_epoch);
     val_acc = accuracy(val_x_, val_y_);
@@ -227,6 +257,17 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
     return Status::error(fmt::format(
         "--train-samples must be <= {} (training images left after --val-samples {}), got {}", left,
         options.val_samples, options.train_samples));
+  }
+  const int64_t train_count_for_steps = options.train_samples == 0 ? left : options.train_samples;
+  const int64_t total_steps = train_count_for_steps /
+                              std::min<int64_t>(options.batch_size, train_count_for_steps) *
+                              options.epochs;
+  if (options.reject_after > total_steps) {
+    return Status::error(fmt::format(
+        "--reject-after {} is past the last training step ({} = {} epoch(s) of {} images in "
+        "batches of {})",
+        options.reject_after, total_steps, options.epochs, train_count_for_steps,
+        options.batch_size));
   }
   const int64_t tests = data->test_images.size(0);
   if (options.test_samples > tests) {

@@ -15,7 +15,9 @@
 // the intermediates "train_loss" and "val_acc" at step = epoch (1-based).
 // Metrics: val_acc and test_acc (percent), train_loss (mean of the last
 // epoch), params, flops (MACs at batch 1), train_seconds (wall time of the
-// training and evaluation loop). EvalResult::weights holds the trained
+// training and evaluation loop). A rejected candidate (see reject_below) is
+// kPruned with val_acc (on the rejection images), params, flops,
+// train_seconds and rejected_at_step, and no weights. EvalResult::weights holds the trained
 // weights with their input shape (pack_weights of model_tools.h), ready for
 // export_torchscript. A network the builder rejects is
 // returned as kFail. A non-finite loss throws std::runtime_error ("loss is NaN
@@ -56,7 +58,17 @@ struct TrainOptions {
   std::string optimizer = "sgd";
   // Weight decay; negative: the optimizer's default, 5e-4 for sgd, 0.05 for adamw.
   double weight_decay = -1;
+  // Early rejection (as in the EvoNorm paper's rejection protocol): after
+  // `reject_after` training steps, a candidate whose accuracy on the first
+  // kRejectionImages validation images is below `reject_below` percent stops
+  // and is returned PRUNED, so a sparse space does not burn the budget on
+  // networks that cannot learn. 0 and 0: off.
+  double reject_below = 0;
+  int64_t reject_after = 0;
 };
+
+// Validation images the early-rejection check scores.
+inline constexpr int64_t kRejectionImages = 1000;
 
 // Validates the options (messages name the CLI option, e.g. "--epochs must be
 // >= 1, got 0") and loads the dataset.

@@ -138,6 +138,10 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     t.optimizer = c.text("optimizer");
     SYLVA_ASSIGN(weight_decay, c.real("weight-decay", -1));
     t.weight_decay = weight_decay;
+    SYLVA_ASSIGN(reject_below, c.real("reject-below", 0));
+    SYLVA_ASSIGN(reject_after, c.integer("reject-after", 0));
+    t.reject_below = reject_below;
+    t.reject_after = reject_after;
     return evaluators::make_train_evaluator(t);
   }
   if (name == "table") {

@@ -5,6 +5,7 @@
 // option, and timeouts and diverging losses throw.
 #include "evaluators/train_evaluator.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -228,6 +229,17 @@ TEST_F(TrainEvaluatorTest, OptionsAreValidatedWithTheirNames) {
        "59745"},
       {[](TrainOptions& o) { o.test_samples = 10001; },
        "--test-samples must be <= 10000 (the test images), got 10001"},
+      {[](TrainOptions& o) { o.reject_below = 101; },
+       "--reject-below must be a percentage in [0, 100], got 101"},
+      {[](TrainOptions& o) { o.reject_below = 50; },
+       "--reject-below ACC and --reject-after STEPS go together (early rejection needs both)"},
+      {[](TrainOptions& o) { o.reject_after = -1; }, "--reject-after must be >= 0, got -1"},
+      {[](TrainOptions& o) {
+         o.reject_below = 50;
+         o.reject_after = 17;
+       },
+       "--reject-after 17 is past the last training step (16 = 1 epoch(s) of 512 images in "
+       "batches of 32)"},
   };
   for (const Case& c : cases) {
     TrainOptions o = small_options();
@@ -248,6 +260,37 @@ TEST_F(TrainEvaluatorTest, OptionsAreValidatedWithTheirNames) {
   made = make_train_evaluator(o);
   ASSERT_FALSE(made.is_ok());
   EXPECT_EQ(made.status().message(), "missing file /nonexistent/train-images-idx3-ubyte[.gz]");
+}
+
+TEST_F(TrainEvaluatorTest, EarlyRejectionPrunesWhatCannotLearnAndSparesTheRest) {
+  // 16 steps per epoch; the check comes after step 6 on 256 validation images.
+  TrainOptions options = small_options();
+  options.reject_after = 6;
+  options.reject_below = 100;  // nothing reaches 100% after 6 steps
+  auto strict = make(options);
+  ASSERT_NE(strict, nullptr);
+  RecordingReporter reporter;
+  EvalResult r = strict->evaluate(job(1), reporter);
+  EXPECT_EQ(r.state, TrialState::kPruned);
+  EXPECT_EQ(r.metrics.at("rejected_at_step"), 6);
+  EXPECT_TRUE(r.weights.empty());
+  EXPECT_GT(r.metrics.at("params"), 0);
+  ASSERT_EQ(reporter.values.size(), 1u);  // no epoch finished
+  EXPECT_EQ(std::get<0>(reporter.values[0]), 6);
+  EXPECT_EQ(std::get<1>(reporter.values[0]), "rejection_acc");
+  const double acc = std::get<2>(reporter.values[0]);
+  EXPECT_DOUBLE_EQ(r.metrics.at("val_acc"), acc);
+  EXPECT_EQ(r.message,
+            fmt::format("rejected: val_acc {:.2f} after 6 steps is below --reject-below 100", acc));
+  // Chance is 10%: a bar at 1% lets the same candidate train to the end, with
+  // the same weights as without the check (it only evaluates).
+  options.reject_below = 1;
+  RecordingReporter lenient_reporter, plain_reporter;
+  EvalResult lenient = make(options)->evaluate(job(1), lenient_reporter);
+  EvalResult plain = make(small_options())->evaluate(job(1), plain_reporter);
+  EXPECT_EQ(lenient.state, TrialState::kComplete);
+  EXPECT_EQ(lenient.weights, plain.weights);
+  EXPECT_EQ(lenient.metrics.at("val_acc"), plain.metrics.at("val_acc"));
 }
 
 TEST_F(TrainEvaluatorTest, TimeoutThrows) {
