@@ -32,6 +32,7 @@ struct Job {
   const Space* space = nullptr;
   int threads = 1;             // intra-op threads this job may use
   double timeout_seconds = 0;  // 0: none
+  int64_t epochs = 0;          // training budget (successive halving); 0: the evaluator's own
 };
 
 // Called by an evaluator while it runs, from the worker thread.

@@ -20,7 +20,17 @@ class StubEvaluator : public Evaluator {
     // Accuracy in [50, 100) from the architecture alone; seed-free so that the
     // same architecture always scores the same.
     double acc = 50.0 + 50.0 * static_cast<double>(mix_seed(job.arch.hash, 1) >> 11) * 0x1.0p-53;
-    reporter.intermediate(1, "val_acc", acc);
+    // A training budget (successive halving) scales it like a learning curve
+    // that keeps the architectures' order: acc * (1 - 0.5 / epochs).
+    if (job.epochs > 0) {
+      for (int64_t e = 1; e <= job.epochs; ++e) {
+        reporter.intermediate(static_cast<int>(e), "val_acc",
+                              acc * (1 - 0.5 / static_cast<double>(e)));
+      }
+      acc *= 1 - 0.5 / static_cast<double>(job.epochs);
+    } else {
+      reporter.intermediate(1, "val_acc", acc);
+    }
     EvalResult r;
     r.metrics["val_acc"] = acc;
     r.metrics["depth"] = static_cast<double>(job.arch.primitives.size());

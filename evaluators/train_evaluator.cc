@@ -172,11 +172,13 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   const int64_t n = train_x_.size(0);
   const int64_t batch = std::min<int64_t>(options_.batch_size, n);
   const int64_t steps_per_epoch = n / batch;  // drops a last partial batch
-  const int64_t total_steps = steps_per_epoch * options_.epochs;
+  // Successive halving sets the budget per job.
+  const int64_t epochs = job.epochs > 0 ? job.epochs : options_.epochs;
+  const int64_t total_steps = steps_per_epoch * epochs;
   int64_t step = 0;
   double train_loss = 0;
   double val_acc = 0;
-  for (int epoch = 1; epoch <= options_.epochs; ++epoch) {
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
     net->train();
     auto order = torch::randperm(n, generator, torch::kLong);
     double loss_sum = 0;

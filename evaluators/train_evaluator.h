@@ -41,7 +41,7 @@ struct Dataset;  // evaluators/idx_dataset.h
 struct TrainOptions {
   // Folder with the four IDX files; empty: kDefaultDatasetDir (Fashion-MNIST).
   std::string dataset;
-  // Passes over the training subset, >= 1.
+  // Passes over the training subset, >= 1 (Job::epochs, when set, wins).
   int epochs = 1;
   // Training images used; 0: all that are left after the validation set.
   int64_t train_samples = 0;

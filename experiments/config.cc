@@ -13,6 +13,7 @@
 #include "evaluators/table_evaluator.h"
 #include "evaluators/train_evaluator.h"
 #include "evaluators/worker_pool.h"
+#include "experiments/halving.h"
 
 namespace sylva::experiments {
 
@@ -208,6 +209,25 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   out.run.objective = objective.metric;
   out.run.maximize = objective.maximize;
   for (const Objective& o : objectives) out.run.required_metrics.push_back(o.metric);
+  const std::string fidelity = c.text("fidelity");
+  if (fidelity == "epochs") {
+    const std::string ev = c.text("evaluator");
+    if (ev != "train" && ev != "stub") {
+      return Status::error(fmt::format(
+          "--fidelity epochs needs an evaluator that trains (train, or stub for trying it), got "
+          "--evaluator {}",
+          ev));
+    }
+    SYLVA_ASSIGN(min_epochs, c.integer("min-epochs", 1));
+    SYLVA_ASSIGN(max_epochs, c.integer("max-epochs", 1));
+    SYLVA_ASSIGN(eta, c.integer("eta", 2));
+    SYLVA_ASSIGN(check, SuccessiveHalving::make(min_epochs, max_epochs, eta));
+    out.run.min_budget = min_epochs;
+    out.run.max_budget = max_epochs;
+    out.run.eta = eta;
+  } else if (fidelity != "none") {
+    return Status::error(fmt::format("--fidelity must be none or epochs, got '{}'", fidelity));
+  }
   out.run.seed = static_cast<uint64_t>(seed);
   out.run.worker_name = host_and_pid();
   SYLVA_ASSIGN(evaluator, make_evaluator(c));

@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <mutex>
 
 #include "evaluators/worker_pool.h"
+#include "experiments/halving.h"
 #include "spaces/random.h"
 
 namespace sylva::experiments {
@@ -110,9 +112,33 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
     }
   };
 
+  std::optional<SuccessiveHalving> halving;
+  if (options.min_budget > 0) {
+    SYLVA_ASSIGN(sh, SuccessiveHalving::make(options.min_budget, options.max_budget, options.eta));
+    halving = std::move(sh);
+  }
+  // Each rung's result is the intermediate kRungValue at step = the rung's
+  // budget (NaN for a failure): what rebuilds the halving state on resume.
+  std::map<int64_t, std::map<int, double>> rung_values;  // trial number -> rung -> raw value
+  if (halving) {
+    for (const IntermediateRow& r : store.intermediates(experiment_id)) {
+      const int rung = halving->rung_of(r.step);
+      if (r.name == kRungValue && rung >= 0) rung_values[r.trial_number][rung] = r.value;
+    }
+  }
+  // The budget a dispatched trial runs at: the rung after the one its stored
+  // metrics come from (a promotion), else the first.
+  auto target_rung = [&](const TrialRow& row) {
+    if (!halving) return 0;
+    auto it = row.metrics.find("epochs");
+    if (it == row.metrics.end()) return 0;
+    return std::min(halving->top(), halving->rung_of(static_cast<int64_t>(it->second)) + 1);
+  };
+
   summary.requeued = store.requeue_unfinished(experiment_id);
   std::deque<TrialRow> waiting;
   std::vector<TrialRow> rows = store.trials(experiment_id);
+  std::map<int64_t, TrialRow> by_id;       // every trial, for promotions
   std::map<int64_t, double> objective_of;  // trial id -> signed objective (complete trials)
   for (const TrialRow& row : rows) {
     auto arch = space.parse(row.arch_canonical);
@@ -120,6 +146,18 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
       return Status::error(
           fmt::format("trial {}: stored architecture does not parse in space '{}': {}", row.number,
                       space.name(), arch.status().message()));
+    }
+    by_id[row.id] = row;
+    if (halving) {
+      int reached = -1;
+      for (const auto& [rung, value] : rung_values[row.number]) {
+        halving->record(
+            row.id, row.number, rung,
+            std::isfinite(value) ? std::optional<double>(signed_value(value)) : std::nullopt);
+        reached = std::max(reached, rung);
+      }
+      if (!evaluators::is_finished(row.state)) reached = target_rung(row);
+      for (int k = 0; k < reached; ++k) halving->promoted(row.id, k);
     }
     if (evaluators::is_finished(row.state)) {
       search::Observation obs;
@@ -130,6 +168,13 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
       obs.ok = row.state != TrialState::kFail && it != row.metrics.end();
       if (obs.ok) obs.value = signed_value(it->second);
       if (row.state == TrialState::kComplete && obs.value) objective_of[row.id] = *obs.value;
+      if (halving) {
+        // Engines were told each trial's first-rung result, when it came.
+        auto first = rung_values[row.number].find(0);
+        const bool have = first != rung_values[row.number].end() && std::isfinite(first->second);
+        obs.ok = have;
+        obs.value = have ? std::optional<double>(signed_value(first->second)) : std::nullopt;
+      }
       strategy.tell(obs);
       ++progress.finished;
       progress.failed += row.state == TrialState::kFail;
@@ -151,12 +196,13 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
   struct Running {
     TrialRow row;
     Architecture arch;
+    int rung = 0;
   };
   std::map<int64_t, Running> running;
   EventQueue queue;
   evaluators::WorkerPool pool(options.workers);
 
-  auto dispatch = [&](TrialRow row, Architecture arch) {
+  auto dispatch = [&](TrialRow row, Architecture arch, int rung) {
     store.set_running(row.id, options.worker_name);
     row.state = TrialState::kRunning;
     evaluators::Job job;
@@ -166,8 +212,9 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
     job.space = &space;
     job.threads = options.threads_per_worker;
     job.timeout_seconds = options.trial_timeout;
+    if (halving) job.epochs = halving->rungs()[rung];
     int64_t id = row.id;
-    running[id] = Running{std::move(row), std::move(arch)};
+    running[id] = Running{std::move(row), std::move(arch), rung};
     pool.submit([&queue, &evaluator, job = std::move(job), id] {
       QueueReporter reporter(queue, id);
       Event done;
@@ -193,14 +240,27 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
   };
 
   auto last_heartbeat = Clock::now();
-  while (progress.finished < options.trials) {
+  while (true) {
+    // Free workers take, in order: interrupted trials, due promotions, new trials.
     while (static_cast<int>(running.size()) < options.workers) {
-      if (!waiting.empty()) {
+      if (!waiting.empty() && progress.finished < options.trials) {
         TrialRow row = waiting.front();
         waiting.pop_front();
         Architecture arch = space.parse(row.arch_canonical).value();
-        dispatch(std::move(row), std::move(arch));
+        const int rung = target_rung(row);
+        dispatch(std::move(row), std::move(arch), rung);
         continue;
+      }
+      if (halving) {
+        if (auto promotion = halving->next_promotion()) {
+          TrialRow row = by_id.at(promotion->id);
+          store.add_event(row.id, "promoted",
+                          fmt::format("to {} epochs", halving->rungs()[promotion->to_rung]));
+          --progress.finished;  // PRUNED at its rung until now
+          Architecture arch = space.parse(row.arch_canonical).value();
+          dispatch(std::move(row), std::move(arch), promotion->to_rung);
+          continue;
+        }
       }
       if (summary.exhausted || created >= options.trials) break;
       auto arch = strategy.ask(created);
@@ -216,8 +276,9 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
       row.arch_canonical = arch->canonical;
       row.id = store.add_trial(experiment_id, row.number, row.arch_hash, row.arch_key,
                                row.arch_canonical, row.seed);
+      by_id[row.id] = row;
       ++created;
-      dispatch(std::move(row), std::move(*arch));
+      dispatch(std::move(row), std::move(*arch), 0);
     }
     if (running.empty()) break;
     progress.running = static_cast<int64_t>(running.size());
@@ -252,20 +313,38 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
           fmt::format("objective '{}' is not among the metrics ({})", metric, join(names, ", "));
     }
     auto objective = r.metrics.find(options.objective);
+    const bool has_value = r.state != TrialState::kFail && objective != r.metrics.end();
+    if (halving) {
+      const int64_t budget = halving->rungs()[done.rung];
+      store.add_intermediate(done.row.id, static_cast<int>(budget), kRungValue,
+                             has_value ? objective->second : std::nan(""));
+      halving->record(
+          done.row.id, done.row.number, done.rung,
+          has_value ? std::optional<double>(signed_value(objective->second)) : std::nullopt);
+      if (r.state != TrialState::kFail) r.metrics["epochs"] = static_cast<double>(budget);
+      if (r.state == TrialState::kComplete && done.rung < halving->top()) {
+        r.state = TrialState::kPruned;
+        r.message = fmt::format("stopped at {} epochs by successive halving (rung {} of {})",
+                                budget, done.rung + 1, halving->top() + 1);
+      }
+    }
     store.finish_trial(done.row.id, r.state, r.message, r.metrics);
     done.row.state = r.state;
     done.row.message = r.message;
     done.row.metrics = r.metrics;
+    by_id[done.row.id] = done.row;
 
     search::Observation obs;
     obs.number = done.row.number;
     obs.arch = done.arch;
     obs.metrics = r.metrics;
-    obs.ok = r.state != TrialState::kFail && objective != r.metrics.end();
+    obs.ok = has_value;
     if (obs.ok) obs.value = signed_value(objective->second);
-    if (r.state == TrialState::kComplete && obs.value)
+    if (r.state == TrialState::kComplete && obs.value) {
       keep_weights(done.row.id, *obs.value, r.weights);
-    strategy.tell(obs);
+    }
+    // With successive halving an engine hears each trial once, at the first rung.
+    if (!halving || done.rung == 0) strategy.tell(obs);
 
     ++progress.finished;
     progress.failed += r.state == TrialState::kFail;

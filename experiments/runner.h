@@ -6,7 +6,10 @@
 // left RUNNING by a killed process (same genotype, same seed), replays the
 // finished ones into the strategy, and continues until the experiment counts
 // `trials` finished trials (COMPLETE, PRUNED or FAIL) or the strategy has
-// nothing new. Only the loop thread touches the Store and the Strategy.
+// nothing new. With successive halving, it then goes on promoting the best
+// of each rung until no promotion is due; a trial stopped below the top rung
+// is PRUNED (and back to RUNNING if promoted later). Only the loop thread
+// touches the Store and the Strategy.
 #pragma once
 
 #include <cstdint>
@@ -32,6 +35,11 @@ struct RunOptions {
   // Metrics a COMPLETE trial must report (every objective); a trial missing
   // one is a FAIL naming it.
   std::vector<std::string> required_metrics;
+  // Successive halving over epochs (see halving.h): on when min_budget > 0;
+  // trials then run at the rungs' budgets (Job::epochs).
+  int64_t min_budget = 0;
+  int64_t max_budget = 0;
+  int64_t eta = 3;
   uint64_t seed = 0;        // experiment seed; trial seed = mix(seed, number)
   std::string worker_name;  // recorded on each trial (host:pid)
 };
@@ -45,6 +53,10 @@ struct RunEvent {
   std::string best_key;
 };
 using RunListener = std::function<void(const RunEvent&)>;
+
+// Intermediate value holding a trial's objective at each successive-halving
+// rung (step = the rung's epochs).
+inline constexpr char kRungValue[] = "rung_objective";
 
 struct RunSummary {
   int64_t finished = 0;

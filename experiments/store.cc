@@ -162,6 +162,13 @@ void Store::add_intermediate(int64_t trial_id, int step, const std::string& name
   txn.commit();
 }
 
+void Store::add_event(int64_t trial_id, const std::string& event, const std::string& message) {
+  Transaction txn(db_);
+  Stmt insert(db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, ?, ?)");
+  insert.bind_int(1, trial_id).bind_text(2, event).bind_text(3, message).run();
+  txn.commit();
+}
+
 void Store::heartbeat(int64_t trial_id) {
   Transaction txn(db_);
   Stmt upsert(db_, "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, " SYLVA_SQL_NOW

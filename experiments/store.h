@@ -101,6 +101,8 @@ class Store {
   void finish_trial(int64_t trial_id, TrialState state, const std::string& message,
                     const std::map<std::string, double>& metrics);
   void add_intermediate(int64_t trial_id, int step, const std::string& name, double value);
+  // Records an event in a trial's history (e.g. "promoted", "to 9 epochs").
+  void add_event(int64_t trial_id, const std::string& event, const std::string& message);
   void heartbeat(int64_t trial_id);
   // Puts every RUNNING trial of the experiment back to WAITING (recording a
   // 'requeued' event for each); returns how many.
