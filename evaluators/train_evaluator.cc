@@ -51,6 +51,23 @@ at::Tensor take(const at::Tensor& t, const std::vector<int64_t>& perm, int64_t b
   return t.index_select(0, index);
 }
 
+// Median wall time of an eval-mode forward of one input, in milliseconds, on
+// the calling thread's intra-op threads (the job's), after warm-up runs.
+double latency_ms(NetworkImpl& net, const InputShape& in) {
+  constexpr int kWarmup = 3, kRuns = 11;
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = torch::zeros({1, in.channels, in.height, in.width});
+  for (int i = 0; i < kWarmup; ++i) net.forward(x);
+  std::vector<double> ms;
+  for (int i = 0; i < kRuns; ++i) {
+    const auto t0 = Clock::now();
+    net.forward(x);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + kRuns / 2, ms.end());
+  return ms[kRuns / 2];
+}
+
 Status validate(const TrainOptions& o) {
   if (o.epochs < 1) return Status::error(fmt::format("--epochs must be >= 1, got {}", o.epochs));
   if (o.batch_size < 1) {
@@ -235,7 +252,8 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
                     {"train_loss", train_loss},
                     {"params", static_cast<double>(cost.params)},
                     {"flops", static_cast<double>(cost.flops)},
-                    {"train_seconds", seconds.count()}};
+                    {"train_seconds", seconds.count()},
+                    {"latency_ms", latency_ms(*net, input_)}};
   result.weights = pack_weights(
       ModelShape{input_.channels, input_.height, input_.width, input_.classes}, save_weights(*net));
   return result;

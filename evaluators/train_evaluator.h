@@ -15,7 +15,8 @@
 // the intermediates "train_loss" and "val_acc" at step = epoch (1-based).
 // Metrics: val_acc and test_acc (percent), train_loss (mean of the last
 // epoch), params, flops (MACs at batch 1), train_seconds (wall time of the
-// training and evaluation loop). A rejected candidate (see reject_below) is
+// training and evaluation loop), latency_ms (median eval-mode forward of one
+// input on the job's threads). A rejected candidate (see reject_below) is
 // kPruned with val_acc (on the rejection images), params, flops,
 // train_seconds and rejected_at_step, and no weights. EvalResult::weights holds the trained
 // weights with their input shape (pack_weights of model_tools.h), ready for

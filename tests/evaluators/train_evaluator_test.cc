@@ -113,10 +113,10 @@ TEST_F(TrainEvaluatorTest, LearnsAboveChanceAndReportsEveryMetric) {
   ASSERT_EQ(r.state, TrialState::kComplete) << r.message;
 
   for (const char* name :
-       {"val_acc", "test_acc", "train_loss", "params", "flops", "train_seconds"}) {
+       {"val_acc", "test_acc", "train_loss", "params", "flops", "train_seconds", "latency_ms"}) {
     ASSERT_EQ(r.metrics.count(name), 1u) << name;
   }
-  EXPECT_EQ(r.metrics.size(), 6u);
+  EXPECT_EQ(r.metrics.size(), 7u);
   // Ten balanced classes: chance is 10%. This tiny CNN (8-16-32 channels,
   // global pooling) reaches 56-68% after 96 steps on 1024 images over seeds
   // 1-4; 35% leaves a wide margin.
@@ -129,6 +129,9 @@ TEST_F(TrainEvaluatorTest, LearnsAboveChanceAndReportsEveryMetric) {
   EXPECT_GT(r.metrics["params"], 1000.0);
   EXPECT_GT(r.metrics["flops"], r.metrics["params"]);
   EXPECT_GT(r.metrics["train_seconds"], 0.0);
+  // One forward of a 28x28 image through this CNN: well under the training time.
+  EXPECT_GT(r.metrics["latency_ms"], 0.0);
+  EXPECT_LT(r.metrics["latency_ms"] / 1000, r.metrics["train_seconds"]);
   EXPECT_FALSE(r.weights.empty());
   // Accuracies are whole counts out of 256 images, in percent.
   const double val_correct = r.metrics["val_acc"] * 256 / 100;
