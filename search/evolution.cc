@@ -30,12 +30,7 @@ std::optional<Architecture> Evolution::ask(int64_t number) {
   Rng rng(mix_seed(seed_, static_cast<uint64_t>(number)));
   std::optional<Architecture> child;
   if (static_cast<int64_t>(population_.size()) < options_.population) {
-    for (const Architecture& a : init_) {
-      if (!seen_.count(a.hash)) {
-        child = a;
-        break;
-      }
-    }
+    child = first_unseen(init_, seen_);
     if (!child) child = sample_unseen(space_, seen_, rng);
   } else {
     for (int attempt = 0; attempt < kMutationAttempts && !child; ++attempt) {

@@ -1,6 +1,7 @@
 // Regularized (aging) evolution, asynchronous (Real et al., 2019): there are
-// no generations. While fewer than `population` trials have been told, ask()
-// proposes the --init architectures, then architectures sampled by the priors.
+// no generations. While the population holds fewer than `population`
+// members, ask() proposes the --init architectures, then architectures
+// sampled by the priors.
 // After that, each ask() draws `sample_size` members of the population
 // uniformly (with replacement), takes the best as parent and proposes a
 // mutation of it (with probability `crossover_prob`, first a crossover with

@@ -158,13 +158,7 @@ std::optional<Architecture> Mcts::playout(Rng& rng, bool* root_exhausted) {
 
 std::optional<Architecture> Mcts::ask(int64_t number) {
   Rng rng(mix_seed(seed_, static_cast<uint64_t>(number)));
-  std::optional<Architecture> arch;
-  for (const Architecture& a : init_) {
-    if (!seen_.count(a.hash)) {
-      arch = a;
-      break;
-    }
-  }
+  std::optional<Architecture> arch = first_unseen(init_, seen_);
   bool root_exhausted = false;
   for (int i = 0; i < kPlayouts && !arch && !root_exhausted; ++i)
     arch = playout(rng, &root_exhausted);

@@ -58,6 +58,14 @@ std::optional<Architecture> sample_unseen(const Space& space,
   return find_unseen(space, seen, walk, rng, &budget);
 }
 
+std::optional<Architecture> first_unseen(const std::vector<Architecture>& init,
+                                         const std::unordered_set<uint64_t>& seen) {
+  for (const Architecture& a : init) {
+    if (!seen.count(a.hash)) return a;
+  }
+  return std::nullopt;
+}
+
 std::optional<Architecture> mutate(const Space& space, const Architecture& parent, Rng& rng) {
   const std::vector<int>& d = parent.decisions;
   // Decision points that can change, with their legal choices.

@@ -24,6 +24,10 @@ std::optional<Architecture> sample_unseen(const Space& space,
                                           const std::unordered_set<uint64_t>& seen, Rng& rng,
                                           const std::vector<int>& prefix = {});
 
+// The first of `init` (the --init architectures) not in `seen`.
+std::optional<Architecture> first_unseen(const std::vector<Architecture>& init,
+                                         const std::unordered_set<uint64_t>& seen);
+
 // Re-decides one decision point of `parent` (as in regularized evolution and
 // einspace): a decision with at least two legal choices is picked uniformly,
 // given a different choice drawn by the priors of the others, the subtree it
