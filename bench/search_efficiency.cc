@@ -4,7 +4,10 @@
 // trials, with its standard error. Every trial is a new architecture (the
 // engines never propose one twice), so budgets count unique queries.
 //
-//   search_efficiency TABLE.csv METRIC [SEEDS] [TRIALS] [ENGINE[:k=v,...] ...]
+//   search_efficiency [--space S] TABLE.csv METRIC [SEEDS] [TRIALS] [ENGINE[:k=v,...] ...]
+//
+// S is the space whose keys the table uses (default nas-bench-macro; nb201 or
+// a grammar file for other tabular benchmarks).
 #include <fmt/format.h>
 
 #include <cmath>
@@ -42,8 +45,16 @@ std::pair<std::string, search::StrategyParams> parse_engine(const std::string& s
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string space_name = "nas-bench-macro";
+  if (argc > 2 && std::string(argv[1]) == "--space") {
+    space_name = argv[2];
+    argv[2] = argv[0];
+    argv += 2;
+    argc -= 2;
+  }
   if (argc < 3) {
-    fmt::print(stderr, "usage: {} TABLE.csv METRIC [SEEDS] [TRIALS] [ENGINE[:k=v,...] ...]\n",
+    fmt::print(stderr,
+               "usage: {} [--space S] TABLE.csv METRIC [SEEDS] [TRIALS] [ENGINE[:k=v,...] ...]\n",
                argv[0]);
     return 2;
   }
@@ -60,7 +71,12 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "{}\n", evaluator.status().message());
     return 1;
   }
-  auto space = make_space("nas-bench-macro").value();
+  auto made = make_space(space_name);
+  if (!made.is_ok()) {
+    fmt::print(stderr, "{}\n", made.status().message());
+    return 1;
+  }
+  auto space = std::move(made).value();
   const std::vector<int> budgets = {25, 50, 100, 200, 400, 1000};
   fmt::print("{} seeds x {} trials, metric {}; mean best (standard error)\n", seeds, trials,
              metric);
