@@ -254,5 +254,31 @@ TEST(MctsTest, VirtualLossBalancesAndSpreadsParallelPlayouts) {
   EXPECT_EQ(m.tree_size(), 7u);  // one new node per finished playout
 }
 
+TEST(MctsTest, ProgressiveWideningOpensWideDecisionsGradually) {
+  // 12 choices at each of two decisions: more than widen_above (8).
+  auto space = space_from_source("wide", R"(net -> x x
+x -> "conv3x3" | "conv1x1" | "conv5x5" | "skip" | "none" | "avg_pool_3x3" | "max_pool_3x3"
+   | "dwsep_conv_3x3" | "mbconv_e3_k3" | "mbconv_e6_k5" | "nor_conv_1x1" | "nor_conv_3x3"
+)")
+                   .value();
+  Mcts m(*space, 9, MctsOptions(), {});
+  std::set<int> first;
+  for (int n = 0; n < 144; ++n) {  // 12 x 12 architectures
+    auto a = m.ask(n);
+    ASSERT_TRUE(a.has_value()) << n;
+    first.insert(a->decisions[0]);
+    Observation o = observe(n, *a);
+    o.ok = true;
+    o.value = score(*a);
+    m.tell(o);
+    // After n + 1 playouts the root considers floor(2 * sqrt(n + 2)) children.
+    if (n == 7) {
+      EXPECT_LE(first.size(), 5u);
+    }
+  }
+  EXPECT_EQ(first.size(), 12u);  // all opened eventually
+  EXPECT_FALSE(m.ask(144).has_value());  // and the space is exhausted
+}
+
 }  // namespace
 }  // namespace sylva::search
