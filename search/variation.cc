@@ -34,16 +34,25 @@ std::optional<Architecture> find_unseen(const Space& space,
 
 }  // namespace
 
-Architecture complete_by_priors(const Space& space, std::vector<int> prefix, Rng& rng) {
+namespace {
+
+// Chooses by the priors until the cursor's architecture is complete.
+void finish_by_priors(SpaceCursor& cursor, Rng& rng) {
   std::vector<double> weights;
-  while (true) {
-    auto ch = space.choices(prefix);
-    if (ch.empty()) break;
+  while (!cursor.choices().empty()) {
     weights.clear();
-    for (const auto& c : ch) weights.push_back(c.prior);
-    prefix.push_back(static_cast<int>(sample_index(rng, weights)));
+    for (const auto& c : cursor.choices()) weights.push_back(c.prior);
+    cursor.choose(static_cast<int>(sample_index(rng, weights)));
   }
-  return space.make(prefix).value();
+}
+
+}  // namespace
+
+Architecture complete_by_priors(const Space& space, std::vector<int> prefix, Rng& rng) {
+  auto cursor = space.cursor();
+  for (int d : prefix) cursor->choose(d);
+  finish_by_priors(*cursor, rng);
+  return space.make(cursor->decisions()).value();
 }
 
 std::optional<Architecture> sample_unseen(const Space& space,
@@ -71,14 +80,13 @@ std::optional<Architecture> mutate(const Space& space, const Architecture& paren
   // Decision points that can change, with their legal choices.
   std::vector<int> points;
   std::vector<std::vector<Choice>> options;
-  std::vector<int> prefix;
+  auto walk = space.cursor();
   for (size_t i = 0; i < d.size(); ++i) {
-    auto ch = space.choices(prefix);
-    if (ch.size() >= 2) {
+    if (walk->choices().size() >= 2) {
       points.push_back(static_cast<int>(i));
-      options.push_back(std::move(ch));
+      options.push_back(walk->choices());
     }
-    prefix.push_back(d[i]);
+    walk->choose(d[i]);
   }
   if (points.empty()) return std::nullopt;
   const size_t pick = uniform_index(rng, points.size());
@@ -88,21 +96,22 @@ std::optional<Architecture> mutate(const Space& space, const Architecture& paren
   for (size_t c = 0; c < ch.size(); ++c) {
     weights.push_back(static_cast<int>(c) == d[i] ? 0.0 : ch[c].prior);
   }
-  std::vector<int> child(d.begin(), d.begin() + i);
-  child.push_back(static_cast<int>(sample_index(rng, weights)));
+  auto child = space.cursor();
+  for (int k = 0; k < i; ++k) child->choose(d[k]);
+  child->choose(static_cast<int>(sample_index(rng, weights)));
   // Resample the subtree the new choice opens.
-  while (!space.subtree_closed(child, i)) {
-    auto open = space.choices(child);
+  while (!child->subtree_closed(i)) {
     weights.clear();
-    for (const auto& c : open) weights.push_back(c.prior);
-    child.push_back(static_cast<int>(sample_index(rng, weights)));
+    for (const auto& c : child->choices()) weights.push_back(c.prior);
+    child->choose(static_cast<int>(sample_index(rng, weights)));
   }
   const int end = space.slots(d)[i].end;
-  std::vector<int> kept = child;
+  std::vector<int> kept = child->decisions();
   kept.insert(kept.end(), d.begin() + end, d.end());
   auto made = space.make(kept);
   if (made.is_ok()) return std::move(made).value();
-  return complete_by_priors(space, child, rng);
+  finish_by_priors(*child, rng);
+  return space.make(child->decisions()).value();
 }
 
 std::optional<Architecture> crossover(const Space& space, const Architecture& a,

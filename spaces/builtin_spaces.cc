@@ -23,19 +23,6 @@ const std::map<std::string, std::string>& builtins() {
 
 }  // namespace
 
-std::vector<DecisionSlot> Space::slots(const std::vector<int>& decisions) const {
-  std::vector<DecisionSlot> out(decisions.size());
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = {"d" + std::to_string(i), static_cast<int>(i) + 1};
-  return out;
-}
-
-bool Space::subtree_closed(const std::vector<int>& prefix, int index) const {
-  std::vector<int> full = prefix;
-  while (!choices(full).empty()) full.push_back(0);
-  return slots(full)[index].end == static_cast<int>(prefix.size());
-}
-
 std::vector<std::string> builtin_space_names() {
   std::vector<std::string> names;
   for (const auto& [name, text] : builtins()) names.push_back(name);

@@ -26,56 +26,127 @@ std::vector<int> GrammarSpace::allowed(int rule, int depth) const {
   return out;
 }
 
-GrammarSpace::Derivation GrammarSpace::derive(const std::vector<int>& prefix) const {
-  Derivation d;
-  d.nodes.push_back(Node{0, -1, 1, -1, {}});
-  std::vector<int> stack = {0};
-  size_t k = 0;
-  while (!stack.empty()) {
-    int n = stack.back();
-    stack.pop_back();
-    const GrammarRule& rule = grammar_.rules[d.nodes[n].rule];
-    std::vector<int> legal = allowed(d.nodes[n].rule, d.nodes[n].depth);
-    int a = 0;
-    if (rule.alternatives.size() > 1) {
-      if (k == prefix.size()) {
-        double total = 0;
-        for (int i : legal) total += rule.alternatives[i].prior;
-        for (int i : legal)
-          d.open.push_back({rule.alternatives[i].label, rule.alternatives[i].prior / total});
-        return d;
-      }
-      d.nodes[n].decision = static_cast<int>(k);
-      int idx = prefix[k++];
-      if (idx < 0 || idx >= static_cast<int>(legal.size())) {
-        throw std::invalid_argument(
-            fmt::format("decision {} of rule '{}' is {}, but it has {} choices", k - 1, rule.name,
-                        idx, legal.size()));
-      }
-      a = legal[idx];
-      d.labels.push_back(rule.alternatives[a].label);
+// The derivation, expanded leftmost-first up to the next decision. derive()
+// replays a prefix through it; samplers keep one and step it.
+class GrammarSpace::Cursor : public SpaceCursor {
+ public:
+  explicit Cursor(const GrammarSpace& space) : space_(space) {
+    d_.nodes.push_back(Node());
+    stack_.push_back(0);
+    advance();
+  }
+
+  const std::vector<Choice>& choices() const override { return d_.open; }
+
+  void choose(int index) override {
+    if (d_.complete) {
+      throw std::invalid_argument(
+          fmt::format("the architecture is complete after {} decisions; no decision is open",
+                      decisions_.size()));
     }
-    d.nodes[n].alt = a;
+    const GrammarRule& rule = space_.grammar_.rules[d_.nodes[open_].rule];
+    if (index < 0 || index >= static_cast<int>(legal_.size())) {
+      throw std::invalid_argument(
+          fmt::format("decision {} of rule '{}' is {}, but it has {} choices", decisions_.size(),
+                      rule.name, index, legal_.size()));
+    }
+    const int a = legal_[index];
+    d_.nodes[open_].decision = static_cast<int>(decisions_.size());
+    decision_nodes_.push_back(open_);
+    decisions_.push_back(index);
+    d_.labels.push_back(rule.alternatives[a].label);
+    d_.open.clear();
+    expand(open_, a);
+    advance();
+  }
+
+  const std::vector<int>& decisions() const override { return decisions_; }
+
+  // Leftmost-first, a decision's subtree is finished exactly when the open
+  // node is not below it.
+  bool subtree_closed(int index) const override {
+    const int x = decision_nodes_.at(index);
+    for (int n = open_; n >= 0; n = d_.nodes[n].parent) {
+      if (n == x) return false;
+    }
+    return true;
+  }
+
+  const Derivation& derivation() const { return d_; }
+
+ private:
+  // Expands single-alternative rules until a decision opens or nothing is left.
+  void advance() {
+    while (!stack_.empty()) {
+      const int n = stack_.back();
+      stack_.pop_back();
+      const GrammarRule& rule = space_.grammar_.rules[d_.nodes[n].rule];
+      if (rule.alternatives.size() > 1) {
+        legal_ = space_.allowed(d_.nodes[n].rule, d_.nodes[n].depth);
+        double total = 0;
+        for (int i : legal_) total += rule.alternatives[i].prior;
+        for (int i : legal_) {
+          d_.open.push_back({rule.alternatives[i].label, rule.alternatives[i].prior / total});
+        }
+        open_ = n;
+        return;
+      }
+      expand(n, 0);
+    }
+    open_ = -1;
+    d_.complete = true;
+  }
+
+  void expand(int n, int a) {
+    d_.nodes[n].alt = a;
     std::vector<int> children;
-    for (const auto& sym : rule.alternatives[a].symbols) {
+    for (const auto& sym : space_.grammar_.rules[d_.nodes[n].rule].alternatives[a].symbols) {
       if (sym.is_primitive) {
         children.push_back(-1);
       } else {
-        children.push_back(static_cast<int>(d.nodes.size()));
-        d.nodes.push_back(Node{sym.rule, -1, d.nodes[n].depth + 1, -1, {}});
+        children.push_back(static_cast<int>(d_.nodes.size()));
+        Node child;
+        child.rule = sym.rule;
+        child.depth = d_.nodes[n].depth + 1;
+        child.parent = n;
+        d_.nodes.push_back(child);
       }
     }
     for (auto it = children.rbegin(); it != children.rend(); ++it) {
-      if (*it >= 0) stack.push_back(*it);
+      if (*it >= 0) stack_.push_back(*it);
     }
-    d.nodes[n].children = std::move(children);
+    d_.nodes[n].children = std::move(children);
   }
-  if (k != prefix.size()) {
-    throw std::invalid_argument(fmt::format(
-        "{} decisions given, but the architecture is complete after {}", prefix.size(), k));
+
+  const GrammarSpace& space_;
+  Derivation d_;
+  std::vector<int> stack_;  // nodes still to expand, leftmost on top
+  int open_ = -1;           // node of the open decision; -1 when complete
+  std::vector<int> legal_;  // its alternatives that fit, by choice index
+  std::vector<int> decisions_;
+  std::vector<int> decision_nodes_;  // decision index -> node
+};
+
+GrammarSpace::Derivation GrammarSpace::derive(const std::vector<int>& prefix) const {
+  Cursor c(*this);
+  for (size_t k = 0; k < prefix.size(); ++k) {
+    if (c.choices().empty()) {
+      throw std::invalid_argument(fmt::format(
+          "{} decisions given, but the architecture is complete after {}", prefix.size(), k));
+    }
+    c.choose(prefix[k]);
   }
-  d.complete = true;
-  return d;
+  return c.derivation();
+}
+
+std::unique_ptr<SpaceCursor> GrammarSpace::cursor() const {
+  return std::make_unique<Cursor>(*this);
+}
+
+bool GrammarSpace::subtree_closed(const std::vector<int>& prefix, int index) const {
+  Cursor c(*this);
+  for (int idx : prefix) c.choose(idx);
+  return c.subtree_closed(index);
 }
 
 std::vector<Choice> GrammarSpace::choices(const std::vector<int>& prefix) const {

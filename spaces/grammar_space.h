@@ -23,6 +23,9 @@ class GrammarSpace : public Space {
   StatusOr<Architecture> parse(const std::string& text) const override;
   // Kind: the rule name; end: past the last decision in the rule's subtree.
   std::vector<DecisionSlot> slots(const std::vector<int>& decisions) const override;
+  bool subtree_closed(const std::vector<int>& prefix, int index) const override;
+  // Expands the derivation incrementally: one step per decision.
+  std::unique_ptr<SpaceCursor> cursor() const override;
   const BuildSpec& build_spec() const override { return grammar_.build; }
   const std::string& source() const override { return source_; }
   const Grammar& grammar() const { return grammar_; }
@@ -32,7 +35,8 @@ class GrammarSpace : public Space {
     int rule = 0;
     int alt = -1;
     int depth = 1;
-    int decision = -1;          // index of its decision, -1 for a single-alternative rule
+    int decision = -1;  // index of its decision, -1 for a single-alternative rule
+    int parent = -1;
     std::vector<int> children;  // per symbol of the alternative: node index, -1 for an op
   };
   struct Derivation {
@@ -42,6 +46,7 @@ class GrammarSpace : public Space {
     bool complete = false;
   };
 
+  class Cursor;
   std::vector<int> allowed(int rule, int depth) const;
   // Replays `prefix`; throws std::invalid_argument on an illegal path.
   Derivation derive(const std::vector<int>& prefix) const;

@@ -43,6 +43,24 @@ struct DecisionSlot {
   int end = 0;
 };
 
+// A position in a space's decision tree that moves forward one decision at a
+// time, so that drawing an architecture costs one derivation rather than one
+// per decision. From Space::cursor(); the space must outlive it. Not
+// thread-safe.
+class SpaceCursor {
+ public:
+  virtual ~SpaceCursor() = default;
+  // Choices at the open decision; empty when the architecture is complete.
+  virtual const std::vector<Choice>& choices() const = 0;
+  // Takes choice `index` of choices(); throws std::invalid_argument when
+  // there is no such choice.
+  virtual void choose(int index) = 0;
+  // The decisions taken so far.
+  virtual const std::vector<int>& decisions() const = 0;
+  // Space::subtree_closed(decisions(), index), usually cheaper.
+  virtual bool subtree_closed(int index) const = 0;
+};
+
 class Space {
  public:
   virtual ~Space() = default;
@@ -68,6 +86,10 @@ class Space {
   // complete: the next open decision (if any) lies outside that subtree. The
   // default completes `prefix` with first choices and reads slots().
   virtual bool subtree_closed(const std::vector<int>& prefix, int index) const;
+
+  // A cursor at the empty prefix. The default asks choices() of the whole
+  // prefix at every step; spaces with a cheaper way override it.
+  virtual std::unique_ptr<SpaceCursor> cursor() const;
 
   virtual const BuildSpec& build_spec() const = 0;
 

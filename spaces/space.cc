@@ -1,0 +1,52 @@
+// The Space interface's default implementations, for spaces that have
+// nothing better: flat slots, subtree_closed by probing, and a cursor that
+// replays the prefix at each step.
+#include "spaces/space.h"
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+
+namespace sylva {
+namespace {
+
+class ReplayCursor : public SpaceCursor {
+ public:
+  explicit ReplayCursor(const Space& space) : space_(space), choices_(space.choices({})) {}
+  const std::vector<Choice>& choices() const override { return choices_; }
+  void choose(int index) override {
+    if (index < 0 || index >= static_cast<int>(choices_.size())) {
+      throw std::invalid_argument(
+          fmt::format("choice {} of {} at decision {}", index, choices_.size(), decisions_.size()));
+    }
+    decisions_.push_back(index);
+    choices_ = space_.choices(decisions_);
+  }
+  const std::vector<int>& decisions() const override { return decisions_; }
+  bool subtree_closed(int index) const override { return space_.subtree_closed(decisions_, index); }
+
+ private:
+  const Space& space_;
+  std::vector<Choice> choices_;
+  std::vector<int> decisions_;
+};
+
+}  // namespace
+
+std::vector<DecisionSlot> Space::slots(const std::vector<int>& decisions) const {
+  std::vector<DecisionSlot> out(decisions.size());
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i] = {"d" + std::to_string(i), static_cast<int>(i) + 1};
+  }
+  return out;
+}
+
+bool Space::subtree_closed(const std::vector<int>& prefix, int index) const {
+  std::vector<int> full = prefix;
+  while (!choices(full).empty()) full.push_back(0);
+  return slots(full)[index].end == static_cast<int>(prefix.size());
+}
+
+std::unique_ptr<SpaceCursor> Space::cursor() const { return std::make_unique<ReplayCursor>(*this); }
+
+}  // namespace sylva
