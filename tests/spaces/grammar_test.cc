@@ -144,6 +144,42 @@ op   -> "conv3x3" | "skip" | "avg_pool_3x3"
   EXPECT_GT(hashes.size(), 50u);
 }
 
+TEST(GrammarSpace, CursorAgreesWithReplayingThePrefix) {
+  auto space = space_from_source("rec", R"(%max-depth 6
+net   -> block block
+block -> op | block block [0.4] | op block
+op    -> "conv3x3" | "skip" | "none"
+)")
+                   .value();
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    Rng rng(seed);
+    auto cursor = space->cursor();
+    while (!cursor->choices().empty()) {
+      const auto expected = space->choices(cursor->decisions());
+      ASSERT_EQ(cursor->choices().size(), expected.size());
+      std::vector<double> w;
+      for (size_t c = 0; c < expected.size(); ++c) {
+        EXPECT_EQ(cursor->choices()[c].label, expected[c].label);
+        EXPECT_DOUBLE_EQ(cursor->choices()[c].prior, expected[c].prior);
+        w.push_back(expected[c].prior);
+      }
+      cursor->choose(static_cast<int>(sample_index(rng, w)));
+    }
+    const std::vector<int> d = cursor->decisions();
+    const auto slots = space->slots(d);
+    // A decision's subtree is closed after prefix length L iff it ends by L.
+    for (size_t len = 1; len <= d.size(); ++len) {
+      const std::vector<int> prefix(d.begin(), d.begin() + len);
+      for (size_t i = 0; i < len; ++i) {
+        EXPECT_EQ(space->subtree_closed(prefix, static_cast<int>(i)),
+                  slots[i].end <= static_cast<int>(len))
+            << "seed " << seed << " prefix " << len << " decision " << i;
+      }
+    }
+    EXPECT_THROW(cursor->choose(0), std::invalid_argument);
+  }
+}
+
 TEST(GrammarSpace, ParseErrorsAreClear) {
   auto space = space_of("start -> op op\nop -> \"conv3x3\" | \"skip\"\n");
   EXPECT_EQ(space->parse("skip/conv5x5").status().message(),
