@@ -1,8 +1,11 @@
 // `sylva search` creates an experiment and runs it; `sylva resume` continues
 // one from the database alone. Both end in the same loop (run_experiment).
 #include <fmt/format.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -48,8 +51,37 @@ void print_best(Store& store, int64_t experiment_id, const ExperimentConfig& con
       name, db, name, db);
 }
 
+// Ctrl-C (or SIGTERM) stops at once: what has finished is in the database,
+// and trials that were running are re-queued by `resume`. The handler only
+// writes a message prepared beforehand and exits (async-signal-safe); waiting
+// for a training job to end could take minutes.
+char interrupt_message[1024];
+size_t interrupt_length = 0;
+
+extern "C" void on_interrupt(int signal) {
+  if (write(STDERR_FILENO, interrupt_message, interrupt_length) < 0) {
+    // Nothing more can be done in a signal handler.
+  }
+  _exit(128 + signal);
+}
+
+void stop_cleanly_on_interrupt(const std::string& name, const std::string& db) {
+  const std::string text = fmt::format(
+      "\nsylva: interrupted; finished trials are saved, running ones will be re-queued by "
+      "`sylva resume --name {} --db {}`\n",
+      name, db);
+  interrupt_length = std::min(text.size(), sizeof(interrupt_message));
+  std::memcpy(interrupt_message, text.data(), interrupt_length);
+  struct sigaction action = {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
 int execute(Store& store, int64_t experiment_id, const std::string& name, const std::string& db,
             const ExperimentConfig& config, Components& c) {
+  stop_cleanly_on_interrupt(name, db);
   int64_t finished_before = 0;
   for (const auto& t : store.trials(experiment_id))
     finished_before += evaluators::is_finished(t.state);

@@ -79,13 +79,16 @@ class CliTest : public ::testing::Test {
 
   // Runs sylva with `args` in the background and kills it with SIGKILL once
   // experiment `name` has `complete` COMPLETE or PRUNED trials.
-  void start_and_kill(const std::vector<std::string>& args, const std::string& name,
-                      size_t complete) {
+  // Returns the wait status; stderr goes to dir_/killed.err.
+  int start_and_kill(const std::vector<std::string>& args, const std::string& name, size_t complete,
+                     int signal = SIGKILL) {
+    const std::string err = dir_ + "/killed.err";
     pid_t pid = fork();
     if (pid == 0) {
       int devnull = open("/dev/null", O_WRONLY);
+      int errfd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       dup2(devnull, 1);
-      dup2(devnull, 2);
+      dup2(errfd, 2);
       std::vector<char*> argv = {const_cast<char*>("sylva")};
       for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
       argv.push_back(nullptr);
@@ -103,8 +106,10 @@ class CliTest : public ::testing::Test {
       }
       if (done >= complete) break;
     }
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
+    kill(pid, signal);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return status;
   }
 
   std::string dir_, db_;
@@ -357,6 +362,24 @@ TEST_F(CliTest, SuccessiveHalvingPromotesTheBestThirdAndResumesExactly) {
   expect_one_line_error(run("search --name x --db " + db_ + " --evaluator table --table " + kTable +
                             " --metric test_acc_mean --fidelity epochs"),
                         "--fidelity epochs needs an evaluator that trains");
+}
+
+TEST_F(CliTest, CtrlCStopsAtOnceAndSaysHowToResume) {
+  const int status = start_and_kill({"search", "--name", "c", "--db", db_, "--evaluator", "stub",
+                                     "--stub-delay-ms", "200", "--trials", "12", "--seed", "1"},
+                                    "c", 2, SIGINT);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_NE(slurp(dir_ + "/killed.err")
+                .find("interrupted; finished trials are saved, running ones "
+                      "will be re-queued by `sylva resume --name c --db " +
+                      db_ + "`"),
+            std::string::npos)
+      << slurp(dir_ + "/killed.err");
+  ASSERT_EQ(run("resume --name c --db " + db_).code, 0);
+  auto rows = trials("c");
+  ASSERT_EQ(rows.size(), 12u);
+  for (auto& r : rows) EXPECT_EQ(r["state"], "COMPLETE");
 }
 
 TEST_F(CliTest, BadInputGetsOneClearLine) {
