@@ -276,7 +276,7 @@ x -> "conv3x3" | "conv1x1" | "conv5x5" | "skip" | "none" | "avg_pool_3x3" | "max
       EXPECT_LE(first.size(), 5u);
     }
   }
-  EXPECT_EQ(first.size(), 12u);  // all opened eventually
+  EXPECT_EQ(first.size(), 12u);          // all opened eventually
   EXPECT_FALSE(m.ask(144).has_value());  // and the space is exhausted
 }
 
