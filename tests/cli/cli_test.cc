@@ -241,7 +241,7 @@ TEST_F(CliTest, EveryEngineResumesAKilledRunToTheUninterruptedSequence) {
     ASSERT_EQ(ref.size(), 30u);
     // One worker: the resumed run proposes exactly the uninterrupted sequence.
     start_and_kill({"search", "--name", engine, "--db", db_, "--strategy", engine, "--evaluator",
-                    "stub", "--stub-delay-ms", "60", "--trials", "30", "--seed", "4"},
+                    "stub", "--stub-delay-ms", "120", "--trials", "30", "--seed", "4"},
                    engine, 10);
     size_t finished = 0;
     for (auto& r : trials(engine)) finished += r["state"] == "COMPLETE";
