@@ -174,6 +174,11 @@ int run_resume(int argc, char** argv) {
   auto config = ExperimentConfig::from_json(experiment.value().config_json);
   if (!config.is_ok()) return fail(config.status());
   for (const auto& o : option_table()) {
+    // An experiment made by an older sylva lacks options added since: they
+    // take their defaults, which reproduce the old behaviour.
+    if (o.stored && o.default_value && !config.value().options.count(o.name)) {
+      config.value().options[o.name] = o.default_value;
+    }
     if (o.resumable && parsed.value().given.count(o.name))
       config.value().options[o.name] = v[o.name];
   }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -362,6 +363,29 @@ TEST_F(CliTest, SuccessiveHalvingPromotesTheBestThirdAndResumesExactly) {
   expect_one_line_error(run("search --name x --db " + db_ + " --evaluator table --table " + kTable +
                             " --metric test_acc_mean --fidelity epochs"),
                         "--fidelity epochs needs an evaluator that trains");
+}
+
+TEST_F(CliTest, ResumesAnExperimentStoredBeforeNewerOptionsExisted) {
+  ASSERT_EQ(run("search --name old --db " + db_ + " --evaluator stub --trials 4 --seed 2").code, 0);
+  // Strip the options added after the first release from the stored config.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(
+      db,
+      "UPDATE experiments SET config_json = json_remove(config_json, '$.options.fidelity', "
+      "'$.options.min-epochs', '$.options.max-epochs', '$.options.eta', "
+      "'$.options.reject-below', '$.options.reject-after', '$.options.weight-decay', "
+      "'$.options.population', '$.options.init', '$.init_text')",
+      nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
+  Output before = run("status --name old --db " + db_ + " -f csv");
+  ASSERT_EQ(before.code, 0) << before.err;
+  Output o = run("resume --name old --db " + db_ + " --trials 6");
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_EQ(trials("old").size(), 6u);
 }
 
 TEST_F(CliTest, CtrlCStopsAtOnceAndSaysHowToResume) {
