@@ -14,6 +14,8 @@ std::string strided(const std::string& size, int64_t stride) {
   if (stride == 1) return size;
   return fmt::format("({} + {}) // {}", size, stride - 1, stride);
 }
+}  // namespace
+
 // Shortest text that reads back as the same double.
 std::string script_float(double v) { return fmt::format("{}", v); }
 
@@ -30,7 +32,6 @@ void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std
                      mean, var, script_float(bn.options.momentum().value_or(0.1)),
                      script_float(bn.options.eps())));
 }
-}  // namespace
 
 MacCounter::MacCounter() : previous_(active_counter) { active_counter = this; }
 MacCounter::~MacCounter() { active_counter = previous_; }

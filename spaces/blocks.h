@@ -32,6 +32,14 @@ class MacCounter {
 // Adds to the active counter of this thread, if any.
 void count_macs(int64_t macs);
 
+// Shortest text that TorchScript reads back as the same double.
+std::string script_float(double v);
+
+// Eval-mode batch norm of `x` into variable `y` (torch.batch_norm with
+// training=False), registering its weight, bias, mean and var on `e`.
+void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std::string& x,
+                     const std::string& y);
+
 enum class Relu { kNone, kBefore, kAfter };
 
 // [ReLU] conv (no bias, padding k/2) [BN] [ReLU]: the unit most ops are made of.
