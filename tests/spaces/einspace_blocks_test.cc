@@ -6,6 +6,7 @@
 #include "spaces/einspace_blocks.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <sstream>
@@ -40,7 +41,10 @@ void expect_script_matches(const BlockPtr& block, const torch::Tensor& input) {
   ASSERT_EQ(got.sizes(), expected.sizes());
   EXPECT_LE((got - expected).abs().max().item<double>(), 1e-6);
 
-  const std::string path = ::testing::TempDir() + "einspace_block.pt";
+  // One file per test process: ctest runs tests in parallel processes.
+  const std::string path = ::testing::TempDir() + "einspace_block_" + std::to_string(getpid()) +
+                           "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
+                           ".pt";
   script.save(path);
   std::string shape;
   for (int64_t d : x.sizes()) shape += (shape.empty() ? "" : ",") + std::to_string(d);
@@ -62,6 +66,7 @@ void expect_script_matches(const BlockPtr& block, const torch::Tensor& input) {
     EXPECT_NEAR(v, flat[i].item<double>(), 1e-5 * std::max(1.0, std::abs(v))) << i;
   }
   EXPECT_EQ(i, flat.numel()) << output;
+  std::remove(path.c_str());
 }
 
 TEST(EinspaceBlocks, RoutedLinearIsAConvolutionWithThePredictedShape) {
