@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <sstream>
 
 #include "spaces/network.h"
+#include "tests/spaces/python_torch.h"
 
 namespace sylva::einspace {
 namespace {
@@ -28,10 +28,10 @@ BlockPtr seq(std::vector<BlockPtr> blocks) {
 Shape unbatched(const torch::Tensor& t) { return Shape(t.sizes().begin() + 1, t.sizes().end()); }
 
 // Runs `block` in eval mode, through its generated TorchScript in LibTorch,
-// and saved and reloaded by Debian's python3-torch with torch.jit.load alone
-// (on x = linspace(-1, 1) of the input's shape).
-void expect_script_matches(const BlockPtr& block, const torch::Tensor& input) {
-  const torch::Tensor x = torch::linspace(-1, 1, input.numel()).reshape(input.sizes());
+// and saved and reloaded by Debian's python3-torch with torch.jit.load alone,
+// on python_case_input() of the shape of `like`.
+void expect_script_matches(const BlockPtr& block, const torch::Tensor& like) {
+  const torch::Tensor x = python_case_input(like.size(1), like.size(2), like.size(3));
   NetworkImpl net({block}, InputShape{x.size(1), x.size(2), x.size(3), 10});
   net.eval();
   torch::NoGradGuard no_grad;
@@ -40,32 +40,12 @@ void expect_script_matches(const BlockPtr& block, const torch::Tensor& input) {
   const torch::Tensor got = script.forward({x}).toTensor();
   ASSERT_EQ(got.sizes(), expected.sizes());
   EXPECT_LE((got - expected).abs().max().item<double>(), 1e-6);
-
   // One file per test process: ctest runs tests in parallel processes.
-  const std::string path = ::testing::TempDir() + "einspace_block_" + std::to_string(getpid()) +
-                           "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name() +
-                           ".pt";
+  const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  const std::string path =
+      ::testing::TempDir() + "einspace_block_" + std::to_string(getpid()) + "_" + name + ".pt";
   script.save(path);
-  std::string shape;
-  for (int64_t d : x.sizes()) shape += (shape.empty() ? "" : ",") + std::to_string(d);
-  const std::string command = "/usr/bin/python3 -c \"import torch; m = torch.jit.load('" + path +
-                              "'); x = torch.linspace(-1, 1, " + std::to_string(x.numel()) +
-                              ").reshape(" + shape +
-                              "); print(' '.join(repr(v) for v in m(x).flatten().tolist()))\" 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  ASSERT_EQ(pclose(pipe), 0) << output;
-  std::istringstream values(output);
-  const torch::Tensor flat = expected.flatten();
-  int64_t i = 0;
-  for (double v; values >> v; ++i) {
-    ASSERT_LT(i, flat.numel());
-    EXPECT_NEAR(v, flat[i].item<double>(), 1e-5 * std::max(1.0, std::abs(v))) << i;
-  }
-  EXPECT_EQ(i, flat.numel()) << output;
+  expect_python_outputs({{path, x.size(1), x.size(2), x.size(3), expected, name}}, 1e-5);
   std::remove(path.c_str());
 }
 

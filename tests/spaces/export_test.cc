@@ -14,6 +14,7 @@
 
 #include "spaces/network.h"
 #include "spaces/op_registry.h"
+#include "tests/spaces/python_torch.h"
 
 namespace sylva {
 namespace {
@@ -28,8 +29,7 @@ torch::Tensor eval_forward(M& block, const torch::Tensor& x) {
 }
 
 torch::Tensor input_for(const InputShape& in) {
-  return torch::linspace(-1, 1, 2 * in.channels * in.height * in.width)
-      .reshape({2, in.channels, in.height, in.width});
+  return python_case_input(in.channels, in.height, in.width);
 }
 
 // Non-trivial batch-norm statistics and affine parameters, so that a mix-up of
@@ -133,57 +133,14 @@ TEST(ExportTest, NetworksReloadInLibTorch) {
   fs::remove_all(temp_dir());
 }
 
-bool python_has_torch() {
-  return std::system("/usr/bin/python3 -c 'import torch' > /dev/null 2>&1") == 0;
-}
-
-constexpr const char* kPythonScript = R"(
-import sys
-import torch
-for spec in sys.argv[1:]:
-    path, c, h, w = spec.split(',')
-    c, h, w = int(c), int(h), int(w)
-    model = torch.jit.load(path)
-    x = torch.linspace(-1, 1, 2 * c * h * w).reshape(2, c, h, w)
-    with torch.no_grad():
-        y = model(x)
-    print(' '.join(repr(v) for v in y.flatten().tolist()))
-)";
-
 TEST(ExportTest, NetworksRunInPlainPythonTorch) {
-  // python3-torch is installed by scripts/install-deps.sh; its absence is a failure.
-  ASSERT_TRUE(python_has_torch()) << "/usr/bin/python3 cannot import torch";
   torch::manual_seed(3);
-  const auto exported = export_all();
-  const fs::path script = temp_dir() / "run_exported.py";
-  std::ofstream(script) << kPythonScript;
-  std::string command = "/usr/bin/python3 " + script.string();
-  for (const auto& ex : exported) {
-    command += " " + ex.path.string() + "," + std::to_string(ex.input.channels) + "," +
-               std::to_string(ex.input.height) + "," + std::to_string(ex.input.width);
+  std::vector<PythonCase> cases;
+  for (const auto& ex : export_all()) {
+    cases.push_back({ex.path.string(), ex.input.channels, ex.input.height, ex.input.width,
+                     ex.expected, ex.label});
   }
-  command += " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  for (size_t n; (n = fread(buffer, 1, sizeof buffer, pipe)) > 0;) output.append(buffer, n);
-  ASSERT_EQ(pclose(pipe), 0) << output;
-
-  std::istringstream lines(output);
-  for (const auto& ex : exported) {
-    std::string line;
-    ASSERT_TRUE(std::getline(lines, line)) << output;
-    std::istringstream values(line);
-    const torch::Tensor expected = ex.expected.flatten();
-    int64_t i = 0;
-    for (double v; values >> v; ++i) {
-      ASSERT_LT(i, expected.numel()) << ex.label;
-      const double e = expected[i].item<double>();
-      EXPECT_NEAR(v, e, 1e-4 * std::max(1.0, std::abs(e))) << ex.label << " output " << i;
-    }
-    EXPECT_EQ(i, expected.numel()) << ex.label << ": " << line;
-  }
+  expect_python_outputs(cases, 1e-4);
   fs::remove_all(temp_dir());
 }
 
