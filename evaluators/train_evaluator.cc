@@ -51,6 +51,13 @@ at::Tensor take(const at::Tensor& t, const std::vector<int64_t>& perm, int64_t b
   return t.index_select(0, index);
 }
 
+// Mini-batches per epoch over n images: a last partial batch is dropped,
+// unless it is the only one.
+int64_t batch_size_for(int64_t n, int64_t batch_size) { return std::min<int64_t>(batch_size, n); }
+int64_t steps_per_epoch_for(int64_t n, int64_t batch_size) {
+  return n / batch_size_for(n, batch_size);
+}
+
 // Median wall time of an eval-mode forward of one input, in milliseconds, on
 // the calling thread's intra-op threads (the job's), after warm-up runs.
 double latency_ms(NetworkImpl& net, const InputShape& in) {
@@ -187,8 +194,8 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   };
 
   const int64_t n = train_x_.size(0);
-  const int64_t batch = std::min<int64_t>(options_.batch_size, n);
-  const int64_t steps_per_epoch = n / batch;  // drops a last partial batch
+  const int64_t batch = batch_size_for(n, options_.batch_size);
+  const int64_t steps_per_epoch = steps_per_epoch_for(n, options_.batch_size);
   // Successive halving sets the budget per job.
   const int64_t epochs = job.epochs > 0 ? job.epochs : options_.epochs;
   const int64_t total_steps = steps_per_epoch * epochs;
@@ -278,16 +285,14 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
         "--train-samples must be <= {} (training images left after --val-samples {}), got {}", left,
         options.val_samples, options.train_samples));
   }
-  const int64_t train_count_for_steps = options.train_samples == 0 ? left : options.train_samples;
-  const int64_t total_steps = train_count_for_steps /
-                              std::min<int64_t>(options.batch_size, train_count_for_steps) *
-                              options.epochs;
+  // Training: the head of a fixed permutation; validation: its tail.
+  const int64_t train_count = options.train_samples == 0 ? left : options.train_samples;
+  const int64_t total_steps = steps_per_epoch_for(train_count, options.batch_size) * options.epochs;
   if (options.reject_after > total_steps) {
     return Status::error(fmt::format(
         "--reject-after {} is past the last training step ({} = {} epoch(s) of {} images in "
         "batches of {})",
-        options.reject_after, total_steps, options.epochs, train_count_for_steps,
-        options.batch_size));
+        options.reject_after, total_steps, options.epochs, train_count, options.batch_size));
   }
   const int64_t tests = data->test_images.size(0);
   if (options.test_samples > tests) {
@@ -295,9 +300,7 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
                                      tests, options.test_samples));
   }
 
-  // Validation: the tail of a fixed permutation; training: its head.
   const std::vector<int64_t> perm = fixed_permutation(available, kSplitSeed);
-  const int64_t train_count = options.train_samples == 0 ? left : options.train_samples;
   at::Tensor train_x = take(data->train_images, perm, 0, train_count);
   at::Tensor train_y = take(data->train_labels, perm, 0, train_count);
   at::Tensor val_x = take(data->train_images, perm, left, available);

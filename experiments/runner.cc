@@ -103,6 +103,22 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
   RunEvent progress;
   progress.total = options.trials;
   auto signed_value = [&](double v) { return options.maximize ? v : -v; };
+  // What an engine is told of a finished trial: its objective, signed, when
+  // the trial did not fail and reported it.
+  auto observation = [&](int64_t number, const Architecture& arch, TrialState state,
+                         const std::map<std::string, double>& metrics) {
+    search::Observation obs;
+    obs.number = number;
+    obs.arch = arch;
+    obs.metrics = metrics;
+    auto it = metrics.find(options.objective);
+    obs.ok = state != TrialState::kFail && it != metrics.end();
+    if (obs.ok) obs.value = signed_value(it->second);
+    return obs;
+  };
+  // Metrics a COMPLETE trial must report.
+  std::vector<std::string> required = options.required_metrics;
+  if (required.empty()) required.push_back(options.objective);
   auto note_best = [&](const TrialRow& row) {
     auto it = row.metrics.find(options.objective);
     if (row.state != TrialState::kComplete || it == row.metrics.end()) return;
@@ -160,13 +176,7 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
       for (int k = 0; k < reached; ++k) halving->promoted(row.id, k);
     }
     if (evaluators::is_finished(row.state)) {
-      search::Observation obs;
-      obs.number = row.number;
-      obs.arch = arch.value();
-      obs.metrics = row.metrics;
-      auto it = row.metrics.find(options.objective);
-      obs.ok = row.state != TrialState::kFail && it != row.metrics.end();
-      if (obs.ok) obs.value = signed_value(it->second);
+      search::Observation obs = observation(row.number, arch.value(), row.state, row.metrics);
       if (row.state == TrialState::kComplete && obs.value) objective_of[row.id] = *obs.value;
       if (halving) {
         // Engines were told each trial's first-rung result, when it came.
@@ -302,8 +312,6 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
     Running done = std::move(it->second);
     running.erase(it);
     EvalResult& r = event->result;
-    std::vector<std::string> required = options.required_metrics;
-    if (required.empty()) required.push_back(options.objective);
     for (const std::string& metric : required) {
       if (r.state != TrialState::kComplete || r.metrics.count(metric)) continue;
       std::vector<std::string> names;
@@ -334,12 +342,7 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
     done.row.metrics = r.metrics;
     by_id[done.row.id] = done.row;
 
-    search::Observation obs;
-    obs.number = done.row.number;
-    obs.arch = done.arch;
-    obs.metrics = r.metrics;
-    obs.ok = has_value;
-    if (obs.ok) obs.value = signed_value(objective->second);
+    search::Observation obs = observation(done.row.number, done.arch, r.state, r.metrics);
     if (r.state == TrialState::kComplete && obs.value) {
       keep_weights(done.row.id, *obs.value, r.weights);
     }
