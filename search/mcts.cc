@@ -107,7 +107,8 @@ std::optional<Architecture> Mcts::playout(Rng& rng, bool* root_exhausted) {
     double best_score = -std::numeric_limits<double>::infinity();
     const double parent = static_cast<double>(n.visits + n.in_flight);
     bool any = false;
-    for (int c : considered(prefix, n)) {
+    const std::vector<int> candidates = considered(prefix, n);
+    for (int c : candidates) {
       prefix.push_back(c);
       Node* child = find(prefix);
       prefix.pop_back();
@@ -143,7 +144,7 @@ std::optional<Architecture> Mcts::playout(Rng& rng, bool* root_exhausted) {
       return std::nullopt;
     }
     if (!any) {  // every considered child exhausted
-      if (static_cast<int>(considered(prefix, n).size()) < static_cast<int>(n.choices.size())) {
+      if (candidates.size() < n.choices.size()) {
         // Widening may open more; search the whole node instead.
         auto found = sample_unseen(space_, seen_, rng, prefix);
         if (found) return found;
