@@ -37,7 +37,7 @@ StatusOr<ModelShape> parse_input_shape(const std::string& text, int64_t classes)
 
 StatusOr<ModelCost> measure_architecture(const Space& space, const Architecture& arch,
                                          const ModelShape& shape) {
-  auto net = build_network(space.build_spec(), arch.primitives, to_input(shape));
+  auto net = build_network(space.build_spec(), arch, to_input(shape));
   if (!net.is_ok()) return net.status();
   Cost cost = measure_cost(*net.value());
   return ModelCost{cost.params, cost.flops};
@@ -65,7 +65,7 @@ Status export_torchscript(const Space& space, const Architecture& arch, const st
                           const std::string& path) {
   auto packed = unpack_weights(artifact);
   if (!packed.is_ok()) return packed.status();
-  auto net = build_network(space.build_spec(), arch.primitives, to_input(packed.value().shape));
+  auto net = build_network(space.build_spec(), arch, to_input(packed.value().shape));
   if (!net.is_ok()) return net.status();
   try {
     load_weights(*net.value(), packed.value().weights);

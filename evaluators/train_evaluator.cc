@@ -167,7 +167,7 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(job.seed);
 
   EvalResult result;
-  auto built = build_network(job.space->build_spec(), job.arch.primitives, input_);
+  auto built = build_network(job.space->build_spec(), job.arch, input_);
   if (!built.is_ok()) {
     result.state = TrialState::kFail;
     result.message = built.status().message();

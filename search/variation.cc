@@ -105,11 +105,17 @@ std::optional<Architecture> mutate(const Space& space, const Architecture& paren
     for (const auto& c : child->choices()) weights.push_back(c.prior);
     child->choose(static_cast<int>(sample_index(rng, weights)));
   }
+  // Keep the parent's decisions after the subtree, as codes: where the
+  // choices offered depend on earlier ones, an index would change meaning.
   const int end = space.slots(d)[i].end;
-  std::vector<int> kept = child->decisions();
-  kept.insert(kept.end(), d.begin() + end, d.end());
-  auto made = space.make(kept);
-  if (made.is_ok()) return std::move(made).value();
+  std::vector<int> kept = space.codes(child->decisions());
+  const std::vector<int> parent_codes = space.codes(d);
+  kept.insert(kept.end(), parent_codes.begin() + end, parent_codes.end());
+  auto decisions = space.decisions_from_codes(kept);
+  if (decisions.is_ok()) {
+    auto made = space.make(decisions.value());
+    if (made.is_ok()) return std::move(made).value();
+  }
   finish_by_priors(*child, rng);
   return space.make(child->decisions()).value();
 }
@@ -130,10 +136,16 @@ std::optional<Architecture> crossover(const Space& space, const Architecture& a,
   const int i = shared[uniform_index(rng, shared.size())];
   const auto& candidates = by_kind[slots_a[i].kind];
   const int j = candidates[uniform_index(rng, candidates.size())];
-  std::vector<int> child(a.decisions.begin(), a.decisions.begin() + i);
-  child.insert(child.end(), b.decisions.begin() + j, b.decisions.begin() + slots_b[j].end);
-  child.insert(child.end(), a.decisions.begin() + slots_a[i].end, a.decisions.end());
-  auto made = space.make(child);
+  // Slots of one kind take the same state, so b's subtree fits a's context;
+  // the decisions move as codes (see mutate).
+  const std::vector<int> codes_a = space.codes(a.decisions);
+  const std::vector<int> codes_b = space.codes(b.decisions);
+  std::vector<int> child(codes_a.begin(), codes_a.begin() + i);
+  child.insert(child.end(), codes_b.begin() + j, codes_b.begin() + slots_b[j].end);
+  child.insert(child.end(), codes_a.begin() + slots_a[i].end, codes_a.end());
+  auto decisions = space.decisions_from_codes(child);
+  if (!decisions.is_ok()) return std::nullopt;
+  auto made = space.make(decisions.value());
   if (!made.is_ok()) return std::nullopt;
   return std::move(made).value();
 }

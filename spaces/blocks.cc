@@ -1,6 +1,7 @@
 #include "spaces/blocks.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <utility>
 
@@ -144,18 +145,19 @@ std::string BnReluImpl::emit(ScriptEmitter& e, const std::string& x) {
   return y;
 }
 
-ClassifierImpl::ClassifierImpl(int64_t cin, int64_t classes) {
+ClassifierImpl::ClassifierImpl(int64_t cin, int64_t classes, std::vector<int64_t> pool_dims)
+    : pool_dims_(std::move(pool_dims)) {
   fc_ = register_module("fc", torch::nn::Linear(cin, classes));
 }
 
 torch::Tensor ClassifierImpl::forward(torch::Tensor x) {
   count_macs(fc_->weight.numel());
-  return fc_->forward(x.mean({2, 3}));
+  return fc_->forward(x.mean(pool_dims_));
 }
 
 std::string ClassifierImpl::emit(ScriptEmitter& e, const std::string& x) {
   const std::string pooled = e.var();
-  e.line(fmt::format("{} = torch.mean({}, [2, 3])", pooled, x));
+  e.line(fmt::format("{} = torch.mean({}, [{}])", pooled, x, fmt::join(pool_dims_, ", ")));
   // addmm is what linear runs for a 2-D input, so the result is bit-identical.
   const std::string w = e.param("fc_w", fc_->weight);
   const std::string b = e.param("fc_b", fc_->bias);

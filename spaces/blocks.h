@@ -109,15 +109,17 @@ class BnReluImpl : public BlockImpl {
   torch::nn::BatchNorm2d bn_{nullptr};
 };
 
-// Global average pooling + Linear.
+// Global average pooling + Linear. `pool_dims` are the axes averaged away
+// ({2, 3}: H and W of an image; einspace's col head averages {2}, the last).
 class ClassifierImpl : public BlockImpl {
  public:
-  ClassifierImpl(int64_t cin, int64_t classes);
+  ClassifierImpl(int64_t cin, int64_t classes, std::vector<int64_t> pool_dims = {2, 3});
   torch::Tensor forward(torch::Tensor x) override;
   std::string emit(ScriptEmitter& e, const std::string& x) override;
 
  private:
   torch::nn::Linear fc_{nullptr};
+  std::vector<int64_t> pool_dims_;
 };
 
 // NAS-Bench-201's ResNet basic block between stages: ReLU-conv3x3/2-BN,

@@ -10,6 +10,7 @@
 #include "spaces/grammar.h"
 #include "spaces/grammar_space.h"
 #include "spaces/space.h"
+#include "spaces/typed_grammar_space.h"
 
 namespace sylva {
 namespace {
@@ -33,6 +34,9 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
                                                    const std::string& source) {
   auto grammar = parse_grammar(source, name);
   if (!grammar.is_ok()) return grammar.status();
+  if (grammar.value().typed) {
+    return std::unique_ptr<Space>(new TypedGrammarSpace(name, source, std::move(grammar).value()));
+  }
   return std::unique_ptr<Space>(new GrammarSpace(name, source, std::move(grammar).value()));
 }
 

@@ -125,6 +125,30 @@ std::string Col2imImpl::emit(ScriptEmitter& e, const std::string& x) {
   return y;
 }
 
+ConvImpl::ConvImpl(int64_t cin, int64_t cout, const Im2col& op) : op_(op) {
+  // Drawn as LinearImpl draws [cout, cin k k] (same fan-in, same count), so a
+  // fused network starts from the weights of the unfused one.
+  weight_ = register_parameter("weight", torch::empty({cout, cin, op.kernel, op.kernel}));
+  bias_ = register_parameter("bias", torch::zeros({cout}));
+  torch::nn::init::kaiming_uniform_(weight_, std::sqrt(5.0));
+}
+
+torch::Tensor ConvImpl::forward(torch::Tensor x) {
+  torch::Tensor y =
+      torch::conv2d(x, weight_, bias_, {op_.stride, op_.stride}, {op_.padding, op_.padding});
+  count_macs(y.numel() / y.size(0) * (weight_.numel() / weight_.size(0)));
+  return y;
+}
+
+std::string ConvImpl::emit(ScriptEmitter& e, const std::string& x) {
+  const std::string w = e.param("conv_w", weight_);
+  const std::string b = e.param("conv_b", bias_);
+  const std::string y = e.var();
+  e.line(fmt::format("{} = torch.conv2d({}, {}, {}, [{s}, {s}], [{p}, {p}], [1, 1], 1)", y, x, w, b,
+                     fmt::arg("s", op_.stride), fmt::arg("p", op_.padding)));
+  return y;
+}
+
 BranchImpl::BranchImpl(const Branching& branching, std::vector<BlockPtr> inner,
                        const Aggregation& aggregation)
     : branching_(branching), inner_(std::move(inner)), aggregation_(aggregation) {
@@ -149,6 +173,13 @@ torch::Tensor BranchImpl::forward(torch::Tensor x) {
   }
   std::vector<torch::Tensor> out;
   for (size_t i = 0; i < inner_.size(); ++i) out.push_back(inner_[i]->forward(in[i]));
+  if (aggregation_.kind == Aggregation::kDotProduct ||
+      aggregation_.kind == Aggregation::kScaledDotProduct) {
+    // [B, .., m, k] @ [B, .., k, n]: k MACs for each of the product's elements.
+    const int64_t k = out[0].size(-1);
+    const int64_t elements = out[0].numel() / k * out[1].size(-1);
+    count_macs(elements / out[0].size(0) * k);
+  }
   switch (aggregation_.kind) {
     case Aggregation::kAdd: {
       torch::Tensor sum = out[0];

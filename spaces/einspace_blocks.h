@@ -98,6 +98,21 @@ class Col2imImpl : public BlockImpl {
   Fold fold_;
 };
 
+// route(im2col k s p, linear N, col2im) as one Conv2d(C, N, k, s, p) with
+// bias: the same function and parameter count, in one fast op. Unfold lays
+// a column out as (C, ki, kj), conv's weight layout, so the linear's
+// [N, C k k] weight is this weight [N, C, k, k] flattened.
+class ConvImpl : public BlockImpl {
+ public:
+  ConvImpl(int64_t cin, int64_t cout, const Im2col& op);
+  torch::Tensor forward(torch::Tensor x) override;
+  std::string emit(ScriptEmitter& e, const std::string& x) override;
+
+ private:
+  Im2col op_;
+  torch::Tensor weight_, bias_;
+};
+
 struct Branching {
   bool clone = true;  // else group: equal splits along `dim`
   int64_t branches = 2;

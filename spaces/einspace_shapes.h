@@ -20,14 +20,65 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace sylva::einspace {
 
-using Shape = std::vector<int64_t>;
+// A batchless shape: rank 2 (col) or 3 (im), held inline. The grammar's
+// witness searches copy shapes millions of times; a heap vector made
+// allocation their main cost.
+class Shape {
+ public:
+  using value_type = int64_t;
+  using size_type = size_t;
+  using iterator = int64_t*;
+  using const_iterator = const int64_t*;
+  using reference = int64_t&;
+  using const_reference = const int64_t&;
+  static constexpr size_t kMaxRank = 4;
+
+  Shape() = default;
+  Shape(std::initializer_list<int64_t> dims) {
+    for (int64_t d : dims) push_back(d);
+  }
+  template <typename It>
+  Shape(It first, It last) {
+    for (; first != last; ++first) push_back(static_cast<int64_t>(*first));
+  }
+
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  int64_t& operator[](size_t i) { return d_[i]; }
+  int64_t operator[](size_t i) const { return d_[i]; }
+  int64_t& back() { return d_[n_ - 1]; }
+  int64_t back() const { return d_[n_ - 1]; }
+  int64_t* begin() { return d_; }
+  int64_t* end() { return d_ + n_; }
+  const int64_t* begin() const { return d_; }
+  const int64_t* end() const { return d_ + n_; }
+  void push_back(int64_t d) {
+    if (n_ == kMaxRank) throw std::length_error("a shape of rank above 4");
+    d_[n_++] = d;
+  }
+  std::vector<int64_t> vec() const { return {begin(), end()}; }
+  bool operator==(const Shape& o) const {
+    if (n_ != o.n_) return false;
+    for (size_t i = 0; i < n_; ++i) {
+      if (d_[i] != o.d_[i]) return false;
+    }
+    return true;
+  }
+  bool operator!=(const Shape& o) const { return !(*this == o); }
+
+ private:
+  int64_t d_[kMaxRank] = {0, 0, 0, 0};
+  uint8_t n_ = 0;
+};
 
 inline bool is_im(const Shape& s) { return s.size() == 3; }
 inline bool is_col(const Shape& s) { return s.size() == 2; }

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "spaces/einspace_ops.h"
 #include "spaces/op_registry.h"
 
 namespace sylva {
@@ -17,7 +18,18 @@ namespace {
 constexpr int kInfinite = INT_MAX / 4;
 
 struct Token {
-  enum Kind { kIdent, kQuoted, kArrow, kBar, kWeight, kEnd } kind;
+  enum Kind {
+    kIdent,
+    kQuoted,
+    kArrow,
+    kBar,
+    kWeight,
+    kLParen,
+    kRParen,
+    kComma,
+    kNumber,
+    kEnd
+  } kind;
   std::string text;
   double weight = 0;
   int col = 0;
@@ -66,6 +78,18 @@ class Parser {
       } else if (c == '|') {
         out.push_back({Token::kBar, "|", 0, col});
         ++i;
+      } else if (c == '(' || c == ')' || c == ',') {
+        out.push_back({c == '('   ? Token::kLParen
+                       : c == ')' ? Token::kRParen
+                                  : Token::kComma,
+                       std::string(1, c), 0, col});
+        ++i;
+      } else if (std::isdigit(static_cast<unsigned char>(c))) {
+        size_t end = i;
+        while (end < line.size() && std::isdigit(static_cast<unsigned char>(line[end]))) ++end;
+        if (end - i > 12) return error(lineno, col, "number too large");
+        out.push_back({Token::kNumber, line.substr(i, end - i), 0, col});
+        i = end;
       } else if (c == '"') {
         size_t end = line.find('"', i + 1);
         if (end == std::string::npos) return error(lineno, col, "unterminated quoted name");
@@ -143,15 +167,35 @@ class Parser {
       alt.col = t[pos].col;
       alt.prior = -1;
       std::vector<std::string> words;
+      std::vector<std::vector<int64_t>> instances;  // an op family's argument tuples
       while (t[pos].kind == Token::kIdent || t[pos].kind == Token::kQuoted) {
         GrammarSymbol sym;
         sym.is_primitive = t[pos].kind == Token::kQuoted;
         sym.name = t[pos].text;
         sym.line = lineno;
         sym.col = t[pos].col;
+        ++pos;
+        if (t[pos].kind == Token::kLParen) {
+          if (!alt.symbols.empty()) {
+            return error(lineno, sym.col,
+                         fmt::format("'{}(...)' must be the whole alternative", sym.name));
+          }
+          Status s = sym.is_primitive ? family_instances(t, &pos, lineno, &instances)
+                                      : constructor(t, &pos, lineno, sym, &alt, &words);
+          if (!s.is_ok()) return s;
+          if (t[pos].kind == Token::kIdent || t[pos].kind == Token::kQuoted) {
+            return error(lineno, t[pos].col,
+                         fmt::format("'{}(...)' must be the whole alternative", sym.name));
+          }
+          if (sym.is_primitive) {
+            sym.family = sym.name;
+            alt.symbols.push_back(sym);
+          }
+          break;
+        }
+        if (sym.is_primitive) sym.family = sym.name;
         alt.symbols.push_back(sym);
         words.push_back(sym.name);
-        ++pos;
       }
       if (alt.symbols.empty()) {
         return error(lineno, t[pos].col,
@@ -162,15 +206,23 @@ class Parser {
         alt.prior = t[pos].weight;
         ++pos;
       }
-      alt.label = join(words, " ");
-      for (const auto& other : rule.alternatives) {
-        if (other.label == alt.label) {
-          return error(
-              lineno, alt.col,
-              fmt::format("alternative '{}' appears twice in rule '{}'", alt.label, rule.name));
+      if (instances.empty()) {
+        alt.label = join(words, " ");
+        Status s = add_alternative(&rule, alt);
+        if (!s.is_ok()) return s;
+      } else {
+        // One alternative per tuple; a weight is the family's, shared equally.
+        for (const auto& args : instances) {
+          GrammarAlternative inst = alt;
+          inst.symbols[0].args = args;
+          if (alt.prior > 0) inst.prior = alt.prior / static_cast<double>(instances.size());
+          std::vector<std::string> text;
+          for (int64_t a : args) text.push_back(std::to_string(a));
+          inst.label = inst.symbols[0].name + "(" + join(text, " ") + ")";
+          Status s = add_alternative(&rule, inst);
+          if (!s.is_ok()) return s;
         }
       }
-      rule.alternatives.push_back(alt);
       if (t[pos].kind == Token::kEnd) break;
       if (t[pos].kind != Token::kBar) {
         return error(lineno, t[pos].col,
@@ -178,6 +230,91 @@ class Parser {
       }
       ++pos;
     }
+    return Status::ok();
+  }
+
+  Status add_alternative(GrammarRule* rule, const GrammarAlternative& alt) const {
+    for (const auto& other : rule->alternatives) {
+      if (other.label == alt.label) {
+        return error(
+            alt.line, alt.col,
+            fmt::format("alternative '{}' appears twice in rule '{}'", alt.label, rule->name));
+      }
+    }
+    rule->alternatives.push_back(alt);
+    return Status::ok();
+  }
+
+  // "family"(a b | c d | ...) after the name; `pos` is at '('.
+  Status family_instances(const std::vector<Token>& t, size_t* pos, int lineno,
+                          std::vector<std::vector<int64_t>>* out) const {
+    ++*pos;
+    while (true) {
+      std::vector<int64_t> args;
+      while (t[*pos].kind == Token::kNumber) {
+        args.push_back(std::strtoll(t[*pos].text.c_str(), nullptr, 10));
+        ++*pos;
+      }
+      if (args.empty()) {
+        return error(lineno, t[*pos].col, "expected the op's arguments (numbers) in '(...)'");
+      }
+      out->push_back(args);
+      if (t[*pos].kind == Token::kRParen) break;
+      if (t[*pos].kind != Token::kBar) {
+        return error(lineno, t[*pos].col,
+                     fmt::format("expected a number, '|' or ')', got '{}'", t[*pos].text));
+      }
+      ++*pos;
+    }
+    ++*pos;
+    return Status::ok();
+  }
+
+  // sequential(X, Y) | branch(B, M, A) | route(P, M, R); `pos` is at '('.
+  Status constructor(const std::vector<Token>& t, size_t* pos, int lineno,
+                     const GrammarSymbol& name, GrammarAlternative* alt,
+                     std::vector<std::string>* words) const {
+    static const std::map<std::string, std::pair<Constructor, size_t>> kForms = {
+        {"sequential", {Constructor::kSequential, 2}},
+        {"branch", {Constructor::kBranch, 3}},
+        {"route", {Constructor::kRoute, 3}}};
+    auto form = kForms.find(name.name);
+    if (form == kForms.end()) {
+      return error(lineno, name.col,
+                   fmt::format("unknown constructor '{}' (known: sequential(X, Y), "
+                               "branch(B, M, A), route(P, M, R))",
+                               name.name));
+    }
+    ++*pos;
+    std::vector<std::string> args;
+    while (true) {
+      if (t[*pos].kind != Token::kIdent) {
+        return error(
+            lineno, t[*pos].col,
+            fmt::format("expected a rule name in '{}(...)', got '{}'", name.name, t[*pos].text));
+      }
+      GrammarSymbol sym;
+      sym.name = t[*pos].text;
+      sym.line = lineno;
+      sym.col = t[*pos].col;
+      alt->symbols.push_back(sym);
+      args.push_back(sym.name);
+      ++*pos;
+      if (t[*pos].kind == Token::kRParen) break;
+      if (t[*pos].kind != Token::kComma) {
+        return error(lineno, t[*pos].col,
+                     fmt::format("expected ',' or ')', got '{}'", t[*pos].text));
+      }
+      ++*pos;
+    }
+    ++*pos;
+    if (args.size() != form->second.second) {
+      return error(lineno, name.col,
+                   fmt::format("{}(...) takes {} rules, got {}", name.name, form->second.second,
+                               args.size()));
+    }
+    alt->constructor = form->second.first;
+    words->push_back(name.name + "(" + join(args, ", ") + ")");
     return Status::ok();
   }
 
@@ -191,13 +328,21 @@ class Parser {
 
   Status parse_int(const std::string& word, int lineno, size_t col, const std::string& what, int lo,
                    int* out) const {
+    int64_t v = 0;
+    Status s = parse_int64(word, lineno, col, what, lo, 1 << 20, &v);
+    *out = static_cast<int>(v);
+    return s;
+  }
+
+  Status parse_int64(const std::string& word, int lineno, size_t col, const std::string& what,
+                     int64_t lo, int64_t hi, int64_t* out) const {
     char* stop = nullptr;
-    long v = std::strtol(word.c_str(), &stop, 10);
-    if (word.empty() || *stop != '\0' || v < lo || v > 1 << 20) {
+    long long v = std::strtoll(word.c_str(), &stop, 10);
+    if (word.empty() || *stop != '\0' || v < lo || v > hi) {
       return error(lineno, static_cast<int>(col),
                    fmt::format("%{} expects an integer >= {}, got '{}'", what, lo, word));
     }
-    *out = static_cast<int>(v);
+    *out = v;
     return Status::ok();
   }
 
@@ -216,9 +361,10 @@ class Parser {
     Status s;
     if (d == "builder") {
       if (!(s = need(1)).is_ok()) return s;
-      if (words[1] != "chain" && words[1] != "cell") {
-        return error(lineno, static_cast<int>(col),
-                     fmt::format("%builder must be 'chain' or 'cell', got '{}'", words[1]));
+      if (words[1] != "chain" && words[1] != "cell" && words[1] != "einspace") {
+        return error(
+            lineno, static_cast<int>(col),
+            fmt::format("%builder must be 'chain', 'cell' or 'einspace', got '{}'", words[1]));
       }
       g_.build.builder = words[1];
     } else if (d == "stem") {
@@ -242,10 +388,37 @@ class Parser {
         if (!(s = parse_int(words[i], lineno, col, d, 1, &v)).is_ok()) return s;
         g_.build.stages.push_back(v);
       }
+    } else if (d == "state") {
+      if (!(s = need(1)).is_ok()) return s;
+      if (words[1] != "tensor") {
+        return error(lineno, static_cast<int>(col),
+                     fmt::format("%state must be 'tensor', got '{}'", words[1]));
+      }
+      g_.typed = true;
+    } else if (d == "input") {
+      if (!(s = need(3)).is_ok()) return s;
+      for (int i = 0; i < 3; ++i) {
+        if (!(s = parse_int64(words[i + 1], lineno, col, d, 1, 1 << 16, &g_.input[i])).is_ok()) {
+          return s;
+        }
+      }
+    } else if (d == "classes") {
+      if (!(s = need(1)).is_ok()) return s;
+      return parse_int64(words[1], lineno, col, d, 1, 1 << 20, &g_.classes);
+    } else if (d == "max-nodes") {
+      if (!(s = need(1)).is_ok()) return s;
+      return parse_int64(words[1], lineno, col, d, 0, int64_t{1} << 40, &g_.max_nodes);
+    } else if (d == "max-params") {
+      if (!(s = need(1)).is_ok()) return s;
+      return parse_int64(words[1], lineno, col, d, 0, int64_t{1} << 40, &g_.max_params);
+    } else if (d == "max-activation") {
+      if (!(s = need(1)).is_ok()) return s;
+      return parse_int64(words[1], lineno, col, d, 0, int64_t{1} << 40, &g_.max_activation);
     } else {
       return error(lineno, static_cast<int>(col),
                    fmt::format("unknown directive '%{}' (known: builder, stem, stages, head, "
-                               "cells, max-depth)",
+                               "cells, max-depth, state, input, classes, max-nodes, max-params, "
+                               "max-activation)",
                                d));
     }
     return Status::ok();
@@ -258,7 +431,18 @@ class Parser {
       int missing = 0;
       for (auto& alt : rule.alternatives) {
         for (auto& sym : alt.symbols) {
-          if (sym.is_primitive) {
+          if (sym.is_primitive && g_.typed) {
+            auto op = einspace::make_family_op(sym.family, sym.args);
+            if (!op.is_ok()) return error(sym.line, sym.col, op.status().message());
+            sym.name = op.value().label();
+            alt.label = sym.name;
+          } else if (sym.is_primitive) {
+            if (!sym.args.empty() || alt.label.find('(') != std::string::npos) {
+              return error(sym.line, sym.col,
+                           fmt::format("op families with arguments need '%state tensor' (got "
+                                       "\"{}\"(...))",
+                                       sym.name));
+            }
             if (sym.name.find('/') != std::string::npos || !is_op(sym.name)) {
               return error(
                   sym.line, sym.col,
@@ -294,6 +478,8 @@ class Parser {
         }
       }
     }
+    Status typed = g_.typed ? check_roles() : check_untyped();
+    if (!typed.is_ok()) return typed;
     // Shortest derivation heights by fixed point.
     for (auto& rule : g_.rules) rule.min_height = kInfinite;
     bool changed = true;
@@ -325,6 +511,111 @@ class Parser {
                    fmt::format("%max-depth {} is below the shortest derivation of '{}' ({})",
                                g_.max_depth, g_.rules[0].name, g_.rules[0].min_height));
     }
+    return Status::ok();
+  }
+
+  Status check_untyped() const {
+    for (const auto& rule : g_.rules) {
+      for (const auto& alt : rule.alternatives) {
+        if (alt.constructor != Constructor::kNone) {
+          return error(alt.line, alt.col,
+                       fmt::format("constructor forms like '{}' need '%state tensor'", alt.label));
+        }
+      }
+    }
+    return Status::ok();
+  }
+
+  // In a typed grammar each rule has one role, given by where it is used:
+  // a module (tensor to tensor), a branching (B), an aggregation (A), or the
+  // re-arrangements before (P) and after (R) a route. Its alternatives must
+  // fit that role.
+  using Role = RuleRole;
+  static constexpr Role kNoRole = RuleRole::kNone, kModule = RuleRole::kModule,
+                        kBranching = RuleRole::kBranching, kAggregation = RuleRole::kAggregation,
+                        kPre = RuleRole::kPre, kPost = RuleRole::kPost;
+
+  static const char* role_name(Role r) {
+    switch (r) {
+      case kModule:
+        return "a module (tensor to tensor)";
+      case kBranching:
+        return "a branching (the B of branch(B, M, A))";
+      case kAggregation:
+        return "an aggregation (the A of branch(B, M, A))";
+      case kPre:
+        return "a re-arrangement (the P of route(P, M, R))";
+      case kPost:
+        return "a re-arrangement back (the R of route(P, M, R))";
+      default:
+        return "unused";
+    }
+  }
+
+  Status check_roles() {
+    std::vector<Role> roles(g_.rules.size(), kNoRole);
+    std::vector<int> work = {0};
+    roles[0] = kModule;
+    auto assign = [&](const GrammarSymbol& sym, Role role) -> Status {
+      if (roles[sym.rule] == kNoRole) {
+        roles[sym.rule] = role;
+        work.push_back(sym.rule);
+      } else if (roles[sym.rule] != role) {
+        return error(sym.line, sym.col,
+                     fmt::format("rule '{}' is used as {} here but as {} elsewhere", sym.name,
+                                 role_name(role), role_name(roles[sym.rule])));
+      }
+      return Status::ok();
+    };
+    while (!work.empty()) {
+      const int r = work.back();
+      work.pop_back();
+      const Role role = roles[r];
+      for (const auto& alt : g_.rules[r].alternatives) {
+        if (alt.constructor != Constructor::kNone) {
+          if (role != kModule) {
+            return error(alt.line, alt.col,
+                         fmt::format("'{}' is a module, but rule '{}' is {}", alt.label,
+                                     g_.rules[r].name, role_name(role)));
+          }
+          static const Role kSeq[] = {kModule, kModule};
+          static const Role kBranch[] = {kBranching, kModule, kAggregation};
+          static const Role kRoute[] = {kPre, kModule, kPost};
+          const Role* want = alt.constructor == Constructor::kSequential ? kSeq
+                             : alt.constructor == Constructor::kBranch   ? kBranch
+                                                                         : kRoute;
+          for (size_t i = 0; i < alt.symbols.size(); ++i) {
+            Status s = assign(alt.symbols[i], want[i]);
+            if (!s.is_ok()) return s;
+          }
+          continue;
+        }
+        if (alt.symbols.size() != 1) {
+          return error(alt.line, alt.col,
+                       fmt::format("in a typed grammar an alternative is one symbol or a "
+                                   "constructor form; write sequential(X, Y) for '{}'",
+                                   alt.label));
+        }
+        const GrammarSymbol& sym = alt.symbols[0];
+        if (!sym.is_primitive) {
+          Status s = assign(sym, role);
+          if (!s.is_ok()) return s;
+          continue;
+        }
+        const einspace::Op op = einspace::make_family_op(sym.family, sym.args).value();
+        const bool fits = op.role() == einspace::OpRole::kBranching     ? role == kBranching
+                          : op.role() == einspace::OpRole::kAggregation ? role == kAggregation
+                          : op.kind == einspace::Op::kCol2im
+                              ? role == kPost
+                              : role == kModule || role == kPre || role == kPost;
+        if (!fits) {
+          return error(sym.line, sym.col,
+                       fmt::format("op '{}' cannot stand where rule '{}' is {}", sym.name,
+                                   g_.rules[r].name, role_name(role)));
+        }
+      }
+    }
+    for (size_t r = 0; r < roles.size(); ++r) g_.rules[r].role = roles[r];
     return Status::ok();
   }
 

@@ -6,6 +6,8 @@
 #include <functional>
 #include <stdexcept>
 
+#include "spaces/bracket.h"
+
 namespace sylva {
 
 GrammarSpace::GrammarSpace(std::string name, std::string source, Grammar grammar)
@@ -221,119 +223,11 @@ std::vector<DecisionSlot> GrammarSpace::slots(const std::vector<int>& decisions)
 StatusOr<Architecture> GrammarSpace::parse(const std::string& text) const {
   size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && text[first] == '[') return parse_canonical(text);
-  return parse_key(text);
+  return parse_key_with_cursor(*this, text);
 }
-
-StatusOr<Architecture> GrammarSpace::parse_key(const std::string& text) const {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    size_t slash = text.find('/', start);
-    parts.push_back(
-        text.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  std::vector<int> prefix;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    auto ch = choices(prefix);
-    if (ch.empty()) {
-      return Status::error(
-          fmt::format("key '{}' has {} parts, but architectures of '{}' have {} decisions", text,
-                      parts.size(), name_, i));
-    }
-    int found = -1;
-    std::vector<std::string> labels;
-    for (size_t c = 0; c < ch.size(); ++c) {
-      labels.push_back(ch[c].label);
-      if (ch[c].label == parts[i]) found = static_cast<int>(c);
-    }
-    if (found < 0) {
-      return Status::error(fmt::format("key '{}': part {} '{}' is not a choice there (choices: {})",
-                                       text, i + 1, parts[i], join(labels, ", ")));
-    }
-    prefix.push_back(found);
-  }
-  auto ch = choices(prefix);
-  if (!ch.empty()) {
-    return Status::error(
-        fmt::format("key '{}' ends after {} parts, but more decisions follow in '{}'", text,
-                    parts.size(), name_));
-  }
-  return make(prefix);
-}
-
-namespace {
-
-// A parsed bracket tree: [name child child ...]; an op child has no children.
-struct BracketNode {
-  std::string name;
-  bool is_op = false;
-  std::vector<BracketNode> children;
-};
-
-class BracketParser {
- public:
-  explicit BracketParser(const std::string& text) : text_(text) {}
-
-  StatusOr<BracketNode> parse() {
-    skip();
-    BracketNode root;
-    Status s = node(&root);
-    if (!s.is_ok()) return s;
-    skip();
-    if (pos_ != text_.size()) return fail("unexpected text after the closing ']'");
-    return root;
-  }
-
- private:
-  Status fail(const std::string& what) const {
-    return Status::error(fmt::format("canonical form, column {}: {}", pos_ + 1, what));
-  }
-  void skip() {
-    while (pos_ < text_.size() && std::isspace(static_cast<unsigned char>(text_[pos_]))) ++pos_;
-  }
-  std::string word() {
-    size_t start = pos_;
-    while (pos_ < text_.size() && !std::isspace(static_cast<unsigned char>(text_[pos_])) &&
-           text_[pos_] != '[' && text_[pos_] != ']') {
-      ++pos_;
-    }
-    return text_.substr(start, pos_ - start);
-  }
-  Status node(BracketNode* out) {
-    if (pos_ >= text_.size() || text_[pos_] != '[') return fail("expected '['");
-    ++pos_;
-    skip();
-    out->name = word();
-    if (out->name.empty()) return fail("expected a rule name after '['");
-    while (true) {
-      skip();
-      if (pos_ >= text_.size()) return fail("expected ']' before the end");
-      if (text_[pos_] == ']') {
-        ++pos_;
-        return Status::ok();
-      }
-      BracketNode child;
-      if (text_[pos_] == '[') {
-        Status s = node(&child);
-        if (!s.is_ok()) return s;
-      } else {
-        child.name = word();
-        child.is_op = true;
-      }
-      out->children.push_back(std::move(child));
-    }
-  }
-
-  const std::string& text_;
-  size_t pos_ = 0;
-};
-
-}  // namespace
 
 StatusOr<Architecture> GrammarSpace::parse_canonical(const std::string& text) const {
-  auto tree = BracketParser(text).parse();
+  auto tree = parse_bracket(text);
   if (!tree.is_ok()) return tree.status();
   std::vector<int> decisions;
   // Walk the tree in the derivation's order (pre-order, left to right).

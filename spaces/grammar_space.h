@@ -53,7 +53,6 @@ class GrammarSpace : public Space {
   std::string canonical(const Derivation& d, int node) const;
   void collect_primitives(const Derivation& d, int node, std::vector<std::string>* out) const;
   StatusOr<Architecture> parse_canonical(const std::string& text) const;
-  StatusOr<Architecture> parse_key(const std::string& text) const;
 
   std::string name_;
   std::string source_;

@@ -1,5 +1,5 @@
-// NetworkImpl, the chain and cell builders, cost, initialisation, weights
-// and TorchScript export.
+// NetworkImpl, the chain and cell builders (einspace's is in
+// einspace_network.cc), cost, initialisation, weights and TorchScript export.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "spaces/blocks.h"
+#include "spaces/einspace_network.h"
 
 namespace sylva {
 
@@ -132,22 +133,25 @@ std::string NetworkImpl::emit(ScriptEmitter& e, const std::string& x) {
 }
 
 StatusOr<std::shared_ptr<NetworkImpl>> build_network(const BuildSpec& spec,
-                                                     const std::vector<std::string>& primitives,
+                                                     const Architecture& arch,
                                                      const InputShape& input) {
   if (input.channels <= 0 || input.height <= 0 || input.width <= 0 || input.classes <= 0) {
     return Status::error(
         fmt::format("input shape must be positive, got channels={} height={} width={} classes={}",
                     input.channels, input.height, input.width, input.classes));
   }
+  if (spec.builder == "einspace") return build_einspace_network(arch.canonical, input);
+  if (spec.builder != "chain" && spec.builder != "cell") {
+    return Status::error(
+        fmt::format("unknown builder '{}' (known: chain, cell, einspace)", spec.builder));
+  }
+  // Only chain and cell have a stem.
   if (spec.stem_channels <= 0) {
     return Status::error(fmt::format("stem channels must be positive, got {}", spec.stem_channels));
   }
-  if (spec.builder != "chain" && spec.builder != "cell") {
-    return Status::error(fmt::format("unknown builder '{}' (known: chain, cell)", spec.builder));
-  }
   StatusOr<std::vector<BlockPtr>> blocks = spec.builder == "chain"
-                                               ? build_chain(spec, primitives, input)
-                                               : build_cell(spec, primitives, input);
+                                               ? build_chain(spec, arch.primitives, input)
+                                               : build_cell(spec, arch.primitives, input);
   if (!blocks.is_ok()) return blocks.status();
   return std::make_shared<NetworkImpl>(std::move(blocks).value(), input);
 }

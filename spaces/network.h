@@ -9,8 +9,8 @@
 // network per thread.
 //
 // Implemented in ops.cc (make_op and the op registry), blocks.cc (the blocks
-// ops are made of), network.cc (builders, cost, weights, export) and
-// script_emitter.cc.
+// ops are made of), network.cc (builders, cost, weights, export),
+// einspace_network.cc (the einspace builder) and script_emitter.cc.
 #pragma once
 
 #include <torch/script.h>
@@ -83,9 +83,11 @@ class NetworkImpl : public torch::nn::Module {
   InputShape input_;
 };
 
-// Builds the network for the leaf ops of an architecture under a build spec.
+// Builds the network of an architecture under a build spec: "chain" and
+// "cell" read its leaf ops (`primitives`), "einspace" its canonical bracket
+// form (einspace_network.h, with fusion on).
 StatusOr<std::shared_ptr<NetworkImpl>> build_network(const BuildSpec& spec,
-                                                     const std::vector<std::string>& primitives,
+                                                     const Architecture& arch,
                                                      const InputShape& input);
 
 struct Cost {

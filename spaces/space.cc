@@ -50,3 +50,45 @@ bool Space::subtree_closed(const std::vector<int>& prefix, int index) const {
 std::unique_ptr<SpaceCursor> Space::cursor() const { return std::make_unique<ReplayCursor>(*this); }
 
 }  // namespace sylva
+
+namespace sylva {
+
+StatusOr<Architecture> parse_key_with_cursor(const Space& space, const std::string& text) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  while (true) {
+    const size_t slash = text.find('/', start);
+    parts.push_back(
+        text.substr(start, slash == std::string::npos ? std::string::npos : slash - start));
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  auto cursor = space.cursor();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto& ch = cursor->choices();
+    if (ch.empty()) {
+      return Status::error(
+          fmt::format("key '{}' has {} parts, but architectures of '{}' have {} decisions", text,
+                      parts.size(), space.name(), i));
+    }
+    int found = -1;
+    std::vector<std::string> labels;
+    for (size_t c = 0; c < ch.size(); ++c) {
+      labels.push_back(ch[c].label);
+      if (ch[c].label == parts[i]) found = static_cast<int>(c);
+    }
+    if (found < 0) {
+      return Status::error(fmt::format("key '{}': part {} '{}' is not a choice there (choices: {})",
+                                       text, i + 1, parts[i], join(labels, ", ")));
+    }
+    cursor->choose(found);
+  }
+  if (!cursor->choices().empty()) {
+    return Status::error(
+        fmt::format("key '{}' ends after {} parts, but more decisions follow in '{}'", text,
+                    parts.size(), space.name()));
+  }
+  return space.make(cursor->decisions());
+}
+
+}  // namespace sylva

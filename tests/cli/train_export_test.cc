@@ -98,8 +98,7 @@ TEST(TrainExport, TrainedSearchExportsATorchScriptThatPythonRunsLikeLibTorch) {
   ASSERT_TRUE(packed.is_ok());
   EXPECT_EQ(packed.value().shape.channels, 1);
   EXPECT_EQ(packed.value().shape.height, 28);
-  auto net = build_network(space.value()->build_spec(), arch.value().primitives,
-                           InputShape{1, 28, 28, 10});
+  auto net = build_network(space.value()->build_spec(), arch.value(), InputShape{1, 28, 28, 10});
   ASSERT_TRUE(net.is_ok());
   load_weights(*net.value(), packed.value().weights);
   net.value()->eval();

@@ -92,7 +92,7 @@ TEST(EinspaceShapes, PermutesLinearAndNormMatchTorch) {
     torch::nn::Linear fc(s.back(), 32);
     EXPECT_EQ(*linear(s, 32), unbatched(fc->forward(torch::randn(batched(s)))));
     EXPECT_EQ(linear_params(s, 32), fc->weight.numel() + fc->bias.numel());
-    EXPECT_EQ(positional_params(s), torch::randn(s).numel());
+    EXPECT_EQ(positional_params(s), torch::randn(s.vec()).numel());
   }
 }
 

@@ -83,7 +83,9 @@ struct Exported {
 // Builds, perturbs and exports a network; checks the C++ reload on the way.
 Exported export_network(const std::string& label, const BuildSpec& spec,
                         const std::vector<std::string>& prims, const InputShape& in) {
-  auto built = build_network(spec, prims, in);
+  Architecture arch;
+  arch.primitives = prims;
+  auto built = build_network(spec, arch, in);
   EXPECT_TRUE(built.is_ok()) << built.status().message();
   auto net = std::move(built).value();
   train_batch_norm(*net, [&](torch::Tensor t) { net->forward(t); },

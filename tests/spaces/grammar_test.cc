@@ -88,7 +88,7 @@ TEST(Grammar, ErrorsNameFileLineAndColumn) {
             "bad.grammar:1:2: %stem expects an integer >= 1, got 'wide'");
   EXPECT_EQ(error_of("%colour red\nstart -> \"skip\"\n"),
             "bad.grammar:1:2: unknown directive '%colour' (known: builder, stem, stages, head, "
-            "cells, max-depth)");
+            "cells, max-depth, state, input, classes, max-nodes, max-params, max-activation)");
   EXPECT_EQ(error_of("start -> \"skip\" | \"skip\"\n"),
             "bad.grammar:1:19: alternative 'skip' appears twice in rule 'start'");
   EXPECT_EQ(error_of("start -> \"skip\" ?\n"), "bad.grammar:1:17: unexpected character '?'");
@@ -237,9 +237,11 @@ TEST(BuiltinSpaces, EmbeddedTextEqualsTheGrammarFiles) {
     buf << in.rdbuf();
     EXPECT_EQ(make_space(name).value()->source(), buf.str()) << name;
   }
-  EXPECT_EQ(make_space("no-such-space").status().message(),
-            "--space 'no-such-space' is neither a built-in space (nas-bench-macro, nb201) nor a "
-            "readable grammar file");
+  EXPECT_EQ(
+      make_space("no-such-space").status().message(),
+      "--space 'no-such-space' is neither a built-in space (einspace, nas-bench-macro, nb201) "
+      "nor a "
+      "readable grammar file");
 }
 
 }  // namespace

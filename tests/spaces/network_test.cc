@@ -14,9 +14,16 @@
 namespace sylva {
 namespace {
 
+// An architecture given by its leaf ops alone, all chain and cell read.
+Architecture leaves(const std::vector<std::string>& prims) {
+  Architecture arch;
+  arch.primitives = prims;
+  return arch;
+}
+
 std::shared_ptr<NetworkImpl> build(const BuildSpec& spec, const std::vector<std::string>& prims,
                                    const InputShape& input) {
-  auto net = build_network(spec, prims, input);
+  auto net = build_network(spec, leaves(prims), input);
   EXPECT_TRUE(net.is_ok()) << net.status().message();
   return std::move(net).value();
 }
@@ -79,7 +86,7 @@ TEST(OpRegistryTest, EveryOpMapsShapes) {
 
 TEST(BuildNetworkTest, ChainWithWrongStageSumNamesBothNumbers) {
   BuildSpec spec = macro_spec();
-  auto net = build_network(spec, std::vector<std::string>(7, "identity"), InputShape{});
+  auto net = build_network(spec, leaves(std::vector<std::string>(7, "identity")), InputShape{});
   ASSERT_FALSE(net.is_ok());
   const std::string& msg = net.status().message();
   EXPECT_NE(msg.find('8'), std::string::npos) << msg;
@@ -89,23 +96,24 @@ TEST(BuildNetworkTest, ChainWithWrongStageSumNamesBothNumbers) {
 TEST(BuildNetworkTest, BadSpecsAreErrorsNamingTheValue) {
   BuildSpec spec = macro_spec();
   spec.builder = "graph";
-  auto net = build_network(spec, std::vector<std::string>(8, "identity"), InputShape{});
+  auto net = build_network(spec, leaves(std::vector<std::string>(8, "identity")), InputShape{});
   ASSERT_FALSE(net.is_ok());
   EXPECT_NE(net.status().message().find("graph"), std::string::npos);
 
   std::vector<std::string> prims(8, "identity");
   prims[5] = "conv9x9";
-  net = build_network(macro_spec(), prims, InputShape{});
+  net = build_network(macro_spec(), leaves(prims), InputShape{});
   ASSERT_FALSE(net.is_ok());
   EXPECT_NE(net.status().message().find("conv9x9"), std::string::npos);
 
-  net = build_network(small_cell_spec(), std::vector<std::string>(5, "nor_conv_3x3"), {});
+  net = build_network(small_cell_spec(), leaves(std::vector<std::string>(5, "nor_conv_3x3")), {});
   ASSERT_FALSE(net.is_ok());
   EXPECT_NE(net.status().message().find('5'), std::string::npos);
 
   BuildSpec zero_stem = macro_spec();
   zero_stem.stem_channels = 0;
-  EXPECT_FALSE(build_network(zero_stem, std::vector<std::string>(8, "identity"), {}).is_ok());
+  EXPECT_FALSE(
+      build_network(zero_stem, leaves(std::vector<std::string>(8, "identity")), {}).is_ok());
 }
 
 TEST(BuildNetworkTest, OutputShapesForSeveralInputs) {
