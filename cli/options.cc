@@ -23,7 +23,12 @@ const std::vector<OptionDef>& option_table() {
       {"name", 0, nullptr, kNamed, false, false, "experiment name"},
       {"db", 0, "sylva.db", kNamed, false, false, "SQLite database file"},
       {"space", 0, "nas-bench-macro", kSearch | kSample, true, false,
-       "built-in space (nas-bench-macro, nb201) or grammar file"},
+       "built-in space (einspace, nas-bench-macro, nb201) or grammar file"},
+      {"max-nodes", 0, "", kSearch | kSample, true, false,
+       "typed grammars: most derivation-tree nodes of a network [the grammar's %max-nodes]"},
+      {"max-params", 0, "", kSearch | kSample, true, false,
+       "typed grammars: most parameters of a network at the dataset's input [the grammar's "
+       "%max-params]"},
       {"strategy", 0, "random", kSearch, true, false,
        "search engine: random | evolution | mcts | nsga2"},
       {"population", 0, "", kSearch, true, false, "evolution: population size [16]; nsga2 [20]"},

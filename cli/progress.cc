@@ -26,8 +26,13 @@ void Progress::update(const experiments::RunEvent& e) {
     std::string metrics;
     for (const auto& [name, v] : t.metrics)
       metrics += fmt::format(" {}={}", name, experiments::format_number(v));
+    // Keys of large grammar trees run to thousands of characters; `sylva
+    // trials` prints them whole.
+    constexpr size_t kKeyChars = 100;
+    const std::string key =
+        t.arch_key.size() <= kKeyChars ? t.arch_key : t.arch_key.substr(0, kKeyChars - 3) + "...";
     fmt::print(out_, "[{}/{}] trial {} {} {}{}{}  best {}\n", e.finished, e.total, t.number,
-               evaluators::state_name(t.state), t.arch_key, metrics,
+               evaluators::state_name(t.state), key, metrics,
                t.message.empty() ? "" : "  (" + t.message + ")", best);
     std::fflush(out_);
     return;

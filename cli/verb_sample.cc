@@ -34,6 +34,17 @@ int run_sample(int argc, char** argv) {
   if (!shape.is_ok()) return fail(shape.status(), 2);
   auto space = make_space(v["space"]);
   if (!space.is_ok()) return fail(space.status(), 2);
+  SpaceTarget target{shape.value().channels, shape.value().height, shape.value().width,
+                     shape.value().classes};
+  auto max_nodes = c.integer_or("max-nodes", 1, -1);
+  if (!max_nodes.is_ok()) return fail(max_nodes.status(), 2);
+  auto max_params = c.integer_or("max-params", 1, -1);
+  if (!max_params.is_ok()) return fail(max_params.status(), 2);
+  target.max_nodes = max_nodes.value();
+  target.max_params = max_params.value();
+  auto retargeted = retarget_space(*space.value(), target);
+  if (!retargeted.is_ok()) return fail(retargeted.status(), 2);
+  if (retargeted.value()) space = std::move(retargeted);
 
   experiments::Table table;
   table.columns = {"key", "canonical", "params", "flops"};

@@ -146,6 +146,9 @@ int run_search(int argc, char** argv) {
   // Everything is validated (and the dataset loaded) before the experiment exists.
   auto components = experiments::build_components(config);
   if (!components.is_ok()) return fail(components.status(), 2);
+  // A typed grammar is stored as derived for the dataset, so that export and
+  // resume read the same space.
+  config.space_source = components.value().space->source();
   auto store = Store::open(v["db"]);
   if (!store.is_ok()) return fail(store.status());
   auto id = store.value()->create_experiment(v["name"], config.to_json());

@@ -54,6 +54,9 @@ class Evaluator {
  public:
   virtual ~Evaluator() = default;
   virtual EvalResult evaluate(const Job& job, Reporter& reporter) = 0;
+  // The input networks are built for (from the dataset); typed grammars are
+  // derived for it. All zero: the evaluator builds no network.
+  virtual SpaceTarget input() const { return {}; }
 };
 
 // Thrown by evaluators when a job runs past its timeout.

@@ -127,6 +127,14 @@ class TrainEvaluator : public Evaluator {
         input_(input) {}
 
   EvalResult evaluate(const Job& job, Reporter& reporter) override;
+  SpaceTarget input() const override {
+    SpaceTarget t;
+    t.channels = input_.channels;
+    t.height = input_.height;
+    t.width = input_.width;
+    t.classes = input_.classes;
+    return t;
+  }
 
  private:
   std::unique_ptr<torch::optim::Optimizer> make_optimizer(NetworkImpl& net) const;

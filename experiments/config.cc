@@ -64,6 +64,12 @@ StatusOr<int64_t> ExperimentConfig::integer(const std::string& name, int64_t min
   return static_cast<int64_t>(x);
 }
 
+StatusOr<int64_t> ExperimentConfig::integer_or(const std::string& name, int64_t min,
+                                               int64_t unset) const {
+  if (text(name).empty()) return unset;
+  return integer(name, min);
+}
+
 StatusOr<double> ExperimentConfig::real(const std::string& name, double min) const {
   std::string v = text(name);
   char* end = nullptr;
@@ -175,6 +181,17 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   Components out;
   SYLVA_ASSIGN(space, space_from_source(c.text("space"), c.space_source));
   out.space = std::move(space);
+  // The evaluator (and its dataset) first: a typed grammar is derived for
+  // the dataset's input, within the command line's budgets.
+  SYLVA_ASSIGN(evaluator, make_evaluator(c));
+  out.evaluator = std::move(evaluator);
+  SpaceTarget target = out.evaluator->input();
+  SYLVA_ASSIGN(max_nodes, c.integer_or("max-nodes", 1, -1));
+  SYLVA_ASSIGN(max_params, c.integer_or("max-params", 1, -1));
+  target.max_nodes = max_nodes;
+  target.max_params = max_params;
+  SYLVA_ASSIGN(retargeted, retarget_space(*out.space, target));
+  if (retargeted) out.space = std::move(retargeted);
   SYLVA_ASSIGN(seed, c.integer("seed", 0));
   search::StrategyContext ctx;
   ctx.space = out.space.get();
@@ -230,8 +247,6 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   }
   out.run.seed = static_cast<uint64_t>(seed);
   out.run.worker_name = host_and_pid();
-  SYLVA_ASSIGN(evaluator, make_evaluator(c));
-  out.evaluator = std::move(evaluator);
   return out;
 }
 

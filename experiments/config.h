@@ -33,6 +33,8 @@ struct ExperimentConfig {
   // Status naming the option ("--trials expects an integer, got 'x'").
   std::string text(const std::string& name) const;
   StatusOr<int64_t> integer(const std::string& name, int64_t min) const;
+  // The same, or `unset` when the option is empty.
+  StatusOr<int64_t> integer_or(const std::string& name, int64_t min, int64_t unset) const;
   StatusOr<double> real(const std::string& name, double min) const;
 };
 

@@ -16,6 +16,12 @@ constexpr int kPlayouts = 256;
 // Rollouts drawn below a node before searching it for an unseen architecture.
 constexpr int kRollouts = 16;
 
+int takeable_count(const std::vector<Choice>& choices) {
+  int n = 0;
+  for (const auto& c : choices) n += c.prior > 0;
+  return n;
+}
+
 }  // namespace
 
 struct Mcts::Node {
@@ -71,20 +77,21 @@ Mcts::Node* Mcts::find(const std::vector<int>& prefix) {
 }
 
 std::vector<int> Mcts::considered(const std::vector<int>& prefix, Node& n) {
-  const int count = static_cast<int>(n.choices.size());
-  if (count <= options_.widen_above) {
-    std::vector<int> all(count);
-    for (int i = 0; i < count; ++i) all[i] = i;
-    return all;
+  // Choices with prior 0 are never taken (typed grammars list them).
+  std::vector<int> all;
+  for (int i = 0; i < static_cast<int>(n.choices.size()); ++i) {
+    if (n.choices[i].prior > 0) all.push_back(i);
   }
+  const int count = static_cast<int>(all.size());
+  if (count <= options_.widen_above) return all;
   if (n.order.empty()) {
     // Drawn without replacement by the priors, from the node's own seed.
     Rng rng(mix_seed(seed_, PrefixHash()(prefix)));
     std::vector<double> w;
-    for (const auto& c : n.choices) w.push_back(c.prior);
+    for (int i : all) w.push_back(n.choices[i].prior);
     for (int i = 0; i < count; ++i) {
       const size_t k = sample_index(rng, w);
-      n.order.push_back(static_cast<int>(k));
+      n.order.push_back(all[k]);
       w[k] = 0;
     }
   }
@@ -144,7 +151,7 @@ std::optional<Architecture> Mcts::playout(Rng& rng, bool* root_exhausted) {
       return std::nullopt;
     }
     if (!any) {  // every considered child exhausted
-      if (candidates.size() < n.choices.size()) {
+      if (candidates.size() < static_cast<size_t>(takeable_count(n.choices))) {
         // Widening may open more; search the whole node instead.
         auto found = sample_unseen(space_, seen_, rng, prefix);
         if (found) return found;

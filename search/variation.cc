@@ -6,9 +6,18 @@ namespace sylva::search {
 namespace {
 
 constexpr int kSampleAttempts = 64;
+constexpr int kMutationAttempts = 8;
+constexpr int kSubtreeAttempts = 16;
 constexpr int64_t kSearchNodes = 200000;
 
 size_t uniform_index(Rng& rng, size_t n) { return static_cast<size_t>(uniform01(rng) * n); }
+
+// Choices an engine may take: prior > 0.
+int takeable(const std::vector<Choice>& choices) {
+  int n = 0;
+  for (const auto& c : choices) n += c.prior > 0;
+  return n;
+}
 
 std::optional<Architecture> find_unseen(const Space& space,
                                         const std::unordered_set<uint64_t>& seen,
@@ -24,6 +33,7 @@ std::optional<Architecture> find_unseen(const Space& space,
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<int>(i);
   for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
   for (int c : order) {
+    if (ch[c].prior <= 0) continue;  // never taken (typed grammars: no completion found)
     prefix.push_back(c);
     auto found = find_unseen(space, seen, prefix, rng, budget);
     prefix.pop_back();
@@ -49,8 +59,19 @@ void finish_by_priors(SpaceCursor& cursor, Rng& rng) {
 }  // namespace
 
 Architecture complete_by_priors(const Space& space, std::vector<int> prefix, Rng& rng) {
+  if (!prefix.empty()) {
+    // Below a choice of a hand-written tree that no search proved, a
+    // completion may meet a dead end; the sample then starts afresh.
+    try {
+      auto cursor = space.cursor();
+      for (int d : prefix) cursor->choose(d);
+      finish_by_priors(*cursor, rng);
+      auto made = space.make(cursor->decisions());
+      if (made.is_ok()) return std::move(made).value();
+    } catch (const std::invalid_argument&) {
+    }
+  }
   auto cursor = space.cursor();
-  for (int d : prefix) cursor->choose(d);
   finish_by_priors(*cursor, rng);
   return space.make(cursor->decisions()).value();
 }
@@ -75,14 +96,16 @@ std::optional<Architecture> first_unseen(const std::vector<Architecture>& init,
   return std::nullopt;
 }
 
-std::optional<Architecture> mutate(const Space& space, const Architecture& parent, Rng& rng) {
+namespace {
+
+std::optional<Architecture> mutate_once(const Space& space, const Architecture& parent, Rng& rng) {
   const std::vector<int>& d = parent.decisions;
   // Decision points that can change, with their legal choices.
   std::vector<int> points;
   std::vector<std::vector<Choice>> options;
   auto walk = space.cursor();
   for (size_t i = 0; i < d.size(); ++i) {
-    if (walk->choices().size() >= 2) {
+    if (takeable(walk->choices()) >= 2) {
       points.push_back(static_cast<int>(i));
       options.push_back(walk->choices());
     }
@@ -96,28 +119,53 @@ std::optional<Architecture> mutate(const Space& space, const Architecture& paren
   for (size_t c = 0; c < ch.size(); ++c) {
     weights.push_back(static_cast<int>(c) == d[i] ? 0.0 : ch[c].prior);
   }
-  auto child = space.cursor();
-  for (int k = 0; k < i; ++k) child->choose(d[k]);
-  child->choose(static_cast<int>(sample_index(rng, weights)));
-  // Resample the subtree the new choice opens.
-  while (!child->subtree_closed(i)) {
-    weights.clear();
-    for (const auto& c : child->choices()) weights.push_back(c.prior);
-    child->choose(static_cast<int>(sample_index(rng, weights)));
-  }
-  // Keep the parent's decisions after the subtree, as codes: where the
-  // choices offered depend on earlier ones, an index would change meaning.
+  // Keep the parent's decisions after the subtree, as codes (where the
+  // choices offered depend on earlier ones, an index could change meaning).
+  // Where the new subtree's output does not suit them (typed grammars: its
+  // tensor shape), the subtree is drawn again, then the rest is completed
+  // afresh.
   const int end = space.slots(d)[i].end;
-  std::vector<int> kept = space.codes(child->decisions());
   const std::vector<int> parent_codes = space.codes(d);
-  kept.insert(kept.end(), parent_codes.begin() + end, parent_codes.end());
-  auto decisions = space.decisions_from_codes(kept);
-  if (decisions.is_ok()) {
-    auto made = space.make(decisions.value());
-    if (made.is_ok()) return std::move(made).value();
+  for (int attempt = 0;; ++attempt) {
+    auto child = space.cursor();
+    for (int k = 0; k < i; ++k) child->choose(d[k]);
+    child->choose(static_cast<int>(sample_index(rng, weights)));
+    // Resample the subtree the new choice opens.
+    std::vector<double> w;
+    while (!child->subtree_closed(i)) {
+      w.clear();
+      for (const auto& c : child->choices()) w.push_back(c.prior);
+      child->choose(static_cast<int>(sample_index(rng, w)));
+    }
+    std::vector<int> kept = space.codes(child->decisions());
+    kept.insert(kept.end(), parent_codes.begin() + end, parent_codes.end());
+    auto decisions = space.decisions_from_codes(kept);
+    if (decisions.is_ok()) {
+      auto made = space.make(decisions.value());
+      if (made.is_ok()) return std::move(made).value();
+    }
+    if (attempt + 1 < kSubtreeAttempts) continue;
+    finish_by_priors(*child, rng);
+    auto finished = space.make(child->decisions());
+    if (!finished.is_ok()) return std::nullopt;
+    return std::move(finished).value();
   }
-  finish_by_priors(*child, rng);
-  return space.make(child->decisions()).value();
+}
+
+}  // namespace
+
+std::optional<Architecture> mutate(const Space& space, const Architecture& parent, Rng& rng) {
+  // A hand-written parent (a seed) may hold choices no witness search proved;
+  // resampling below one can meet a dead end (std::invalid_argument). Another
+  // point is tried then.
+  for (int attempt = 0; attempt < kMutationAttempts; ++attempt) {
+    try {
+      auto child = mutate_once(space, parent, rng);
+      if (child) return child;
+    } catch (const std::invalid_argument&) {
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<Architecture> crossover(const Space& space, const Architecture& a,

@@ -35,7 +35,10 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
   auto grammar = parse_grammar(source, name);
   if (!grammar.is_ok()) return grammar.status();
   if (grammar.value().typed) {
-    return std::unique_ptr<Space>(new TypedGrammarSpace(name, source, std::move(grammar).value()));
+    auto typed = std::make_unique<TypedGrammarSpace>(name, source, std::move(grammar).value());
+    Status derivable = typed->check_derivable();
+    if (!derivable.is_ok()) return derivable;
+    return std::unique_ptr<Space>(std::move(typed));
   }
   return std::unique_ptr<Space>(new GrammarSpace(name, source, std::move(grammar).value()));
 }

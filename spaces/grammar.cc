@@ -256,7 +256,9 @@ class Parser {
         ++*pos;
       }
       if (args.empty()) {
-        return error(lineno, t[*pos].col, "expected the op's arguments (numbers) in '(...)'");
+        return error(lineno, t[*pos].col,
+                     fmt::format("expected the op's arguments (numbers), got '{}'",
+                                 t[*pos].text.empty() ? "end of line" : t[*pos].text));
       }
       out->push_back(args);
       if (t[*pos].kind == Token::kRParen) break;
@@ -414,11 +416,14 @@ class Parser {
     } else if (d == "max-activation") {
       if (!(s = need(1)).is_ok()) return s;
       return parse_int64(words[1], lineno, col, d, 0, int64_t{1} << 40, &g_.max_activation);
+    } else if (d == "max-memory") {
+      if (!(s = need(1)).is_ok()) return s;
+      return parse_int64(words[1], lineno, col, d, 0, int64_t{1} << 50, &g_.max_memory);
     } else {
       return error(lineno, static_cast<int>(col),
                    fmt::format("unknown directive '%{}' (known: builder, stem, stages, head, "
                                "cells, max-depth, state, input, classes, max-nodes, max-params, "
-                               "max-activation)",
+                               "max-activation, max-memory)",
                                d));
     }
     return Status::ok();

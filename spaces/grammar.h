@@ -88,6 +88,7 @@ struct Grammar {
   int64_t max_nodes = 0;                     // %max-nodes, 0: no limit
   int64_t max_params = 0;                    // %max-params, 0: no limit
   int64_t max_activation = 0;                // %max-activation (elements), 0: 1024 x input
+  int64_t max_memory = 0;  // %max-memory: elements training stores per example, 0: default
 };
 
 StatusOr<Grammar> parse_grammar(const std::string& text, const std::string& source_name);

@@ -114,6 +114,19 @@ class Space {
 // decision. Errors name the part that is not a choice and list the choices.
 StatusOr<Architecture> parse_key_with_cursor(const Space& space, const std::string& text);
 
+// What a typed grammar (%state tensor) is derived for: the input
+// [channels, height, width] and classes (from the dataset), and the budgets
+// of the command line. Zero or negative: keep the grammar's own.
+struct SpaceTarget {
+  int64_t channels = 0, height = 0, width = 0, classes = 0;
+  int64_t max_nodes = -1, max_params = -1;
+};
+
+// The space with the target's directives appended to its source (a later
+// directive wins), or nullptr when nothing changes. Budgets for a space that
+// is not a typed grammar are an error naming the option.
+StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& target);
+
 // A built-in space by name ("nas-bench-macro", "nb201") or a grammar file path.
 StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path);
 

@@ -26,6 +26,9 @@ namespace {
 constexpr int kWitnessSteps = 256;
 constexpr int64_t kDerivationSteps = 200000;
 constexpr int kSpentSteps = 16;
+// Each alternative's search where none was found (only after a choice of a
+// hand-written tree that no search had proved).
+constexpr int kRescueSteps = 20000;
 
 std::string shape_text(const Shape& s) {
   std::string out;
@@ -48,9 +51,10 @@ struct Frame {
   int phase = 0;  // 1: first (or shared) branch running, 2: second, 3: done
   int64_t factor = 0;
   Shape piece, out1, out2;
-  int b1_start = 0, b2_start = 0;   // decision index where each branch began
-  int64_t nodes1 = 0, params1 = 0;  // branch 1: counters at its start, then its cost
-  int64_t nodes2 = 0, params2 = 0;  // counters at the start of branch 2
+  int b1_start = 0, b2_start = 0;  // decision index where each branch began
+  // Branch 1: counters at its start, then its cost; branch 2: at its start.
+  int64_t nodes1 = 0, params1 = 0, acts1 = 0;
+  int64_t nodes2 = 0, params2 = 0, acts2 = 0;
   // The R frame of a route: the plane its P unfolded (im2col only).
   Fold fold;
   bool has_fold = false;
@@ -80,7 +84,7 @@ class TypedGrammarSpace::Machine {
     int touched = -1;
     Frame touched_old;
     Shape cur;
-    int64_t nodes = 0, params = 0, pending = 0;
+    int64_t nodes = 0, params = 0, acts = 0, pending = 0;
     bool pushed_alt = false;
     std::vector<Frame> truncated;  // frames a copy jump removed
   };
@@ -101,6 +105,7 @@ class TypedGrammarSpace::Machine {
   TreeNode& tree_at(int n) { return tree_[n]; }
   int64_t nodes() const { return nodes_; }
   int64_t params() const { return params_; }
+  int64_t activations() const { return acts_; }
   const Shape& cur() const { return cur_; }
   const std::string& failure() const { return failure_; }
   void explain(bool on) { explain_ = on; }
@@ -130,9 +135,11 @@ class TypedGrammarSpace::Machine {
       a.phase = 2;
       a.nodes1 = nodes_ - a.nodes1;
       a.params1 = params_ - a.params1;
+      a.acts1 = acts_ - a.acts1;
       a.b2_start = static_cast<int>(alts_.size());
       a.nodes2 = nodes_;
       a.params2 = params_;
+      a.acts2 = acts_;
       cur_ = a.piece;
     } else {
       (f.which == 2 ? a.out2 : a.out1) = cur_;
@@ -148,7 +155,7 @@ class TypedGrammarSpace::Machine {
     const Frame f = u->popped;
     const GrammarRule& rule = g_.rules[f.rule];
     const GrammarAlternative& a = rule.alternatives[alt];
-    ++nodes_;
+    nodes_ += f.mult;  // a shared branch's module is built once per branch
     if (is_decision(f.rule)) {
       alts_.push_back(alt);
       u->pushed_alt = true;
@@ -161,7 +168,7 @@ class TypedGrammarSpace::Machine {
         });
       }
     }
-    if (!nodes_fit(s_.alt_min_nodes_[f.rule][alt])) return false;
+    if (!nodes_fit(s_.alt_min_nodes_[f.rule][alt] * f.mult)) return false;
     int node = -1;
     if (record_) {
       node = static_cast<int>(tree_.size());
@@ -237,6 +244,7 @@ class TypedGrammarSpace::Machine {
     cur_ = u.cur;
     nodes_ = u.nodes;
     params_ = u.params;
+    acts_ = u.acts;
     pending_ = u.pending;
     if (u.pushed_alt) alts_.pop_back();
   }
@@ -246,7 +254,7 @@ class TypedGrammarSpace::Machine {
     size_t alts_before = 0;
     std::vector<Frame> removed;
     Shape cur;
-    int64_t nodes = 0, params = 0, pending = 0;
+    int64_t nodes = 0, params = 0, acts = 0, pending = 0;
   };
 
   // Inside the second of two branches that has so far repeated the first
@@ -262,9 +270,10 @@ class TypedGrammarSpace::Machine {
           !std::equal(alts_.begin() + a.b2_start, alts_.end(), alts_.begin() + a.b1_start)) {
         continue;
       }
-      const int64_t nodes = a.nodes2 + a.nodes1, params = a.params2 + a.params1;
+      const int64_t nodes = a.nodes2 + a.nodes1, params = a.params2 + a.params1,
+                    acts = a.acts2 + a.acts1;
       if ((g_.max_nodes > 0 && nodes > g_.max_nodes) ||
-          (g_.max_params > 0 && params > g_.max_params)) {
+          (g_.max_params > 0 && params > g_.max_params) || acts > s_.max_activations_) {
         return false;
       }
       j->alts_before = alts_.size();
@@ -276,12 +285,14 @@ class TypedGrammarSpace::Machine {
       j->cur = cur_;
       j->nodes = nodes_;
       j->params = params_;
+      j->acts = acts_;
       j->pending = pending_;
       stack_.resize(j->keep);
       recount_pending();
       cur_ = a.out1;
       nodes_ = nodes;
       params_ = params;
+      acts_ = acts;
       return true;
     }
     return false;
@@ -294,6 +305,7 @@ class TypedGrammarSpace::Machine {
     cur_ = j.cur;
     nodes_ = j.nodes;
     params_ = j.params;
+    acts_ = j.acts;
     pending_ = j.pending;
   }
 
@@ -339,11 +351,12 @@ class TypedGrammarSpace::Machine {
     }
     const uint64_t key = state_hash();
     auto seen = failed_.find(key);
-    if (seen != failed_.end() && nodes_ >= seen->second.first && params_ >= seen->second.second) {
+    if (seen != failed_.end() && nodes_ >= seen->second.nodes && params_ >= seen->second.params &&
+        acts_ >= seen->second.acts) {
       return false;
     }
     const bool ok = expand_witness(steps);
-    if (!ok && *steps >= 0) failed_[key] = {nodes_, params_};
+    if (!ok && *steps >= 0) failed_[key] = {nodes_, params_, acts_};
     return ok;
   }
 
@@ -406,6 +419,7 @@ class TypedGrammarSpace::Machine {
           mix(done + 1);
           for (size_t k = done; k < len; ++k) mix(static_cast<uint64_t>(alts_[f.b1_start + k]));
           mix(static_cast<uint64_t>(f.nodes1) << 32 ^ static_cast<uint64_t>(f.params1));
+          mix(static_cast<uint64_t>(f.acts1));
         }
       }
     }
@@ -428,8 +442,11 @@ class TypedGrammarSpace::Machine {
     u->cur = cur_;
     u->nodes = nodes_;
     u->params = params_;
+    u->acts = acts_;
     u->pending = pending_;
-    if (stack_.back().kind == Frame::kRule) pending_ -= s_.min_nodes_[stack_.back().rule];
+    if (stack_.back().kind == Frame::kRule) {
+      pending_ -= s_.min_nodes_[stack_.back().rule] * stack_.back().mult;
+    }
     stack_.pop_back();
   }
 
@@ -449,7 +466,7 @@ class TypedGrammarSpace::Machine {
   void recount_pending() {
     pending_ = 0;
     for (const Frame& f : stack_) {
-      if (f.kind == Frame::kRule) pending_ += s_.min_nodes_[f.rule];
+      if (f.kind == Frame::kRule) pending_ += s_.min_nodes_[f.rule] * f.mult;
     }
   }
 
@@ -461,8 +478,24 @@ class TypedGrammarSpace::Machine {
   void push(Frame f, int rule) {
     f.kind = Frame::kRule;
     f.rule = rule;
-    pending_ += s_.min_nodes_[rule];
+    pending_ += s_.min_nodes_[rule] * f.mult;
     stack_.push_back(std::move(f));
+  }
+
+  // Every op but identity stores its output for the backward pass; `mult`
+  // copies of it run (shared branches).
+  bool activations_fit(const Shape& out, int64_t mult, const Op& op) {
+    if (op.kind == Op::kIdentity) return true;
+    acts_ += einspace::elements(out) * mult;
+    if (acts_ > s_.max_activations_) {
+      return fail(kBudget, [&] {
+        return fmt::format(
+            "{} brings the stored activations to {} elements per example, above "
+            "%max-memory {}",
+            op.label(), acts_, s_.max_activations_);
+      });
+    }
+    return true;
   }
 
   bool within_cap(const Shape& s, const Op& what) {
@@ -493,6 +526,7 @@ class TypedGrammarSpace::Machine {
       });
     if (!within_cap(*out, op)) return false;
     params_ += einspace::unary_params(op, cur_) * f.mult;
+    if (!activations_fit(*out, f.mult, op)) return false;
     if (g_.max_params > 0 && params_ > g_.max_params) {
       return fail(kBudget, [&] {
         return fmt::format("{} brings the parameters to {}, above %max-params {}", op.label(),
@@ -522,6 +556,7 @@ class TypedGrammarSpace::Machine {
     a.b1_start = static_cast<int>(alts_.size());
     a.nodes1 = nodes_;
     a.params1 = params_;
+    a.acts1 = acts_;
     Frame m;
     m.depth = f.depth;
     m.parent = f.parent;
@@ -554,7 +589,7 @@ class TypedGrammarSpace::Machine {
                            shape_text(f.out1), shape_text(f.out2));
       });
     }
-    if (!within_cap(*out, op)) return false;
+    if (!within_cap(*out, op) || !activations_fit(*out, f.mult, op)) return false;
     cur_ = std::move(*out);
     return true;
   }
@@ -569,11 +604,15 @@ class TypedGrammarSpace::Machine {
   std::vector<Frame> stack_;
   Shape cur_;
   int64_t nodes_ = 0, params_ = 0;
+  int64_t acts_ = 0;     // elements of every op's output per example (what training stores)
   int64_t pending_ = 0;  // fewest nodes the rule frames on the stack still need
   static constexpr int64_t kNoCap = int64_t{1} << 62;
   int64_t node_cap_ = kNoCap;  // the witness search's current node limit
   bool cap_hit_ = false;
-  std::unordered_map<uint64_t, std::pair<int64_t, int64_t>> failed_;
+  struct Spent {
+    int64_t nodes, params, acts;
+  };
+  std::unordered_map<uint64_t, Spent> failed_;
   std::vector<int> alts_;
   std::vector<int> found_;
   std::vector<TreeNode> tree_;
@@ -583,13 +622,20 @@ class TypedGrammarSpace::Machine {
 
 namespace sylva {
 
-// Steps the machine from decision to decision, offering only the
-// alternatives that have a witness.
+// Steps the machine from decision to decision. A decision lists every
+// alternative of its rule, so that a decision index is the grammar
+// alternative whatever the context (stable under variation); alternatives
+// without a witness have prior 0 and the engines never take them. Witnesses
+// are searched only when choices() is read: replaying stored decisions costs
+// no search, and each choice is checked as it is applied.
 class TypedGrammarSpace::Cursor : public SpaceCursor {
  public:
   explicit Cursor(const TypedGrammarSpace& space) : s_(space), m_(space, true) { advance(); }
 
-  const std::vector<Choice>& choices() const override { return open_; }
+  const std::vector<Choice>& choices() const override {
+    if (!offered_) const_cast<Cursor*>(this)->offer();
+    return open_;
+  }
 
   void choose(int index) override {
     if (m_.done()) {
@@ -597,20 +643,35 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
           fmt::format("the architecture is complete after {} decisions; no decision is open",
                       decisions_.size()));
     }
-    if (index < 0 || index >= static_cast<int>(legal_.size())) {
+    const GrammarRule& rule = s_.grammar_.rules[m_.top().rule];
+    const int n = static_cast<int>(rule.alternatives.size());
+    if (index < 0 || index >= n) {
       throw std::invalid_argument(
           fmt::format("decision {} of rule '{}' is {}, but it has {} choices", decisions_.size(),
-                      s_.grammar_.rules[m_.top().rule].name, index, legal_.size()));
+                      rule.name, index, n));
     }
     Machine::Undo u;
-    if (!m_.apply(legal_[index], &u)) {
-      throw std::logic_error("typed grammar: an offered choice failed: " + m_.failure());
+    if (!m_.apply(index, &u)) {
+      m_.undo(u);
+      const std::string why = why_not(index);
+      throw std::invalid_argument(fmt::format("decision {}: '{}' of rule '{}' on a {} tensor: {}",
+                                              decisions_.size(), rule.alternatives[index].label,
+                                              rule.name, shape_text(m_.cur()), why));
     }
     m_.tree_at(m_.last_node()).decision = static_cast<int>(decisions_.size());
     decision_nodes_.push_back(m_.last_node());
     decisions_.push_back(index);
-    promise_ = std::move(witnesses_[index]);
+    // The witness of an offered choice is the promise of the decisions after.
+    const bool offered = offered_ && open_[index].prior > 0;
+    promise_ = offered ? std::move(witnesses_[index]) : std::vector<int>();
     advance();
+  }
+
+  // Whether the open decision's positive choices have witnesses (false only
+  // after a choice of a hand-written tree that no search proved).
+  bool proven() const {
+    choices();
+    return proven_;
   }
 
   const std::vector<int>& decisions() const override { return decisions_; }
@@ -626,8 +687,8 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
     return true;
   }
 
+  bool done() const { return m_.done(); }
   Machine& machine() { return m_; }
-  const std::vector<int>& legal() const { return legal_; }
   const std::vector<int>& decision_nodes() const { return decision_nodes_; }
 
   // Why alternative `alt` is not offered at the open decision.
@@ -652,7 +713,7 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
  private:
   void advance() {
     open_.clear();
-    legal_.clear();
+    offered_ = false;
     while (!m_.done()) {
       Machine::Undo u;
       if (m_.top().kind == Frame::kBranchEnd) {
@@ -662,63 +723,97 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
       const int rule = m_.top().rule;
       if (!m_.is_decision(rule)) {
         if (!m_.apply(0, &u)) {
-          throw std::logic_error("typed grammar: a forced expansion failed: " + m_.failure());
+          // Only after a choice no witness was found for.
+          m_.undo(u);
+          const auto& alt = s_.grammar_.rules[rule].alternatives[0];
+          throw std::invalid_argument(fmt::format("'{}' of rule '{}' on a {} tensor: {}", alt.label,
+                                                  s_.grammar_.rules[rule].name,
+                                                  shape_text(m_.cur()), why_not(0)));
         }
         continue;
       }
-      offer(rule);
       return;
     }
+    offered_ = true;  // complete: no choices
   }
 
-  // Offers every alternative with a completion. The completion found for the
-  // alternative chosen last (its witness) starts with an alternative of this
-  // decision, which is offered without a new search: however the bounded
-  // searches fare, a derivation never meets a decision without choices.
-  void offer(int rule) {
+  // Gives every alternative with a completion its prior (renormalised), the
+  // others 0. The completion found for the alternative chosen last (its
+  // witness) starts with an alternative of this decision, which is offered
+  // without a new search: a derivation by the engines never meets a decision
+  // without choices, however the bounded searches fare.
+  void offer() {
+    const int rule = m_.top().rule;
     const auto& alts = s_.grammar_.rules[rule].alternatives;
-    const size_t here = m_.alts().size();
-    witnesses_.clear();
+    const int n = static_cast<int>(alts.size());
+    witnesses_.assign(n, {});
+    std::vector<char> ok(n, 0);
     m_.set_record(false);
-    double total = 0;
-    for (int a = 0; a < static_cast<int>(alts.size()); ++a) {
-      std::vector<int> witness;
-      bool ok = false;
-      if (!promise_.empty() && promise_[0] == a) {
-        ok = true;
-        witness.assign(promise_.begin() + 1, promise_.end());
-      } else {
+    int found = offer_proven(rule, 0, &ok);
+    // Only after a choice no witness was found for (a hand-written tree):
+    // search much longer, then offer what applies here; make() checks the
+    // network as a whole.
+    if (!found) found = offer_proven(rule, kRescueSteps, &ok);
+    proven_ = found > 0;
+    if (!found) {
+      for (int a = 0; a < n; ++a) {
         Machine::Undo u;
-        ok = m_.apply(a, &u);
-        if (!ok && m_.failure_kind() == Machine::kBudget) ++s_.stats_->budget_bound;
-        if (ok) ok = prove(here, &witness);
+        ok[a] = m_.apply(a, &u);
+        found += ok[a];
         m_.undo(u);
-      }
-      if (ok) {
-        legal_.push_back(a);
-        witnesses_.push_back(std::move(witness));
-        total += alts[a].prior;
       }
     }
     m_.set_record(true);
-    if (legal_.empty()) throw std::logic_error("typed grammar: a decision without choices");
-    for (int a : legal_) open_.push_back({alts[a].label, alts[a].prior / total});
+    if (!found) {
+      throw std::invalid_argument(fmt::format(
+          "no alternative of rule '{}' applies to a {} tensor after a choice no completion was "
+          "found for",
+          s_.grammar_.rules[rule].name, shape_text(m_.cur())));
+    }
+    double total = 0;
+    for (int a = 0; a < n; ++a) total += ok[a] ? alts[a].prior : 0;
+    for (int a = 0; a < n; ++a) open_.push_back({alts[a].label, ok[a] ? alts[a].prior / total : 0});
+    offered_ = true;
+  }
+
+  // Marks the alternatives with a witness, found with the usual budgets or
+  // with `rescue` steps each; returns how many.
+  int offer_proven(int rule, int rescue, std::vector<char>* ok) {
+    const auto& alts = s_.grammar_.rules[rule].alternatives;
+    const size_t here = m_.alts().size();
+    int found = 0;
+    for (int a = 0; a < static_cast<int>(alts.size()); ++a) {
+      if (!promise_.empty() && promise_[0] == a) {
+        (*ok)[a] = 1;
+        witnesses_[a].assign(promise_.begin() + 1, promise_.end());
+      } else {
+        Machine::Undo u;
+        bool good = m_.apply(a, &u);
+        if (!good && m_.failure_kind() == Machine::kBudget && !rescue) ++s_.stats_->budget_bound;
+        if (good) good = prove(here, rescue, &witnesses_[a]);
+        m_.undo(u);
+        (*ok)[a] = good;
+      }
+      found += (*ok)[a];
+    }
+    return found;
   }
 
   // Whether the state after an alternative can be completed; its witness:
   // the decisions after the alternative. Alternatives that lead to the same
   // state (norm and leakyrelu keep the shape) share one search.
-  bool prove(size_t here, std::vector<int>* witness) {
+  bool prove(size_t here, int rescue, std::vector<int>* witness) {
     const uint64_t key =
         m_.state_hash() ^ (static_cast<uint64_t>(m_.params()) * 0x9e3779b97f4a7c15ull +
+                           static_cast<uint64_t>(m_.activations()) * 0xc2b2ae3d27d4eb4full +
                            static_cast<uint64_t>(m_.nodes()));
     auto known = proved_.find(key);
-    if (known != proved_.end()) {
+    if (known != proved_.end() && (known->second || !rescue)) {
       if (!known->second) return false;
       *witness = *known->second;
       return true;
     }
-    const int budget = spent_ < kDerivationSteps ? kWitnessSteps : kSpentSteps;
+    const int budget = rescue ? rescue : spent_ < kDerivationSteps ? kWitnessSteps : kSpentSteps;
     int steps = budget;
     const bool ok = m_.prove(&steps);
     const int used = budget - std::max(steps, 0);
@@ -728,7 +823,7 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
     if (!ok && steps < 0) ++s_.stats_->exhausted;
     if (ok) {
       witness->assign(m_.found().begin() + static_cast<long>(here) + 1, m_.found().end());
-      proved_.emplace(key, *witness);
+      proved_[key] = *witness;
     } else {
       proved_.emplace(key, std::nullopt);
     }
@@ -739,10 +834,11 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
   Machine m_;
   int64_t spent_ = 0;  // witness steps of this derivation
   std::unordered_map<uint64_t, std::optional<std::vector<int>>> proved_;
-  std::vector<int> legal_;                   // offered alternatives, by choice index
+  bool offered_ = false;                     // open_ and witnesses_ are computed
+  std::vector<Choice> open_;                 // every alternative, prior 0 if not offered
   std::vector<std::vector<int>> witnesses_;  // of each offered one: the decisions after it
   std::vector<int> promise_;                 // the witness of the alternative chosen last
-  std::vector<Choice> open_;
+  bool proven_ = true;
   std::vector<int> decisions_;
   std::vector<int> decision_nodes_;
 };
@@ -752,6 +848,8 @@ TypedGrammarSpace::TypedGrammarSpace(std::string name, std::string source, Gramm
       source_(std::move(source)),
       grammar_(std::move(grammar)),
       stats_(std::make_unique<Stats>()) {
+  const int64_t input = einspace::elements(Shape(grammar_.input.begin(), grammar_.input.end()));
+  max_activations_ = grammar_.max_memory > 0 ? grammar_.max_memory : kDefaultMemory * input;
   max_activation_ =
       grammar_.max_activation > 0
           ? grammar_.max_activation
@@ -812,6 +910,22 @@ TypedGrammarSpace::TypedGrammarSpace(std::string name, std::string source, Gramm
 
 TypedGrammarSpace::~TypedGrammarSpace() = default;
 
+Status TypedGrammarSpace::check_derivable() const {
+  const auto& in = grammar_.input;
+  auto none = [&](const std::string& why) {
+    return Status::error(fmt::format(
+        "{}: the grammar derives no valid network for a {}x{}x{} input within its budgets{}", name_,
+        in[0], in[1], in[2], why.empty() ? "" : ": " + why));
+  };
+  try {
+    Cursor c(*this);
+    if (!c.proven()) return none("");
+  } catch (const std::invalid_argument& e) {
+    return none(e.what());
+  }
+  return Status::ok();
+}
+
 std::unique_ptr<SpaceCursor> TypedGrammarSpace::cursor() const {
   return std::make_unique<Cursor>(*this);
 }
@@ -822,7 +936,7 @@ namespace {
 template <typename CursorT>
 void replay(CursorT& c, const std::vector<int>& decisions) {
   for (size_t k = 0; k < decisions.size(); ++k) {
-    if (c.choices().empty()) {
+    if (c.done()) {
       throw std::invalid_argument(fmt::format(
           "{} decisions given, but the architecture is complete after {}", decisions.size(), k));
     }
@@ -849,48 +963,6 @@ bool TypedGrammarSpace::subtree_closed(const std::vector<int>& prefix, int index
   return c.subtree_closed(index);
 }
 
-std::vector<int> TypedGrammarSpace::codes(const std::vector<int>& decisions) const {
-  Cursor c(*this);
-  replay(c, decisions);
-  return c.machine().alts();
-}
-
-StatusOr<std::vector<int>> TypedGrammarSpace::decisions_from_codes(
-    const std::vector<int>& codes) const {
-  return decode(codes, nullptr);
-}
-
-StatusOr<std::vector<int>> TypedGrammarSpace::decode(const std::vector<int>& codes,
-                                                     int* failed_at) const {
-  Cursor c(*this);
-  for (size_t k = 0; k < codes.size(); ++k) {
-    if (c.choices().empty()) {
-      return Status::error(fmt::format(
-          "{} decisions given, but the architecture is complete after {}", codes.size(), k));
-    }
-    const auto& legal = c.legal();
-    auto it = std::find(legal.begin(), legal.end(), codes[k]);
-    if (it == legal.end()) {
-      const GrammarRule& rule = grammar_.rules[c.machine().top().rule];
-      const int code = codes[k];
-      if (failed_at) *failed_at = static_cast<int>(k);
-      if (code < 0 || code >= static_cast<int>(rule.alternatives.size())) {
-        return Status::error(
-            fmt::format("decision {}: rule '{}' has no alternative {}", k, rule.name, code));
-      }
-      return Status::error(fmt::format("decision {}: '{}' of rule '{}' on a {} tensor: {}", k,
-                                       rule.alternatives[code].label, rule.name,
-                                       shape_text(c.machine().cur()), c.why_not(code)));
-    }
-    c.choose(static_cast<int>(it - legal.begin()));
-  }
-  if (!c.choices().empty()) {
-    return Status::error(
-        fmt::format("{} decisions given, more are needed to complete the network", codes.size()));
-  }
-  return c.decisions();
-}
-
 namespace {
 
 std::string canonical_of(const Grammar& g, const std::vector<TreeNode>& tree, int n) {
@@ -913,10 +985,15 @@ StatusOr<Architecture> TypedGrammarSpace::make(const std::vector<int>& decisions
   } catch (const std::invalid_argument& e) {
     return Status::error(fmt::format("not an architecture of space '{}': {}", name_, e.what()));
   }
-  if (!c.choices().empty()) {
+  if (!c.done()) {
     return Status::error(
         fmt::format("not an architecture of space '{}': {} decisions given, more needed", name_,
                     decisions.size()));
+  }
+  c.machine().explain(true);
+  if (!c.machine().complete_ok()) {
+    return Status::error(
+        fmt::format("not an architecture of space '{}': {}", name_, c.machine().failure()));
   }
   const auto& tree = c.machine().tree();
   Architecture arch;
@@ -943,8 +1020,9 @@ StatusOr<TypedGrammarSpace::Size> TypedGrammarSpace::size(const std::vector<int>
   } catch (const std::invalid_argument& e) {
     return Status::error(e.what());
   }
-  if (!c.choices().empty()) return Status::error("the architecture is not complete");
-  return Size{c.machine().params() + c.machine().head_params(), c.machine().nodes()};
+  if (!c.done()) return Status::error("the architecture is not complete");
+  return Size{c.machine().params() + c.machine().head_params(), c.machine().nodes(),
+              c.machine().activations()};
 }
 
 std::vector<DecisionSlot> TypedGrammarSpace::slots(const std::vector<int>& decisions) const {
@@ -1061,16 +1139,54 @@ StatusOr<Architecture> TypedGrammarSpace::parse(const std::string& raw) const {
   };
   Status s = walk(tree.value(), 0);
   if (!s.is_ok()) return Status::error("canonical form, " + s.message());
-  int failed = -1;
-  auto decisions = decode(codes, &failed);
-  if (!decisions.is_ok()) {
-    if (failed >= 0) {
-      return Status::error(fmt::format("canonical form, column {}: not valid here: {}",
-                                       cols[failed], decisions.status().message()));
+  // Decisions are the grammar alternatives; each is checked as it applies.
+  Cursor c(*this);
+  for (size_t k = 0; k < codes.size(); ++k) {
+    try {
+      c.choose(codes[k]);
+    } catch (const std::invalid_argument& e) {
+      return Status::error(
+          fmt::format("canonical form, column {}: not valid here: {}", cols[k], e.what()));
     }
-    return Status::error("canonical form: " + decisions.status().message());
   }
-  return make(decisions.value());
+  auto arch = make(codes);
+  if (!arch.is_ok()) return Status::error("canonical form: " + arch.status().message());
+  return arch;
+}
+
+StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& t) {
+  const auto* typed = dynamic_cast<const TypedGrammarSpace*>(&space);
+  if (!typed) {
+    if (t.max_nodes >= 0) {
+      return Status::error(fmt::format(
+          "--max-nodes applies to typed grammars (%state tensor); space '{}' is not one",
+          space.name()));
+    }
+    if (t.max_params >= 0) {
+      return Status::error(fmt::format(
+          "--max-params applies to typed grammars (%state tensor); space '{}' is not one",
+          space.name()));
+    }
+    return std::unique_ptr<Space>();
+  }
+  const Grammar& g = typed->grammar();
+  std::string extra;
+  if (t.channels > 0 &&
+      (g.input[0] != t.channels || g.input[1] != t.height || g.input[2] != t.width)) {
+    extra += fmt::format("%input {} {} {}\n", t.channels, t.height, t.width);
+  }
+  if (t.classes > 0 && g.classes != t.classes) extra += fmt::format("%classes {}\n", t.classes);
+  if (t.max_nodes >= 0 && g.max_nodes != t.max_nodes) {
+    extra += fmt::format("%max-nodes {}\n", t.max_nodes);
+  }
+  if (t.max_params >= 0 && g.max_params != t.max_params) {
+    extra += fmt::format("%max-params {}\n", t.max_params);
+  }
+  if (extra.empty()) return std::unique_ptr<Space>();
+  std::string source = space.source();
+  if (!source.empty() && source.back() != '\n') source += '\n';
+  source += "# set by the command line and the dataset\n" + extra;
+  return space_from_source(space.name(), source);
 }
 
 }  // namespace sylva

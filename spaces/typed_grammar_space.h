@@ -14,9 +14,11 @@
 // offered (counted in Stats).
 //
 // Decisions: a rule with two or more alternatives is a decision; a choice
-// index is a position in the list of offered alternatives. Because that list
-// depends on shapes, codes() gives the grammar alternative of each decision,
-// which variation operators keep across changes of the state.
+// index is the grammar alternative, the same in every context, so a kept
+// suffix means the same thing after a variation. The choices list every
+// alternative; those without a witness have prior 0 and are never taken by
+// the engines (a hand-written tree may take one: it is checked as it is
+// applied). Replaying stored decisions runs no witness search.
 #pragma once
 
 #include <atomic>
@@ -53,20 +55,26 @@ class TypedGrammarSpace : public Space {
   std::vector<DecisionSlot> slots(const std::vector<int>& decisions) const override;
   bool subtree_closed(const std::vector<int>& prefix, int index) const override;
   std::unique_ptr<SpaceCursor> cursor() const override;
-  std::vector<int> codes(const std::vector<int>& decisions) const override;
-  StatusOr<std::vector<int>> decisions_from_codes(const std::vector<int>& codes) const override;
   const BuildSpec& build_spec() const override { return grammar_.build; }
   const std::string& source() const override { return source_; }
+
+  // Whether the grammar derives at least one valid network for its %input
+  // within its budgets (space_from_source rejects it otherwise).
+  Status check_derivable() const;
 
   const Grammar& grammar() const { return grammar_; }
   const Stats& stats() const { return *stats_; }
   int64_t max_activation() const { return max_activation_; }
+  int64_t max_memory() const { return max_activations_; }
+  // %max-memory when the grammar does not set it, in input sizes.
+  static constexpr int64_t kDefaultMemory = 8192;
 
   // Trainable parameters of an architecture at the grammar's %input, head
   // included (what %max-params bounds), and its derivation-tree node count.
   struct Size {
     int64_t params = 0;
     int64_t nodes = 0;
+    int64_t memory = 0;  // elements of the op outputs training stores, per example
   };
   StatusOr<Size> size(const std::vector<int>& decisions) const;
 
@@ -74,12 +82,11 @@ class TypedGrammarSpace : public Space {
   class Cursor;
 
  private:
-  StatusOr<std::vector<int>> decode(const std::vector<int>& codes, int* failed_at) const;
-
   std::string name_;
   std::string source_;
   Grammar grammar_;
   int64_t max_activation_ = 0;
+  int64_t max_activations_ = 0;
   std::vector<std::vector<std::optional<einspace::Op>>> ops_;  // per alternative: its op
   std::vector<std::vector<int>> witness_order_;      // per rule: cheapest alternatives first
   std::vector<int64_t> min_nodes_;                   // per rule: fewest nodes it derives

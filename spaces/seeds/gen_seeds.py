@@ -189,30 +189,29 @@ def vit():  # einspace_transformer_d4_architecture_dict
 
 # MLP-Mixer (8 layers, d=512) ---------------------------------------------------
 
-def mixer_token_mlp(relative=False):
+def mixer_token_mlp():
     # einspace_channel_mixer_architecture_dict. Despite its name it mixes
     # tokens: permute21 -> linear_x4 -> leakyrelu -> linear_4th -> permute21.
-    # linear_x4 / linear_4th (width relative to the input's last axis) are not
-    # grammar ops; at 3x64x64 the token axis is S = 256, where they are exactly
-    # linear1024 / linear256. relative=True writes the reference's ops (only
-    # for the informational count; not a grammar tree).
-    up, down = ("linear_x4", "linear_4th") if relative else ("linear1024", "linear256")
-    return seq(seq(route("permute21", op(up), "identity"), op("leakyrelu")),
-               route("identity", op(down), "permute21"))
+    # The widths are relative to the input's last axis (the token count S), so
+    # the same tree serves any input size; the reference's linear_4th is
+    # linear_div4 here. einspace's sampling grammar has no relative linears;
+    # Sylva's einspace grammar offers linear_x2/x4 and linear_div2/div4.
+    return seq(seq(route("permute21", op("linear_x4"), "identity"), op("leakyrelu")),
+               route("identity", op("linear_div4"), "permute21"))
 
 
 def mixer_channel_mlp():  # einspace_token_mixer_architecture_dict (mixes channels)
     return seq(seq(op("linear256"), op("leakyrelu")), op("linear512"))
 
 
-def mixer_layer(relative=False):  # einspace_mlp_mixer_layer_architecture_dict
-    body = seq(op("norm"), seq(mixer_token_mlp(relative), mixer_channel_mlp()))
+def mixer_layer():  # einspace_mlp_mixer_layer_architecture_dict
+    body = seq(op("norm"), seq(mixer_token_mlp(), mixer_channel_mlp()))
     return branch("clone2", [body, identity()], "add")
 
 
-def mlp_mixer(relative=False):  # einspace_mlp_mixer_architecture_dict
+def mlp_mixer():  # einspace_mlp_mixer_architecture_dict
     def X():
-        return mixer_layer(relative)
+        return mixer_layer()
     return root(seq(patch_embed(),
                     seq(seq(seq(X(), X()), seq(X(), X())), seq(seq(X(), X()), seq(X(), X())))))
 
@@ -244,10 +243,8 @@ class ShapeError(Exception):
     pass
 
 
-# The reference's relative-width linears (layers.py: linear_x4 = in*4,
-# linear_4th = in//4 on the last axis, ...). Not grammar ops: accepted only
-# while this is set, for the informational "what if" count.
-ALLOW_RELATIVE_LINEARS = False
+# Relative-width linears (the reference's layers.py: linear_x4 = in*4,
+# linear_4th = in//4 on the last axis; here linear_x4 and linear_div4).
 
 
 def parse(text):
@@ -304,8 +301,8 @@ def unary(label, s):
         for d in s:
             n *= d
         return s, n
-    m = re.fullmatch(r"linear_x(\d+)|linear_(\d+)th", label)
-    if m and ALLOW_RELATIVE_LINEARS:
+    m = re.fullmatch(r"linear_x(\d+)|linear_div(\d+)", label)
+    if m:
         d = s[-1]
         if m.group(1):
             n = d * int(m.group(1))
@@ -503,11 +500,9 @@ SEEDS = [
     ("mlp-mixer", mlp_mixer,
      "MLP-Mixer (einspace seed 'mlp_mixer'): 4x4 patches -> linear512, learnable positional\n"
      "encoding, 8 pre-norm mixer layers: token MLP (permute21, S->4S, leakyrelu, 4S->S,\n"
-     "permute21) then channel MLP (512->256->512). The reference writes the token MLP with\n"
-     "linear_x4 / linear_4th (width relative to the input); here they are linear1024 /\n"
-     "linear256, the same ops at 3x64x64 (S = 256 tokens) only. At 1x28x28 (S = 49) the\n"
-     "token MLP would need a 49-wide output linear, which the grammar has not; this tree\n"
-     "is valid only for 64x64 inputs (any channel count), where S = 256."),
+     "permute21) then channel MLP (512->256->512). The token MLP's widths are relative\n"
+     "(linear_x4, linear_div4: the reference's linear_x4 / linear_4th), so the tree is\n"
+     "valid for any input size; einspace's own sampling grammar lacks them, Sylva's has them."),
 ]
 
 
@@ -571,13 +566,6 @@ def main(argv):
         if abs(diff) > 0.01:
             print(f"{'':<10} note: {abs(diff):.2%} from the paper's rounded {PAPER[name] / 1e6:.1f}M")
 
-    global ALLOW_RELATIVE_LINEARS
-    ALLOW_RELATIVE_LINEARS = True
-    rel = counts(parse(flat(mlp_mixer(relative=True))))
-    ALLOW_RELATIVE_LINEARS = False
-    print(f"\nNot a grammar tree: mlp-mixer with the reference's own linear_x4 / linear_4th:\n"
-          f"  3x64x64 {describe(rel['3x64x64'])}; 1x28x28 {describe(rel['1x28x28'])}")
-
     if "--torch" in argv:
         failed |= torch_checks(texts)
     return 1 if failed else 0
@@ -601,6 +589,10 @@ def torch_checks(texts):
                 self.f = nn.BatchNorm2d(s[0]) if is_im(s) else nn.LayerNorm(s[-1])
             elif label == "pos_enc":
                 self.pos = nn.Parameter(torch.randn(1, *s) * 0.02)
+            elif label.startswith("linear_x"):
+                self.f = nn.Linear(s[-1], s[-1] * int(label[8:]))
+            elif label.startswith("linear_div"):
+                self.f = nn.Linear(s[-1], s[-1] // int(label[10:]))
             elif label.startswith("linear"):
                 self.f = nn.Linear(s[-1], int(label[6:]))
 

@@ -88,7 +88,8 @@ TEST(Grammar, ErrorsNameFileLineAndColumn) {
             "bad.grammar:1:2: %stem expects an integer >= 1, got 'wide'");
   EXPECT_EQ(error_of("%colour red\nstart -> \"skip\"\n"),
             "bad.grammar:1:2: unknown directive '%colour' (known: builder, stem, stages, head, "
-            "cells, max-depth, state, input, classes, max-nodes, max-params, max-activation)");
+            "cells, max-depth, state, input, classes, max-nodes, max-params, max-activation, "
+            "max-memory)");
   EXPECT_EQ(error_of("start -> \"skip\" | \"skip\"\n"),
             "bad.grammar:1:19: alternative 'skip' appears twice in rule 'start'");
   EXPECT_EQ(error_of("start -> \"skip\" ?\n"), "bad.grammar:1:17: unexpected character '?'");
