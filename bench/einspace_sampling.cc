@@ -62,14 +62,49 @@ void sampling(double p_c, const std::string& input, int count) {
       static_cast<int64_t>(typed.stats().exhausted));
 }
 
+void mutation(const std::string& seeds_dir, const std::string& input, int count) {
+  auto space = sylva::space_from_source("einspace", einspace_source(0.32, input)).value();
+  auto& typed = dynamic_cast<const sylva::TypedGrammarSpace&>(*space);
+  for (const char* name : {"resnet18", "wrn16-4", "vit", "mlp-mixer"}) {
+    std::ifstream in(seeds_dir + "/" + name + ".arch");
+    std::stringstream text;
+    text << in.rdbuf();
+    const auto t0 = Clock::now();
+    auto parent = space->parse(text.str());
+    const double parse_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+    if (!parent.is_ok()) {
+      fmt::print("{}: {}\n", name, parent.status().message());
+      continue;
+    }
+    sylva::Rng rng(1);
+    int valid = 0, differ = 0;
+    std::vector<double> ms;
+    const auto start = Clock::now();
+    for (int i = 0; i < count; ++i) {
+      const auto m0 = Clock::now();
+      auto child = sylva::search::mutate(*space, parent.value(), rng);
+      ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - m0).count());
+      if (!child) continue;
+      valid += typed.size(child->decisions).is_ok();
+      differ += child->hash != parent.value().hash;
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    fmt::print(
+        "mutation  {:<10} input {:<8} parse {:.2f} ms  {} children: {} valid, {} differ  "
+        "{:.0f} children/s  median {:.2f} ms  max {:.1f} ms\n",
+        name, input, parse_ms, count, valid, differ, count / secs, percentile(ms, 0.5),
+        *std::max_element(ms.begin(), ms.end()));
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 2000;
-  const char* only = std::getenv("ONLY_P");
+  const std::string seeds = argc > 2 ? argv[2] : "spaces/seeds";
   for (double p : {0.32, 0.5}) {
-    if (only && std::atof(only) != p) continue;
     for (const char* input : {"1 28 28", "3 64 64"}) sampling(p, input, count);
   }
+  for (const char* input : {"1 28 28", "3 64 64"}) mutation(seeds, input, std::max(1, count / 10));
   return 0;
 }

@@ -95,3 +95,10 @@ for engine in random evolution mcts; do
     --evaluator stub --strategy "$engine" --trials 10000 --seed 1)
   printf '%-10s %.2f s, %.0f trials/s\n' "$engine" "$s" "$(echo "10000 / $s" | bc -l)"
 done
+
+# 7. einspace: sampling at P(M -> C) = 0.32 and 0.5 for two inputs (valid
+# architectures per second, time and size per sample, how many a budget
+# shaped), then mutation from each seed architecture.
+echo
+echo "## einspace: sampling 2,000 architectures per setting, 200 mutations per seed"
+"$build/einspace_sampling" 2000 "$here/../spaces/seeds"

@@ -369,6 +369,7 @@ class Parser {
             fmt::format("%builder must be 'chain', 'cell' or 'einspace', got '{}'", words[1]));
       }
       g_.build.builder = words[1];
+      builder_line_ = lineno;
     } else if (d == "stem") {
       if (!(s = need(1)).is_ok()) return s;
       return parse_int(words[1], lineno, col, d, 1, &g_.build.stem_channels);
@@ -485,6 +486,15 @@ class Parser {
     }
     Status typed = g_.typed ? check_roles() : check_untyped();
     if (!typed.is_ok()) return typed;
+    // Typed grammars build with the einspace builder; the others cannot.
+    if (g_.typed && !builder_line_) g_.build.builder = "einspace";
+    if (g_.typed != (g_.build.builder == "einspace")) {
+      return error(builder_line_, 2,
+                   g_.typed ? fmt::format("a typed grammar (%state tensor) builds with %builder "
+                                          "einspace, not '{}'",
+                                          g_.build.builder)
+                            : "%builder einspace needs '%state tensor' (a typed grammar)");
+    }
     // Shortest derivation heights by fixed point.
     for (auto& rule : g_.rules) rule.min_height = kInfinite;
     bool changed = true;
@@ -627,6 +637,7 @@ class Parser {
   const std::string& text_;
   std::string source_;
   Grammar g_;
+  int builder_line_ = 0;  // the line of %builder, 0: not given
 };
 
 }  // namespace

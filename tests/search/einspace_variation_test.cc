@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "search/strategy.h"
 #include "search/variation.h"
 #include "spaces/typed_grammar_space.h"
 
@@ -74,6 +75,35 @@ TEST(EinspaceVariation, CrossoverGraftsASubtreeThatTakesTheSameTensor) {
     }
   }
   EXPECT_GE(made, 6);
+}
+
+TEST(InitFiles, CanonicalFormsSpanLinesAndErrorsNameLineAndColumn) {
+  auto space = make_space("einspace").value();
+  const std::vector<std::string> lines = {
+      "# two architectures",
+      "[S [M [C norm]]   # a comment inside",
+      "   [M [C linear16]]]",
+      "",
+      "[S [M [C leakyrelu]] [M [C norm]]]",
+  };
+  auto init = parse_init(*space, lines, "seeds.arch");
+  ASSERT_TRUE(init.is_ok()) << init.status().message();
+  ASSERT_EQ(init.value().size(), 2u);
+  EXPECT_EQ(init.value()[0].canonical, "[S [M [C norm]] [M [C linear16]]]");
+  EXPECT_EQ(init.value()[1].canonical, "[S [M [C leakyrelu]] [M [C norm]]]");
+  const std::vector<std::string> bad = {
+      "# comment",
+      "[S [M [C norm]]",
+      "   [M [B clone2] [M [C linear16]] [M [C norm]] [A add]]]",
+  };
+  EXPECT_EQ(parse_init(*space, bad, "seeds.arch").status().message(),
+            "seeds.arch:3:48: canonical form: not valid here: decision 9: 'add' of rule 'A' on a "
+            "1x28x28 tensor: add cannot combine 2 branch outputs 1x28x16 and 1x28x28");
+  EXPECT_EQ(parse_init(*space, {"[S [M [C norm]] [M [C nrom]]]"}, "a.arch").status().message(),
+            "a.arch:1:20: canonical form: rule 'C' has no alternative 'nrom' (alternatives: "
+            "identity | linear16 | linear32 | linear64 | linear128 | linear256 | linear512 | "
+            "linear1024 | linear2048 | linear_x2 | linear_x4 | linear_div2 | linear_div4 | norm | "
+            "leakyrelu | softmax | pos_enc)");
 }
 
 }  // namespace

@@ -244,6 +244,48 @@ TEST(TypedGrammar, ErrorsNameTheFileLineAndColumn) {
             "take a 1x8x8 tensor");
 }
 
+TEST(TypedGrammar, TypedGrammarsBuildWithTheEinspaceBuilderOnly) {
+  auto error_of = [](const std::string& text) {
+    auto s = space_from_source("b.grammar", text);
+    return s.is_ok() ? std::string("ok") : s.status().message();
+  };
+  EXPECT_EQ(error_of("%state tensor\n%builder chain\nS -> sequential(M, M)\nM -> \"norm\"\n"),
+            "b.grammar:2:2: a typed grammar (%state tensor) builds with %builder einspace, not "
+            "'chain'");
+  EXPECT_EQ(error_of("%builder einspace\nnet -> \"conv3x3\"\n"),
+            "b.grammar:1:2: %builder einspace needs '%state tensor' (a typed grammar)");
+  auto s = space_from_source("t.grammar", "%state tensor\nS -> sequential(M, M)\nM -> \"norm\"\n");
+  ASSERT_TRUE(s.is_ok()) << s.status().message();
+  EXPECT_EQ(s.value()->build_spec().builder, "einspace");
+}
+
+TEST(TypedGrammar, RetargetingAppendsOnlyWhatChanges) {
+  auto space = make_space("einspace").value();
+  SpaceTarget same;
+  same.channels = 1;
+  same.height = 28;
+  same.width = 28;
+  same.classes = 10;
+  EXPECT_EQ(retarget_space(*space, same).value(), nullptr);
+  SpaceTarget t = same;
+  t.channels = 3;
+  t.max_nodes = 50;
+  auto moved = retarget_space(*space, t).value();
+  ASSERT_NE(moved, nullptr);
+  const std::string& src = moved->source();
+  EXPECT_EQ(src.substr(src.size() - 71),
+            "# set by the command line and the dataset\n%input 3 28 28\n%max-nodes 50\n");
+  EXPECT_EQ(typed(*moved).grammar().max_nodes, 50);
+  // Retargeting the result again changes nothing.
+  EXPECT_EQ(retarget_space(*moved, t).value(), nullptr);
+  auto macro = make_space("nas-bench-macro").value();
+  SpaceTarget budget;
+  budget.max_params = 1000;
+  EXPECT_EQ(retarget_space(*macro, budget).status().message(),
+            "--max-params applies to typed grammars (%state tensor); space 'nas-bench-macro' is "
+            "not one");
+}
+
 TEST(TypedGrammar, ArchitectureErrorsNameTheColumnAndTheReason) {
   auto space = einspace_at(1, 28, 28);
   EXPECT_EQ(space->parse("[S [B clone2] [M [C norm]] [A add]]").status().message(),
