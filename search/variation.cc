@@ -98,7 +98,12 @@ std::optional<Architecture> first_unseen(const std::vector<Architecture>& init,
 
 namespace {
 
-std::optional<Architecture> mutate_once(const Space& space, const Architecture& parent, Rng& rng) {
+// One mutation at a uniformly chosen point. Without `complete`, a child whose
+// subtree never suits the kept decisions is given up (nullopt) rather than
+// completed afresh after the subtree, which would redraw the rest of the
+// network.
+std::optional<Architecture> mutate_once(const Space& space, const Architecture& parent, Rng& rng,
+                                        bool complete) {
   const std::vector<int>& d = parent.decisions;
   // Decision points that can change, with their legal choices.
   std::vector<int> points;
@@ -145,6 +150,7 @@ std::optional<Architecture> mutate_once(const Space& space, const Architecture& 
       if (made.is_ok()) return std::move(made).value();
     }
     if (attempt + 1 < kSubtreeAttempts) continue;
+    if (!complete) return std::nullopt;
     finish_by_priors(*child, rng);
     auto finished = space.make(child->decisions());
     if (!finished.is_ok()) return std::nullopt;
@@ -155,12 +161,13 @@ std::optional<Architecture> mutate_once(const Space& space, const Architecture& 
 }  // namespace
 
 std::optional<Architecture> mutate(const Space& space, const Architecture& parent, Rng& rng) {
-  // A hand-written parent (a seed) may hold choices no witness search proved;
-  // resampling below one can meet a dead end (std::invalid_argument). Another
-  // point is tried then.
+  // Other points are tried while a mutation cannot keep the rest of the
+  // parent (typed grammars: no subtree drawn had a fitting output shape), or
+  // meets a dead end below a choice of a hand-written parent that no search
+  // proved (std::invalid_argument). The last attempt completes afresh.
   for (int attempt = 0; attempt < kMutationAttempts; ++attempt) {
     try {
-      auto child = mutate_once(space, parent, rng);
+      auto child = mutate_once(space, parent, rng, attempt + 1 == kMutationAttempts);
       if (child) return child;
     } catch (const std::invalid_argument&) {
     }

@@ -3,7 +3,10 @@
 // Starting from the empty prefix, `choices(prefix)` lists the legal choices at
 // the next open decision, each with a prior and a label; appending the index
 // of one of them gives the next prefix; an empty list means the architecture
-// is complete and `make(prefix)` returns it. Every engine in search/ works on
+// is complete and `make(prefix)` returns it. A choice with prior 0 is listed
+// but never taken by an engine: typed grammars list every alternative, so that
+// an index names the same alternative in every context, and give 0 to those
+// that cannot complete a valid network there. Every engine in search/ works on
 // this interface alone. Implementations are immutable after construction and
 // safe to share across threads.
 #pragma once
