@@ -105,25 +105,24 @@ namespace {
 std::optional<Architecture> mutate_once(const Space& space, const Architecture& parent, Rng& rng,
                                         bool complete) {
   const std::vector<int>& d = parent.decisions;
-  // Decision points that can change, with their legal choices.
+  // Decision points that can change: a node chosen uniformly. Priors are
+  // computed only at the chosen point (typed grammars search for them).
   std::vector<int> points;
-  std::vector<std::vector<Choice>> options;
   auto walk = space.cursor();
   for (size_t i = 0; i < d.size(); ++i) {
-    if (takeable(walk->choices()) >= 2) {
-      points.push_back(static_cast<int>(i));
-      options.push_back(walk->choices());
-    }
+    if (walk->choice_count() >= 2) points.push_back(static_cast<int>(i));
     walk->choose(d[i]);
   }
   if (points.empty()) return std::nullopt;
-  const size_t pick = uniform_index(rng, points.size());
-  const int i = points[pick];
-  const std::vector<Choice>& ch = options[pick];
+  const int i = points[uniform_index(rng, points.size())];
+  const std::vector<Choice> ch = space.choices(std::vector<int>(d.begin(), d.begin() + i));
   std::vector<double> weights;
+  double others = 0;
   for (size_t c = 0; c < ch.size(); ++c) {
     weights.push_back(static_cast<int>(c) == d[i] ? 0.0 : ch[c].prior);
+    others += weights.back();
   }
+  if (others <= 0) return std::nullopt;  // nothing else can be taken here
   // Keep the parent's decisions after the subtree, as codes (where the
   // choices offered depend on earlier ones, an index could change meaning).
   // Where the new subtree's output does not suit them (typed grammars: its

@@ -62,6 +62,8 @@ class SpaceCursor {
   virtual const std::vector<int>& decisions() const = 0;
   // Space::subtree_closed(decisions(), index), usually cheaper.
   virtual bool subtree_closed(int index) const = 0;
+  // choices().size(), without computing priors where that is costly.
+  virtual size_t choice_count() const { return choices().size(); }
 };
 
 class Space {

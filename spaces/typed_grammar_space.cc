@@ -676,6 +676,11 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
 
   const std::vector<int>& decisions() const override { return decisions_; }
 
+  // Every alternative is listed; no witness search needed to count them.
+  size_t choice_count() const override {
+    return m_.done() ? 0 : s_.grammar_.rules[m_.top().rule].alternatives.size();
+  }
+
   // Pre-order: a decision's subtree is open exactly when the next rule to
   // expand hangs below its node.
   bool subtree_closed(int index) const override {
