@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -490,6 +491,39 @@ TEST_F(CliTest, ExportJsonHoldsTheGenotypeAndMetrics) {
   EXPECT_EQ(j["primitives"].size(), 6u);
   EXPECT_EQ(j["canonical"].get<std::string>().rfind("[cell [edge ", 0), 0u);
   EXPECT_NEAR(j["metrics"]["val_acc"].get<double>(), std::stod(rows[2]["val_acc"]), 1e-3);
+}
+
+TEST_F(CliTest, EinspaceEvolutionStartsFromASeedFileAndBudgetsAreChecked) {
+  const std::string seed = std::string(SYLVA_SOURCE_DIR) + "/spaces/seeds/wrn16-4.arch";
+  Output o = run("search --name w --db " + db_ +
+                 " --space einspace --strategy evolution --population 4 --sample-size 2 --init " +
+                 seed + " --evaluator stub --trials 12 --max-params 3000000 --seed 5");
+  ASSERT_EQ(o.code, 0) << o.err;
+  // Trial 0 is the seed: its canonical form is the file's, comments and
+  // layout aside.
+  std::string text;
+  std::istringstream lines(slurp(seed));
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind('#', 0) != 0) text += line + " ";
+  }
+  std::string flat;
+  for (char ch : text) {
+    const bool space = std::isspace(static_cast<unsigned char>(ch));
+    if (space && (flat.empty() || flat.back() == ' ')) continue;
+    if (ch == ']' && !flat.empty() && flat.back() == ' ') flat.pop_back();
+    flat += space ? ' ' : ch;
+  }
+  while (!flat.empty() && flat.back() == ' ') flat.pop_back();
+  ASSERT_EQ(run("export --name w --db " + db_ + " --trial 0 --out " + dir_ + "/t0.json").code, 0);
+  EXPECT_EQ(nlohmann::json::parse(slurp(dir_ + "/t0.json"))["canonical"], flat);
+  auto rows = trials("w");
+  ASSERT_EQ(rows.size(), 12u);
+  // A budget for a space that has none is one clear line.
+  expect_one_line_error(run("sample --space nb201 --max-nodes 5"),
+                        "--max-nodes applies to typed grammars (%state tensor); space 'nb201' is "
+                        "not one");
+  expect_one_line_error(run("sample --space einspace --max-params 0"),
+                        "--max-params must be >= 1, got 0");
 }
 
 TEST_F(CliTest, SampleIsSeededAndMeasuresCost) {
