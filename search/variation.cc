@@ -123,13 +123,10 @@ std::optional<Architecture> mutate_once(const Space& space, const Architecture& 
     others += weights.back();
   }
   if (others <= 0) return std::nullopt;  // nothing else can be taken here
-  // Keep the parent's decisions after the subtree, as codes (where the
-  // choices offered depend on earlier ones, an index could change meaning).
-  // Where the new subtree's output does not suit them (typed grammars: its
-  // tensor shape), the subtree is drawn again, then the rest is completed
-  // afresh.
+  // Keep the parent's decisions after the subtree (an index names the same
+  // alternative in every context). Where the new subtree's output does not
+  // suit them (typed grammars: its tensor shape), the subtree is drawn again.
   const int end = space.slots(d)[i].end;
-  const std::vector<int> parent_codes = space.codes(d);
   for (int attempt = 0;; ++attempt) {
     auto child = space.cursor();
     for (int k = 0; k < i; ++k) child->choose(d[k]);
@@ -141,13 +138,10 @@ std::optional<Architecture> mutate_once(const Space& space, const Architecture& 
       for (const auto& c : child->choices()) w.push_back(c.prior);
       child->choose(static_cast<int>(sample_index(rng, w)));
     }
-    std::vector<int> kept = space.codes(child->decisions());
-    kept.insert(kept.end(), parent_codes.begin() + end, parent_codes.end());
-    auto decisions = space.decisions_from_codes(kept);
-    if (decisions.is_ok()) {
-      auto made = space.make(decisions.value());
-      if (made.is_ok()) return std::move(made).value();
-    }
+    std::vector<int> kept = child->decisions();
+    kept.insert(kept.end(), d.begin() + end, d.end());
+    auto made = space.make(kept);
+    if (made.is_ok()) return std::move(made).value();
     if (attempt + 1 < kSubtreeAttempts) continue;
     if (!complete) return std::nullopt;
     finish_by_priors(*child, rng);
@@ -190,16 +184,11 @@ std::optional<Architecture> crossover(const Space& space, const Architecture& a,
   const int i = shared[uniform_index(rng, shared.size())];
   const auto& candidates = by_kind[slots_a[i].kind];
   const int j = candidates[uniform_index(rng, candidates.size())];
-  // Slots of one kind take the same state, so b's subtree fits a's context;
-  // the decisions move as codes (see mutate).
-  const std::vector<int> codes_a = space.codes(a.decisions);
-  const std::vector<int> codes_b = space.codes(b.decisions);
-  std::vector<int> child(codes_a.begin(), codes_a.begin() + i);
-  child.insert(child.end(), codes_b.begin() + j, codes_b.begin() + slots_b[j].end);
-  child.insert(child.end(), codes_a.begin() + slots_a[i].end, codes_a.end());
-  auto decisions = space.decisions_from_codes(child);
-  if (!decisions.is_ok()) return std::nullopt;
-  auto made = space.make(decisions.value());
+  // Slots of one kind take the same state, so b's subtree fits a's context.
+  std::vector<int> child(a.decisions.begin(), a.decisions.begin() + i);
+  child.insert(child.end(), b.decisions.begin() + j, b.decisions.begin() + slots_b[j].end);
+  child.insert(child.end(), a.decisions.begin() + slots_a[i].end, a.decisions.end());
+  auto made = space.make(child);
   if (!made.is_ok()) return std::nullopt;
   return std::move(made).value();
 }

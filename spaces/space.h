@@ -96,18 +96,6 @@ class Space {
   // prefix at every step; spaces with a cheaper way override it.
   virtual std::unique_ptr<SpaceCursor> cursor() const;
 
-  // Decisions as stable codes. Where the choices offered at a decision depend
-  // on earlier decisions (typed grammars filter by shape), a choice index can
-  // name different alternatives in different contexts; a code names the same
-  // one everywhere, so variation operators move codes between contexts.
-  // The default: codes are the decisions.
-  virtual std::vector<int> codes(const std::vector<int>& decisions) const { return decisions; }
-  // The decisions that take `codes`; an error when a code is not offered at
-  // its position (the caller then completes differently).
-  virtual StatusOr<std::vector<int>> decisions_from_codes(const std::vector<int>& codes) const {
-    return codes;
-  }
-
   virtual const BuildSpec& build_spec() const = 0;
 
   // Source text that rebuilds this space with space_from_source(); stored with
