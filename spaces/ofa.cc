@@ -1,0 +1,265 @@
+#include "spaces/ofa.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace sylva::ofa {
+namespace {
+
+int64_t most(const std::vector<int64_t>& v) { return *std::max_element(v.begin(), v.end()); }
+int64_t least(const std::vector<int64_t>& v) { return *std::min_element(v.begin(), v.end()); }
+bool allowed(const std::vector<int64_t>& v, int64_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+// The spatial size after a "same"-padded convolution of stride s.
+int64_t after(int64_t size, int64_t stride) { return (size - 1) / stride + 1; }
+
+torch::Tensor resize(const torch::Tensor& x, int64_t resolution) {
+  if (x.size(2) == resolution && x.size(3) == resolution) return x;
+  return torch::nn::functional::interpolate(x,
+                                            torch::nn::functional::InterpolateFuncOptions()
+                                                .size(std::vector<int64_t>{resolution, resolution})
+                                                .mode(torch::kBilinear)
+                                                .align_corners(false));
+}
+
+// Standalone pieces of an extracted sub-network.
+class ResizeImpl : public torch::nn::Module {
+ public:
+  explicit ResizeImpl(int64_t resolution) : resolution_(resolution) {}
+  torch::Tensor forward(const torch::Tensor& x) { return resize(x, resolution_); }
+
+ private:
+  int64_t resolution_;
+};
+TORCH_MODULE(Resize);
+
+class MbBlockImpl : public torch::nn::Module {
+ public:
+  MbBlockImpl(torch::nn::Conv2d expand, torch::nn::BatchNorm2d bn1, torch::nn::Conv2d depthwise,
+              torch::nn::BatchNorm2d bn2, torch::nn::Conv2d project, torch::nn::BatchNorm2d bn3,
+              bool residual)
+      : expand_(register_module("expand", expand)),
+        bn1_(register_module("bn1", bn1)),
+        depthwise_(register_module("depthwise", depthwise)),
+        bn2_(register_module("bn2", bn2)),
+        project_(register_module("project", project)),
+        bn3_(register_module("bn3", bn3)),
+        residual_(residual) {}
+
+  torch::Tensor forward(const torch::Tensor& x) {
+    torch::Tensor h = torch::relu(bn1_->forward(expand_->forward(x)));
+    h = torch::relu(bn2_->forward(depthwise_->forward(h)));
+    h = bn3_->forward(project_->forward(h));
+    return residual_ ? h + x : h;
+  }
+
+ private:
+  torch::nn::Conv2d expand_, depthwise_, project_;
+  torch::nn::BatchNorm2d bn1_, bn2_, bn3_;
+  bool residual_;
+};
+TORCH_MODULE(MbBlock);
+
+class PoolImpl : public torch::nn::Module {
+ public:
+  torch::Tensor forward(const torch::Tensor& x) { return x.mean({2, 3}); }
+};
+TORCH_MODULE(Pool);
+
+torch::nn::BatchNorm2d copy_bn(const torch::nn::BatchNorm2d& bn) {
+  torch::nn::BatchNorm2d out(bn->options);
+  torch::NoGradGuard no_grad;
+  out->weight.copy_(bn->weight);
+  out->bias.copy_(bn->bias);
+  out->running_mean.copy_(bn->running_mean);
+  out->running_var.copy_(bn->running_var);
+  return out;
+}
+
+}  // namespace
+
+OfaConfig largest(const OfaSpec& spec) {
+  OfaConfig c;
+  c.resolution = most(spec.resolutions);
+  for (size_t s = 0; s < spec.widths.size(); ++s) {
+    c.depth.push_back(most(spec.depths));
+    c.kernel.emplace_back(most(spec.depths), most(spec.kernels));
+    c.expand.emplace_back(most(spec.depths), most(spec.expands));
+  }
+  return c;
+}
+
+OfaConfig smallest(const OfaSpec& spec) {
+  OfaConfig c;
+  c.resolution = least(spec.resolutions);
+  for (size_t s = 0; s < spec.widths.size(); ++s) {
+    c.depth.push_back(least(spec.depths));
+    c.kernel.emplace_back(least(spec.depths), least(spec.kernels));
+    c.expand.emplace_back(least(spec.depths), least(spec.expands));
+  }
+  return c;
+}
+
+Status check_config(const OfaSpec& spec, const OfaConfig& c) {
+  auto bad = [](const std::string& what, int64_t got, const std::vector<int64_t>& ok) {
+    return Status::error(fmt::format("{} is {}, not one of {}", what, got, fmt::join(ok, ", ")));
+  };
+  if (!allowed(spec.resolutions, c.resolution)) {
+    return bad("resolution", c.resolution, spec.resolutions);
+  }
+  const size_t stages = spec.widths.size();
+  if (c.depth.size() != stages || c.kernel.size() != stages || c.expand.size() != stages) {
+    return Status::error(
+        fmt::format("a configuration has {} stages, got {}", stages, c.depth.size()));
+  }
+  for (size_t s = 0; s < stages; ++s) {
+    if (!allowed(spec.depths, c.depth[s])) {
+      return bad(fmt::format("depth of stage {}", s + 1), c.depth[s], spec.depths);
+    }
+    if (static_cast<int64_t>(c.kernel[s].size()) != c.depth[s] ||
+        static_cast<int64_t>(c.expand[s].size()) != c.depth[s]) {
+      return Status::error(fmt::format("stage {} has depth {} but {} kernels and {} expand ratios",
+                                       s + 1, c.depth[s], c.kernel[s].size(), c.expand[s].size()));
+    }
+    for (int64_t b = 0; b < c.depth[s]; ++b) {
+      if (!allowed(spec.kernels, c.kernel[s][b])) {
+        return bad(fmt::format("kernel of stage {} block {}", s + 1, b + 1), c.kernel[s][b],
+                   spec.kernels);
+      }
+      if (!allowed(spec.expands, c.expand[s][b])) {
+        return bad(fmt::format("expand ratio of stage {} block {}", s + 1, b + 1), c.expand[s][b],
+                   spec.expands);
+      }
+    }
+  }
+  return Status::ok();
+}
+
+OfaNetImpl::OfaNetImpl(OfaSpec spec) : spec_(std::move(spec)) {
+  if (spec_.widths.size() != spec_.strides.size() || spec_.widths.empty()) {
+    throw std::invalid_argument("ofa: one stride per stage width");
+  }
+  stem_ = register_module(
+      "stem",
+      torch::nn::Conv2d(
+          torch::nn::Conv2dOptions(spec_.in_channels, spec_.stem, 3).padding(1).bias(false)));
+  stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(spec_.stem));
+  int64_t in = spec_.stem;
+  const int64_t e = most(spec_.expands);
+  for (size_t s = 0; s < spec_.widths.size(); ++s) {
+    std::vector<Block> stage;
+    for (int64_t b = 0; b < most(spec_.depths); ++b) {
+      Block k;
+      k.in_max = in;
+      k.out = spec_.widths[s];
+      k.stride = b == 0 ? spec_.strides[s] : 1;
+      const std::string name = fmt::format("s{}b{}_", s + 1, b + 1);
+      const int64_t hidden = in * e;
+      k.expand = register_module(name + "expand",
+                                 elastic::ElasticConv2d(in, hidden, std::vector<int64_t>{1}));
+      k.bn1 = register_module(name + "bn1", elastic::ElasticBatchNorm2d(hidden));
+      k.depthwise = register_module(
+          name + "depthwise",
+          elastic::ElasticConv2d(hidden, hidden, spec_.kernels, k.stride, /*depthwise=*/true));
+      k.bn2 = register_module(name + "bn2", elastic::ElasticBatchNorm2d(hidden));
+      k.project = register_module(name + "project",
+                                  elastic::ElasticConv2d(hidden, k.out, std::vector<int64_t>{1}));
+      k.bn3 = register_module(name + "bn3", elastic::ElasticBatchNorm2d(k.out));
+      stage.push_back(k);
+      in = k.out;
+    }
+    stages_.push_back(stage);
+  }
+  classifier_ = register_module("classifier", torch::nn::Linear(in, spec_.classes));
+  active_ = largest(spec_);
+}
+
+void OfaNetImpl::activate(const OfaConfig& config) {
+  Status s = check_config(spec_, config);
+  if (!s.is_ok()) throw std::invalid_argument(s.message());
+  active_ = config;
+}
+
+torch::Tensor OfaNetImpl::forward(torch::Tensor x) {
+  x = resize(x, active_.resolution);
+  x = torch::relu(stem_bn_->forward(stem_->forward(x)));
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    for (int64_t b = 0; b < active_.depth[s]; ++b) {
+      Block& k = stages_[s][b];
+      const int64_t in = x.size(1), hidden = in * active_.expand[s][b];
+      torch::Tensor h = torch::relu(k.bn1->forward(k.expand->forward(x, hidden, 1)));
+      h = torch::relu(k.bn2->forward(k.depthwise->forward(h, hidden, active_.kernel[s][b])));
+      h = k.bn3->forward(k.project->forward(h, k.out, 1));
+      x = k.stride == 1 && in == k.out ? h + x : h;
+    }
+  }
+  return classifier_->forward(x.mean({2, 3}));
+}
+
+torch::nn::Sequential OfaNetImpl::extract(const OfaConfig& config) const {
+  Status status = check_config(spec_, config);
+  if (!status.is_ok()) throw std::invalid_argument(status.message());
+  torch::nn::Sequential net;
+  net->push_back(Resize(config.resolution));
+  torch::nn::Conv2d stem(
+      torch::nn::Conv2dOptions(spec_.in_channels, spec_.stem, 3).padding(1).bias(false));
+  {
+    torch::NoGradGuard no_grad;
+    stem->weight.copy_(stem_->weight);
+  }
+  net->push_back(stem);
+  net->push_back(copy_bn(stem_bn_));
+  net->push_back(torch::nn::ReLU());
+  int64_t in = spec_.stem;
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    for (int64_t b = 0; b < config.depth[s]; ++b) {
+      const Block& k = stages_[s][b];
+      const int64_t hidden = in * config.expand[s][b], kernel = config.kernel[s][b];
+      net->push_back(MbBlock(k.expand->extract(in, hidden, 1), k.bn1->extract(hidden),
+                             k.depthwise->extract(hidden, hidden, kernel), k.bn2->extract(hidden),
+                             k.project->extract(hidden, k.out, 1), k.bn3->extract(k.out),
+                             k.stride == 1 && in == k.out));
+      in = k.out;
+    }
+  }
+  net->push_back(Pool());
+  torch::nn::Linear head(classifier_->options);
+  {
+    torch::NoGradGuard no_grad;
+    head->weight.copy_(classifier_->weight);
+    head->bias.copy_(classifier_->bias);
+  }
+  net->push_back(head);
+  return net;
+}
+
+OfaCost OfaNetImpl::cost(const OfaConfig& config) const {
+  Status status = check_config(spec_, config);
+  if (!status.is_ok()) throw std::invalid_argument(status.message());
+  OfaCost c;
+  int64_t size = config.resolution, in = spec_.stem;
+  c.params += spec_.in_channels * spec_.stem * 9 + 2 * spec_.stem;
+  c.macs += size * size * spec_.in_channels * spec_.stem * 9;
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    for (int64_t b = 0; b < config.depth[s]; ++b) {
+      const Block& k = stages_[s][b];
+      const int64_t hidden = in * config.expand[s][b], kernel = config.kernel[s][b];
+      const int64_t out_size = after(size, k.stride);
+      c.params += k.expand->params(in, hidden, 1) + k.depthwise->params(hidden, hidden, kernel) +
+                  k.project->params(hidden, k.out, 1) + 2 * (hidden + hidden + k.out);
+      c.macs += size * size * in * hidden + out_size * out_size * hidden * kernel * kernel +
+                out_size * out_size * hidden * k.out;
+      size = out_size;
+      in = k.out;
+    }
+  }
+  c.params += in * spec_.classes + spec_.classes;
+  c.macs += in * spec_.classes;
+  return c;
+}
+
+}  // namespace sylva::ofa

@@ -1,0 +1,122 @@
+// The once-for-all supernet: every configuration runs on the shared weights,
+// its extracted standalone network computes the same outputs, the analytic
+// cost equals the extracted network's parameter count, and configurations
+// outside the space are errors naming the dimension.
+#include "spaces/ofa.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+
+namespace sylva::ofa {
+namespace {
+
+OfaConfig random_config(const OfaSpec& spec, std::mt19937_64& rng) {
+  auto pick = [&](const std::vector<int64_t>& v) { return v[rng() % v.size()]; };
+  OfaConfig c;
+  c.resolution = pick(spec.resolutions);
+  for (size_t s = 0; s < spec.widths.size(); ++s) {
+    c.depth.push_back(pick(spec.depths));
+    c.kernel.emplace_back();
+    c.expand.emplace_back();
+    for (int64_t b = 0; b < c.depth.back(); ++b) {
+      c.kernel.back().push_back(pick(spec.kernels));
+      c.expand.back().push_back(pick(spec.expands));
+    }
+  }
+  return c;
+}
+
+int64_t count(const torch::nn::Module& m) {
+  int64_t n = 0;
+  for (const auto& p : m.parameters()) n += p.numel();
+  return n;
+}
+
+TEST(Ofa, ExtractedSubnetsComputeWhatTheSupernetComputes) {
+  torch::manual_seed(0);
+  OfaSpec spec;
+  OfaNet net(spec);
+  // Batch-norm statistics that are not the identity, so that copying them matters.
+  net->train();
+  {
+    torch::NoGradGuard no_grad;
+    for (int i = 0; i < 3; ++i) {
+      net->activate(largest(spec));
+      net->forward(torch::randn({8, 1, 28, 28}) * 2 + 1);
+    }
+  }
+  net->eval();
+  std::mt19937_64 rng(3);
+  const torch::Tensor x = torch::randn({2, 1, 28, 28});
+  std::vector<OfaConfig> configs = {largest(spec), smallest(spec)};
+  for (int i = 0; i < 5; ++i) configs.push_back(random_config(spec, rng));
+  for (const OfaConfig& c : configs) {
+    net->activate(c);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor y = net->forward(x);
+    EXPECT_EQ(y.sizes(), torch::IntArrayRef({2, 10}));
+    auto sub = net->extract(c);
+    sub->eval();
+    EXPECT_LT((sub->forward(x) - y).abs().max().item<double>(), 1e-4);
+    EXPECT_EQ(net->cost(c).params, count(*sub));
+  }
+}
+
+TEST(Ofa, CostsSpanTheSpaceAndFollowTheConfiguration) {
+  OfaSpec spec;
+  OfaNet net(spec);
+  const OfaCost big = net->cost(largest(spec));
+  const OfaCost small = net->cost(smallest(spec));
+  EXPECT_GT(big.macs, 4 * small.macs);
+  EXPECT_GT(big.params, small.params);
+  // Hand count of the smallest: stem 1*16*9 + BN 32; stage blocks of depth 2,
+  // kernel 3, expand 3, widths 24 40 80 96 (strides 1 2 2 1), head 96*10+10.
+  int64_t params = 16 * 9 + 32, in = 16;
+  for (int64_t out : {24, 24, 40, 40, 80, 80, 96, 96}) {
+    const int64_t hidden = 3 * in;
+    params += in * hidden + hidden * 9 + hidden * out + 2 * (2 * hidden + out);
+    in = out;
+  }
+  params += 96 * 10 + 10;
+  EXPECT_EQ(small.params, params);
+}
+
+TEST(Ofa, ConfigurationsOutsideTheSpaceNameTheDimension) {
+  OfaSpec spec;
+  OfaConfig c = largest(spec);
+  c.kernel[1][2] = 9;
+  EXPECT_EQ(check_config(spec, c).message(), "kernel of stage 2 block 3 is 9, not one of 3, 5, 7");
+  c = largest(spec);
+  c.resolution = 32;
+  EXPECT_EQ(check_config(spec, c).message(), "resolution is 32, not one of 20, 24, 28");
+  c = largest(spec);
+  c.depth[0] = 2;
+  EXPECT_EQ(check_config(spec, c).message(),
+            "stage 1 has depth 2 but 4 kernels and 4 expand ratios");
+  OfaNet net(spec);
+  c.depth[0] = 5;
+  EXPECT_THROW(net->activate(c), std::invalid_argument);
+}
+
+TEST(Ofa, TrainingASubnetTrainsOnlyItsShare) {
+  torch::manual_seed(1);
+  OfaSpec spec;
+  OfaNet net(spec);
+  net->train();
+  net->activate(smallest(spec));
+  auto loss = torch::nn::functional::cross_entropy(net->forward(torch::randn({4, 1, 28, 28})),
+                                                   torch::tensor({1, 2, 3, 4}));
+  loss.backward();
+  auto params = net->named_parameters();
+  // Blocks past the active depth get no gradient; the 3x3 kernels of active
+  // blocks reach only the centre of the 7x7 weights.
+  EXPECT_FALSE(params["s1b3_expand.weight"].grad().defined());
+  const torch::Tensor dw = params["s1b1_depthwise.weight"].grad();
+  ASSERT_TRUE(dw.defined());
+  EXPECT_EQ(dw.slice(2, 0, 2).abs().sum().item<double>(), 0);
+  EXPECT_GT(dw.slice(2, 2, 5).slice(3, 2, 5).abs().sum().item<double>(), 0);
+}
+
+}  // namespace
+}  // namespace sylva::ofa
