@@ -9,10 +9,6 @@ namespace sylva::ofa {
 namespace {
 
 int64_t most(const std::vector<int64_t>& v) { return *std::max_element(v.begin(), v.end()); }
-int64_t least(const std::vector<int64_t>& v) { return *std::min_element(v.begin(), v.end()); }
-bool allowed(const std::vector<int64_t>& v, int64_t x) {
-  return std::find(v.begin(), v.end(), x) != v.end();
-}
 
 // The spatial size after a "same"-padded convolution of stride s.
 int64_t after(int64_t size, int64_t stride) { return (size - 1) / stride + 1; }
@@ -81,63 +77,6 @@ torch::nn::BatchNorm2d copy_bn(const torch::nn::BatchNorm2d& bn) {
 }
 
 }  // namespace
-
-OfaConfig largest(const OfaSpec& spec) {
-  OfaConfig c;
-  c.resolution = most(spec.resolutions);
-  for (size_t s = 0; s < spec.widths.size(); ++s) {
-    c.depth.push_back(most(spec.depths));
-    c.kernel.emplace_back(most(spec.depths), most(spec.kernels));
-    c.expand.emplace_back(most(spec.depths), most(spec.expands));
-  }
-  return c;
-}
-
-OfaConfig smallest(const OfaSpec& spec) {
-  OfaConfig c;
-  c.resolution = least(spec.resolutions);
-  for (size_t s = 0; s < spec.widths.size(); ++s) {
-    c.depth.push_back(least(spec.depths));
-    c.kernel.emplace_back(least(spec.depths), least(spec.kernels));
-    c.expand.emplace_back(least(spec.depths), least(spec.expands));
-  }
-  return c;
-}
-
-Status check_config(const OfaSpec& spec, const OfaConfig& c) {
-  auto bad = [](const std::string& what, int64_t got, const std::vector<int64_t>& ok) {
-    return Status::error(fmt::format("{} is {}, not one of {}", what, got, fmt::join(ok, ", ")));
-  };
-  if (!allowed(spec.resolutions, c.resolution)) {
-    return bad("resolution", c.resolution, spec.resolutions);
-  }
-  const size_t stages = spec.widths.size();
-  if (c.depth.size() != stages || c.kernel.size() != stages || c.expand.size() != stages) {
-    return Status::error(
-        fmt::format("a configuration has {} stages, got {}", stages, c.depth.size()));
-  }
-  for (size_t s = 0; s < stages; ++s) {
-    if (!allowed(spec.depths, c.depth[s])) {
-      return bad(fmt::format("depth of stage {}", s + 1), c.depth[s], spec.depths);
-    }
-    if (static_cast<int64_t>(c.kernel[s].size()) != c.depth[s] ||
-        static_cast<int64_t>(c.expand[s].size()) != c.depth[s]) {
-      return Status::error(fmt::format("stage {} has depth {} but {} kernels and {} expand ratios",
-                                       s + 1, c.depth[s], c.kernel[s].size(), c.expand[s].size()));
-    }
-    for (int64_t b = 0; b < c.depth[s]; ++b) {
-      if (!allowed(spec.kernels, c.kernel[s][b])) {
-        return bad(fmt::format("kernel of stage {} block {}", s + 1, b + 1), c.kernel[s][b],
-                   spec.kernels);
-      }
-      if (!allowed(spec.expands, c.expand[s][b])) {
-        return bad(fmt::format("expand ratio of stage {} block {}", s + 1, b + 1), c.expand[s][b],
-                   spec.expands);
-      }
-    }
-  }
-  return Status::ok();
-}
 
 OfaNetImpl::OfaNetImpl(OfaSpec spec) : spec_(std::move(spec)) {
   if (spec_.widths.size() != spec_.strides.size() || spec_.widths.empty()) {

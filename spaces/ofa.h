@@ -20,45 +20,9 @@
 #include <vector>
 
 #include "spaces/elastic.h"
-#include "spaces/status.h"
+#include "spaces/ofa_config.h"
 
 namespace sylva::ofa {
-
-struct OfaSpec {
-  int64_t in_channels = 1;
-  int64_t classes = 10;
-  int64_t stem = 16;
-  std::vector<int64_t> widths = {24, 40, 80, 96};  // per stage
-  std::vector<int64_t> strides = {1, 2, 2, 1};     // of each stage's first block
-  std::vector<int64_t> kernels = {3, 5, 7};
-  std::vector<int64_t> expands = {3, 4, 6};
-  std::vector<int64_t> depths = {2, 3, 4};
-  std::vector<int64_t> resolutions = {20, 24, 28};
-};
-
-struct OfaConfig {
-  int64_t resolution = 0;
-  std::vector<int64_t> depth;                // per stage
-  std::vector<std::vector<int64_t>> kernel;  // per stage, per active block
-  std::vector<std::vector<int64_t>> expand;  // per stage, per active block
-
-  bool operator==(const OfaConfig& o) const {
-    return resolution == o.resolution && depth == o.depth && kernel == o.kernel &&
-           expand == o.expand;
-  }
-};
-
-// The largest and smallest configurations of a spec.
-OfaConfig largest(const OfaSpec& spec);
-OfaConfig smallest(const OfaSpec& spec);
-// An error naming the dimension and its allowed values when `c` is not a
-// configuration of `spec`.
-Status check_config(const OfaSpec& spec, const OfaConfig& c);
-
-struct OfaCost {
-  int64_t params = 0;
-  int64_t macs = 0;  // per image at the configuration's resolution
-};
 
 class OfaNetImpl : public torch::nn::Module {
  public:

@@ -1,0 +1,153 @@
+#include "spaces/ofa_config.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sstream>
+
+namespace sylva::ofa {
+namespace {
+
+int64_t most(const std::vector<int64_t>& v) { return *std::max_element(v.begin(), v.end()); }
+int64_t least(const std::vector<int64_t>& v) { return *std::min_element(v.begin(), v.end()); }
+bool allowed(const std::vector<int64_t>& v, int64_t x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+}  // namespace
+
+OfaConfig largest(const OfaSpec& spec) {
+  OfaConfig c;
+  c.resolution = most(spec.resolutions);
+  for (size_t s = 0; s < spec.widths.size(); ++s) {
+    c.depth.push_back(most(spec.depths));
+    c.kernel.emplace_back(most(spec.depths), most(spec.kernels));
+    c.expand.emplace_back(most(spec.depths), most(spec.expands));
+  }
+  return c;
+}
+
+OfaConfig smallest(const OfaSpec& spec) {
+  OfaConfig c;
+  c.resolution = least(spec.resolutions);
+  for (size_t s = 0; s < spec.widths.size(); ++s) {
+    c.depth.push_back(least(spec.depths));
+    c.kernel.emplace_back(least(spec.depths), least(spec.kernels));
+    c.expand.emplace_back(least(spec.depths), least(spec.expands));
+  }
+  return c;
+}
+
+Status check_config(const OfaSpec& spec, const OfaConfig& c) {
+  auto bad = [](const std::string& what, int64_t got, const std::vector<int64_t>& ok) {
+    return Status::error(fmt::format("{} is {}, not one of {}", what, got, fmt::join(ok, ", ")));
+  };
+  if (!allowed(spec.resolutions, c.resolution)) {
+    return bad("resolution", c.resolution, spec.resolutions);
+  }
+  const size_t stages = spec.widths.size();
+  if (c.depth.size() != stages || c.kernel.size() != stages || c.expand.size() != stages) {
+    return Status::error(
+        fmt::format("a configuration has {} stages, got {}", stages, c.depth.size()));
+  }
+  for (size_t s = 0; s < stages; ++s) {
+    if (!allowed(spec.depths, c.depth[s])) {
+      return bad(fmt::format("depth of stage {}", s + 1), c.depth[s], spec.depths);
+    }
+    if (static_cast<int64_t>(c.kernel[s].size()) != c.depth[s] ||
+        static_cast<int64_t>(c.expand[s].size()) != c.depth[s]) {
+      return Status::error(fmt::format("stage {} has depth {} but {} kernels and {} expand ratios",
+                                       s + 1, c.depth[s], c.kernel[s].size(), c.expand[s].size()));
+    }
+    for (int64_t b = 0; b < c.depth[s]; ++b) {
+      if (!allowed(spec.kernels, c.kernel[s][b])) {
+        return bad(fmt::format("kernel of stage {} block {}", s + 1, b + 1), c.kernel[s][b],
+                   spec.kernels);
+      }
+      if (!allowed(spec.expands, c.expand[s][b])) {
+        return bad(fmt::format("expand ratio of stage {} block {}", s + 1, b + 1), c.expand[s][b],
+                   spec.expands);
+      }
+    }
+  }
+  return Status::ok();
+}
+
+namespace {
+
+struct SpecField {
+  const char* key;
+  std::vector<int64_t> OfaSpec::*list;
+  int64_t OfaSpec::*value;
+};
+
+const SpecField kFields[] = {
+    {"in", nullptr, &OfaSpec::in_channels},
+    {"classes", nullptr, &OfaSpec::classes},
+    {"stem", nullptr, &OfaSpec::stem},
+    {"widths", &OfaSpec::widths, nullptr},
+    {"strides", &OfaSpec::strides, nullptr},
+    {"kernels", &OfaSpec::kernels, nullptr},
+    {"expands", &OfaSpec::expands, nullptr},
+    {"depths", &OfaSpec::depths, nullptr},
+    {"resolutions", &OfaSpec::resolutions, nullptr},
+};
+
+}  // namespace
+
+std::string spec_text(const OfaSpec& spec) {
+  std::string out = "ofa";
+  for (const SpecField& f : kFields) {
+    out += fmt::format(
+        " {}={}", f.key,
+        f.list ? fmt::format("{}", fmt::join(spec.*f.list, ",")) : std::to_string(spec.*f.value));
+  }
+  return out;
+}
+
+StatusOr<OfaSpec> parse_spec(const std::string& text) {
+  std::istringstream in(text);
+  std::string word;
+  if (!(in >> word) || word != "ofa") {
+    return Status::error(fmt::format("an ofa spec starts with 'ofa', got '{}'", word));
+  }
+  OfaSpec spec;
+  while (in >> word) {
+    const size_t eq = word.find('=');
+    const std::string key = word.substr(0, eq);
+    const SpecField* field = nullptr;
+    for (const SpecField& f : kFields) {
+      if (key == f.key) field = &f;
+    }
+    if (eq == std::string::npos || !field) {
+      return Status::error(fmt::format("ofa spec: unknown entry '{}'", word));
+    }
+    std::vector<int64_t> values;
+    std::istringstream items(word.substr(eq + 1));
+    for (std::string item; std::getline(items, item, ',');) {
+      char* end = nullptr;
+      const long long v = std::strtoll(item.c_str(), &end, 10);
+      if (item.empty() || *end != '\0' || v < 1) {
+        return Status::error(
+            fmt::format("ofa spec: {} takes positive integers, got '{}'", key, item));
+      }
+      values.push_back(v);
+    }
+    if (values.empty() || (!field->list && values.size() != 1)) {
+      return Status::error(
+          fmt::format("ofa spec: {} takes {}", key, field->list ? "a list" : "one integer"));
+    }
+    if (field->list) {
+      spec.*field->list = values;
+    } else {
+      spec.*field->value = values[0];
+    }
+  }
+  if (spec.widths.size() != spec.strides.size()) {
+    return Status::error(
+        fmt::format("ofa spec: {} widths but {} strides", spec.widths.size(), spec.strides.size()));
+  }
+  return spec;
+}
+
+}  // namespace sylva::ofa
