@@ -155,6 +155,12 @@ torch::Tensor ElasticBatchNorm2dImpl::forward(const torch::Tensor& x) {
                            is_training(), momentum_, eps_, /*cudnn_enabled=*/true);
 }
 
+void ElasticBatchNorm2dImpl::reset_statistics() {
+  torch::NoGradGuard no_grad;
+  running_mean_.zero_();
+  running_var_.fill_(1);
+}
+
 torch::nn::BatchNorm2d ElasticBatchNorm2dImpl::extract(int64_t channels) const {
   check_size("elastic batch norm", "channels", channels, weight_.size(0));
   torch::nn::BatchNorm2d m(torch::nn::BatchNorm2dOptions(channels).momentum(momentum_).eps(eps_));

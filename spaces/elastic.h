@@ -82,6 +82,11 @@ class ElasticBatchNorm2dImpl : public torch::nn::Module {
 
   torch::Tensor& running_mean() { return running_mean_; }
   torch::Tensor& running_var() { return running_var_; }
+  // For batch-norm recalibration: statistics back to mean 0, variance 1, and
+  // the weight of the next batch's statistics.
+  void reset_statistics();
+  void set_momentum(double momentum) { momentum_ = momentum; }
+  double momentum() const { return momentum_; }
 
  private:
   double momentum_, eps_;

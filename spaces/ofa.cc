@@ -201,4 +201,33 @@ OfaCost OfaNetImpl::cost(const OfaConfig& config) const {
   return c;
 }
 
+void OfaNetImpl::recalibrate(const std::vector<torch::Tensor>& batches) {
+  std::vector<elastic::ElasticBatchNorm2d> norms;
+  for (const auto& m : modules(/*include_self=*/false)) {
+    if (auto bn = std::dynamic_pointer_cast<elastic::ElasticBatchNorm2dImpl>(m)) {
+      norms.emplace_back(bn);
+    }
+  }
+  const double stem_momentum = stem_bn_->options.momentum().value();
+  std::vector<double> momenta;
+  for (auto& bn : norms) {
+    momenta.push_back(bn->momentum());
+    bn->reset_statistics();
+  }
+  stem_bn_->reset_running_stats();
+  const bool was_training = is_training();
+  train();
+  torch::NoGradGuard no_grad;
+  for (size_t k = 0; k < batches.size(); ++k) {
+    // Batch k weighs 1/(k+1): the running value is the mean over batches.
+    const double m = 1.0 / static_cast<double>(k + 1);
+    for (auto& bn : norms) bn->set_momentum(m);
+    stem_bn_->options.momentum(m);
+    forward(batches[k]);
+  }
+  for (size_t i = 0; i < norms.size(); ++i) norms[i]->set_momentum(momenta[i]);
+  stem_bn_->options.momentum(stem_momentum);
+  train(was_training);
+}
+
 }  // namespace sylva::ofa

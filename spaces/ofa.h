@@ -37,6 +37,10 @@ class OfaNetImpl : public torch::nn::Module {
   // The active sub-network... of `config`, with copied weights.
   torch::nn::Sequential extract(const OfaConfig& config) const;
   OfaCost cost(const OfaConfig& config) const;
+  // Batch-norm recalibration of the active sub-network (once-for-all's
+  // "BN calibration"): the statistics become the plain average over
+  // `batches` forward passes in training mode, without gradients.
+  void recalibrate(const std::vector<torch::Tensor>& batches);
   const OfaSpec& spec() const { return spec_; }
 
  private:

@@ -38,6 +38,22 @@ OfaConfig smallest(const OfaSpec& spec) {
   return c;
 }
 
+OfaConfig random_config(const OfaSpec& spec, std::mt19937_64& rng) {
+  auto pick = [&](const std::vector<int64_t>& v) { return v[rng() % v.size()]; };
+  OfaConfig c;
+  c.resolution = pick(spec.resolutions);
+  for (size_t s = 0; s < spec.widths.size(); ++s) {
+    c.depth.push_back(pick(spec.depths));
+    c.kernel.emplace_back();
+    c.expand.emplace_back();
+    for (int64_t b = 0; b < c.depth.back(); ++b) {
+      c.kernel.back().push_back(pick(spec.kernels));
+      c.expand.back().push_back(pick(spec.expands));
+    }
+  }
+  return c;
+}
+
 Status check_config(const OfaSpec& spec, const OfaConfig& c) {
   auto bad = [](const std::string& what, int64_t got, const std::vector<int64_t>& ok) {
     return Status::error(fmt::format("{} is {}, not one of {}", what, got, fmt::join(ok, ", ")));

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,8 @@ struct OfaConfig {
 // The largest and smallest configurations of a spec.
 OfaConfig largest(const OfaSpec& spec);
 OfaConfig smallest(const OfaSpec& spec);
+// A configuration drawn uniformly per dimension.
+OfaConfig random_config(const OfaSpec& spec, std::mt19937_64& rng);
 // An error naming the dimension and its allowed values when `c` is not a
 // configuration of `spec`.
 Status check_config(const OfaSpec& spec, const OfaConfig& c);

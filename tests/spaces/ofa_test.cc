@@ -11,22 +11,6 @@
 namespace sylva::ofa {
 namespace {
 
-OfaConfig random_config(const OfaSpec& spec, std::mt19937_64& rng) {
-  auto pick = [&](const std::vector<int64_t>& v) { return v[rng() % v.size()]; };
-  OfaConfig c;
-  c.resolution = pick(spec.resolutions);
-  for (size_t s = 0; s < spec.widths.size(); ++s) {
-    c.depth.push_back(pick(spec.depths));
-    c.kernel.emplace_back();
-    c.expand.emplace_back();
-    for (int64_t b = 0; b < c.depth.back(); ++b) {
-      c.kernel.back().push_back(pick(spec.kernels));
-      c.expand.back().push_back(pick(spec.expands));
-    }
-  }
-  return c;
-}
-
 int64_t count(const torch::nn::Module& m) {
   int64_t n = 0;
   for (const auto& p : m.parameters()) n += p.numel();
