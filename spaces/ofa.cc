@@ -230,4 +230,40 @@ void OfaNetImpl::recalibrate(const std::vector<torch::Tensor>& batches) {
   train(was_training);
 }
 
+Status save_supernet(OfaNet& net, const std::string& path) {
+  try {
+    torch::serialize::OutputArchive archive;
+    archive.write("spec", c10::IValue(spec_text(net->spec())));
+    net->save(archive);
+    archive.save_to(path);
+  } catch (const c10::Error& e) {
+    return Status::error(fmt::format("cannot write supernet '{}': {}", path,
+                                     std::string(e.what_without_backtrace())));
+  }
+  return Status::ok();
+}
+
+StatusOr<OfaNet> load_supernet(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path);
+  } catch (const c10::Error&) {
+    return Status::error(fmt::format("'{}' is not a readable supernet file", path));
+  }
+  c10::IValue text;
+  if (!archive.try_read("spec", text) || !text.isString()) {
+    return Status::error(fmt::format("'{}' holds no supernet spec", path));
+  }
+  auto spec = parse_spec(text.toStringRef());
+  if (!spec.is_ok()) return Status::error(path + ": " + spec.status().message());
+  OfaNet net(spec.value());
+  try {
+    net->load(archive);
+  } catch (const c10::Error& e) {
+    return Status::error(fmt::format("'{}': weights do not fit its spec: {}", path,
+                                     std::string(e.what_without_backtrace())));
+  }
+  return net;
+}
+
 }  // namespace sylva::ofa

@@ -59,4 +59,8 @@ class OfaNetImpl : public torch::nn::Module {
 };
 TORCH_MODULE(OfaNet);
 
+// A supernet file: its spec (as spec_text) and every weight and statistic.
+Status save_supernet(OfaNet& net, const std::string& path);
+StatusOr<OfaNet> load_supernet(const std::string& path);
+
 }  // namespace sylva::ofa

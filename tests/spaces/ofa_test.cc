@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <random>
 
 namespace sylva::ofa {
@@ -100,6 +101,38 @@ TEST(Ofa, TrainingASubnetTrainsOnlyItsShare) {
   ASSERT_TRUE(dw.defined());
   EXPECT_EQ(dw.slice(2, 0, 2).abs().sum().item<double>(), 0);
   EXPECT_GT(dw.slice(2, 2, 5).slice(3, 2, 5).abs().sum().item<double>(), 0);
+}
+
+TEST(Ofa, SupernetFilesHoldTheSpecAndEveryWeight) {
+  torch::manual_seed(5);
+  OfaSpec spec;
+  spec.widths = {8, 16};
+  spec.strides = {1, 2};
+  OfaNet net(spec);
+  net->train();
+  {
+    torch::NoGradGuard no_grad;
+    net->forward(torch::randn({4, 1, 28, 28}));  // statistics that are not the defaults
+  }
+  char tmpl[] = "/tmp/sylva-ofa-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  const std::string path = dir + "/net.pt";
+  ASSERT_TRUE(save_supernet(net, path).is_ok());
+  auto back = load_supernet(path);
+  ASSERT_TRUE(back.is_ok()) << back.status().message();
+  EXPECT_EQ(spec_text(back.value()->spec()), spec_text(spec));
+  net->eval();
+  back.value()->eval();
+  const torch::Tensor x = torch::randn({2, 1, 28, 28});
+  for (const OfaConfig& c : {largest(spec), smallest(spec)}) {
+    net->activate(c);
+    back.value()->activate(c);
+    torch::NoGradGuard no_grad;
+    EXPECT_TRUE(torch::equal(net->forward(x), back.value()->forward(x)));
+  }
+  EXPECT_EQ(load_supernet(dir + "/none.pt").status().message(),
+            "'" + dir + "/none.pt' is not a readable supernet file");
+  std::system(("rm -rf " + dir).c_str());
 }
 
 }  // namespace
