@@ -25,6 +25,7 @@ const std::map<std::string, VerbEntry>& verbs() {
       {"best", {run_best, "the best trials of an experiment"}},
       {"export", {run_export, "write a trial as JSON or as a TorchScript model"}},
       {"sample", {run_sample, "sample architectures from a space"}},
+      {"supernet", {run_supernet, "train a weight-sharing supernet (supernet train ...)"}},
   };
   return kVerbs;
 }
@@ -50,7 +51,7 @@ int main(int argc, char** argv) {
   if (it == verbs().end()) {
     fmt::print(stderr,
                "sylva: unknown verb '{}' (verbs: search, resume, status, trials, best, "
-               "export, sample)\n",
+               "export, sample, supernet)\n",
                verb);
     return 2;
   }

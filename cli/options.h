@@ -20,6 +20,7 @@ enum Verb : unsigned {
   kBest = 16,
   kExport = 32,
   kSample = 64,
+  kSupernet = 128,
 };
 
 struct OptionDef {

@@ -8,13 +8,14 @@
 
 namespace sylva::cli {
 
-int run_search(int argc, char** argv);  // verb_search.cc
-int run_resume(int argc, char** argv);  // verb_search.cc
-int run_status(int argc, char** argv);  // verb_reports.cc
-int run_trials(int argc, char** argv);  // verb_reports.cc
-int run_best(int argc, char** argv);    // verb_reports.cc
-int run_export(int argc, char** argv);  // verb_export.cc
-int run_sample(int argc, char** argv);  // verb_sample.cc
+int run_search(int argc, char** argv);    // verb_search.cc
+int run_resume(int argc, char** argv);    // verb_search.cc
+int run_status(int argc, char** argv);    // verb_reports.cc
+int run_trials(int argc, char** argv);    // verb_reports.cc
+int run_best(int argc, char** argv);      // verb_reports.cc
+int run_export(int argc, char** argv);    // verb_export.cc
+int run_sample(int argc, char** argv);    // verb_sample.cc
+int run_supernet(int argc, char** argv);  // verb_supernet.cc
 
 // Prints "sylva: <message>" on stderr and returns the exit code for it.
 int fail(const Status& status, int code = 1);

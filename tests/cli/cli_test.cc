@@ -526,6 +526,26 @@ TEST_F(CliTest, EinspaceEvolutionStartsFromASeedFileAndBudgetsAreChecked) {
                         "--max-params must be >= 1, got 0");
 }
 
+TEST_F(CliTest, SupernetTrainWritesASupernetAndReportsItsExtremes) {
+  const std::string out = dir_ + "/ofa.pt";
+  Output o = run("supernet train --family ofa --out " + out +
+                 " --epochs 1 --train-samples 128 --val-samples 128 --batch-size 32 --seed 1");
+  ASSERT_EQ(o.code, 0) << o.err;
+  EXPECT_NE(o.out.find("supernet ofa, schedule sandwich, 1 epoch(s) on 128 images, 128 held out"),
+            std::string::npos)
+      << o.out;
+  EXPECT_NE(o.out.find("largest  val_acc "), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("smallest val_acc "), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("(4 steps, 16 sub-network passes); wrote " + out), std::string::npos)
+      << o.out;
+  EXPECT_FALSE(slurp(out).empty());
+  expect_one_line_error(run("supernet train --family sorted --out " + out),
+                        "--family must be ofa, got 'sorted'");
+  expect_one_line_error(run("supernet train --schedule progressive --out " + out),
+                        "--schedule must be sandwich or deps, got 'progressive'");
+  expect_one_line_error(run("supernet fit"), "supernet: expected 'train', got 'fit'");
+}
+
 TEST_F(CliTest, SampleIsSeededAndMeasuresCost) {
   Output a = run("sample --space nas-bench-macro -n 4 --seed 2 --input-shape 3,32,32 -f csv");
   Output b = run("sample --space nas-bench-macro -n 4 --seed 2 --input-shape 3,32,32 -f csv");
