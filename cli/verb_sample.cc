@@ -2,12 +2,16 @@
 // parameters and FLOPs of the network each one builds.
 #include <fmt/format.h>
 
+#include <optional>
+
 #include "cli/options.h"
 #include "cli/verbs.h"
 #include "evaluators/model_tools.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "search/strategy.h"
+#include "spaces/ofa.h"
+#include "spaces/ofa_space.h"
 #include "spaces/random.h"
 
 namespace sylva::cli {
@@ -48,9 +52,18 @@ int run_sample(int argc, char** argv) {
 
   experiments::Table table;
   table.columns = {"key", "canonical", "params", "flops"};
+  // A supernet's configurations are costed analytically (MACs as flops).
+  const auto* configs = dynamic_cast<const ofa::OfaSpace*>(space.value().get());
+  std::optional<ofa::OfaNet> supernet;
+  if (configs) supernet.emplace(configs->spec());
   for (int64_t i = 0; i < n.value(); ++i) {
     Rng rng(mix_seed(static_cast<uint64_t>(seed.value()), static_cast<uint64_t>(i)));
     Architecture arch = search::sample_by_priors(*space.value(), rng);
+    if (supernet) {
+      const ofa::OfaCost cost = (*supernet)->cost(configs->config(arch.decisions).value());
+      table.rows.push_back({arch.key, arch.canonical, cost.params, cost.macs});
+      continue;
+    }
     auto cost = evaluators::measure_architecture(*space.value(), arch, shape.value());
     if (!cost.is_ok()) return fail(cost.status());
     table.rows.push_back({arch.key, arch.canonical, cost.value().params, cost.value().flops});

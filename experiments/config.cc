@@ -10,6 +10,7 @@
 #include <stdexcept>
 
 #include "evaluators/stub_evaluator.h"
+#include "evaluators/supernet_evaluator.h"
 #include "evaluators/table_evaluator.h"
 #include "evaluators/train_evaluator.h"
 #include "evaluators/worker_pool.h"
@@ -159,6 +160,22 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     if (t.metric.empty()) return Status::error("--evaluator table needs --metric COLUMN");
     return evaluators::make_table_evaluator(t);
   }
+  if (name == "supernet") {
+    const std::string space = c.text("space");
+    if (space.rfind("supernet:", 0) != 0) {
+      return Status::error(fmt::format(
+          "--evaluator supernet needs --space supernet:FILE (a trained supernet), got '{}'",
+          space));
+    }
+    evaluators::SupernetEvalOptions s;
+    s.path = space.substr(9);
+    s.dataset = c.text("dataset");
+    SYLVA_ASSIGN(val_samples, c.integer("val-samples", 1));
+    SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
+    s.val_samples = val_samples;
+    s.test_samples = test_samples;
+    return evaluators::make_supernet_evaluator(s);
+  }
   if (name == "stub") {
     evaluators::StubOptions s;
     SYLVA_ASSIGN(delay, c.integer("stub-delay-ms", 0));
@@ -166,7 +183,7 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     return evaluators::make_stub_evaluator(s);
   }
   return Status::error(
-      fmt::format("--evaluator '{}' is unknown (evaluators: stub, table, train)", name));
+      fmt::format("--evaluator '{}' is unknown (evaluators: stub, supernet, table, train)", name));
 }
 
 std::string host_and_pid() {

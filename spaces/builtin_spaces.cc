@@ -10,6 +10,8 @@
 #include "spaces/grammar.h"
 #include "spaces/grammar_space.h"
 #include "spaces/space.h"
+#include "spaces/ofa.h"
+#include "spaces/ofa_space.h"
 #include "spaces/typed_grammar_space.h"
 
 namespace sylva {
@@ -32,6 +34,12 @@ std::vector<std::string> builtin_space_names() {
 
 StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
                                                    const std::string& source) {
+  // A supernet's configurations: the source is its spec.
+  if (source.rfind("ofa ", 0) == 0) {
+    auto spec = ofa::parse_spec(source);
+    if (!spec.is_ok()) return spec.status();
+    return std::unique_ptr<Space>(new ofa::OfaSpace(name, spec.value()));
+  }
   auto grammar = parse_grammar(source, name);
   if (!grammar.is_ok()) return grammar.status();
   if (grammar.value().typed) {
@@ -44,6 +52,11 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
 }
 
 StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
+  if (name_or_path.rfind("supernet:", 0) == 0) {
+    auto net = ofa::load_supernet(name_or_path.substr(9));
+    if (!net.is_ok()) return Status::error("--space " + net.status().message());
+    return space_from_source(name_or_path, ofa::spec_text(net.value()->spec()));
+  }
   auto it = builtins().find(name_or_path);
   if (it != builtins().end()) return space_from_source(it->first, it->second);
   std::ifstream in(name_or_path);

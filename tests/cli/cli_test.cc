@@ -526,7 +526,7 @@ TEST_F(CliTest, EinspaceEvolutionStartsFromASeedFileAndBudgetsAreChecked) {
                         "--max-params must be >= 1, got 0");
 }
 
-TEST_F(CliTest, SupernetTrainWritesASupernetAndReportsItsExtremes) {
+TEST_F(CliTest, SupernetTrainThenSearchItsConfigurationsWithInheritedWeights) {
   const std::string out = dir_ + "/ofa.pt";
   Output o = run("supernet train --family ofa --out " + out +
                  " --epochs 1 --train-samples 128 --val-samples 128 --batch-size 32 --seed 1");
@@ -539,6 +539,26 @@ TEST_F(CliTest, SupernetTrainWritesASupernetAndReportsItsExtremes) {
   EXPECT_NE(o.out.find("(4 steps, 16 sub-network passes); wrote " + out), std::string::npos)
       << o.out;
   EXPECT_FALSE(slurp(out).empty());
+  // Its configurations are a space; the supernet evaluator scores them with
+  // inherited weights.
+  Output s = run("search --name sn --db " + db_ + " --space supernet:" + out +
+                 " --evaluator supernet --strategy evolution --trials 3 --val-samples 128 "
+                 "--test-samples 128 --seed 2");
+  ASSERT_EQ(s.code, 0) << s.err;
+  auto rows = trials("sn");
+  ASSERT_EQ(rows.size(), 3u);
+  for (const auto& r : rows) {
+    EXPECT_EQ(r.at("state"), "COMPLETE");
+    EXPECT_EQ(r.at("key").substr(0, 1), "r");
+    EXPECT_GT(std::stod(r.at("params")), 0);
+    EXPECT_GT(std::stod(r.at("flops")), 0);
+    EXPECT_GE(std::stod(r.at("val_acc")), 0);
+  }
+  expect_one_line_error(run("search --name x --db " + db_ + " --space nb201 --evaluator supernet"),
+                        "--evaluator supernet needs --space supernet:FILE (a trained supernet), "
+                        "got 'nb201'");
+  expect_one_line_error(run("sample --space supernet:" + dir_ + "/none.pt"),
+                        "is not a readable supernet file");
   expect_one_line_error(run("supernet train --family sorted --out " + out),
                         "--family must be ofa, got 'sorted'");
   expect_one_line_error(run("supernet train --schedule progressive --out " + out),

@@ -1,0 +1,28 @@
+// The `supernet` evaluator: a configuration of a trained supernet (the space
+// `supernet:FILE`) is evaluated with the weights it inherits, after
+// batch-norm recalibration on training images, in milliseconds rather than a
+// training run. Metrics: val_acc and test_acc (%), params, flops (MACs per
+// image at the configuration's resolution).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "evaluators/evaluator.h"
+
+namespace sylva::evaluators {
+
+struct SupernetEvalOptions {
+  std::string path;     // the supernet file
+  std::string dataset;  // empty: Fashion-MNIST
+  // The first val_samples training images (held out by `supernet train` with
+  // the same --val-samples) score val_acc; the next `calibration` images
+  // recalibrate batch norm.
+  int64_t val_samples = 5000;
+  int64_t calibration = 1000;
+  int64_t test_samples = 0;  // 0: the whole test set
+};
+
+StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalOptions& options);
+
+}  // namespace sylva::evaluators
