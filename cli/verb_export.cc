@@ -10,6 +10,7 @@
 #include "cli/options.h"
 #include "cli/verbs.h"
 #include "evaluators/model_tools.h"
+#include "evaluators/supernet_evaluator.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "experiments/store.h"
@@ -93,6 +94,16 @@ int run_export(int argc, char** argv) {
     std::ofstream out(v["out"]);
     if (!out) return fail(Status::error(fmt::format("export: cannot write '{}'", v["out"])));
     out << j.dump(2) << "\n";
+  } else if (space.value()->name().rfind("supernet:", 0) == 0) {
+    // A supernet's configuration: extracted from the supernet file.
+    evaluators::SupernetEvalOptions o;
+    o.path = space.value()->name().substr(9);
+    o.dataset = config.value().text("dataset");
+    auto val = config.value().integer("val-samples", 1);
+    if (!val.is_ok()) return fail(val.status());
+    o.val_samples = val.value();
+    Status s = evaluators::export_subnet(o, *space.value(), arch.value(), v["out"]);
+    if (!s.is_ok()) return fail(s);
   } else {
     auto artifact = store.value()->artifact(trial->id, "weights");
     if (!artifact) {

@@ -65,17 +65,45 @@ StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalO
   const Dataset& d = data.value();
   const int64_t n = d.train_images.size(0);
   if (o.val_samples < 1 || o.val_samples + o.calibration > n) {
-    return Status::error(fmt::format(
-        "--val-samples {} plus {} calibration images exceed the {} training images",
-        o.val_samples, o.calibration, n));
+    return Status::error(
+        fmt::format("--val-samples {} plus {} calibration images exceed the {} training images",
+                    o.val_samples, o.calibration, n));
   }
-  const int64_t test = o.test_samples > 0 ? std::min(o.test_samples, d.test_images.size(0))
-                                          : d.test_images.size(0);
-  return std::unique_ptr<Evaluator>(new SupernetEvaluator(
-      std::move(net).value(), d.train_images.narrow(0, 0, o.val_samples),
-      d.train_labels.narrow(0, 0, o.val_samples),
-      d.train_images.narrow(0, o.val_samples, o.calibration), d.test_images.narrow(0, 0, test),
-      d.test_labels.narrow(0, 0, test)));
+  const int64_t test =
+      o.test_samples > 0 ? std::min(o.test_samples, d.test_images.size(0)) : d.test_images.size(0);
+  return std::unique_ptr<Evaluator>(
+      new SupernetEvaluator(std::move(net).value(), d.train_images.narrow(0, 0, o.val_samples),
+                            d.train_labels.narrow(0, 0, o.val_samples),
+                            d.train_images.narrow(0, o.val_samples, o.calibration),
+                            d.test_images.narrow(0, 0, test), d.test_labels.narrow(0, 0, test)));
+}
+
+Status export_subnet(const SupernetEvalOptions& o, const Space& space, const Architecture& arch,
+                     const std::string& out) {
+  const auto* configs = dynamic_cast<const ofa::OfaSpace*>(&space);
+  if (!configs) return Status::error("export: not a supernet space");
+  auto config = configs->config(arch.decisions);
+  if (!config.is_ok()) return config.status();
+  auto net = ofa::load_supernet(o.path);
+  if (!net.is_ok()) return net.status();
+  auto data = load_idx_dataset(o.dataset.empty() ? kDefaultDatasetDir : o.dataset);
+  if (!data.is_ok()) return data.status();
+  const at::Tensor calib = data.value().train_images.narrow(
+      0, o.val_samples, std::min(o.calibration, data.value().train_images.size(0) - o.val_samples));
+  net.value()->activate(config.value());
+  std::vector<torch::Tensor> batches;
+  for (int64_t i = 0; i < calib.size(0); i += 256) {
+    batches.push_back(calib.narrow(0, i, std::min<int64_t>(256, calib.size(0) - i)));
+  }
+  net.value()->recalibrate(batches);
+  net.value()->eval();
+  try {
+    net.value()->script(config.value()).save(out);
+  } catch (const c10::Error& e) {
+    return Status::error(
+        fmt::format("export: cannot write '{}': {}", out, std::string(e.what_without_backtrace())));
+  }
+  return Status::ok();
 }
 
 }  // namespace sylva::evaluators

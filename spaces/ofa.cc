@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "spaces/network.h"
+
 namespace sylva::ofa {
 namespace {
 
@@ -264,6 +266,73 @@ StatusOr<OfaNet> load_supernet(const std::string& path) {
                                      std::string(e.what_without_backtrace())));
   }
   return net;
+}
+
+namespace {
+
+// conv2d then eval-mode batch norm of an extracted pair; returns the variable.
+std::string emit_conv_bn(ScriptEmitter& e, const std::string& x, const torch::nn::Conv2d& conv,
+                         const torch::nn::BatchNorm2d& bn, bool relu) {
+  const auto& o = conv->options;
+  const std::string w = e.param("conv_w", conv->weight);
+  const std::string y = e.var();
+  const int64_t stride = (*o.stride())[0], padding = conv->weight.size(2) / 2;
+  e.line(fmt::format("{} = torch.conv2d({}, {}, None, [{}, {}], [{}, {}], [1, 1], {})", y, x, w,
+                     stride, stride, padding, padding, o.groups()));
+  const std::string z = e.var();
+  e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, False, 0.1, {}, False)", z, y,
+                     e.param("bn_w", bn->weight), e.param("bn_b", bn->bias),
+                     e.buffer("bn_mean", bn->running_mean), e.buffer("bn_var", bn->running_var),
+                     bn->options.eps()));
+  if (!relu) return z;
+  const std::string r = e.var();
+  e.line(fmt::format("{} = torch.relu({})", r, z));
+  return r;
+}
+
+}  // namespace
+
+torch::jit::Module OfaNetImpl::script(const OfaConfig& config) const {
+  Status status = check_config(spec_, config);
+  if (!status.is_ok()) throw std::invalid_argument(status.message());
+  ScriptEmitter e;
+  std::string x = e.var();
+  // What resize() computes: bilinear, no corner alignment, to the resolution.
+  e.line(fmt::format("{} = torch.upsample_bilinear2d(input, [{}, {}], False, None, None)", x,
+                     config.resolution, config.resolution));
+  torch::nn::Conv2d stem(
+      torch::nn::Conv2dOptions(spec_.in_channels, spec_.stem, 3).padding(1).bias(false));
+  {
+    torch::NoGradGuard no_grad;
+    stem->weight.copy_(stem_->weight);
+  }
+  x = emit_conv_bn(e, x, stem, copy_bn(stem_bn_), true);
+  int64_t in = spec_.stem;
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    for (int64_t b = 0; b < config.depth[s]; ++b) {
+      const Block& k = stages_[s][b];
+      const int64_t hidden = in * config.expand[s][b], kernel = config.kernel[s][b];
+      std::string h =
+          emit_conv_bn(e, x, k.expand->extract(in, hidden, 1), k.bn1->extract(hidden), true);
+      h = emit_conv_bn(e, h, k.depthwise->extract(hidden, hidden, kernel), k.bn2->extract(hidden),
+                       true);
+      h = emit_conv_bn(e, h, k.project->extract(hidden, k.out, 1), k.bn3->extract(k.out), false);
+      if (k.stride == 1 && in == k.out) {
+        const std::string r = e.var();
+        e.line(fmt::format("{} = {} + {}", r, h, x));
+        h = r;
+      }
+      x = h;
+      in = k.out;
+    }
+  }
+  const std::string pooled = e.var();
+  e.line(fmt::format("{} = torch.mean({}, [2, 3])", pooled, x));
+  const std::string logits = e.var();
+  e.line(fmt::format("{} = torch.linear({}, {}, {})", logits, pooled,
+                     e.param("fc_w", classifier_->weight.detach().clone()),
+                     e.param("fc_b", classifier_->bias.detach().clone())));
+  return e.finish("input", logits);
 }
 
 }  // namespace sylva::ofa

@@ -13,6 +13,7 @@
 // A stage of depth d runs its first d blocks.
 #pragma once
 
+#include <torch/script.h>
 #include <torch/torch.h>
 
 #include <cstdint>
@@ -37,6 +38,10 @@ class OfaNetImpl : public torch::nn::Module {
   // The active sub-network... of `config`, with copied weights.
   torch::nn::Sequential extract(const OfaConfig& config) const;
   OfaCost cost(const OfaConfig& config) const;
+  // The sub-network of `config` as a standalone TorchScript module (eval-mode
+  // batch norm, its own copies of the weights) that plain PyTorch loads with
+  // torch.jit.load and runs.
+  torch::jit::Module script(const OfaConfig& config) const;
   // Batch-norm recalibration of the active sub-network (once-for-all's
   // "BN calibration"): the statistics become the plain average over
   // `batches` forward passes in training mode, without gradients.

@@ -554,6 +554,11 @@ TEST_F(CliTest, SupernetTrainThenSearchItsConfigurationsWithInheritedWeights) {
     EXPECT_GT(std::stod(r.at("flops")), 0);
     EXPECT_GE(std::stod(r.at("val_acc")), 0);
   }
+  // The best configuration exports as a standalone TorchScript file.
+  Output e = run("export --name sn --db " + db_ + " --trial best --format torchscript --out " +
+                 dir_ + "/best.pt");
+  ASSERT_EQ(e.code, 0) << e.err;
+  EXPECT_FALSE(slurp(dir_ + "/best.pt").empty());
   expect_one_line_error(run("search --name x --db " + db_ + " --space nb201 --evaluator supernet"),
                         "--evaluator supernet needs --space supernet:FILE (a trained supernet), "
                         "got 'nb201'");

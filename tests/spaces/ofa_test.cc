@@ -5,9 +5,12 @@
 #include "spaces/ofa.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <random>
+
+#include "tests/spaces/python_torch.h"
 
 namespace sylva::ofa {
 namespace {
@@ -101,6 +104,36 @@ TEST(Ofa, TrainingASubnetTrainsOnlyItsShare) {
   ASSERT_TRUE(dw.defined());
   EXPECT_EQ(dw.slice(2, 0, 2).abs().sum().item<double>(), 0);
   EXPECT_GT(dw.slice(2, 2, 5).slice(3, 2, 5).abs().sum().item<double>(), 0);
+}
+
+TEST(Ofa, ScriptedSubnetsRunInPythonLikeTheSupernet) {
+  torch::manual_seed(6);
+  OfaSpec spec;
+  spec.widths = {8, 16};
+  spec.strides = {1, 2};
+  OfaNet net(spec);
+  net->train();
+  {
+    torch::NoGradGuard no_grad;
+    net->forward(torch::randn({8, 1, 28, 28}) * 2 + 1);
+  }
+  net->eval();
+  std::mt19937_64 rng(8);
+  std::vector<PythonCase> cases;
+  for (const OfaConfig& c : {largest(spec), smallest(spec), random_config(spec, rng)}) {
+    net->activate(c);
+    const torch::Tensor x = python_case_input(1, 28, 28);
+    torch::NoGradGuard no_grad;
+    const torch::Tensor expected = net->forward(x);
+    torch::jit::Module script = net->script(c);
+    EXPECT_LT((script.forward({x}).toTensor() - expected).abs().max().item<double>(), 1e-5);
+    const std::string path = ::testing::TempDir() + "ofa_" + std::to_string(getpid()) + "_" +
+                             std::to_string(cases.size()) + ".pt";
+    script.save(path);
+    cases.push_back({path, 1, 28, 28, expected, "resolution " + std::to_string(c.resolution)});
+  }
+  expect_python_outputs(cases, 1e-4);
+  for (const auto& c : cases) std::remove(c.path.c_str());
 }
 
 TEST(Ofa, SupernetFilesHoldTheSpecAndEveryWeight) {
