@@ -106,17 +106,26 @@ TEST(Ofa, TrainingASubnetTrainsOnlyItsShare) {
   EXPECT_GT(dw.slice(2, 2, 5).slice(3, 2, 5).abs().sum().item<double>(), 0);
 }
 
-TEST(Ofa, ScriptedSubnetsRunInPythonLikeTheSupernet) {
-  torch::manual_seed(6);
+// A two-stage supernet whose batch-norm statistics are not the defaults.
+OfaSpec two_stages() {
   OfaSpec spec;
   spec.widths = {8, 16};
   spec.strides = {1, 2};
+  return spec;
+}
+
+OfaNet settled(const OfaSpec& spec, uint64_t seed) {
+  torch::manual_seed(seed);
   OfaNet net(spec);
   net->train();
-  {
-    torch::NoGradGuard no_grad;
-    net->forward(torch::randn({8, 1, 28, 28}) * 2 + 1);
-  }
+  torch::NoGradGuard no_grad;
+  net->forward(torch::randn({8, 1, 28, 28}) * 2 + 1);
+  return net;
+}
+
+TEST(Ofa, ScriptedSubnetsRunInPythonLikeTheSupernet) {
+  const OfaSpec spec = two_stages();
+  OfaNet net = settled(spec, 6);
   net->eval();
   std::mt19937_64 rng(8);
   std::vector<PythonCase> cases;
@@ -137,16 +146,8 @@ TEST(Ofa, ScriptedSubnetsRunInPythonLikeTheSupernet) {
 }
 
 TEST(Ofa, SupernetFilesHoldTheSpecAndEveryWeight) {
-  torch::manual_seed(5);
-  OfaSpec spec;
-  spec.widths = {8, 16};
-  spec.strides = {1, 2};
-  OfaNet net(spec);
-  net->train();
-  {
-    torch::NoGradGuard no_grad;
-    net->forward(torch::randn({4, 1, 28, 28}));  // statistics that are not the defaults
-  }
+  const OfaSpec spec = two_stages();
+  OfaNet net = settled(spec, 5);
   char tmpl[] = "/tmp/sylva-ofa-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   const std::string path = dir + "/net.pt";
