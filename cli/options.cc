@@ -27,8 +27,10 @@ const std::vector<OptionDef>& option_table() {
       {"max-nodes", 0, "", kSearch | kSample, true, false,
        "typed grammars: most derivation-tree nodes of a network [the grammar's %max-nodes]"},
       {"max-params", 0, "", kSearch | kSample, true, false,
-       "typed grammars: most parameters of a network at the dataset's input [the grammar's "
-       "%max-params]"},
+       "typed grammars and supernet spaces: most parameters of a network at the dataset's "
+       "input [the grammar's %max-params]"},
+      {"max-flops", 0, "", kSearch | kSample, true, false,
+       "supernet spaces: most multiply-accumulates per image of a configuration"},
       {"strategy", 0, "random", kSearch, true, false,
        "search engine: random | evolution | mcts | nsga2"},
       {"population", 0, "", kSearch, true, false, "evolution: population size [16]; nsga2 [20]"},
@@ -38,7 +40,8 @@ const std::vector<OptionDef>& option_table() {
       {"uct-c", 0, "", kSearch, true, false, "mcts: UCT exploration constant [0.5]"},
       {"init", 0, "", kSearch, true, false,
        "file of architectures (canonical form or key, one per line) evaluated first"},
-      {"evaluator", 0, "train", kSearch, true, false, "train | table | stub | supernet (--space supernet:FILE)"},
+      {"evaluator", 0, "train", kSearch, true, false,
+       "train | table | stub | supernet (--space supernet:FILE)"},
       {"trials", 0, "20", kSearch | kResume, true, true,
        "finished trials to reach (global, across resumes)"},
       {"workers", 0, "1", kSearch | kResume, true, true, "concurrent evaluations"},

@@ -44,8 +44,11 @@ int run_sample(int argc, char** argv) {
   if (!max_nodes.is_ok()) return fail(max_nodes.status(), 2);
   auto max_params = c.integer_or("max-params", 1, -1);
   if (!max_params.is_ok()) return fail(max_params.status(), 2);
+  auto max_flops = c.integer_or("max-flops", 1, -1);
+  if (!max_flops.is_ok()) return fail(max_flops.status(), 2);
   target.max_nodes = max_nodes.value();
   target.max_params = max_params.value();
+  target.max_flops = max_flops.value();
   auto retargeted = retarget_space(*space.value(), target);
   if (!retargeted.is_ok()) return fail(retargeted.status(), 2);
   if (retargeted.value()) space = std::move(retargeted);

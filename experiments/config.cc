@@ -205,8 +205,10 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   SpaceTarget target = out.evaluator->input();
   SYLVA_ASSIGN(max_nodes, c.integer_or("max-nodes", 1, -1));
   SYLVA_ASSIGN(max_params, c.integer_or("max-params", 1, -1));
+  SYLVA_ASSIGN(max_flops, c.integer_or("max-flops", 1, -1));
   target.max_nodes = max_nodes;
   target.max_params = max_params;
+  target.max_flops = max_flops;
   SYLVA_ASSIGN(retargeted, retarget_space(*out.space, target));
   if (retargeted) out.space = std::move(retargeted);
   SYLVA_ASSIGN(seed, c.integer("seed", 0));

@@ -9,9 +9,9 @@
 
 #include "spaces/grammar.h"
 #include "spaces/grammar_space.h"
-#include "spaces/space.h"
 #include "spaces/ofa.h"
 #include "spaces/ofa_space.h"
+#include "spaces/space.h"
 #include "spaces/typed_grammar_space.h"
 
 namespace sylva {
@@ -38,7 +38,10 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
   if (source.rfind("ofa ", 0) == 0) {
     auto spec = ofa::parse_spec(source);
     if (!spec.is_ok()) return spec.status();
-    return std::unique_ptr<Space>(new ofa::OfaSpace(name, spec.value()));
+    auto space = std::make_unique<ofa::OfaSpace>(name, spec.value());
+    Status budgets = space->check_budgets();
+    if (!budgets.is_ok()) return budgets;
+    return std::unique_ptr<Space>(std::move(space));
   }
   auto grammar = parse_grammar(source, name);
   if (!grammar.is_ok()) return grammar.status();

@@ -12,8 +12,6 @@ namespace {
 
 int64_t most(const std::vector<int64_t>& v) { return *std::max_element(v.begin(), v.end()); }
 
-// The spatial size after a "same"-padded convolution of stride s.
-int64_t after(int64_t size, int64_t stride) { return (size - 1) / stride + 1; }
 
 torch::Tensor resize(const torch::Tensor& x, int64_t resolution) {
   if (x.size(2) == resolution && x.size(3) == resolution) return x;
@@ -56,8 +54,12 @@ class MbBlockImpl : public torch::nn::Module {
   }
 
  private:
-  torch::nn::Conv2d expand_, depthwise_, project_;
-  torch::nn::BatchNorm2d bn1_, bn2_, bn3_;
+  torch::nn::Conv2d expand_;
+  torch::nn::BatchNorm2d bn1_;
+  torch::nn::Conv2d depthwise_;
+  torch::nn::BatchNorm2d bn2_;
+  torch::nn::Conv2d project_;
+  torch::nn::BatchNorm2d bn3_;
   bool residual_;
 };
 TORCH_MODULE(MbBlock);
@@ -181,26 +183,7 @@ torch::nn::Sequential OfaNetImpl::extract(const OfaConfig& config) const {
 OfaCost OfaNetImpl::cost(const OfaConfig& config) const {
   Status status = check_config(spec_, config);
   if (!status.is_ok()) throw std::invalid_argument(status.message());
-  OfaCost c;
-  int64_t size = config.resolution, in = spec_.stem;
-  c.params += spec_.in_channels * spec_.stem * 9 + 2 * spec_.stem;
-  c.macs += size * size * spec_.in_channels * spec_.stem * 9;
-  for (size_t s = 0; s < stages_.size(); ++s) {
-    for (int64_t b = 0; b < config.depth[s]; ++b) {
-      const Block& k = stages_[s][b];
-      const int64_t hidden = in * config.expand[s][b], kernel = config.kernel[s][b];
-      const int64_t out_size = after(size, k.stride);
-      c.params += k.expand->params(in, hidden, 1) + k.depthwise->params(hidden, hidden, kernel) +
-                  k.project->params(hidden, k.out, 1) + 2 * (hidden + hidden + k.out);
-      c.macs += size * size * in * hidden + out_size * out_size * hidden * kernel * kernel +
-                out_size * out_size * hidden * k.out;
-      size = out_size;
-      in = k.out;
-    }
-  }
-  c.params += in * spec_.classes + spec_.classes;
-  c.macs += in * spec_.classes;
-  return c;
+  return ofa::cost(spec_, config);
 }
 
 void OfaNetImpl::recalibrate(const std::vector<torch::Tensor>& batches) {

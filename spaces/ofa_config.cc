@@ -107,13 +107,37 @@ const SpecField kFields[] = {
     {"expands", &OfaSpec::expands, nullptr},
     {"depths", &OfaSpec::depths, nullptr},
     {"resolutions", &OfaSpec::resolutions, nullptr},
+    {"max-params", nullptr, &OfaSpec::max_params},
+    {"max-macs", nullptr, &OfaSpec::max_macs},
 };
 
 }  // namespace
 
+OfaCost cost(const OfaSpec& spec, const OfaConfig& c) {
+  OfaCost out;
+  int64_t size = c.resolution, in = spec.stem;
+  out.params += spec.in_channels * spec.stem * 9 + 2 * spec.stem;
+  out.macs += size * size * spec.in_channels * spec.stem * 9;
+  for (size_t s = 0; s < spec.widths.size(); ++s) {
+    for (int64_t b = 0; b < c.depth[s]; ++b) {
+      const int64_t out_ch = spec.widths[s], stride = b == 0 ? spec.strides[s] : 1;
+      const int64_t hidden = in * c.expand[s][b], k = c.kernel[s][b];
+      const int64_t next = (size - 1) / stride + 1;
+      out.params += in * hidden + hidden * k * k + hidden * out_ch + 2 * (2 * hidden + out_ch);
+      out.macs += size * size * in * hidden + next * next * hidden * (k * k + out_ch);
+      size = next;
+      in = out_ch;
+    }
+  }
+  out.params += in * spec.classes + spec.classes;
+  out.macs += in * spec.classes;
+  return out;
+}
+
 std::string spec_text(const OfaSpec& spec) {
   std::string out = "ofa";
   for (const SpecField& f : kFields) {
+    if (!f.list && spec.*f.value == 0) continue;  // a budget not set
     out += fmt::format(
         " {}={}", f.key,
         f.list ? fmt::format("{}", fmt::join(spec.*f.list, ",")) : std::to_string(spec.*f.value));

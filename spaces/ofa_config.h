@@ -22,6 +22,10 @@ struct OfaSpec {
   std::vector<int64_t> expands = {3, 4, 6};
   std::vector<int64_t> depths = {2, 3, 4};
   std::vector<int64_t> resolutions = {20, 24, 28};
+  // Budgets of the configurations searched (0: none): parameters, and
+  // multiply-accumulates per image.
+  int64_t max_params = 0;
+  int64_t max_macs = 0;
 };
 
 struct OfaConfig {
@@ -49,6 +53,10 @@ struct OfaCost {
   int64_t params = 0;
   int64_t macs = 0;  // per image at the configuration's resolution
 };
+
+// Parameters and MACs of a configuration, from the spec alone (what the
+// extracted sub-network holds and computes). Does not validate `c`.
+OfaCost cost(const OfaSpec& spec, const OfaConfig& c);
 
 // The spec as one line of `key=values` words, and back (errors name the key).
 std::string spec_text(const OfaSpec& spec);

@@ -56,13 +56,59 @@ OfaSpace::Next OfaSpace::next(const std::vector<int>& prefix) const {
   return {};
 }
 
+OfaConfig OfaSpace::cheapest(const std::vector<int>& prefix) const {
+  auto least = [](const std::vector<int64_t>& v) { return *std::min_element(v.begin(), v.end()); };
+  size_t i = 0;
+  auto take = [&](char kind) {
+    return i < prefix.size() ? values(kind)[prefix[i++]] : least(values(kind));
+  };
+  OfaConfig c;
+  c.resolution = take('r');
+  for (size_t s = 0; s < spec_.widths.size(); ++s) {
+    c.depth.push_back(take('d'));
+    c.kernel.emplace_back();
+    c.expand.emplace_back();
+    for (int64_t b = 0; b < c.depth.back(); ++b) {
+      c.kernel.back().push_back(take('k'));
+      c.expand.back().push_back(take('e'));
+    }
+  }
+  return c;
+}
+
+bool OfaSpace::fits(const OfaConfig& c) const {
+  if (!spec_.max_params && !spec_.max_macs) return true;
+  const OfaCost cost = ofa::cost(spec_, c);
+  return (!spec_.max_params || cost.params <= spec_.max_params) &&
+         (!spec_.max_macs || cost.macs <= spec_.max_macs);
+}
+
+Status OfaSpace::check_budgets() const {
+  const OfaCost cost = ofa::cost(spec_, smallest(spec_));
+  if (fits(smallest(spec_))) return Status::ok();
+  return Status::error(fmt::format(
+      "the smallest configuration of '{}' has {} parameters and {} MACs, above the budget "
+      "(max-params {}, max-macs {})",
+      name_, cost.params, cost.macs, spec_.max_params, spec_.max_macs));
+}
+
 std::vector<Choice> OfaSpace::choices(const std::vector<int>& prefix) const {
   const Next n = next(prefix);
   if (!n.kind) return {};
   const auto& v = values(n.kind);
+  // Every cost grows with every choice, so the cheapest completion decides.
+  std::vector<int> with = prefix;
+  std::vector<char> ok;
+  int allowed = 0;
+  for (size_t c = 0; c < v.size(); ++c) {
+    with.push_back(static_cast<int>(c));
+    ok.push_back(fits(cheapest(with)));
+    allowed += ok.back();
+    with.pop_back();
+  }
   std::vector<Choice> out;
-  for (int64_t x : v) {
-    out.push_back({fmt::format("{}{}", n.kind, x), 1.0 / static_cast<double>(v.size())});
+  for (size_t c = 0; c < v.size(); ++c) {
+    out.push_back({fmt::format("{}{}", n.kind, v[c]), ok[c] ? 1.0 / allowed : 0.0});
   }
   return out;
 }
@@ -76,6 +122,12 @@ StatusOr<Architecture> OfaSpace::make(const std::vector<int>& decisions) const {
     }
   } catch (const std::invalid_argument& e) {
     return Status::error(fmt::format("not a configuration of '{}': {}", name_, e.what()));
+  }
+  if (!fits(cheapest(decisions))) {
+    const OfaCost cost = ofa::cost(spec_, cheapest(decisions));
+    return Status::error(fmt::format(
+        "configuration of '{}' over budget: {} parameters, {} MACs (max-params {}, max-macs {})",
+        name_, cost.params, cost.macs, spec_.max_params, spec_.max_macs));
   }
   Architecture arch;
   arch.decisions = decisions;

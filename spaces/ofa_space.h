@@ -5,7 +5,10 @@
 // form is
 //   [ofa r28 [stage d3 [block k5 e4] [block k3 e6] [block k7 e3]] [stage ...] ...]
 // A stage's depth decision opens the stage's subtree (slot kind "stageN"), so
-// crossover swaps whole stages. Priors are uniform. Torch-free.
+// crossover swaps whole stages. Priors are uniform over the choices whose
+// cheapest completion fits the spec's budgets (max-params, max-macs); the
+// others are listed with prior 0, so that indices stay stable, and never taken
+// by an engine. Torch-free.
 #pragma once
 
 #include <memory>
@@ -34,6 +37,8 @@ class OfaSpace : public Space {
   // The configuration of a complete decision list, and back.
   StatusOr<OfaConfig> config(const std::vector<int>& decisions) const;
   StatusOr<std::vector<int>> decisions(const OfaConfig& config) const;
+  // An error when even the smallest configuration exceeds a budget.
+  Status check_budgets() const;
 
  private:
   // What the decision after `prefix` chooses: 'r', 'd', 'k' or 'e' with its
@@ -45,6 +50,10 @@ class OfaSpace : public Space {
   };
   Next next(const std::vector<int>& prefix) const;
   const std::vector<int64_t>& values(char kind) const;
+  // The configuration of `prefix` completed with the least value of every
+  // decision still open: the cheapest completion.
+  OfaConfig cheapest(const std::vector<int>& prefix) const;
+  bool fits(const OfaConfig& c) const;
 
   std::string name_;
   OfaSpec spec_;

@@ -113,6 +113,7 @@ StatusOr<Architecture> parse_key_with_cursor(const Space& space, const std::stri
 struct SpaceTarget {
   int64_t channels = 0, height = 0, width = 0, classes = 0;
   int64_t max_nodes = -1, max_params = -1;
+  int64_t max_flops = -1;  // supernet spaces: MACs per image
 };
 
 // The space with the target's directives appended to its source (a later

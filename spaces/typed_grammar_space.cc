@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "spaces/bracket.h"
+#include "spaces/ofa_space.h"
 
 namespace sylva {
 
@@ -1160,6 +1161,24 @@ StatusOr<Architecture> TypedGrammarSpace::parse(const std::string& raw) const {
 }
 
 StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& t) {
+  if (const auto* configs = dynamic_cast<const ofa::OfaSpace*>(&space)) {
+    if (t.max_nodes >= 0) {
+      return Status::error(fmt::format(
+          "--max-nodes applies to typed grammars; space '{}' is a supernet's (--max-params, "
+          "--max-flops bound it)",
+          space.name()));
+    }
+    ofa::OfaSpec spec = configs->spec();
+    if (t.max_params >= 0) spec.max_params = t.max_params;
+    if (t.max_flops >= 0) spec.max_macs = t.max_flops;
+    if (ofa::spec_text(spec) == space.source()) return std::unique_ptr<Space>();
+    return space_from_source(space.name(), ofa::spec_text(spec));
+  }
+  if (t.max_flops >= 0) {
+    return Status::error(
+        fmt::format("--max-flops applies to supernet spaces (supernet:FILE); space '{}' is not one",
+                    space.name()));
+  }
   const auto* typed = dynamic_cast<const TypedGrammarSpace*>(&space);
   if (!typed) {
     if (t.max_nodes >= 0) {

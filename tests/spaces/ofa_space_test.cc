@@ -69,6 +69,44 @@ TEST(OfaSpace, ErrorsNameTheColumnAndTheAllowedValues) {
             "not a configuration of 'ofa': decision 0 is 7, but it has 3 choices");
 }
 
+TEST(OfaSpace, BudgetsBoundEveryConfiguration) {
+  OfaSpec spec;
+  spec.max_macs = 20000000;
+  OfaSpace space("ofa", spec);
+  ASSERT_TRUE(space.check_budgets().is_ok());
+  std::mt19937_64 rng(5);
+  int64_t most = 0;
+  for (int i = 0; i < 200; ++i) {
+    // Draw by the priors: choices over budget have prior 0.
+    std::vector<int> d;
+    for (auto ch = space.choices(d); !ch.empty(); ch = space.choices(d)) {
+      std::vector<double> w;
+      for (const auto& c : ch) w.push_back(c.prior);
+      std::discrete_distribution<int> pick(w.begin(), w.end());
+      d.push_back(pick(rng));
+    }
+    const OfaCost c = cost(spec, space.config(d).value());
+    EXPECT_LE(c.macs, spec.max_macs);
+    most = std::max(most, c.macs);
+  }
+  EXPECT_GT(most, spec.max_macs * 9 / 10);  // the budget shapes samples, it does not empty them
+  // The largest configuration is over budget: make() says so.
+  EXPECT_EQ(space.make(space.decisions(largest(spec)).value()).status().message(),
+            "configuration of 'ofa' over budget: 1049754 parameters, 106934640 MACs (max-params "
+            "0, max-macs 20000000)");
+  // Retargeting sets the budgets; a budget below the smallest is an error.
+  OfaSpace plain("ofa", OfaSpec{});
+  SpaceTarget t;
+  t.max_params = 300000;
+  auto bounded = retarget_space(plain, t).value();
+  ASSERT_NE(bounded, nullptr);
+  EXPECT_EQ(dynamic_cast<const OfaSpace&>(*bounded).spec().max_params, 300000);
+  t.max_params = 1000;
+  EXPECT_EQ(retarget_space(plain, t).status().message(),
+            "the smallest configuration of 'ofa' has 187626 parameters and 9071160 MACs, above the "
+            "budget (max-params 1000, max-macs 0)");
+}
+
 TEST(OfaSpace, SpecTextRoundTrips) {
   OfaSpec spec;
   spec.widths = {16, 32};
