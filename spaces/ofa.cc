@@ -12,7 +12,6 @@ namespace {
 
 int64_t most(const std::vector<int64_t>& v) { return *std::max_element(v.begin(), v.end()); }
 
-
 torch::Tensor resize(const torch::Tensor& x, int64_t resolution) {
   if (x.size(2) == resolution && x.size(3) == resolution) return x;
   return torch::nn::functional::interpolate(x,
