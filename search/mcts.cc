@@ -16,12 +16,6 @@ constexpr int kPlayouts = 256;
 // Rollouts drawn below a node before searching it for an unseen architecture.
 constexpr int kRollouts = 16;
 
-int takeable_count(const std::vector<Choice>& choices) {
-  int n = 0;
-  for (const auto& c : choices) n += c.prior > 0;
-  return n;
-}
-
 }  // namespace
 
 struct Mcts::Node {

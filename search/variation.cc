@@ -12,13 +12,6 @@ constexpr int64_t kSearchNodes = 200000;
 
 size_t uniform_index(Rng& rng, size_t n) { return static_cast<size_t>(uniform01(rng) * n); }
 
-// Choices an engine may take: prior > 0.
-int takeable(const std::vector<Choice>& choices) {
-  int n = 0;
-  for (const auto& c : choices) n += c.prior > 0;
-  return n;
-}
-
 std::optional<Architecture> find_unseen(const Space& space,
                                         const std::unordered_set<uint64_t>& seen,
                                         std::vector<int>& prefix, Rng& rng, int64_t* budget) {

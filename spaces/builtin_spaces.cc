@@ -74,4 +74,57 @@ StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
   return space_from_source(name_or_path, buf.str());
 }
 
+StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& t) {
+  if (const auto* configs = dynamic_cast<const ofa::OfaSpace*>(&space)) {
+    if (t.max_nodes >= 0) {
+      return Status::error(fmt::format(
+          "--max-nodes applies to typed grammars; space '{}' is a supernet's (--max-params, "
+          "--max-flops bound it)",
+          space.name()));
+    }
+    ofa::OfaSpec spec = configs->spec();
+    if (t.max_params >= 0) spec.max_params = t.max_params;
+    if (t.max_flops >= 0) spec.max_macs = t.max_flops;
+    if (ofa::spec_text(spec) == space.source()) return std::unique_ptr<Space>();
+    return space_from_source(space.name(), ofa::spec_text(spec));
+  }
+  if (t.max_flops >= 0) {
+    return Status::error(
+        fmt::format("--max-flops applies to supernet spaces (supernet:FILE); space '{}' is not one",
+                    space.name()));
+  }
+  const auto* typed = dynamic_cast<const TypedGrammarSpace*>(&space);
+  if (!typed) {
+    if (t.max_nodes >= 0) {
+      return Status::error(fmt::format(
+          "--max-nodes applies to typed grammars (%state tensor); space '{}' is not one",
+          space.name()));
+    }
+    if (t.max_params >= 0) {
+      return Status::error(fmt::format(
+          "--max-params applies to typed grammars (%state tensor); space '{}' is not one",
+          space.name()));
+    }
+    return std::unique_ptr<Space>();
+  }
+  const Grammar& g = typed->grammar();
+  std::string extra;
+  if (t.channels > 0 &&
+      (g.input[0] != t.channels || g.input[1] != t.height || g.input[2] != t.width)) {
+    extra += fmt::format("%input {} {} {}\n", t.channels, t.height, t.width);
+  }
+  if (t.classes > 0 && g.classes != t.classes) extra += fmt::format("%classes {}\n", t.classes);
+  if (t.max_nodes >= 0 && g.max_nodes != t.max_nodes) {
+    extra += fmt::format("%max-nodes {}\n", t.max_nodes);
+  }
+  if (t.max_params >= 0 && g.max_params != t.max_params) {
+    extra += fmt::format("%max-params {}\n", t.max_params);
+  }
+  if (extra.empty()) return std::unique_ptr<Space>();
+  std::string source = space.source();
+  if (!source.empty() && source.back() != '\n') source += '\n';
+  source += "# set by the command line and the dataset\n" + extra;
+  return space_from_source(space.name(), source);
+}
+
 }  // namespace sylva

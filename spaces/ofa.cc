@@ -142,31 +142,47 @@ torch::Tensor OfaNetImpl::forward(torch::Tensor x) {
   return classifier_->forward(x.mean({2, 3}));
 }
 
-torch::nn::Sequential OfaNetImpl::extract(const OfaConfig& config) const {
-  Status status = check_config(spec_, config);
-  if (!status.is_ok()) throw std::invalid_argument(status.message());
-  torch::nn::Sequential net;
-  net->push_back(Resize(config.resolution));
+torch::nn::Conv2d OfaNetImpl::extract_stem() const {
   torch::nn::Conv2d stem(
       torch::nn::Conv2dOptions(spec_.in_channels, spec_.stem, 3).padding(1).bias(false));
-  {
-    torch::NoGradGuard no_grad;
-    stem->weight.copy_(stem_->weight);
-  }
-  net->push_back(stem);
-  net->push_back(copy_bn(stem_bn_));
-  net->push_back(torch::nn::ReLU());
+  torch::NoGradGuard no_grad;
+  stem->weight.copy_(stem_->weight);
+  return stem;
+}
+
+std::vector<OfaNetImpl::ExtractedBlock> OfaNetImpl::extract_blocks(const OfaConfig& config) const {
+  Status status = check_config(spec_, config);
+  if (!status.is_ok()) throw std::invalid_argument(status.message());
+  std::vector<ExtractedBlock> out;
   int64_t in = spec_.stem;
   for (size_t s = 0; s < stages_.size(); ++s) {
     for (int64_t b = 0; b < config.depth[s]; ++b) {
       const Block& k = stages_[s][b];
       const int64_t hidden = in * config.expand[s][b], kernel = config.kernel[s][b];
-      net->push_back(MbBlock(k.expand->extract(in, hidden, 1), k.bn1->extract(hidden),
-                             k.depthwise->extract(hidden, hidden, kernel), k.bn2->extract(hidden),
-                             k.project->extract(hidden, k.out, 1), k.bn3->extract(k.out),
-                             k.stride == 1 && in == k.out));
+      ExtractedBlock e;
+      e.expand = k.expand->extract(in, hidden, 1);
+      e.bn1 = k.bn1->extract(hidden);
+      e.depthwise = k.depthwise->extract(hidden, hidden, kernel);
+      e.bn2 = k.bn2->extract(hidden);
+      e.project = k.project->extract(hidden, k.out, 1);
+      e.bn3 = k.bn3->extract(k.out);
+      e.residual = k.stride == 1 && in == k.out;
+      out.push_back(e);
       in = k.out;
     }
+  }
+  return out;
+}
+
+torch::nn::Sequential OfaNetImpl::extract(const OfaConfig& config) const {
+  const std::vector<ExtractedBlock> blocks = extract_blocks(config);
+  torch::nn::Sequential net;
+  net->push_back(Resize(config.resolution));
+  net->push_back(extract_stem());
+  net->push_back(copy_bn(stem_bn_));
+  net->push_back(torch::nn::ReLU());
+  for (const ExtractedBlock& k : blocks) {
+    net->push_back(MbBlock(k.expand, k.bn1, k.depthwise, k.bn2, k.project, k.bn3, k.residual));
   }
   net->push_back(Pool());
   torch::nn::Linear head(classifier_->options);
@@ -275,38 +291,23 @@ std::string emit_conv_bn(ScriptEmitter& e, const std::string& x, const torch::nn
 }  // namespace
 
 torch::jit::Module OfaNetImpl::script(const OfaConfig& config) const {
-  Status status = check_config(spec_, config);
-  if (!status.is_ok()) throw std::invalid_argument(status.message());
+  const std::vector<ExtractedBlock> blocks = extract_blocks(config);
   ScriptEmitter e;
   std::string x = e.var();
   // What resize() computes: bilinear, no corner alignment, to the resolution.
   e.line(fmt::format("{} = torch.upsample_bilinear2d(input, [{}, {}], False, None, None)", x,
                      config.resolution, config.resolution));
-  torch::nn::Conv2d stem(
-      torch::nn::Conv2dOptions(spec_.in_channels, spec_.stem, 3).padding(1).bias(false));
-  {
-    torch::NoGradGuard no_grad;
-    stem->weight.copy_(stem_->weight);
-  }
-  x = emit_conv_bn(e, x, stem, copy_bn(stem_bn_), true);
-  int64_t in = spec_.stem;
-  for (size_t s = 0; s < stages_.size(); ++s) {
-    for (int64_t b = 0; b < config.depth[s]; ++b) {
-      const Block& k = stages_[s][b];
-      const int64_t hidden = in * config.expand[s][b], kernel = config.kernel[s][b];
-      std::string h =
-          emit_conv_bn(e, x, k.expand->extract(in, hidden, 1), k.bn1->extract(hidden), true);
-      h = emit_conv_bn(e, h, k.depthwise->extract(hidden, hidden, kernel), k.bn2->extract(hidden),
-                       true);
-      h = emit_conv_bn(e, h, k.project->extract(hidden, k.out, 1), k.bn3->extract(k.out), false);
-      if (k.stride == 1 && in == k.out) {
-        const std::string r = e.var();
-        e.line(fmt::format("{} = {} + {}", r, h, x));
-        h = r;
-      }
-      x = h;
-      in = k.out;
+  x = emit_conv_bn(e, x, extract_stem(), copy_bn(stem_bn_), true);
+  for (const ExtractedBlock& k : blocks) {
+    std::string h = emit_conv_bn(e, x, k.expand, k.bn1, true);
+    h = emit_conv_bn(e, h, k.depthwise, k.bn2, true);
+    h = emit_conv_bn(e, h, k.project, k.bn3, false);
+    if (k.residual) {
+      const std::string r = e.var();
+      e.line(fmt::format("{} = {} + {}", r, h, x));
+      h = r;
     }
+    x = h;
   }
   const std::string pooled = e.var();
   e.line(fmt::format("{} = torch.mean({}, [2, 3])", pooled, x));

@@ -49,6 +49,17 @@ class OfaNetImpl : public torch::nn::Module {
   const OfaSpec& spec() const { return spec_; }
 
  private:
+  // The plain layers of one block of a sub-network, with copied weights.
+  struct ExtractedBlock {
+    torch::nn::Conv2d expand{nullptr}, depthwise{nullptr}, project{nullptr};
+    torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
+    bool residual = false;
+  };
+  // What extract() and script() both read: the stem, the active blocks and
+  // the classifier of `config` as plain layers (checks the config).
+  torch::nn::Conv2d extract_stem() const;
+  std::vector<ExtractedBlock> extract_blocks(const OfaConfig& config) const;
+
   struct Block {
     int64_t in_max, out, stride;
     elastic::ElasticConv2d expand{nullptr}, depthwise{nullptr}, project{nullptr};

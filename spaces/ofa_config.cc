@@ -16,42 +16,34 @@ bool allowed(const std::vector<int64_t>& v, int64_t x) {
 
 }  // namespace
 
-OfaConfig largest(const OfaSpec& spec) {
+OfaConfig walk_config(
+    const OfaSpec& spec,
+    const std::function<int64_t(char kind, const std::vector<int64_t>& values)>& pick) {
   OfaConfig c;
-  c.resolution = most(spec.resolutions);
+  c.resolution = pick('r', spec.resolutions);
   for (size_t s = 0; s < spec.widths.size(); ++s) {
-    c.depth.push_back(most(spec.depths));
-    c.kernel.emplace_back(most(spec.depths), most(spec.kernels));
-    c.expand.emplace_back(most(spec.depths), most(spec.expands));
-  }
-  return c;
-}
-
-OfaConfig smallest(const OfaSpec& spec) {
-  OfaConfig c;
-  c.resolution = least(spec.resolutions);
-  for (size_t s = 0; s < spec.widths.size(); ++s) {
-    c.depth.push_back(least(spec.depths));
-    c.kernel.emplace_back(least(spec.depths), least(spec.kernels));
-    c.expand.emplace_back(least(spec.depths), least(spec.expands));
-  }
-  return c;
-}
-
-OfaConfig random_config(const OfaSpec& spec, std::mt19937_64& rng) {
-  auto pick = [&](const std::vector<int64_t>& v) { return v[rng() % v.size()]; };
-  OfaConfig c;
-  c.resolution = pick(spec.resolutions);
-  for (size_t s = 0; s < spec.widths.size(); ++s) {
-    c.depth.push_back(pick(spec.depths));
+    c.depth.push_back(pick('d', spec.depths));
     c.kernel.emplace_back();
     c.expand.emplace_back();
     for (int64_t b = 0; b < c.depth.back(); ++b) {
-      c.kernel.back().push_back(pick(spec.kernels));
-      c.expand.back().push_back(pick(spec.expands));
+      c.kernel.back().push_back(pick('k', spec.kernels));
+      c.expand.back().push_back(pick('e', spec.expands));
     }
   }
   return c;
+}
+
+OfaConfig largest(const OfaSpec& spec) {
+  return walk_config(spec, [](char, const std::vector<int64_t>& v) { return most(v); });
+}
+
+OfaConfig smallest(const OfaSpec& spec) {
+  return walk_config(spec, [](char, const std::vector<int64_t>& v) { return least(v); });
+}
+
+OfaConfig random_config(const OfaSpec& spec, std::mt19937_64& rng) {
+  return walk_config(spec,
+                     [&](char, const std::vector<int64_t>& v) { return v[rng() % v.size()]; });
 }
 
 Status check_config(const OfaSpec& spec, const OfaConfig& c) {

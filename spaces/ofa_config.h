@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -43,6 +44,12 @@ struct OfaConfig {
 // The largest and smallest configurations of a spec.
 OfaConfig largest(const OfaSpec& spec);
 OfaConfig smallest(const OfaSpec& spec);
+// A configuration whose values `pick(kind, allowed values)` chooses in the
+// order of the decisions: 'r' the resolution, then per stage 'd' its depth
+// and per block 'k' its kernel and 'e' its expand ratio.
+OfaConfig walk_config(
+    const OfaSpec& spec,
+    const std::function<int64_t(char kind, const std::vector<int64_t>& values)>& pick);
 // A configuration drawn uniformly per dimension.
 OfaConfig random_config(const OfaSpec& spec, std::mt19937_64& rng);
 // An error naming the dimension and its allowed values when `c` is not a

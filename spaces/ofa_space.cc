@@ -57,23 +57,10 @@ OfaSpace::Next OfaSpace::next(const std::vector<int>& prefix) const {
 }
 
 OfaConfig OfaSpace::cheapest(const std::vector<int>& prefix) const {
-  auto least = [](const std::vector<int64_t>& v) { return *std::min_element(v.begin(), v.end()); };
   size_t i = 0;
-  auto take = [&](char kind) {
-    return i < prefix.size() ? values(kind)[prefix[i++]] : least(values(kind));
-  };
-  OfaConfig c;
-  c.resolution = take('r');
-  for (size_t s = 0; s < spec_.widths.size(); ++s) {
-    c.depth.push_back(take('d'));
-    c.kernel.emplace_back();
-    c.expand.emplace_back();
-    for (int64_t b = 0; b < c.depth.back(); ++b) {
-      c.kernel.back().push_back(take('k'));
-      c.expand.back().push_back(take('e'));
-    }
-  }
-  return c;
+  return walk_config(spec_, [&](char, const std::vector<int64_t>& v) {
+    return i < prefix.size() ? v[prefix[i++]] : *std::min_element(v.begin(), v.end());
+  });
 }
 
 bool OfaSpace::fits(const OfaConfig& c) const {
@@ -239,19 +226,7 @@ bool OfaSpace::subtree_closed(const std::vector<int>& prefix, int index) const {
 StatusOr<OfaConfig> OfaSpace::config(const std::vector<int>& decisions) const {
   auto arch = make(decisions);
   if (!arch.is_ok()) return arch.status();
-  OfaConfig c;
-  size_t i = 0;
-  c.resolution = spec_.resolutions[decisions[i++]];
-  for (size_t s = 0; s < spec_.widths.size(); ++s) {
-    c.depth.push_back(spec_.depths[decisions[i++]]);
-    c.kernel.emplace_back();
-    c.expand.emplace_back();
-    for (int64_t b = 0; b < c.depth.back(); ++b) {
-      c.kernel.back().push_back(spec_.kernels[decisions[i++]]);
-      c.expand.back().push_back(spec_.expands[decisions[i++]]);
-    }
-  }
-  return c;
+  return cheapest(decisions);  // complete: every value is decided
 }
 
 StatusOr<std::vector<int>> OfaSpace::decisions(const OfaConfig& c) const {

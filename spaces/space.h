@@ -25,6 +25,13 @@ struct Choice {
   double prior = 0;  // priors of one decision's choices sum to 1
 };
 
+// How many of `choices` an engine may take (prior > 0).
+inline int takeable_count(const std::vector<Choice>& choices) {
+  int n = 0;
+  for (const auto& c : choices) n += c.prior > 0;
+  return n;
+}
+
 // How a builder turns an architecture into a network. Grammar files set these
 // with `%` directives (see README, "Grammar files").
 struct BuildSpec {
