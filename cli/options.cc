@@ -90,10 +90,13 @@ const std::vector<OptionDef>& option_table() {
       {"out", 0, nullptr, kExport | kSupernet, false, false, "output file"},
       {"family", 0, "ofa", kSupernet, false, false, "supernet family: ofa"},
       {"schedule", 0, "sandwich", kSupernet, false, false,
-       "supernet training: sandwich (largest + smallest + random, in-place distillation) | "
+       "supernet training: progressive (full, then elastic kernel, depth, expand; distilled "
+       "from the full net) | sandwich (largest + smallest + random, in-place distillation) | "
        "deps (largest alone until --shrink-start, then shrinking)"},
       {"random-subnets", 0, "2", kSupernet, false, false,
-       "random sub-networks per step besides the largest and smallest"},
+       "random sub-networks per step (sandwich, deps: besides the largest and smallest)"},
+      {"checkpoint-every", 0, "10", kSupernet, false, false,
+       "steps between checkpoints (OUT.ckpt; a rerun of the same command resumes from it)"},
       {"shrink-start", 0, "0.5", kSupernet, false, false,
        "deps: fraction of the steps that train the largest alone"},
       {"input-shape", 0, "1,28,28", kSample, false, false, "C,H,W of the input (sample)"},

@@ -1,7 +1,12 @@
 // `sylva supernet train`: trains a weight-sharing supernet on the dataset and
 // writes it to a file; prints the accuracy of its largest and smallest
-// sub-networks (after batch-norm recalibration) on held-out images.
+// sub-networks (after batch-norm recalibration) on held-out images. The run
+// checkpoints to OUT.ckpt; the same command run again after a kill resumes
+// from it, and a finished run removes it.
 #include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
 
 #include "cli/options.h"
 #include "cli/verbs.h"
@@ -14,7 +19,7 @@ namespace sylva::cli {
 
 int run_supernet(int argc, char** argv) {
   const std::string usage =
-      "usage: sylva supernet train --family ofa --out FILE [--schedule sandwich|deps] "
+      "usage: sylva supernet train --family ofa --out FILE [--schedule progressive|sandwich|deps] "
       "[options]";
   if (argc < 2 || std::string(argv[1]) != "train") {
     if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
@@ -48,9 +53,10 @@ int run_supernet(int argc, char** argv) {
   auto val_samples = c.integer("val-samples", 1);
   auto lr = c.real("lr", 0);
   auto shrink = c.real("shrink-start", 0);
+  auto every = c.integer("checkpoint-every", 1);
   for (const Status& s :
        {epochs.status(), batch.status(), subnets.status(), seed.status(), train_samples.status(),
-        val_samples.status(), lr.status(), shrink.status()}) {
+        val_samples.status(), lr.status(), shrink.status(), every.status()}) {
     if (!s.is_ok()) return fail(s, 2);
   }
   o.epochs = epochs.value();
@@ -90,17 +96,28 @@ int run_supernet(int argc, char** argv) {
   fmt::print("supernet ofa, schedule {}, {} epoch(s) on {} images, {} held out\n", o.schedule,
              o.epochs, train, val);
   std::fflush(stdout);
-  int64_t shown = 0;
-  auto report =
-      evaluators::train_supernet(net, train_x, train_y, o, [&](int64_t step, int64_t total) {
-        if (step * 10 / total > shown || step == total) {
-          shown = step * 10 / total;
-          fmt::print("  step {}/{}\n", step, total);
+  evaluators::SupernetCheckpoint checkpoint;
+  checkpoint.path = v["out"] + ".ckpt";
+  checkpoint.every = every.value();
+  if (std::filesystem::exists(checkpoint.path)) {
+    fmt::print("resuming from {}\n", checkpoint.path);
+  }
+  int64_t shown = -1;
+  std::string last_phase;
+  auto trained = evaluators::train_supernet(
+      net, train_x, train_y, o, checkpoint, [&](const evaluators::SupernetProgress& p) {
+        if (p.step * 10 / p.total > shown || p.step == p.total || p.phase != last_phase) {
+          shown = p.step * 10 / p.total;
+          last_phase = p.phase;
+          fmt::print("  step {}/{}  {}  loss {:.3f}\n", p.step, p.total, p.phase, p.loss);
           std::fflush(stdout);
         }
       });
+  if (!trained.is_ok()) return fail(trained.status());
+  const evaluators::SupernetTrainReport& report = trained.value();
   Status saved = ofa::save_supernet(net, v["out"]);
   if (!saved.is_ok()) return fail(saved);
+  std::remove(checkpoint.path.c_str());
   const at::Tensor calibration = train_x.narrow(0, 0, std::min<int64_t>(train, 2000));
   for (const auto& [name, config] :
        {std::pair{"largest", ofa::largest(spec)}, std::pair{"smallest", ofa::smallest(spec)}}) {

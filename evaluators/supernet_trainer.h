@@ -1,21 +1,39 @@
 // Training a once-for-all supernet (spaces/ofa.h) with a sampling policy and
 // a teacher policy rather than one hard-coded recipe:
-//   sandwich  every step: the largest sub-network on the labels, then the
-//             smallest and `random_subnets` random ones distilled in place
-//             from the largest's outputs (BigNAS / once-for-all's sandwich
-//             rule), gradients accumulated, one optimizer step;
-//   deps      delayed epsilon-shrinking: the largest alone until
-//             `shrink_start` of the steps, then the sandwich with the
-//             sub-networks' loss scaled by a factor ramped from `epsilon`
-//             to 1 over the rest, distilled from the partly trained largest.
-// SGD with Nesterov momentum 0.9, weight decay 5e-5 and a cosine learning
-// rate; seeded and deterministic for a given thread count.
+//   progressive  once-for-all's progressive shrinking: the largest
+//                sub-network alone for the first quarter of the steps, then
+//                a quarter each of elastic kernel, elastic depth (kernel and
+//                depth sampled) and elastic expand ratio (everything
+//                sampled), `random_subnets` sub-networks per step with their
+//                gradients accumulated, each learning from the labels and
+//                from a frozen copy of the full network taken at the end of
+//                the first quarter (knowledge distillation); channels are
+//                sorted by importance when the expand phase begins;
+//   sandwich     every step: the largest sub-network on the labels, then the
+//                smallest and `random_subnets` random ones distilled in
+//                place from the largest's outputs (BigNAS / once-for-all's
+//                sandwich rule), gradients accumulated, one optimizer step;
+//   deps         delayed epsilon-shrinking: the largest alone until
+//                `shrink_start` of the steps, channels sorted, then the
+//                sandwich with the sub-networks' loss scaled by a factor
+//                ramped from `epsilon` to 1 over the rest, distilled in
+//                place from the partly trained largest.
+// Every schedule samples the input resolution with the sub-networks.
+// SGD with Nesterov momentum 0.9, weight decay 5e-5 and one cosine learning
+// rate over all the steps.
+//
+// Runs are seeded and resumable: the order of each epoch's images and the
+// sub-networks of each step are functions of (seed, epoch) and (seed, step),
+// so a checkpoint (weights and statistics, optimizer state, step, phase and
+// the teacher) is all a killed run needs to continue exactly where it
+// stopped, giving the same weights as a run that was never interrupted.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "spaces/ofa.h"
@@ -24,32 +42,60 @@
 namespace sylva::evaluators {
 
 struct SupernetTrainOptions {
-  std::string schedule = "sandwich";  // sandwich | deps
+  std::string schedule = "sandwich";  // progressive | sandwich | deps
   int64_t epochs = 1;
   int64_t batch_size = 128;
   double lr = 0.05;
   int random_subnets = 2;
   double shrink_start = 0.5;  // deps: fraction of the steps trained by the largest alone
   double epsilon = 0.01;      // deps: the sub-networks' first loss scale
-  double temperature = 1.0;   // of the in-place distillation
+  double temperature = 1.0;   // of the distillation
+  double kd_ratio = 1.0;      // progressive: weight of the distillation loss
+  bool sort_channels = true;  // progressive and deps: sort before widths shrink
   uint64_t seed = 0;
+  // Standalone training of one configuration (labels only, nothing shared):
+  // the baseline the schedules are measured against.
+  std::optional<ofa::OfaConfig> only;
+};
+
+// Where and how often train_supernet saves its state.
+struct SupernetCheckpoint {
+  std::string path;        // empty: no checkpoints; resumes when the file exists
+  int64_t every = 10;      // steps between checkpoints (and after the last)
+  int64_t stop_after = 0;  // > 0: return after this many steps of this call
 };
 
 struct SupernetTrainReport {
-  int64_t steps = 0;
-  int64_t subnet_passes = 0;  // forward + backward passes of sub-networks
-  double seconds = 0;
-  double last_loss = 0;  // of the largest sub-network, last step
+  int64_t steps = 0;          // done in total, resumed ones included
+  int64_t total = 0;          // of the whole run
+  int64_t resumed_from = 0;   // the step the checkpoint held (0: a fresh run)
+  int64_t subnet_passes = 0;  // forward + backward passes of this call
+  double seconds = 0;         // of this call
+  double last_loss = 0;       // of the labels' loss, last step
+  bool finished() const { return steps == total; }
+};
+
+struct SupernetProgress {
+  int64_t step, total;
+  const std::string& phase;
+  double loss;
 };
 
 // Validates the options: one line naming the option.
 Status check_supernet_options(const SupernetTrainOptions& o);
 
-// Trains `net` on `images` [N, C, H, W] and `labels` [N]. `progress` (may be
-// empty) is called after each step with the step and the total.
-SupernetTrainReport train_supernet(ofa::OfaNet& net, const at::Tensor& images,
-                                   const at::Tensor& labels, const SupernetTrainOptions& options,
-                                   const std::function<void(int64_t, int64_t)>& progress = {});
+// The schedule's phase at `step` of `total`: full, kernel, depth, expand
+// (progressive), full, shrink (deps), sandwich, standalone.
+std::string supernet_phase(const SupernetTrainOptions& o, int64_t step, int64_t total);
+
+// Trains `net` on `images` [N, C, H, W] and `labels` [N], resuming from
+// `checkpoint.path` when it exists (an error when it was written for other
+// options, data or spec). `progress` (may be empty) is called after each
+// step.
+StatusOr<SupernetTrainReport> train_supernet(
+    ofa::OfaNet& net, const at::Tensor& images, const at::Tensor& labels,
+    const SupernetTrainOptions& options, const SupernetCheckpoint& checkpoint = {},
+    const std::function<void(const SupernetProgress&)>& progress = {});
 
 // Top-1 accuracy (%) of sub-network `config` after batch-norm recalibration
 // on `calibration` images (in batches of `batch`).

@@ -57,6 +57,9 @@ class ElasticConv2dImpl : public torch::nn::Module {
 
   const std::vector<int64_t>& kernels() const { return kernels_; }
   bool depthwise() const { return depthwise_; }
+  // [out_max, in_max (1 when depthwise), kmax, kmax].
+  torch::Tensor& weight() { return weight_; }
+  const torch::Tensor& weight() const { return weight_; }
   // The transform applied when shrinking to `kernel` (from the next larger).
   torch::Tensor& transform(int64_t kernel) { return transforms_.at(kernel); }
 
@@ -80,6 +83,8 @@ class ElasticBatchNorm2dImpl : public torch::nn::Module {
   torch::nn::BatchNorm2d extract(int64_t channels) const;
   int64_t params(int64_t channels) const { return 2 * channels; }
 
+  torch::Tensor& weight() { return weight_; }
+  torch::Tensor& bias() { return bias_; }
   torch::Tensor& running_mean() { return running_mean_; }
   torch::Tensor& running_var() { return running_var_; }
   // For batch-norm recalibration: statistics back to mean 0, variance 1, and

@@ -230,6 +230,43 @@ void OfaNetImpl::recalibrate(const std::vector<torch::Tensor>& batches) {
   train(was_training);
 }
 
+torch::Tensor OfaNetImpl::channel_importance(size_t stage, size_t block) const {
+  const Block& k = stages_.at(stage).at(block);
+  // project weight: [out, hidden, 1, 1]; a hidden channel is one input column.
+  return k.project->weight().detach().abs().sum({0, 2, 3});
+}
+
+void OfaNetImpl::sort_channels() {
+  torch::NoGradGuard no_grad;
+  for (size_t s = 0; s < stages_.size(); ++s) {
+    for (size_t b = 0; b < stages_[s].size(); ++b) {
+      Block& k = stages_[s][b];
+      const torch::Tensor order =
+          std::get<1>(channel_importance(s, b).sort(0, /*descending=*/true));
+      auto permute = [&](torch::Tensor& t, int64_t dim) { t.copy_(t.index_select(dim, order)); };
+      permute(k.expand->weight(), 0);
+      permute(k.depthwise->weight(), 0);
+      permute(k.project->weight(), 1);
+      for (elastic::ElasticBatchNorm2d* bn : {&k.bn1, &k.bn2}) {
+        permute((*bn)->weight(), 0);
+        permute((*bn)->bias(), 0);
+        permute((*bn)->running_mean(), 0);
+        permute((*bn)->running_var(), 0);
+      }
+    }
+  }
+}
+
+OfaNet copy_supernet(const OfaNet& net) {
+  OfaNet out(net->spec());
+  torch::NoGradGuard no_grad;
+  const auto from_p = net->named_parameters(), from_b = net->named_buffers();
+  for (auto& p : out->named_parameters()) p.value().copy_(from_p[p.key()]);
+  for (auto& b : out->named_buffers()) b.value().copy_(from_b[b.key()]);
+  out->activate(net->active());
+  return out;
+}
+
 Status save_supernet(OfaNet& net, const std::string& path) {
   try {
     torch::serialize::OutputArchive archive;

@@ -46,6 +46,15 @@ class OfaNetImpl : public torch::nn::Module {
   // "BN calibration"): the statistics become the plain average over
   // `batches` forward passes in training mode, without gradients.
   void recalibrate(const std::vector<torch::Tensor>& batches);
+  // Once-for-all's channel importance sorting, done before expand ratios
+  // shrink: in every block the hidden (expanded) channels are reordered by
+  // the L1 norm of the project weights that read them, most important
+  // first, so that a smaller expand ratio keeps the most important ones.
+  // Every weight and statistic of a channel moves with it: the largest
+  // sub-network computes the same function.
+  void sort_channels();
+  // The L1 importance of block `block` of stage `stage`'s hidden channels.
+  torch::Tensor channel_importance(size_t stage, size_t block) const;
   const OfaSpec& spec() const { return spec_; }
 
  private:
@@ -74,6 +83,9 @@ class OfaNetImpl : public torch::nn::Module {
   torch::nn::Linear classifier_{nullptr};
 };
 TORCH_MODULE(OfaNet);
+
+// A new supernet with the same spec, weights and statistics as `net`.
+OfaNet copy_supernet(const OfaNet& net);
 
 // A supernet file: its spec (as spec_text) and every weight and statistic.
 Status save_supernet(OfaNet& net, const std::string& path);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -84,6 +85,25 @@ class CliTest : public ::testing::Test {
   // Returns the wait status; stderr goes to dir_/killed.err.
   int start_and_kill(const std::vector<std::string>& args, const std::string& name, size_t complete,
                      int signal = SIGKILL) {
+    return start_and_kill_when(
+        args,
+        [&] {
+          // Not trials(): it asserts, and the experiment may not exist yet.
+          Output o = run("trials --name " + name + " --db " + db_ + " -f csv");
+          if (o.code != 0) return false;
+          size_t done = 0;
+          for (const char* state : {",COMPLETE,", ",PRUNED,"}) {
+            for (size_t at = 0; (at = o.out.find(state, at)) != std::string::npos; ++at) ++done;
+          }
+          return done >= complete;
+        },
+        signal);
+  }
+
+  // Runs sylva with `args` in the background and kills it with `signal` once
+  // `ready()` holds (checked every 50 ms, for at most 20 s).
+  int start_and_kill_when(const std::vector<std::string>& args, const std::function<bool()>& ready,
+                          int signal = SIGKILL) {
     const std::string err = dir_ + "/killed.err";
     pid_t pid = fork();
     if (pid == 0) {
@@ -97,16 +117,8 @@ class CliTest : public ::testing::Test {
       execv(kSylva.c_str(), argv.data());
       _exit(127);
     }
-    for (int i = 0; i < 400; ++i) {
+    for (int i = 0; i < 400 && !ready(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      // Not trials(): it asserts, and the experiment may not exist yet.
-      Output o = run("trials --name " + name + " --db " + db_ + " -f csv");
-      if (o.code != 0) continue;
-      size_t done = 0;
-      for (const char* state : {",COMPLETE,", ",PRUNED,"}) {
-        for (size_t at = 0; (at = o.out.find(state, at)) != std::string::npos; ++at) ++done;
-      }
-      if (done >= complete) break;
     }
     kill(pid, signal);
     int status = 0;
@@ -566,9 +578,45 @@ TEST_F(CliTest, SupernetTrainThenSearchItsConfigurationsWithInheritedWeights) {
                         "is not a readable supernet file");
   expect_one_line_error(run("supernet train --family sorted --out " + out),
                         "--family must be ofa, got 'sorted'");
-  expect_one_line_error(run("supernet train --schedule progressive --out " + out),
-                        "--schedule must be sandwich or deps, got 'progressive'");
+  expect_one_line_error(run("supernet train --schedule once --out " + out),
+                        "--schedule must be progressive, sandwich or deps, got 'once'");
   expect_one_line_error(run("supernet fit"), "supernet: expected 'train', got 'fit'");
+}
+
+TEST_F(CliTest, AKilledSupernetTrainingResumesFromItsCheckpoint) {
+  const std::string out = dir_ + "/ofa.pt", ckpt = out + ".ckpt";
+  const std::string args =
+      "--family ofa --schedule progressive --epochs 1 --train-samples 256 --val-samples 128 "
+      "--batch-size 16 --seed 3 --checkpoint-every 1 --out ";
+  Output whole = run("supernet train " + args + dir_ + "/whole.pt");
+  ASSERT_EQ(whole.code, 0) << whole.err;
+  EXPECT_FALSE(std::ifstream(dir_ + "/whole.pt.ckpt").good());  // removed when done
+  std::vector<std::string> argv = {"supernet", "train"};
+  std::istringstream words(args + out);
+  for (std::string w; words >> w;) argv.push_back(w);
+  start_and_kill_when(argv, [&] { return std::ifstream(ckpt).good(); });
+  ASSERT_TRUE(std::ifstream(ckpt).good());
+  ASSERT_FALSE(std::ifstream(out).good());  // killed before the end
+  Output resumed = run("supernet train " + args + out);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  EXPECT_NE(resumed.out.find("resuming from " + ckpt), std::string::npos) << resumed.out;
+  EXPECT_NE(resumed.out.find("step 16/16  expand"), std::string::npos) << resumed.out;
+  EXPECT_FALSE(std::ifstream(ckpt).good());
+  // The resumed run ends with the uninterrupted run's network.
+  auto accuracy_lines = [](const std::string& text) {
+    std::string lines;
+    std::istringstream in(text);
+    for (std::string l; std::getline(in, l);) {
+      if (l.find("val_acc") != std::string::npos) lines += l + "\n";
+    }
+    return lines;
+  };
+  EXPECT_EQ(accuracy_lines(resumed.out), accuracy_lines(whole.out)) << whole.out << resumed.out;
+  EXPECT_EQ(std::count(whole.out.begin(), whole.out.end(), '\n') > 4, true);
+  // A checkpoint of another run is refused, by name.
+  std::ofstream(dir_ + "/x.pt.ckpt") << "not a checkpoint";
+  expect_one_line_error(run("supernet train " + args + dir_ + "/x.pt"),
+                        "checkpoint '" + dir_ + "/x.pt.ckpt' is not readable");
 }
 
 TEST_F(CliTest, SampleIsSeededAndMeasuresCost) {

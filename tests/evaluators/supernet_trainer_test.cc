@@ -1,11 +1,15 @@
-// Training a small once-for-all supernet on real Fashion-MNIST: both
-// schedules teach the largest and the smallest sub-networks at once, runs are
-// seeded, deps trains the largest alone first, and batch-norm recalibration
-// gives a sub-network its own statistics.
+// Training a small once-for-all supernet on real Fashion-MNIST: every
+// schedule teaches the largest and the smallest sub-networks at once, runs are
+// seeded, deps and progressive train the largest alone first, a run killed
+// and resumed from its checkpoint ends with the very weights of one never
+// interrupted, and batch-norm recalibration gives a sub-network its own
+// statistics.
 #include "evaluators/supernet_trainer.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+
+#include <filesystem>
 
 #include "evaluators/idx_dataset.h"
 
@@ -51,7 +55,7 @@ TEST_F(SupernetTrainer, SandwichTeachesEverySizeAndIsSeeded) {
     ofa::OfaNet net(spec);
     const double before =
         subnet_accuracy(net, ofa::largest(spec), train_x().narrow(0, 0, 512), test_x(), test_y());
-    auto report = train_supernet(net, train_x(), train_y(), o);
+    auto report = train_supernet(net, train_x(), train_y(), o).value();
     EXPECT_EQ(report.steps, 2 * 2048 / 64);
     EXPECT_EQ(report.subnet_passes, report.steps * 4);  // largest, smallest, 2 random
     const double big =
@@ -80,15 +84,128 @@ TEST_F(SupernetTrainer, DepsTrainsTheLargestAloneFirst) {
   o.random_subnets = 1;
   torch::manual_seed(2);
   ofa::OfaNet net(spec);
-  auto report = train_supernet(net, train_x(), train_y(), o);
+  auto report = train_supernet(net, train_x(), train_y(), o).value();
   // 64 steps: the first 32 the largest alone, then 3 passes a step.
   EXPECT_EQ(report.subnet_passes, 32 + 32 * 3);
   EXPECT_GT(
       subnet_accuracy(net, ofa::largest(spec), train_x().narrow(0, 0, 512), test_x(), test_y()),
       60);
-  o.schedule = "progressive";
+  EXPECT_EQ(supernet_phase(o, 31, 64), "full");
+  EXPECT_EQ(supernet_phase(o, 32, 64), "shrink");
+  o.schedule = "once";
   EXPECT_EQ(check_supernet_options(o).message(),
-            "--schedule must be sandwich or deps, got 'progressive'");
+            "--schedule must be progressive, sandwich or deps, got 'once'");
+  o.schedule = "progressive";
+  o.random_subnets = 0;
+  EXPECT_EQ(check_supernet_options(o).message(),
+            "--random-subnets must be >= 1 with --schedule progressive, got 0");
+}
+
+TEST_F(SupernetTrainer, ProgressiveShrinksKernelThenDepthThenExpand) {
+  torch::set_num_threads(1);
+  const ofa::OfaSpec spec = small_spec();
+  SupernetTrainOptions o;
+  o.schedule = "progressive";
+  o.epochs = 2;
+  o.batch_size = 64;
+  o.random_subnets = 2;
+  o.seed = 4;
+  std::vector<std::string> phases;
+  for (int64_t s = 0; s < 64; s += 16) phases.push_back(supernet_phase(o, s, 64));
+  EXPECT_EQ(phases, (std::vector<std::string>{"full", "kernel", "depth", "expand"}));
+  EXPECT_EQ(supernet_phase(o, 15, 64), "full");
+  torch::manual_seed(2);
+  ofa::OfaNet net(spec);
+  std::vector<std::string> seen;
+  auto report = train_supernet(net, train_x(), train_y(), o, {}, [&](const SupernetProgress& p) {
+                  if (seen.empty() || seen.back() != p.phase) seen.push_back(p.phase);
+                }).value();
+  EXPECT_EQ(seen, phases);
+  // The full network alone for 16 steps, then 2 sub-networks a step.
+  EXPECT_EQ(report.subnet_passes, 16 + 48 * 2);
+  const at::Tensor calib = train_x().narrow(0, 0, 512);
+  EXPECT_GT(subnet_accuracy(net, ofa::largest(spec), calib, test_x(), test_y()), 60);
+  EXPECT_GT(subnet_accuracy(net, ofa::smallest(spec), calib, test_x(), test_y()), 40);
+  // After the expand phase's sorting and training, the first hidden channels
+  // of a block still carry more of its projection than the last ones.
+  const at::Tensor importance = net->channel_importance(1, 0);
+  const int64_t h = importance.size(0);
+  EXPECT_GT(importance.narrow(0, 0, h / 3).mean().item<double>(),
+            importance.narrow(0, h - h / 3, h / 3).mean().item<double>());
+}
+
+TEST_F(SupernetTrainer, StandaloneTrainsOneConfigurationOnly) {
+  torch::set_num_threads(1);
+  const ofa::OfaSpec spec = small_spec();
+  SupernetTrainOptions o;
+  o.batch_size = 64;
+  o.epochs = 3;
+  o.only = ofa::smallest(spec);
+  torch::manual_seed(5);
+  ofa::OfaNet net(spec);
+  auto report = train_supernet(net, train_x(), train_y(), o).value();
+  EXPECT_EQ(report.subnet_passes, 96);
+  EXPECT_EQ(supernet_phase(o, 0, 96), "standalone");
+  EXPECT_GT(subnet_accuracy(net, *o.only, train_x().narrow(0, 0, 512), test_x(), test_y()), 50);
+  o.only->depth = {3, 1};
+  EXPECT_EQ(train_supernet(net, train_x(), train_y(), o).status().message().substr(0, 10),
+            ofa::check_config(spec, *o.only).message().substr(0, 10));
+}
+
+// Every parameter and buffer of a supernet, flattened in order.
+at::Tensor all_state(ofa::OfaNet& net) {
+  std::vector<at::Tensor> parts;
+  for (const auto& p : net->parameters()) parts.push_back(p.detach().flatten());
+  for (const auto& b : net->buffers()) parts.push_back(b.flatten().to(torch::kFloat));
+  return torch::cat(parts);
+}
+
+TEST_F(SupernetTrainer, AResumedRunEndsWithTheWeightsOfAnUninterruptedOne) {
+  torch::set_num_threads(1);
+  const ofa::OfaSpec spec = small_spec();
+  const at::Tensor x = train_x().narrow(0, 0, 1024), y = train_y().narrow(0, 0, 1024);
+  char tmpl[] = "/tmp/sylva-ckpt-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  for (const std::string schedule : {"progressive", "deps"}) {
+    SCOPED_TRACE(schedule);
+    SupernetTrainOptions o;
+    o.schedule = schedule;
+    o.batch_size = 64;  // 16 steps; progressive: 4 per phase, sorted at 12; deps sorted at 8
+    o.seed = 9;
+    torch::manual_seed(6);
+    ofa::OfaNet whole(spec);
+    ASSERT_TRUE(train_supernet(whole, x, y, o).is_ok());
+
+    SupernetCheckpoint ck;
+    ck.path = dir + "/" + schedule + ".ckpt";
+    ck.every = 4;
+    std::vector<int64_t> resumed;
+    // Killed after 6 steps (the teacher exists), then after 7 more (past the
+    // sorting), then run to the end: three processes, three fresh networks.
+    for (int64_t stop : {6, 7, 0}) {
+      // The first process starts like the uninterrupted run; the others
+      // initialise differently and must take everything from the checkpoint.
+      torch::manual_seed(stop == 6 ? 6 : 100 + stop);
+      ofa::OfaNet net(spec);
+      ck.stop_after = stop;
+      auto r = train_supernet(net, x, y, o, ck);
+      ASSERT_TRUE(r.is_ok()) << r.status().message();
+      resumed.push_back(r.value().resumed_from);
+      if (stop == 0) {
+        EXPECT_TRUE(r.value().finished());
+        EXPECT_TRUE(torch::equal(all_state(net), all_state(whole)));
+      }
+    }
+    EXPECT_EQ(resumed, (std::vector<int64_t>{0, 6, 13}));
+    // A checkpoint continues only the run that wrote it.
+    o.lr = 0.1;
+    ofa::OfaNet other(spec);
+    EXPECT_EQ(train_supernet(other, x, y, o, ck).status().message(),
+              "checkpoint '" + ck.path +
+                  "' belongs to another run (lr was 0.05 there, 0.1 here); delete it to start "
+                  "over");
+  }
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(SupernetTrainer, RecalibrationGivesTheSubnetItsOwnStatistics) {

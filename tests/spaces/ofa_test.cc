@@ -145,6 +145,42 @@ TEST(Ofa, ScriptedSubnetsRunInPythonLikeTheSupernet) {
   for (const auto& c : cases) std::remove(c.path.c_str());
 }
 
+TEST(Ofa, ChannelSortingKeepsTheLargestAndMovesImportantChannelsFirst) {
+  const OfaSpec spec = two_stages();
+  OfaNet net = settled(spec, 7);
+  net->eval();
+  const torch::Tensor x = torch::randn({4, 1, 28, 28});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor before = net->forward(x);
+  net->activate(smallest(spec));
+  const torch::Tensor small_before = net->forward(x);
+  const torch::Tensor importance = net->channel_importance(1, 1);
+  net->sort_channels();
+  // Every channel moved with its weights and statistics.
+  net->activate(largest(spec));
+  EXPECT_LT((net->forward(x) - before).abs().max().item<double>(), 1e-5);
+  const torch::Tensor sorted = net->channel_importance(1, 1);
+  EXPECT_TRUE(torch::equal(sorted, std::get<0>(importance.sort(0, true))));
+  EXPECT_TRUE(torch::all(sorted.slice(0, 0, -1) >= sorted.slice(0, 1)).item<bool>());
+  // The smallest expand ratio now reads other (the most important) channels.
+  net->activate(smallest(spec));
+  EXPECT_GT((net->forward(x) - small_before).abs().max().item<double>(), 1e-3);
+}
+
+TEST(Ofa, CopiesAreIndependentAndEqual) {
+  const OfaSpec spec = two_stages();
+  OfaNet net = settled(spec, 8);
+  OfaNet copy = copy_supernet(net);
+  net->eval();
+  copy->eval();
+  const torch::Tensor x = torch::randn({2, 1, 28, 28});
+  torch::NoGradGuard no_grad;
+  const torch::Tensor out = net->forward(x);
+  EXPECT_TRUE(torch::equal(copy->forward(x), out));
+  for (auto& p : net->parameters()) p.add_(1);
+  EXPECT_TRUE(torch::equal(copy->forward(x), out));
+}
+
 TEST(Ofa, SupernetFilesHoldTheSpecAndEveryWeight) {
   const OfaSpec spec = two_stages();
   OfaNet net = settled(spec, 5);
