@@ -15,6 +15,7 @@
 #include "evaluators/train_evaluator.h"
 #include "evaluators/worker_pool.h"
 #include "experiments/halving.h"
+#include "search/predictor_assisted.h"
 
 namespace sylva::experiments {
 
@@ -227,8 +228,22 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
     std::istringstream lines(c.init_text);
     for (std::string line; std::getline(lines, line);) ctx.init.push_back(line);
   }
-  SYLVA_ASSIGN(strategy, search::make_strategy(c.text("strategy"), ctx));
-  out.strategy = std::move(strategy);
+  auto predictor = c.options.find("predictor");
+  if (predictor != c.options.end() && !predictor->second.empty()) {
+    search::PredictorOptions p;
+    p.kind = predictor->second;
+    SYLVA_ASSIGN(warmup, c.integer_or("predictor-warmup", 2, 10));
+    SYLVA_ASSIGN(steps, c.integer_or("predictor-steps", 1, 500));
+    SYLVA_ASSIGN(batch, c.integer_or("predictor-batch", 1, 5));
+    p.warmup = static_cast<int>(warmup);
+    p.steps = static_cast<int>(steps);
+    p.batch = static_cast<int>(batch);
+    SYLVA_ASSIGN(strategy, search::make_predictor_assisted(c.text("strategy"), ctx, p));
+    out.strategy = std::move(strategy);
+  } else {
+    SYLVA_ASSIGN(strategy, search::make_strategy(c.text("strategy"), ctx));
+    out.strategy = std::move(strategy);
+  }
   SYLVA_ASSIGN(trials, c.integer("trials", 1));
   SYLVA_ASSIGN(workers, c.integer("workers", 1));
   SYLVA_ASSIGN(threads, c.integer("threads-per-worker", 0));

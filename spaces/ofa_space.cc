@@ -246,4 +246,32 @@ StatusOr<std::vector<int>> OfaSpace::decisions(const OfaConfig& c) const {
   return out;
 }
 
+std::vector<double> OfaSpace::encode(const std::vector<int>& decisions) const {
+  std::vector<double> out;
+  auto one_hot = [&](const std::vector<int64_t>& values, int64_t v) {
+    for (int64_t x : values) out.push_back(x == v ? 1.0 : 0.0);
+  };
+  auto c = config(decisions);
+  if (!c.is_ok()) throw std::invalid_argument(c.status().message());
+  const OfaConfig& k = c.value();
+  one_hot(spec_.resolutions, k.resolution);
+  const int64_t blocks = *std::max_element(spec_.depths.begin(), spec_.depths.end());
+  for (size_t s = 0; s < spec_.widths.size(); ++s) {
+    one_hot(spec_.depths, k.depth[s]);
+    for (int64_t b = 0; b < blocks; ++b) {
+      const bool on = b < k.depth[s];
+      one_hot(spec_.kernels, on ? k.kernel[s][b] : 0);
+      one_hot(spec_.expands, on ? k.expand[s][b] : 0);
+    }
+  }
+  return out;
+}
+
+std::map<std::string, double> OfaSpace::known_metrics(const std::vector<int>& decisions) const {
+  auto c = config(decisions);
+  if (!c.is_ok()) return {};
+  const OfaCost cost = ofa::cost(spec_, c.value());
+  return {{"params", static_cast<double>(cost.params)}, {"flops", static_cast<double>(cost.macs)}};
+}
+
 }  // namespace sylva::ofa

@@ -30,6 +30,12 @@ class OfaSpace : public Space {
   StatusOr<Architecture> parse(const std::string& text) const override;
   std::vector<DecisionSlot> slots(const std::vector<int>& decisions) const override;
   bool subtree_closed(const std::vector<int>& prefix, int index) const override;
+  // Once-for-all's predictor encoding: one-hots of the resolution, of each
+  // stage's depth, and of each block position's kernel and expand ratio
+  // (all zero for a block the depth leaves out). Fixed length.
+  std::vector<double> encode(const std::vector<int>& decisions) const override;
+  // "params" and "flops" (multiply-accumulates per image), analytic.
+  std::map<std::string, double> known_metrics(const std::vector<int>& decisions) const override;
   const BuildSpec& build_spec() const override { return build_; }
   const std::string& source() const override { return source_; }
 

@@ -47,6 +47,19 @@ bool Space::subtree_closed(const std::vector<int>& prefix, int index) const {
   return slots(full)[index].end == static_cast<int>(prefix.size());
 }
 
+std::vector<double> Space::encode(const std::vector<int>& decisions) const {
+  std::vector<double> out;
+  auto c = cursor();
+  for (int d : decisions) {
+    const size_t n = c->choice_count();
+    const size_t at = out.size();
+    out.resize(at + n, 0.0);
+    out[at + static_cast<size_t>(d)] = 1;
+    c->choose(d);
+  }
+  return out;
+}
+
 std::unique_ptr<SpaceCursor> Space::cursor() const { return std::make_unique<ReplayCursor>(*this); }
 
 }  // namespace sylva

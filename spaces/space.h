@@ -11,6 +11,7 @@
 // safe to share across threads.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -103,6 +104,19 @@ class Space {
   // prefix at every step; spaces with a cheaper way override it.
   virtual std::unique_ptr<SpaceCursor> cursor() const;
 
+  // A numeric description of a complete architecture: the input of
+  // accuracy predictors (search/predictor.h). The default: per decision, a
+  // one-hot of the chosen index among that decision's choices, so spaces
+  // whose architectures differ in decision count give vectors of different
+  // lengths (predictors pad them with zeros). Spaces with a natural fixed
+  // layout override it.
+  virtual std::vector<double> encode(const std::vector<int>& decisions) const;
+  // Metrics the space knows without evaluating an architecture (analytic
+  // costs, named as evaluators name them: "params", "flops"). Default: none.
+  virtual std::map<std::string, double> known_metrics(const std::vector<int>& decisions) const {
+    (void)decisions;
+    return {};
+  }
   virtual const BuildSpec& build_spec() const = 0;
 
   // Source text that rebuilds this space with space_from_source(); stored with

@@ -571,6 +571,24 @@ TEST_F(CliTest, SupernetTrainThenSearchItsConfigurationsWithInheritedWeights) {
                  dir_ + "/best.pt");
   ASSERT_EQ(e.code, 0) << e.err;
   EXPECT_FALSE(slurp(dir_ + "/best.pt").empty());
+  // NSGA-II on accuracy against MACs, assisted by a ridge predictor: two
+  // real evaluations, then one per round proposed against the predictor.
+  Output p = run("search --name sp --db " + db_ + " --space supernet:" + out +
+                 " --evaluator supernet --strategy nsga2 --objective val_acc:max --objective "
+                 "flops:min --predictor ridge --predictor-warmup 2 --predictor-batch 1 "
+                 "--predictor-steps 100 --trials 4 --val-samples 128 --test-samples 128 --seed 2");
+  ASSERT_EQ(p.code, 0) << p.err;
+  std::set<std::string> keys;
+  for (const auto& r : trials("sp")) {
+    EXPECT_EQ(r.at("state"), "COMPLETE");
+    keys.insert(r.at("key"));
+  }
+  EXPECT_EQ(keys.size(), 4u);
+  Output front = run("best --name sp --db " + db_ + " --pareto");
+  ASSERT_EQ(front.code, 0) << front.err;
+  expect_one_line_error(run("search --name y --db " + db_ + " --space supernet:" + out +
+                            " --evaluator supernet --predictor tree"),
+                        "--predictor must be ridge or mlp, got 'tree'");
   expect_one_line_error(run("search --name x --db " + db_ + " --space nb201 --evaluator supernet"),
                         "--evaluator supernet needs --space supernet:FILE (a trained supernet), "
                         "got 'nb201'");
