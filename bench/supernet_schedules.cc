@@ -19,9 +19,11 @@
 #include <string>
 #include <vector>
 
-#include "evaluators/idx_dataset.h"
+#include "bench/supernet_data.h"
 #include "evaluators/supernet_trainer.h"
 #include "spaces/ofa.h"
+#include "spaces/ofa_space.h"
+#include "spaces/supernet.h"
 
 using namespace sylva;
 
@@ -46,22 +48,17 @@ int main(int argc, char** argv) {
   const int64_t epochs = argc > 2 ? std::atoll(argv[2]) : 3;
   const int64_t test_n = argc > 3 ? std::atoll(argv[3]) : 2000;
   const int64_t subnets = argc > 4 ? std::atoll(argv[4]) : 20;
-  auto data = evaluators::load_idx_dataset(evaluators::kDefaultDatasetDir);
-  if (!data.is_ok()) {
-    fmt::print(stderr, "{}\n", data.status().message());
-    return 1;
-  }
-  const at::Tensor train_x = data.value().train_images.narrow(0, 0, train_n);
-  const at::Tensor train_y = data.value().train_labels.narrow(0, 0, train_n);
-  const at::Tensor calib = data.value().train_images.narrow(0, train_n, 500);
-  const at::Tensor test_x = data.value().test_images.narrow(0, 0, test_n);
-  const at::Tensor test_y = data.value().test_labels.narrow(0, 0, test_n);
-  fmt::print(
-      "# {} training images, {} epochs, batch 64, lr 0.05; {} test images; BN "
-      "recalibrated on 500 other training images; {} torch threads\n",
-      train_n, epochs, test_n, torch::get_num_threads());
+  const bench::SupernetData data = bench::load_supernet_data(train_n, test_n, epochs);
+  const at::Tensor &train_x = data.train_x, &train_y = data.train_y, &calib = data.calib;
+  const at::Tensor &test_x = data.test_x, &test_y = data.test_y;
 
   ofa::OfaSpec spec;
+  const ofa::OfaSpace space("ofa", spec);
+  auto decisions = [&](const ofa::OfaConfig& c) { return space.decisions(c).value(); };
+  auto fresh = [&] {
+    torch::manual_seed(1);
+    return make_supernet(ofa::spec_text(spec)).value();
+  };
   // The sub-networks scored: largest, smallest, then random ones.
   std::vector<ofa::OfaConfig> configs = {ofa::largest(spec), ofa::smallest(spec)};
   std::mt19937_64 rng(11);
@@ -81,12 +78,11 @@ int main(int argc, char** argv) {
   double standalone_seconds = 0;
   for (size_t i = 0; i < compared; ++i) {
     evaluators::SupernetTrainOptions o = base;
-    o.only = configs[i];
-    torch::manual_seed(1);
-    ofa::OfaNet net(spec);
-    auto r = evaluators::train_supernet(net, train_x, train_y, o).value();
+    o.only = decisions(configs[i]);
+    auto net = fresh();
+    auto r = evaluators::train_supernet(*net, train_x, train_y, o).value();
     standalone_seconds += r.seconds;
-    standalone.push_back(evaluators::subnet_accuracy(net, configs[i], calib, test_x, test_y));
+    standalone.push_back(subnet_accuracy(*net, *o.only, calib, test_x, test_y));
     const ofa::OfaCost cost = ofa::cost(spec, configs[i]);
     fmt::print("standalone {:>2} {:<12} {:>6.2f} MMACs {:>5.0f}K params  acc {:.2f}  {:.0f} s\n", i,
                describe(configs[i]), cost.macs / 1e6, cost.params / 1e3, standalone.back(),
@@ -98,13 +94,12 @@ int main(int argc, char** argv) {
   for (const std::string schedule : {"progressive", "sandwich", "deps"}) {
     evaluators::SupernetTrainOptions o = base;
     o.schedule = schedule;
-    torch::manual_seed(1);
-    ofa::OfaNet net(spec);
-    auto r = evaluators::train_supernet(net, train_x, train_y, o).value();
+    auto net = fresh();
+    auto r = evaluators::train_supernet(*net, train_x, train_y, o).value();
     std::vector<Scored> scored;
     for (const auto& c : configs) {
       scored.push_back(
-          {c, ofa::cost(spec, c), evaluators::subnet_accuracy(net, c, calib, test_x, test_y)});
+          {c, ofa::cost(spec, c), subnet_accuracy(*net, decisions(c), calib, test_x, test_y)});
     }
     int within = 0;
     double worst = 1e9;

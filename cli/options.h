@@ -21,6 +21,7 @@ enum Verb : unsigned {
   kExport = 32,
   kSample = 64,
   kSupernet = 128,
+  kSupernetSelect = 256,
 };
 
 struct OptionDef {

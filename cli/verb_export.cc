@@ -102,7 +102,12 @@ int run_export(int argc, char** argv) {
     auto val = config.value().integer("val-samples", 1);
     if (!val.is_ok()) return fail(val.status());
     o.val_samples = val.value();
-    Status s = evaluators::export_subnet(o, *space.value(), arch.value(), v["out"]);
+    if (config.value().options.count("calibration-samples")) {
+      auto calibration = config.value().integer("calibration-samples", 1);
+      if (!calibration.is_ok()) return fail(calibration.status());
+      o.calibration = calibration.value();
+    }
+    Status s = evaluators::export_subnet(o, arch.value(), v["out"]);
     if (!s.is_ok()) return fail(s);
   } else {
     auto artifact = store.value()->artifact(trial->id, "weights");

@@ -10,8 +10,6 @@
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "search/strategy.h"
-#include "spaces/ofa.h"
-#include "spaces/ofa_space.h"
 #include "spaces/random.h"
 
 namespace sylva::cli {
@@ -55,16 +53,14 @@ int run_sample(int argc, char** argv) {
 
   experiments::Table table;
   table.columns = {"key", "canonical", "params", "flops"};
-  // A supernet's configurations are costed analytically (MACs as flops).
-  const auto* configs = dynamic_cast<const ofa::OfaSpace*>(space.value().get());
-  std::optional<ofa::OfaNet> supernet;
-  if (configs) supernet.emplace(configs->spec());
   for (int64_t i = 0; i < n.value(); ++i) {
     Rng rng(mix_seed(static_cast<uint64_t>(seed.value()), static_cast<uint64_t>(i)));
     Architecture arch = search::sample_by_priors(*space.value(), rng);
-    if (supernet) {
-      const ofa::OfaCost cost = (*supernet)->cost(configs->config(arch.decisions).value());
-      table.rows.push_back({arch.key, arch.canonical, cost.params, cost.macs});
+    // Spaces that know their costs (supernet configurations: MACs as flops).
+    const auto known = space.value()->known_metrics(arch.decisions);
+    if (known.count("params") && known.count("flops")) {
+      table.rows.push_back({arch.key, arch.canonical, static_cast<int64_t>(known.at("params")),
+                            static_cast<int64_t>(known.at("flops"))});
       continue;
     }
     auto cost = evaluators::measure_architecture(*space.value(), arch, shape.value());

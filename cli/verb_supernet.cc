@@ -3,8 +3,15 @@
 // sub-networks (after batch-norm recalibration) on held-out images. The run
 // checkpoints to OUT.ckpt; the same command run again after a kill resumes
 // from it, and a finished run removes it.
+// `sylva supernet select`: search-free selection for a budget in a `sorted`
+// supernet: the largest nested configuration within --max-flops/--max-params.
+// `sylva supernet sweep`: every configuration of the family's sweep (sorted:
+// the nested ladder; stitch: all of them) scored with inherited weights after
+// batch-norm recalibration: the accuracy-FLOPs curve and its Pareto front.
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -13,21 +20,172 @@
 #include "evaluators/idx_dataset.h"
 #include "evaluators/supernet_trainer.h"
 #include "experiments/config.h"
-#include "spaces/ofa.h"
+#include "experiments/report.h"
+#include "search/pareto.h"
+#include "spaces/ofa_config.h"
+#include "spaces/sorted_space.h"
+#include "spaces/stitch_space.h"
+#include "spaces/supernet.h"
 
 namespace sylva::cli {
 
+namespace {
+
+const char* const kUsage =
+    "usage: sylva supernet train --family ofa|sorted|stitch --out FILE "
+    "[--schedule progressive|sandwich|nested|deps|stitch] [options]\n"
+    "       sylva supernet select --space supernet:FILE [--max-flops N] [--max-params N]\n"
+    "       sylva supernet sweep --space supernet:FILE [--val-samples N] [--test-samples N] "
+    "[-f table|csv|json]";
+
+// The options of `supernet select|sweep`: an exit code when the command ends
+// here (help, a bad option, no --space supernet:FILE), else -1.
+int parse_space_verb(const std::string& verb, int argc, char** argv, ParsedOptions& out) {
+  auto parsed = parse_options(kSupernetSelect, "supernet " + verb, argc, argv);
+  if (!parsed.is_ok()) return fail(parsed.status(), 2);
+  out = std::move(parsed).value();
+  if (out.help) {
+    fmt::print("{}\n\n{}", kUsage, options_help(kSupernetSelect));
+    return 0;
+  }
+  if (!out.given.count("space") || out.values["space"].rfind("supernet:", 0) != 0) {
+    return fail(Status::error("supernet " + verb + " needs --space supernet:FILE"), 2);
+  }
+  return -1;
+}
+
+int run_select(int argc, char** argv) {
+  ParsedOptions parsed;
+  if (int code = parse_space_verb("select", argc, argv, parsed); code >= 0) return code;
+  auto& v = parsed.values;
+  auto spec = read_supernet_spec(v["space"].substr(9));
+  if (!spec.is_ok()) return fail(Status::error("--space " + spec.status().message()));
+  if (spec.value().rfind("sorted ", 0) != 0) {
+    return fail(Status::error(fmt::format(
+                    "supernet select picks among nested models (family sorted); '{}' is a {} "
+                    "supernet: search it with sylva search --evaluator supernet",
+                    v["space"], spec.value().substr(0, spec.value().find(' ')))),
+                2);
+  }
+  experiments::ExperimentConfig c;
+  c.options = v;
+  auto max_params = c.integer_or("max-params", 1, 0);
+  auto max_flops = c.integer_or("max-flops", 1, 0);
+  for (const Status& s : {max_params.status(), max_flops.status()}) {
+    if (!s.is_ok()) return fail(s, 2);
+  }
+  const sorted::SortedSpec sspec = sorted::parse_spec(spec.value()).value();
+  auto picked = sorted::largest_nested_within(sspec, max_params.value(), max_flops.value());
+  if (!picked) {
+    const sorted::SortedCost k = sorted::cost(sspec, sorted::ladder(sspec).front());
+    return fail(Status::error(
+        fmt::format("no nested model fits: the smallest has {} parameters and {} flops (MACs)",
+                    k.params, k.macs)));
+  }
+  const sorted::SortedSpace space(v["space"], sspec);
+  const Architecture arch = space.make(space.decisions(*picked).value()).value();
+  const sorted::SortedCost k = sorted::cost(sspec, *picked);
+  const std::vector<sorted::SortedConfig> steps = sorted::ladder(sspec);
+  const auto fit = std::count_if(steps.begin(), steps.end(), [&](const sorted::SortedConfig& n) {
+    const sorted::SortedCost m = sorted::cost(sspec, n);
+    return (max_params.value() <= 0 || m.params <= max_params.value()) &&
+           (max_flops.value() <= 0 || m.macs <= max_flops.value());
+  });
+  fmt::print("{}\n{}\nparams {}  flops {}  ({} of {} nested models fit)\n", arch.key,
+             arch.canonical, k.params, k.macs, fit, steps.size());
+  return 0;
+}
+
+int run_sweep(int argc, char** argv) {
+  ParsedOptions parsed;
+  if (int code = parse_space_verb("sweep", argc, argv, parsed); code >= 0) return code;
+  auto& v = parsed.values;
+  auto loaded = load_supernet(v["space"].substr(9));
+  if (!loaded.is_ok()) return fail(Status::error("--space " + loaded.status().message()));
+  Supernet& net = *loaded.value();
+  const std::vector<std::vector<int>> configs = net.sweep();
+  if (configs.empty()) {
+    return fail(Status::error(fmt::format(
+                    "an {} supernet has no sweep (too many configurations): search it with sylva "
+                    "search --space {} --evaluator supernet",
+                    net.family(), v["space"])),
+                2);
+  }
+  experiments::ExperimentConfig c;
+  c.options = v;
+  auto val = c.integer("val-samples", 1);
+  auto test = c.integer("test-samples", 0);
+  auto calibration = c.integer("calibration-samples", 1);
+  for (const Status& s : {val.status(), test.status(), calibration.status()}) {
+    if (!s.is_ok()) return fail(s, 2);
+  }
+  auto data = evaluators::load_idx_dataset(v["dataset"].empty() ? evaluators::kDefaultDatasetDir
+                                                                : v["dataset"]);
+  if (!data.is_ok()) return fail(data.status());
+  const evaluators::Dataset& d = data.value();
+  const int64_t calib_n = calibration.value();
+  if (val.value() + calib_n > d.train_images.size(0)) {
+    return fail(Status::error(fmt::format(
+                    "--val-samples {} plus {} calibration images exceed the {} training images",
+                    val.value(), calib_n, d.train_images.size(0))),
+                2);
+  }
+  const int64_t test_n =
+      test.value() > 0 ? std::min(test.value(), d.test_images.size(0)) : d.test_images.size(0);
+  const at::Tensor val_x = d.train_images.narrow(0, 0, val.value());
+  const at::Tensor val_y = d.train_labels.narrow(0, 0, val.value());
+  const at::Tensor calib = d.train_images.narrow(0, val.value(), calib_n);
+  const at::Tensor test_x = d.test_images.narrow(0, 0, test_n);
+  const at::Tensor test_y = d.test_labels.narrow(0, 0, test_n);
+  struct Row {
+    std::string key;
+    double params, flops, val_acc, test_acc;
+  };
+  std::vector<Row> rows;
+  std::vector<std::vector<double>> points;
+  for (size_t i = 0; i < configs.size(); ++i) {
+    const auto cost = net.space().known_metrics(configs[i]);
+    activate_recalibrated(net, configs[i], calib);
+    Row r{net.space().make(configs[i]).value().key, cost.at("params"), cost.at("flops"),
+          accuracy(net, val_x, val_y), accuracy(net, test_x, test_y)};
+    rows.push_back(r);
+    points.push_back({r.val_acc, -r.flops});
+    fmt::print(stderr, "\r  {}/{} configurations", i + 1, configs.size());
+  }
+  fmt::print(stderr, "\n");
+  const std::vector<int> ranks = search::pareto_ranks(points);
+  experiments::Table table;
+  table.columns = {"key", "params", "flops", "val_acc", "test_acc", "front"};
+  int front = 0;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    front += ranks[i] == 0;
+    table.rows.push_back({rows[i].key, rows[i].params, rows[i].flops,
+                          std::round(rows[i].val_acc * 100) / 100,
+                          std::round(rows[i].test_acc * 100) / 100, ranks[i] == 0 ? "*" : ""});
+  }
+  auto text = experiments::render(table, v.count("format") ? v["format"] : "table");
+  if (!text.is_ok()) return fail(text.status(), 2);
+  fmt::print("{}", text.value());
+  if (!v.count("format") || v["format"] == "table") {
+    fmt::print("{} configurations, {} on the Pareto front of val_acc against flops\n", rows.size(),
+               front);
+  }
+  return 0;
+}
+
+}  // namespace
+
 int run_supernet(int argc, char** argv) {
-  const std::string usage =
-      "usage: sylva supernet train --family ofa --out FILE [--schedule progressive|sandwich|deps] "
-      "[options]";
+  const std::string usage = kUsage;
+  if (argc >= 2 && std::string(argv[1]) == "select") return run_select(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "sweep") return run_sweep(argc - 1, argv + 1);
   if (argc < 2 || std::string(argv[1]) != "train") {
     if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
       fmt::print("{}\n\n{}", usage, options_help(kSupernet));
       return 0;
     }
-    return fail(Status::error(
-                    fmt::format("supernet: expected 'train', got '{}'", argc >= 2 ? argv[1] : "")),
+    return fail(Status::error(fmt::format("supernet: expected train, select or sweep, got '{}'",
+                                          argc >= 2 ? argv[1] : "")),
                 2);
   }
   auto parsed = parse_options(kSupernet, "supernet train", argc - 1, argv + 1);
@@ -37,10 +195,15 @@ int run_supernet(int argc, char** argv) {
     fmt::print("{}\n\n{}", usage, options_help(kSupernet));
     return 0;
   }
-  if (v["family"] != "ofa") {
-    return fail(Status::error(fmt::format("--family must be ofa, got '{}'", v["family"])), 2);
+  const std::string family = v["family"];
+  if (family != "ofa" && family != "sorted" && family != "stitch") {
+    return fail(
+        Status::error(fmt::format("--family must be ofa, sorted or stitch, got '{}'", family)), 2);
   }
   if (!v.count("out") || v["out"].empty()) return fail(Status::error("--out FILE is required"), 2);
+  if (v["schedule"].empty()) {
+    v["schedule"] = family == "sorted" ? "nested" : family == "stitch" ? "stitch" : "sandwich";
+  }
   experiments::ExperimentConfig c;
   c.options = v;
   evaluators::SupernetTrainOptions o;
@@ -86,15 +249,35 @@ int run_supernet(int argc, char** argv) {
   const at::Tensor val_x = all_x.narrow(0, 0, val), val_y = all_y.narrow(0, 0, val);
   const at::Tensor train_x = all_x.narrow(0, val, train), train_y = all_y.narrow(0, val, train);
 
-  ofa::OfaSpec spec;
-  spec.in_channels = all_x.size(1);
-  spec.classes = data.value().classes;
-  spec.resolutions = {std::max<int64_t>(8, all_x.size(2) - 8),
-                      std::max<int64_t>(8, all_x.size(2) - 4), all_x.size(2)};
+  std::string spec;
+  if (family == "ofa") {
+    ofa::OfaSpec s;
+    s.in_channels = all_x.size(1);
+    s.classes = data.value().classes;
+    s.resolutions = {std::max<int64_t>(8, all_x.size(2) - 8),
+                     std::max<int64_t>(8, all_x.size(2) - 4), all_x.size(2)};
+    spec = ofa::spec_text(s);
+  } else if (family == "sorted") {
+    sorted::SortedSpec s;
+    s.in_channels = all_x.size(1);
+    s.classes = data.value().classes;
+    s.size = all_x.size(2);
+    spec = sorted::spec_text(s);
+  } else {
+    stitch::StitchSpec s;
+    s.in_channels = all_x.size(1);
+    s.classes = data.value().classes;
+    s.size = all_x.size(2);
+    spec = stitch::spec_text(s);
+  }
   torch::manual_seed(o.seed);
-  ofa::OfaNet net(spec);
-  fmt::print("supernet ofa, schedule {}, {} epoch(s) on {} images, {} held out\n", o.schedule,
-             o.epochs, train, val);
+  auto made = make_supernet(spec);
+  if (!made.is_ok()) return fail(made.status());
+  Supernet& net = *made.value();
+  Status fits = evaluators::check_schedule(o, net);
+  if (!fits.is_ok()) return fail(fits, 2);
+  fmt::print("supernet {}, schedule {}, {} epoch(s) on {} images, {} held out\n", net.family(),
+             o.schedule, o.epochs, train, val);
   std::fflush(stdout);
   evaluators::SupernetCheckpoint checkpoint;
   checkpoint.path = v["out"] + ".ckpt";
@@ -115,15 +298,16 @@ int run_supernet(int argc, char** argv) {
       });
   if (!trained.is_ok()) return fail(trained.status());
   const evaluators::SupernetTrainReport& report = trained.value();
-  Status saved = ofa::save_supernet(net, v["out"]);
+  Status saved = save_supernet(net, v["out"]);
   if (!saved.is_ok()) return fail(saved);
   std::remove(checkpoint.path.c_str());
   const at::Tensor calibration = train_x.narrow(0, 0, std::min<int64_t>(train, 2000));
   for (const auto& [name, config] :
-       {std::pair{"largest", ofa::largest(spec)}, std::pair{"smallest", ofa::smallest(spec)}}) {
-    const double acc = evaluators::subnet_accuracy(net, config, calibration, val_x, val_y);
-    const ofa::OfaCost cost = net->cost(config);
-    fmt::print("{:<8} val_acc {:.2f}  params {}  macs {}\n", name, acc, cost.params, cost.macs);
+       {std::pair{"largest", net.largest()}, std::pair{"smallest", net.smallest()}}) {
+    const double acc = subnet_accuracy(net, config, calibration, val_x, val_y);
+    const auto cost = net.space().known_metrics(config);
+    fmt::print("{:<8} val_acc {:.2f}  params {:.0f}  macs {:.0f}\n", name, acc, cost.at("params"),
+               cost.at("flops"));
   }
   fmt::print("trained in {:.1f} s ({} steps, {} sub-network passes); wrote {}\n", report.seconds,
              report.steps, report.subnet_passes, v["out"]);

@@ -25,10 +25,10 @@ struct SupernetEvalOptions {
 
 StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalOptions& options);
 
-// Writes the sub-network of `arch` (an architecture of the space
-// supernet:FILE) as a standalone TorchScript file, its batch norm
+// Writes the sub-network of `arch` (a configuration of the supernet in
+// options.path) as a standalone TorchScript file, its batch norm
 // recalibrated on the same images the evaluator uses.
-Status export_subnet(const SupernetEvalOptions& options, const Space& space,
-                     const Architecture& arch, const std::string& out);
+Status export_subnet(const SupernetEvalOptions& options, const Architecture& arch,
+                     const std::string& out);
 
 }  // namespace sylva::evaluators

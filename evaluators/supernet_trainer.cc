@@ -14,29 +14,20 @@
 namespace sylva::evaluators {
 namespace {
 
-const char* const kSchedules[] = {"progressive", "sandwich", "deps"};
+const char* const kSchedules[] = {"progressive", "sandwich", "nested", "deps", "stitch"};
 
 // What a checkpoint must have been written with to continue this run: the
 // options that shape the trajectory, the spec and the data.
-std::string fingerprint(const SupernetTrainOptions& o, const ofa::OfaSpec& spec,
+std::string fingerprint(const SupernetTrainOptions& o, const std::string& spec,
                         const at::Tensor& images, const at::Tensor& labels) {
-  std::string only = "-";
-  if (o.only) {
-    only = fmt::format("r{}", o.only->resolution);
-    for (size_t s = 0; s < o.only->depth.size(); ++s) {
-      only += fmt::format("/d{}", o.only->depth[s]);
-      for (size_t b = 0; b < o.only->kernel[s].size(); ++b) {
-        only += fmt::format(",k{}e{}", o.only->kernel[s][b], o.only->expand[s][b]);
-      }
-    }
-  }
+  const std::string only = o.only ? fmt::format("{}", fmt::join(*o.only, ",")) : "-";
   return fmt::format(
       "schedule={}\nepochs={}\nbatch-size={}\nlr={}\nrandom-subnets={}\nshrink-start={}\n"
       "epsilon={}\ntemperature={}\nkd-ratio={}\nsort-channels={}\nseed={}\nonly={}\nspec={}\n"
       "images={}\nlabel-sum={}\n",
       o.schedule, o.epochs, o.batch_size, o.lr, o.random_subnets, o.shrink_start, o.epsilon,
-      o.temperature, o.kd_ratio, o.sort_channels, o.seed, only, ofa::spec_text(spec),
-      images.size(0), labels.sum().item<int64_t>());
+      o.temperature, o.kd_ratio, o.sort_channels, o.seed, only, spec, images.size(0),
+      labels.sum().item<int64_t>());
 }
 
 // The first line where two fingerprints differ, as "key: a vs b".
@@ -69,6 +60,8 @@ Phase phase_at(const SupernetTrainOptions& o, int64_t step, int64_t total) {
     return {names[q], q > 0};
   }
   if (o.schedule == "deps") return t < o.shrink_start ? Phase{"full"} : Phase{"shrink", true};
+  if (o.schedule == "nested") return {"nested", true};
+  if (o.schedule == "stitch") return t < o.shrink_start ? Phase{"anchors"} : Phase{"stitch", true};
   return {"sandwich", true};
 }
 
@@ -82,18 +75,6 @@ int64_t sort_step(const SupernetTrainOptions& o, int64_t total) {
   return -1;
 }
 
-// A configuration of the progressive phase `phase`: the dimensions it makes
-// elastic are drawn uniformly, the others are the largest.
-ofa::OfaConfig progressive_config(const ofa::OfaSpec& spec, const std::string& phase,
-                                  std::mt19937_64& rng) {
-  return ofa::walk_config(spec, [&](char kind, const std::vector<int64_t>& values) {
-    const bool elastic = kind == 'r' || kind == 'k' || (kind == 'd' && phase != "kernel") ||
-                         (kind == 'e' && phase == "expand");
-    if (!elastic) return *std::max_element(values.begin(), values.end());
-    return values[std::uniform_int_distribution<size_t>(0, values.size() - 1)(rng)];
-  });
-}
-
 // Soft-target cross-entropy of `logits` against the teacher's probabilities.
 torch::Tensor distillation(const torch::Tensor& logits, const torch::Tensor& teacher,
                            double temperature) {
@@ -101,21 +82,21 @@ torch::Tensor distillation(const torch::Tensor& logits, const torch::Tensor& tea
 }
 
 Status write_checkpoint(const std::string& path, const std::string& print, int64_t step,
-                        const std::string& phase, ofa::OfaNet& net, torch::optim::SGD& opt,
-                        const ofa::OfaNet& teacher) {
+                        const std::string& phase, Supernet& net, torch::optim::SGD& opt,
+                        Supernet* teacher) {
   const std::string tmp = path + ".tmp";
   try {
     torch::serialize::OutputArchive archive, model, optimizer;
     archive.write("fingerprint", c10::IValue(print));
     archive.write("step", c10::IValue(step));
     archive.write("phase", c10::IValue(phase));
-    net->save(model);
+    net.module().save(model);
     archive.write("model", model);
     opt.save(optimizer);
     archive.write("optimizer", optimizer);
     if (teacher) {
       torch::serialize::OutputArchive t;
-      teacher->save(t);
+      teacher->module().save(t);
       archive.write("teacher", t);
     }
     archive.save_to(tmp);
@@ -131,8 +112,8 @@ Status write_checkpoint(const std::string& path, const std::string& print, int64
 }
 
 // Loads a checkpoint into net, opt and teacher; returns the step it holds.
-StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& print,
-                                  ofa::OfaNet& net, torch::optim::SGD& opt, ofa::OfaNet& teacher) {
+StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& print, Supernet& net,
+                                  torch::optim::SGD& opt, std::unique_ptr<Supernet>& teacher) {
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path);
@@ -152,13 +133,13 @@ StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& pr
   try {
     torch::serialize::InputArchive model, optimizer, t;
     archive.read("model", model);
-    net->load(model);
+    net.module().load(model);
     archive.read("optimizer", optimizer);
     opt.load(optimizer);
     if (archive.try_read("teacher", t)) {
-      teacher = ofa::OfaNet(net->spec());
-      teacher->load(t);
-      teacher->eval();
+      teacher = net.copy();
+      teacher->module().load(t);
+      teacher->module().eval();
     }
   } catch (const c10::Error& e) {
     return Status::error(fmt::format("checkpoint '{}' is damaged: {}", path,
@@ -171,8 +152,8 @@ StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& pr
 
 Status check_supernet_options(const SupernetTrainOptions& o) {
   if (std::find(std::begin(kSchedules), std::end(kSchedules), o.schedule) == std::end(kSchedules)) {
-    return Status::error(
-        fmt::format("--schedule must be progressive, sandwich or deps, got '{}'", o.schedule));
+    return Status::error(fmt::format(
+        "--schedule must be progressive, sandwich, nested or deps, got '{}'", o.schedule));
   }
   if (o.epochs < 1) return Status::error(fmt::format("--epochs must be >= 1, got {}", o.epochs));
   if (o.batch_size < 1) {
@@ -193,44 +174,61 @@ Status check_supernet_options(const SupernetTrainOptions& o) {
   return Status::ok();
 }
 
+Status check_schedule(const SupernetTrainOptions& o, const Supernet& net) {
+  if ((o.schedule == "stitch") != (net.family() == "stitch") && !o.only) {
+    return Status::error(fmt::format(
+        "--schedule stitch trains the anchors, then their stitches (family stitch); family {} "
+        "takes --schedule {}",
+        net.family(), net.family() == "stitch" ? "stitch" : o.schedule));
+  }
+  if (o.schedule == "progressive" && !net.has_phase("kernel")) {
+    return Status::error(fmt::format(
+        "--schedule progressive shrinks kernels, depths and expand ratios (family ofa); family "
+        "{} has none",
+        net.family()));
+  }
+  return Status::ok();
+}
+
 std::string supernet_phase(const SupernetTrainOptions& o, int64_t step, int64_t total) {
   return phase_at(o, step, total).name;
 }
 
 StatusOr<SupernetTrainReport> train_supernet(
-    ofa::OfaNet& net, const at::Tensor& images, const at::Tensor& labels,
+    Supernet& net, const at::Tensor& images, const at::Tensor& labels,
     const SupernetTrainOptions& o, const SupernetCheckpoint& checkpoint,
     const std::function<void(const SupernetProgress&)>& progress) {
   Status ok = check_supernet_options(o);
   if (!ok.is_ok()) return ok;
+  Status fits = check_schedule(o, net);
+  if (!fits.is_ok()) return fits;
   if (o.only) {
-    Status c = ofa::check_config(net->spec(), *o.only);
-    if (!c.is_ok()) return c;
+    auto made = net.space().make(*o.only);
+    if (!made.is_ok()) return made.status();
   }
   const auto start = std::chrono::steady_clock::now();
-  const ofa::OfaSpec& spec = net->spec();
   const int64_t n = images.size(0);
   const int64_t per_epoch = std::max<int64_t>(1, n / o.batch_size);
   SupernetTrainReport report;
   report.total = per_epoch * o.epochs;
   const int64_t total = report.total;
   torch::optim::SGD opt(
-      net->parameters(),
+      net.module().parameters(),
       torch::optim::SGDOptions(o.lr).momentum(0.9).nesterov(true).weight_decay(5e-5));
   // Every gradient defined from the start: the optimizer then updates every
   // weight every step (decay, momentum), whether or not the step's
   // sub-networks used it, in a fresh run and a resumed one alike.
-  for (auto& p : net->parameters()) p.mutable_grad() = torch::zeros_like(p);
-  ofa::OfaNet teacher{nullptr};
-  const std::string print = fingerprint(o, spec, images, labels);
+  for (auto& p : net.module().parameters()) p.mutable_grad() = torch::zeros_like(p);
+  std::unique_ptr<Supernet> teacher;
+  const std::string print = fingerprint(o, net.spec_text(), images, labels);
   if (!checkpoint.path.empty() && std::filesystem::exists(checkpoint.path)) {
     auto step = read_checkpoint(checkpoint.path, print, net, opt, teacher);
     if (!step.is_ok()) return step.status();
     report.resumed_from = report.steps = step.value();
   }
   const int64_t sorted_at = sort_step(o, total);
-  const ofa::OfaConfig big = o.only ? *o.only : ofa::largest(spec);
-  net->train();
+  const std::vector<int> big = o.only ? *o.only : net.largest();
+  net.module().train();
   int64_t done_here = 0;
   while (report.steps < total) {
     if (checkpoint.stop_after > 0 && done_here == checkpoint.stop_after) break;
@@ -238,14 +236,18 @@ StatusOr<SupernetTrainReport> train_supernet(
     const int64_t epoch = step / per_epoch, b = step % per_epoch;
     const Phase phase = phase_at(o, step, total);
     if (step == sorted_at) {
-      net->sort_channels();
+      net.sort_channels();
       // The momentum belongs to the old channel order: the shrinking phase
       // starts with a fresh optimizer state, as once-for-all's phases do.
       opt.state().clear();
     }
+    if (step == 0 || phase_at(o, step - 1, total).name != phase.name) {
+      // A fixed batch, whatever the step: resuming gives the same fit.
+      net.begin_phase(phase.name, images.narrow(0, 0, std::min<int64_t>(256, n)));
+    }
     if (o.schedule == "progressive" && phase.shrink && !teacher) {
-      teacher = ofa::copy_supernet(net);
-      teacher->eval();
+      teacher = net.copy();
+      teacher->module().eval();
     }
     const double lr = 0.5 * o.lr * (1 + std::cos(M_PI * static_cast<double>(step) / total));
     for (auto& group : opt.param_groups()) {
@@ -258,15 +260,26 @@ StatusOr<SupernetTrainReport> train_supernet(
     const torch::Tensor x = images.index_select(0, idx);
     const torch::Tensor y = labels.index_select(0, idx);
     opt.zero_grad();
-    if (o.schedule == "progressive" && phase.shrink) {
+    if (o.schedule == "stitch") {
+      // Anchors first, each on its own; then one configuration a step.
+      std::vector<std::vector<int>> configs = net.anchors();
+      if (phase.shrink) configs = {net.sample("", rng)};
+      for (const auto& c : configs) {
+        net.activate(c);
+        const torch::Tensor ce = torch::nn::functional::cross_entropy(net.forward(x), y);
+        ce.backward();
+        ++report.subnet_passes;
+        report.last_loss = ce.item<double>();
+      }
+    } else if (o.schedule == "progressive" && phase.shrink) {
       torch::Tensor soft;
       {
         torch::NoGradGuard no_grad;
         soft = torch::softmax(teacher->forward(x) / o.temperature, 1);
       }
       for (int i = 0; i < o.random_subnets; ++i) {
-        net->activate(progressive_config(spec, phase.name, rng));
-        const torch::Tensor logits = net->forward(x);
+        net.activate(net.sample(phase.name, rng));
+        const torch::Tensor logits = net.forward(x);
         const torch::Tensor ce = torch::nn::functional::cross_entropy(logits, y);
         (ce + o.kd_ratio * distillation(logits, soft, o.temperature)).backward();
         ++report.subnet_passes;
@@ -274,8 +287,8 @@ StatusOr<SupernetTrainReport> train_supernet(
       }
     } else {
       // The largest sub-network learns from the labels and teaches the rest.
-      net->activate(big);
-      const torch::Tensor logits = net->forward(x);
+      net.activate(big);
+      const torch::Tensor logits = net.forward(x);
       const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
       loss.backward();
       ++report.subnet_passes;
@@ -288,13 +301,22 @@ StatusOr<SupernetTrainReport> train_supernet(
           const double t = (step - begin) / std::max(1.0, total - begin);
           scale = o.epsilon + (1 - o.epsilon) * std::clamp(t, 0.0, 1.0);
         }
-        const torch::Tensor soft = torch::softmax(logits.detach() / o.temperature, 1);
-        std::vector<ofa::OfaConfig> subnets = {ofa::smallest(spec)};
-        for (int i = 0; i < o.random_subnets; ++i) subnets.push_back(ofa::random_config(spec, rng));
-        for (const auto& c : subnets) {
-          net->activate(c);
-          (distillation(net->forward(x), soft, o.temperature) * scale).backward();
-          ++report.subnet_passes;
+        if (o.schedule == "nested") {
+          // SortedNet / MatFormer: nested models on the labels alone.
+          for (int i = 0; i < o.random_subnets; ++i) {
+            net.activate(net.sample("nested", rng));
+            torch::nn::functional::cross_entropy(net.forward(x), y).backward();
+            ++report.subnet_passes;
+          }
+        } else {
+          const torch::Tensor soft = torch::softmax(logits.detach() / o.temperature, 1);
+          std::vector<std::vector<int>> subnets = {net.smallest()};
+          for (int i = 0; i < o.random_subnets; ++i) subnets.push_back(net.sample("", rng));
+          for (const auto& c : subnets) {
+            net.activate(c);
+            (distillation(net.forward(x), soft, o.temperature) * scale).backward();
+            ++report.subnet_passes;
+          }
         }
       }
     }
@@ -303,36 +325,15 @@ StatusOr<SupernetTrainReport> train_supernet(
     ++done_here;
     if (!checkpoint.path.empty() && (report.steps % std::max<int64_t>(1, checkpoint.every) == 0 ||
                                      report.steps == total || done_here == checkpoint.stop_after)) {
-      Status saved =
-          write_checkpoint(checkpoint.path, print, report.steps, phase.name, net, opt, teacher);
+      Status saved = write_checkpoint(checkpoint.path, print, report.steps, phase.name, net, opt,
+                                      teacher.get());
       if (!saved.is_ok()) return saved;
     }
     if (progress) progress({report.steps, total, phase.name, report.last_loss});
   }
-  net->activate(big);
+  net.activate(big);
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;
-}
-
-double subnet_accuracy(ofa::OfaNet& net, const ofa::OfaConfig& config,
-                       const at::Tensor& calibration, const at::Tensor& images,
-                       const at::Tensor& labels, int64_t batch) {
-  net->activate(config);
-  std::vector<torch::Tensor> batches;
-  for (int64_t i = 0; i < calibration.size(0); i += batch) {
-    batches.push_back(calibration.narrow(0, i, std::min(batch, calibration.size(0) - i)));
-  }
-  net->recalibrate(batches);
-  net->eval();
-  torch::NoGradGuard no_grad;
-  int64_t correct = 0;
-  for (int64_t i = 0; i < images.size(0); i += batch) {
-    const int64_t m = std::min(batch, images.size(0) - i);
-    const torch::Tensor pred = net->forward(images.narrow(0, i, m)).argmax(1);
-    correct += pred.eq(labels.narrow(0, i, m)).sum().item<int64_t>();
-  }
-  net->train();
-  return 100.0 * static_cast<double>(correct) / static_cast<double>(images.size(0));
 }
 
 }  // namespace sylva::evaluators

@@ -1,5 +1,5 @@
-// Training a once-for-all supernet (spaces/ofa.h) with a sampling policy and
-// a teacher policy rather than one hard-coded recipe:
+// Training a weight-sharing supernet (spaces/supernet.h) with a sampling
+// policy and a teacher policy rather than one hard-coded recipe:
 //   progressive  once-for-all's progressive shrinking: the largest
 //                sub-network alone for the first quarter of the steps, then
 //                a quarter each of elastic kernel, elastic depth (kernel and
@@ -13,12 +13,20 @@
 //                smallest and `random_subnets` random ones distilled in
 //                place from the largest's outputs (BigNAS / once-for-all's
 //                sandwich rule), gradients accumulated, one optimizer step;
+//   nested       SortedNet / MatFormer: every step the largest and
+//                `random_subnets` models of the family's nested ladder, each
+//                on the labels, gradients accumulated;
+//   stitch       SN-Net: every anchor on its own (each on the labels) until
+//                `shrink_start` of the steps, then the stitching layers are
+//                fitted by least squares and one configuration a step is
+//                trained (anchors and stitches alike);
 //   deps         delayed epsilon-shrinking: the largest alone until
 //                `shrink_start` of the steps, channels sorted, then the
 //                sandwich with the sub-networks' loss scaled by a factor
 //                ramped from `epsilon` to 1 over the rest, distilled in
 //                place from the partly trained largest.
-// Every schedule samples the input resolution with the sub-networks.
+// Every schedule samples what the family makes elastic (ofa: the input
+// resolution too). progressive needs a family with its phases (ofa).
 // SGD with Nesterov momentum 0.9, weight decay 5e-5 and one cosine learning
 // rate over all the steps.
 //
@@ -36,18 +44,19 @@
 #include <optional>
 #include <string>
 
-#include "spaces/ofa.h"
 #include "spaces/status.h"
+#include "spaces/supernet.h"
 
 namespace sylva::evaluators {
 
 struct SupernetTrainOptions {
-  std::string schedule = "sandwich";  // progressive | sandwich | deps
+  std::string schedule = "sandwich";  // progressive | sandwich | nested | deps | stitch
   int64_t epochs = 1;
   int64_t batch_size = 128;
   double lr = 0.05;
   int random_subnets = 2;
-  double shrink_start = 0.5;  // deps: fraction of the steps trained by the largest alone
+  double shrink_start = 0.5;  // deps: fraction of the steps trained by the largest alone;
+                              // stitch: by the anchors alone
   double epsilon = 0.01;      // deps: the sub-networks' first loss scale
   double temperature = 1.0;   // of the distillation
   double kd_ratio = 1.0;      // progressive: weight of the distillation loss
@@ -55,7 +64,7 @@ struct SupernetTrainOptions {
   uint64_t seed = 0;
   // Standalone training of one configuration (labels only, nothing shared):
   // the baseline the schedules are measured against.
-  std::optional<ofa::OfaConfig> only;
+  std::optional<std::vector<int>> only;  // decisions in the supernet's space
 };
 
 // Where and how often train_supernet saves its state.
@@ -83,9 +92,12 @@ struct SupernetProgress {
 
 // Validates the options: one line naming the option.
 Status check_supernet_options(const SupernetTrainOptions& o);
+// Whether `net`'s family can follow the schedule (progressive: ofa only).
+Status check_schedule(const SupernetTrainOptions& o, const Supernet& net);
 
 // The schedule's phase at `step` of `total`: full, kernel, depth, expand
-// (progressive), full, shrink (deps), sandwich, standalone.
+// (progressive), full, shrink (deps), anchors, stitch (stitch), nested,
+// sandwich, standalone.
 std::string supernet_phase(const SupernetTrainOptions& o, int64_t step, int64_t total);
 
 // Trains `net` on `images` [N, C, H, W] and `labels` [N], resuming from
@@ -93,14 +105,8 @@ std::string supernet_phase(const SupernetTrainOptions& o, int64_t step, int64_t 
 // options, data or spec). `progress` (may be empty) is called after each
 // step.
 StatusOr<SupernetTrainReport> train_supernet(
-    ofa::OfaNet& net, const at::Tensor& images, const at::Tensor& labels,
+    Supernet& net, const at::Tensor& images, const at::Tensor& labels,
     const SupernetTrainOptions& options, const SupernetCheckpoint& checkpoint = {},
     const std::function<void(const SupernetProgress&)>& progress = {});
-
-// Top-1 accuracy (%) of sub-network `config` after batch-norm recalibration
-// on `calibration` images (in batches of `batch`).
-double subnet_accuracy(ofa::OfaNet& net, const ofa::OfaConfig& config,
-                       const at::Tensor& calibration, const at::Tensor& images,
-                       const at::Tensor& labels, int64_t batch = 256);
 
 }  // namespace sylva::evaluators

@@ -175,6 +175,10 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
     s.val_samples = val_samples;
     s.test_samples = test_samples;
+    if (c.options.count("calibration-samples")) {  // older experiments lack it
+      SYLVA_ASSIGN(calibration, c.integer("calibration-samples", 1));
+      s.calibration = calibration;
+    }
     return evaluators::make_supernet_evaluator(s);
   }
   if (name == "stub") {

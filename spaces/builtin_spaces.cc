@@ -9,9 +9,11 @@
 
 #include "spaces/grammar.h"
 #include "spaces/grammar_space.h"
-#include "spaces/ofa.h"
 #include "spaces/ofa_space.h"
+#include "spaces/sorted_space.h"
 #include "spaces/space.h"
+#include "spaces/stitch_space.h"
+#include "spaces/supernet.h"
 #include "spaces/typed_grammar_space.h"
 
 namespace sylva {
@@ -32,6 +34,11 @@ std::vector<std::string> builtin_space_names() {
   return names;
 }
 
+bool is_supernet_source(const std::string& source) {
+  return source.rfind("ofa ", 0) == 0 || source.rfind("sorted ", 0) == 0 ||
+         source.rfind("stitch ", 0) == 0;
+}
+
 StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
                                                    const std::string& source) {
   // A supernet's configurations: the source is its spec.
@@ -39,6 +46,22 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
     auto spec = ofa::parse_spec(source);
     if (!spec.is_ok()) return spec.status();
     auto space = std::make_unique<ofa::OfaSpace>(name, spec.value());
+    Status budgets = space->check_budgets();
+    if (!budgets.is_ok()) return budgets;
+    return std::unique_ptr<Space>(std::move(space));
+  }
+  if (source.rfind("sorted ", 0) == 0) {
+    auto spec = sorted::parse_spec(source);
+    if (!spec.is_ok()) return spec.status();
+    auto space = std::make_unique<sorted::SortedSpace>(name, spec.value());
+    Status budgets = space->check_budgets();
+    if (!budgets.is_ok()) return budgets;
+    return std::unique_ptr<Space>(std::move(space));
+  }
+  if (source.rfind("stitch ", 0) == 0) {
+    auto spec = stitch::parse_spec(source);
+    if (!spec.is_ok()) return spec.status();
+    auto space = std::make_unique<stitch::StitchSpace>(name, spec.value());
     Status budgets = space->check_budgets();
     if (!budgets.is_ok()) return budgets;
     return std::unique_ptr<Space>(std::move(space));
@@ -56,9 +79,9 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
 
 StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
   if (name_or_path.rfind("supernet:", 0) == 0) {
-    auto net = ofa::load_supernet(name_or_path.substr(9));
-    if (!net.is_ok()) return Status::error("--space " + net.status().message());
-    return space_from_source(name_or_path, ofa::spec_text(net.value()->spec()));
+    auto spec = read_supernet_spec(name_or_path.substr(9));
+    if (!spec.is_ok()) return Status::error("--space " + spec.status().message());
+    return space_from_source(name_or_path, spec.value());
   }
   auto it = builtins().find(name_or_path);
   if (it != builtins().end()) return space_from_source(it->first, it->second);
@@ -75,18 +98,27 @@ StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
 }
 
 StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& t) {
-  if (const auto* configs = dynamic_cast<const ofa::OfaSpace*>(&space)) {
+  if (is_supernet_source(space.source())) {
     if (t.max_nodes >= 0) {
       return Status::error(fmt::format(
           "--max-nodes applies to typed grammars; space '{}' is a supernet's (--max-params, "
           "--max-flops bound it)",
           space.name()));
     }
-    ofa::OfaSpec spec = configs->spec();
-    if (t.max_params >= 0) spec.max_params = t.max_params;
-    if (t.max_flops >= 0) spec.max_macs = t.max_flops;
-    if (ofa::spec_text(spec) == space.source()) return std::unique_ptr<Space>();
-    return space_from_source(space.name(), ofa::spec_text(spec));
+    // The budgets are words of the spec line: replace those given.
+    std::istringstream words(space.source());
+    std::string text, word;
+    while (words >> word) {
+      if ((t.max_params >= 0 && word.rfind("max-params=", 0) == 0) ||
+          (t.max_flops >= 0 && word.rfind("max-macs=", 0) == 0)) {
+        continue;
+      }
+      text += (text.empty() ? "" : " ") + word;
+    }
+    if (t.max_params > 0) text += fmt::format(" max-params={}", t.max_params);
+    if (t.max_flops > 0) text += fmt::format(" max-macs={}", t.max_flops);
+    if (text == space.source()) return std::unique_ptr<Space>();
+    return space_from_source(space.name(), text);
   }
   if (t.max_flops >= 0) {
     return Status::error(

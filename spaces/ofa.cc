@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "spaces/network.h"
+#include "spaces/supernet.h"
 
 namespace sylva::ofa {
 namespace {
@@ -68,16 +69,6 @@ class PoolImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x) { return x.mean({2, 3}); }
 };
 TORCH_MODULE(Pool);
-
-torch::nn::BatchNorm2d copy_bn(const torch::nn::BatchNorm2d& bn) {
-  torch::nn::BatchNorm2d out(bn->options);
-  torch::NoGradGuard no_grad;
-  out->weight.copy_(bn->weight);
-  out->bias.copy_(bn->bias);
-  out->running_mean.copy_(bn->running_mean);
-  out->running_var.copy_(bn->running_var);
-  return out;
-}
 
 }  // namespace
 
@@ -202,32 +193,8 @@ OfaCost OfaNetImpl::cost(const OfaConfig& config) const {
 }
 
 void OfaNetImpl::recalibrate(const std::vector<torch::Tensor>& batches) {
-  std::vector<elastic::ElasticBatchNorm2d> norms;
-  for (const auto& m : modules(/*include_self=*/false)) {
-    if (auto bn = std::dynamic_pointer_cast<elastic::ElasticBatchNorm2dImpl>(m)) {
-      norms.emplace_back(bn);
-    }
-  }
-  const double stem_momentum = stem_bn_->options.momentum().value();
-  std::vector<double> momenta;
-  for (auto& bn : norms) {
-    momenta.push_back(bn->momentum());
-    bn->reset_statistics();
-  }
-  stem_bn_->reset_running_stats();
-  const bool was_training = is_training();
-  train();
-  torch::NoGradGuard no_grad;
-  for (size_t k = 0; k < batches.size(); ++k) {
-    // Batch k weighs 1/(k+1): the running value is the mean over batches.
-    const double m = 1.0 / static_cast<double>(k + 1);
-    for (auto& bn : norms) bn->set_momentum(m);
-    stem_bn_->options.momentum(m);
-    forward(batches[k]);
-  }
-  for (size_t i = 0; i < norms.size(); ++i) norms[i]->set_momentum(momenta[i]);
-  stem_bn_->options.momentum(stem_momentum);
-  train(was_training);
+  recalibrate_batch_norm(
+      *this, [&](const torch::Tensor& x) { forward(x); }, batches);
 }
 
 torch::Tensor OfaNetImpl::channel_importance(size_t stage, size_t block) const {
@@ -259,73 +226,10 @@ void OfaNetImpl::sort_channels() {
 
 OfaNet copy_supernet(const OfaNet& net) {
   OfaNet out(net->spec());
-  torch::NoGradGuard no_grad;
-  const auto from_p = net->named_parameters(), from_b = net->named_buffers();
-  for (auto& p : out->named_parameters()) p.value().copy_(from_p[p.key()]);
-  for (auto& b : out->named_buffers()) b.value().copy_(from_b[b.key()]);
+  copy_weights(*net, *out);
   out->activate(net->active());
   return out;
 }
-
-Status save_supernet(OfaNet& net, const std::string& path) {
-  try {
-    torch::serialize::OutputArchive archive;
-    archive.write("spec", c10::IValue(spec_text(net->spec())));
-    net->save(archive);
-    archive.save_to(path);
-  } catch (const c10::Error& e) {
-    return Status::error(fmt::format("cannot write supernet '{}': {}", path,
-                                     std::string(e.what_without_backtrace())));
-  }
-  return Status::ok();
-}
-
-StatusOr<OfaNet> load_supernet(const std::string& path) {
-  torch::serialize::InputArchive archive;
-  try {
-    archive.load_from(path);
-  } catch (const c10::Error&) {
-    return Status::error(fmt::format("'{}' is not a readable supernet file", path));
-  }
-  c10::IValue text;
-  if (!archive.try_read("spec", text) || !text.isString()) {
-    return Status::error(fmt::format("'{}' holds no supernet spec", path));
-  }
-  auto spec = parse_spec(text.toStringRef());
-  if (!spec.is_ok()) return Status::error(path + ": " + spec.status().message());
-  OfaNet net(spec.value());
-  try {
-    net->load(archive);
-  } catch (const c10::Error& e) {
-    return Status::error(fmt::format("'{}': weights do not fit its spec: {}", path,
-                                     std::string(e.what_without_backtrace())));
-  }
-  return net;
-}
-
-namespace {
-
-// conv2d then eval-mode batch norm of an extracted pair; returns the variable.
-std::string emit_conv_bn(ScriptEmitter& e, const std::string& x, const torch::nn::Conv2d& conv,
-                         const torch::nn::BatchNorm2d& bn, bool relu) {
-  const auto& o = conv->options;
-  const std::string w = e.param("conv_w", conv->weight);
-  const std::string y = e.var();
-  const int64_t stride = (*o.stride())[0], padding = conv->weight.size(2) / 2;
-  e.line(fmt::format("{} = torch.conv2d({}, {}, None, [{}, {}], [{}, {}], [1, 1], {})", y, x, w,
-                     stride, stride, padding, padding, o.groups()));
-  const std::string z = e.var();
-  e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, False, 0.1, {}, False)", z, y,
-                     e.param("bn_w", bn->weight), e.param("bn_b", bn->bias),
-                     e.buffer("bn_mean", bn->running_mean), e.buffer("bn_var", bn->running_var),
-                     bn->options.eps()));
-  if (!relu) return z;
-  const std::string r = e.var();
-  e.line(fmt::format("{} = torch.relu({})", r, z));
-  return r;
-}
-
-}  // namespace
 
 torch::jit::Module OfaNetImpl::script(const OfaConfig& config) const {
   const std::vector<ExtractedBlock> blocks = extract_blocks(config);

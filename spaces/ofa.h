@@ -87,8 +87,4 @@ TORCH_MODULE(OfaNet);
 // A new supernet with the same spec, weights and statistics as `net`.
 OfaNet copy_supernet(const OfaNet& net);
 
-// A supernet file: its spec (as spec_text) and every weight and statistic.
-Status save_supernet(OfaNet& net, const std::string& path);
-StatusOr<OfaNet> load_supernet(const std::string& path);
-
 }  // namespace sylva::ofa

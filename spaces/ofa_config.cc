@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <sstream>
 
+#include "spaces/spec_words.h"
+
 namespace sylva::ofa {
 namespace {
 
@@ -138,41 +140,20 @@ std::string spec_text(const OfaSpec& spec) {
 }
 
 StatusOr<OfaSpec> parse_spec(const std::string& text) {
-  std::istringstream in(text);
-  std::string word;
-  if (!(in >> word) || word != "ofa") {
-    return Status::error(fmt::format("an ofa spec starts with 'ofa', got '{}'", word));
-  }
+  std::vector<std::string> keys;
+  for (const SpecField& f : kFields) keys.push_back(f.key);
+  auto words = parse_spec_words(text, "ofa", keys);
+  if (!words.is_ok()) return words.status();
   OfaSpec spec;
-  while (in >> word) {
-    const size_t eq = word.find('=');
-    const std::string key = word.substr(0, eq);
-    const SpecField* field = nullptr;
-    for (const SpecField& f : kFields) {
-      if (key == f.key) field = &f;
-    }
-    if (eq == std::string::npos || !field) {
-      return Status::error(fmt::format("ofa spec: unknown entry '{}'", word));
-    }
-    std::vector<int64_t> values;
-    std::istringstream items(word.substr(eq + 1));
-    for (std::string item; std::getline(items, item, ',');) {
-      char* end = nullptr;
-      const long long v = std::strtoll(item.c_str(), &end, 10);
-      if (item.empty() || *end != '\0' || v < 1) {
-        return Status::error(
-            fmt::format("ofa spec: {} takes positive integers, got '{}'", key, item));
-      }
-      values.push_back(v);
-    }
-    if (values.empty() || (!field->list && values.size() != 1)) {
-      return Status::error(
-          fmt::format("ofa spec: {} takes {}", key, field->list ? "a list" : "one integer"));
-    }
-    if (field->list) {
-      spec.*field->list = values;
+  for (const SpecField& f : kFields) {
+    auto it = words.value().find(f.key);
+    if (it == words.value().end()) continue;
+    if (f.list) {
+      spec.*f.list = it->second;
+    } else if (it->second.size() != 1) {
+      return Status::error(fmt::format("ofa spec: {} takes one integer", f.key));
     } else {
-      spec.*field->value = values[0];
+      spec.*f.value = it->second[0];
     }
   }
   if (spec.widths.size() != spec.strides.size()) {

@@ -84,20 +84,14 @@ std::vector<Choice> OfaSpace::choices(const std::vector<int>& prefix) const {
   if (!n.kind) return {};
   const auto& v = values(n.kind);
   // Every cost grows with every choice, so the cheapest completion decides.
+  std::vector<std::string> labels;
+  for (int64_t x : v) labels.push_back(fmt::format("{}{}", n.kind, x));
   std::vector<int> with = prefix;
-  std::vector<char> ok;
-  int allowed = 0;
-  for (size_t c = 0; c < v.size(); ++c) {
-    with.push_back(static_cast<int>(c));
-    ok.push_back(fits(cheapest(with)));
-    allowed += ok.back();
-    with.pop_back();
-  }
-  std::vector<Choice> out;
-  for (size_t c = 0; c < v.size(); ++c) {
-    out.push_back({fmt::format("{}{}", n.kind, v[c]), ok[c] ? 1.0 / allowed : 0.0});
-  }
-  return out;
+  with.push_back(0);
+  return uniform_choices(labels, [&](size_t c) {
+    with.back() = static_cast<int>(c);
+    return fits(cheapest(with));
+  });
 }
 
 StatusOr<Architecture> OfaSpace::make(const std::vector<int>& decisions) const {

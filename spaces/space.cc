@@ -47,6 +47,21 @@ bool Space::subtree_closed(const std::vector<int>& prefix, int index) const {
   return slots(full)[index].end == static_cast<int>(prefix.size());
 }
 
+std::vector<Choice> uniform_choices(const std::vector<std::string>& labels,
+                                    const std::function<bool(size_t)>& open) {
+  std::vector<char> ok;
+  int allowed = 0;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    ok.push_back(open(i));
+    allowed += ok.back();
+  }
+  std::vector<Choice> out;
+  for (size_t i = 0; i < labels.size(); ++i) {
+    out.push_back({labels[i], ok[i] ? 1.0 / allowed : 0.0});
+  }
+  return out;
+}
+
 std::vector<double> Space::encode(const std::vector<int>& decisions) const {
   std::vector<double> out;
   auto c = cursor();

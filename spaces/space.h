@@ -11,6 +11,7 @@
 // safe to share across threads.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,6 +33,11 @@ inline int takeable_count(const std::vector<Choice>& choices) {
   for (const auto& c : choices) n += c.prior > 0;
   return n;
 }
+
+// One decision's choices: `labels`, the prior uniform over those for which
+// `open(i)` holds (e.g. a completion fits the budgets) and 0 for the rest.
+std::vector<Choice> uniform_choices(const std::vector<std::string>& labels,
+                                    const std::function<bool(size_t)>& open);
 
 // How a builder turns an architecture into a network. Grammar files set these
 // with `%` directives (see README, "Grammar files").
@@ -145,6 +151,8 @@ StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceT
 // A built-in space by name ("nas-bench-macro", "nb201") or a grammar file path.
 StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path);
 
+// Whether stored space text is a supernet family's spec ("ofa ...", "sorted ...").
+bool is_supernet_source(const std::string& source);
 // Rebuilds a space from stored grammar text.
 StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
                                                    const std::string& source);

@@ -23,7 +23,12 @@ TEST(WorkerPool, RunsEveryJobOnWorkerThreadsUpToTheLimit) {
           while (n > p && !peak.compare_exchange_weak(p, n)) {
           }
           on_caller += std::this_thread::get_id() == caller;
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          // Hold the slot until `workers` jobs have run at once (or 10 s
+          // pass), so that a loaded machine's scheduling cannot hide a
+          // pool that runs fewer at a time.
+          for (int t = 0; t < 10000 && peak.load() < workers; ++t) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
           --now;
           ++done;
         });

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "spaces/supernet.h"
 #include "tests/spaces/python_torch.h"
 
 namespace sylva::ofa {
@@ -183,18 +184,26 @@ TEST(Ofa, CopiesAreIndependentAndEqual) {
 
 TEST(Ofa, SupernetFilesHoldTheSpecAndEveryWeight) {
   const OfaSpec spec = two_stages();
-  OfaNet net = settled(spec, 5);
+  torch::manual_seed(5);
+  auto net = make_supernet(spec_text(spec)).value();
+  EXPECT_EQ(net->family(), "ofa");
+  EXPECT_EQ(net->spec_text(), spec_text(spec));
+  {
+    torch::NoGradGuard no_grad;
+    net->forward(torch::randn({8, 1, 28, 28}) * 2 + 1);  // statistics to keep
+  }
   char tmpl[] = "/tmp/sylva-ofa-XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   const std::string path = dir + "/net.pt";
-  ASSERT_TRUE(save_supernet(net, path).is_ok());
+  ASSERT_TRUE(save_supernet(*net, path).is_ok());
   auto back = load_supernet(path);
   ASSERT_TRUE(back.is_ok()) << back.status().message();
-  EXPECT_EQ(spec_text(back.value()->spec()), spec_text(spec));
-  net->eval();
-  back.value()->eval();
+  EXPECT_EQ(back.value()->spec_text(), spec_text(spec));
+  EXPECT_EQ(read_supernet_spec(path).value(), spec_text(spec));
+  net->module().eval();
+  back.value()->module().eval();
   const torch::Tensor x = torch::randn({2, 1, 28, 28});
-  for (const OfaConfig& c : {largest(spec), smallest(spec)}) {
+  for (const auto& c : {net->largest(), net->smallest()}) {
     net->activate(c);
     back.value()->activate(c);
     torch::NoGradGuard no_grad;
@@ -202,6 +211,8 @@ TEST(Ofa, SupernetFilesHoldTheSpecAndEveryWeight) {
   }
   EXPECT_EQ(load_supernet(dir + "/none.pt").status().message(),
             "'" + dir + "/none.pt' is not a readable supernet file");
+  EXPECT_EQ(make_supernet("fancy in=1").status().message(),
+            "supernet family 'fancy' is unknown (families: ofa, sorted, stitch)");
   std::system(("rm -rf " + dir).c_str());
 }
 

@@ -1,0 +1,92 @@
+// The `sorted` family's configurations (SortedNet, MatFormer): a stack of
+// residual blocks whose FFN (1x1 expand, 1x1 project) has a nested hidden
+// width, and whose depth is nested too: a configuration runs the first
+// `depth` blocks, block l with the first `width[l]` hidden channels. The
+// nested ladder is the uniform configurations (every active block at one
+// width): SortedNet's sorted sub-models, MatFormer's granularities; any
+// per-block mix is MatFormer's Mix'n'Match. Decisions: the depth, then each
+// active block's width. Labels "d4", "w128"; canonical form
+//   [sorted d4 w128 w64 w64 w32]
+// Budgets (max-params, max-macs) give prior 0 to choices whose cheapest
+// completion exceeds them. Torch-free.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "spaces/space.h"
+
+namespace sylva::sorted {
+
+struct SortedSpec {
+  int64_t in_channels = 1;
+  int64_t classes = 10;
+  int64_t size = 28;  // input height and width
+  int64_t dim = 64;   // channels of the residual stream
+  std::vector<int64_t> depths = {2, 3, 4, 5, 6};
+  std::vector<int64_t> widths = {32, 64, 128, 256};  // FFN hidden widths
+  int64_t max_params = 0, max_macs = 0;              // 0: no budget
+};
+
+struct SortedConfig {
+  int64_t depth = 0;
+  std::vector<int64_t> width;  // per active block
+  bool operator==(const SortedConfig& o) const { return depth == o.depth && width == o.width; }
+};
+
+struct SortedCost {
+  int64_t params = 0, macs = 0;
+};
+
+// Parameters and MACs of the standalone network of `c`.
+SortedCost cost(const SortedSpec& spec, const SortedConfig& c);
+// The uniform configuration (depth, width).
+SortedConfig nested(int64_t depth, int64_t width);
+// The nested ladder: every (depth, width) pair, cheapest first.
+std::vector<SortedConfig> ladder(const SortedSpec& spec);
+// Search-free selection: the most expensive nested configuration within the
+// budgets (<= 0: none), or nullopt when even the cheapest exceeds them.
+std::optional<SortedConfig> largest_nested_within(const SortedSpec& spec, int64_t max_params,
+                                                  int64_t max_macs);
+
+std::string spec_text(const SortedSpec& spec);
+StatusOr<SortedSpec> parse_spec(const std::string& text);
+
+class SortedSpace : public Space {
+ public:
+  SortedSpace(std::string name, SortedSpec spec);
+
+  const std::string& name() const override { return name_; }
+  std::vector<Choice> choices(const std::vector<int>& prefix) const override;
+  StatusOr<Architecture> make(const std::vector<int>& decisions) const override;
+  StatusOr<Architecture> parse(const std::string& text) const override;
+  std::vector<DecisionSlot> slots(const std::vector<int>& decisions) const override;
+  // One-hot depth, then per block position a one-hot width (zeros past the depth).
+  std::vector<double> encode(const std::vector<int>& decisions) const override;
+  std::map<std::string, double> known_metrics(const std::vector<int>& decisions) const override;
+  const BuildSpec& build_spec() const override { return build_; }
+  const std::string& source() const override { return source_; }
+
+  const SortedSpec& spec() const { return spec_; }
+  StatusOr<SortedConfig> config(const std::vector<int>& decisions) const;
+  // Errors name the dimension and the allowed values.
+  StatusOr<std::vector<int>> decisions(const SortedConfig& c) const;
+  Status check_budgets() const;
+
+ private:
+  // `prefix` completed with the least value of every open decision.
+  SortedConfig cheapest(const std::vector<int>& prefix) const;
+  bool fits(const SortedConfig& c) const;
+  // Throws std::invalid_argument for an illegal prefix; 0 when complete,
+  // else 'd' or 'w'.
+  char next(const std::vector<int>& prefix) const;
+
+  std::string name_;
+  SortedSpec spec_;
+  std::string source_;
+  BuildSpec build_;
+};
+
+}  // namespace sylva::sorted
