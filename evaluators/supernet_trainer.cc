@@ -153,7 +153,7 @@ StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& pr
 Status check_supernet_options(const SupernetTrainOptions& o) {
   if (std::find(std::begin(kSchedules), std::end(kSchedules), o.schedule) == std::end(kSchedules)) {
     return Status::error(fmt::format(
-        "--schedule must be progressive, sandwich, nested or deps, got '{}'", o.schedule));
+        "--schedule must be progressive, sandwich, nested, deps or stitch, got '{}'", o.schedule));
   }
   if (o.epochs < 1) return Status::error(fmt::format("--epochs must be >= 1, got {}", o.epochs));
   if (o.batch_size < 1) {
