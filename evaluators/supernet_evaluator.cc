@@ -16,7 +16,7 @@ class SupernetEvaluator : public Evaluator {
  public:
   SupernetEvaluator(std::unique_ptr<Supernet> net, at::Tensor val_x, at::Tensor val_y,
                     at::Tensor calib, at::Tensor test_x, at::Tensor test_y)
-      : net_(std::move(net)),
+      : master_(std::move(net)),
         val_x_(std::move(val_x)),
         val_y_(std::move(val_y)),
         calib_(std::move(calib)),
@@ -25,26 +25,44 @@ class SupernetEvaluator : public Evaluator {
 
   EvalResult evaluate(const Job& job, Reporter&) override {
     EvalResult r;
-    auto made = net_->space().make(job.arch.decisions);
+    auto made = master_->space().make(job.arch.decisions);
     if (!made.is_ok()) {
       r.state = TrialState::kFail;
       r.message = made.status().message();
       return r;
     }
-    // One supernet, activated per configuration: evaluations take turns.
-    std::lock_guard<std::mutex> lock(mu_);
     torch::set_num_threads(std::max(1, job.threads));
+    std::unique_ptr<Supernet> net = take();
     const std::vector<int>& d = job.arch.decisions;
-    activate_recalibrated(*net_, d, calib_);
-    r.metrics["val_acc"] = accuracy(*net_, val_x_, val_y_);
-    r.metrics["test_acc"] = accuracy(*net_, test_x_, test_y_);
-    for (const auto& [name, value] : net_->space().known_metrics(d)) r.metrics[name] = value;
+    activate_recalibrated(*net, d, calib_);
+    r.metrics["val_acc"] = accuracy(*net, val_x_, val_y_);
+    r.metrics["test_acc"] = accuracy(*net, test_x_, test_y_);
+    for (const auto& [name, value] : net->space().known_metrics(d)) r.metrics[name] = value;
+    give(std::move(net));
     return r;
   }
 
  private:
+  // Activation and recalibration change a supernet's state, so each
+  // concurrent evaluation gets a copy of its own: copies of the loaded
+  // supernet (which is never activated) made as workers first need them and
+  // reused after. Recalibration starts from reset statistics, so a result
+  // does not depend on which copy computed it.
+  std::unique_ptr<Supernet> take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty()) return master_->copy();
+    std::unique_ptr<Supernet> net = std::move(free_.back());
+    free_.pop_back();
+    return net;
+  }
+  void give(std::unique_ptr<Supernet> net) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(net));
+  }
+
   std::mutex mu_;
-  std::unique_ptr<Supernet> net_;
+  const std::unique_ptr<Supernet> master_;
+  std::vector<std::unique_ptr<Supernet>> free_;
   const at::Tensor val_x_, val_y_, calib_, test_x_, test_y_;
 };
 

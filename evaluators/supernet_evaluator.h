@@ -2,7 +2,8 @@
 // `supernet:FILE`) is evaluated with the weights it inherits, after
 // batch-norm recalibration on training images, in milliseconds rather than a
 // training run. Metrics: val_acc and test_acc (%), params, flops (MACs per
-// image at the configuration's resolution).
+// image at the configuration's resolution). Workers evaluate in parallel,
+// each on its own copy of the supernet.
 #pragma once
 
 #include <memory>

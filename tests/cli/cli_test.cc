@@ -634,6 +634,20 @@ TEST_F(CliTest, SortedSupernetSelectsForABudgetAndSearchesMixAndMatch) {
     EXPECT_EQ(r.at("key").substr(0, 1), "d");
     EXPECT_LE(std::stod(r.at("flops")), 20000000);
   }
+  // Two workers evaluate in parallel, each on its own copy of the
+  // supernet: the same configurations score what one worker scores.
+  std::map<std::string, std::string> scores[2];
+  for (int workers : {1, 2}) {
+    const std::string name = "w" + std::to_string(workers);
+    Output w = run("search --name " + name + " --db " + db_ + " --space supernet:" + out +
+                   " --evaluator supernet --strategy random --trials 4 --val-samples 128 "
+                   "--test-samples 128 --calibration-samples 256 --seed 3 --workers " +
+                   std::to_string(workers));
+    ASSERT_EQ(w.code, 0) << w.err;
+    for (const auto& r : trials(name)) scores[workers - 1][r.at("key")] = r.at("val_acc");
+  }
+  EXPECT_EQ(scores[0].size(), 4u);
+  EXPECT_EQ(scores[0], scores[1]);
   Output e = run("export --name mm --db " + db_ + " --trial best --format torchscript --out " +
                  dir_ + "/mm.pt");
   ASSERT_EQ(e.code, 0) << e.err;
