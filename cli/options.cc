@@ -29,6 +29,9 @@ const std::vector<OptionDef>& option_table() {
       {"max-params", 0, "", kSearch | kSample | kSupernetSelect, true, false,
        "typed grammars and supernet spaces: most parameters of a network at the dataset's "
        "input [the grammar's %max-params]"},
+      {"max-latency-ms", 0, "", kSearch, true, false,
+       "--evaluator supernet: a configuration whose standalone network takes longer per image "
+       "(batch 1, one thread, median of 10 runs) fails with its measured latency"},
       {"max-flops", 0, "", kSearch | kSample | kSupernetSelect, true, false,
        "supernet spaces: most multiply-accumulates per image of a configuration"},
       {"strategy", 0, "random", kSearch, true, false,

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 
 #include "evaluators/idx_dataset.h"
@@ -14,9 +16,10 @@ namespace {
 
 class SupernetEvaluator : public Evaluator {
  public:
-  SupernetEvaluator(std::unique_ptr<Supernet> net, at::Tensor val_x, at::Tensor val_y,
-                    at::Tensor calib, at::Tensor test_x, at::Tensor test_y)
-      : master_(std::move(net)),
+  SupernetEvaluator(std::unique_ptr<Supernet> net, double max_latency_ms, at::Tensor val_x,
+                    at::Tensor val_y, at::Tensor calib, at::Tensor test_x, at::Tensor test_y)
+      : max_latency_ms_(max_latency_ms),
+        master_(std::move(net)),
         val_x_(std::move(val_x)),
         val_y_(std::move(val_y)),
         calib_(std::move(calib)),
@@ -38,7 +41,13 @@ class SupernetEvaluator : public Evaluator {
     r.metrics["val_acc"] = accuracy(*net, val_x_, val_y_);
     r.metrics["test_acc"] = accuracy(*net, test_x_, test_y_);
     for (const auto& [name, value] : net->space().known_metrics(d)) r.metrics[name] = value;
+    r.metrics["latency_ms"] = latency_ms(*net, d);
     give(std::move(net));
+    if (max_latency_ms_ > 0 && r.metrics["latency_ms"] > max_latency_ms_) {
+      r.state = TrialState::kFail;
+      r.message = fmt::format("latency {:.3f} ms per image is over --max-latency-ms {:g}",
+                              r.metrics["latency_ms"], max_latency_ms_);
+    }
     return r;
   }
 
@@ -60,6 +69,28 @@ class SupernetEvaluator : public Evaluator {
     free_.push_back(std::move(net));
   }
 
+  // The median time of the standalone network (as exported) on one image.
+  double latency_ms(Supernet& net, const std::vector<int>& d) const {
+    torch::jit::Module script = net.script(d);
+    // One thread: a batch of one is too small to share, and a thread team
+    // waking per operation would measure the machine's load, not the network.
+    const int threads = torch::get_num_threads();
+    torch::set_num_threads(1);
+    const torch::Tensor x = val_x_.narrow(0, 0, 1);
+    torch::NoGradGuard no_grad;
+    std::vector<double> times;
+    for (int i = 0; i < 13; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      script.forward({x});
+      const auto end = std::chrono::steady_clock::now();
+      if (i >= 3) times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
+    }
+    torch::set_num_threads(threads);
+    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+    return times[times.size() / 2];
+  }
+
+  const double max_latency_ms_;
   std::mutex mu_;
   const std::unique_ptr<Supernet> master_;
   std::vector<std::unique_ptr<Supernet>> free_;
@@ -82,11 +113,11 @@ StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalO
   }
   const int64_t test =
       o.test_samples > 0 ? std::min(o.test_samples, d.test_images.size(0)) : d.test_images.size(0);
-  return std::unique_ptr<Evaluator>(
-      new SupernetEvaluator(std::move(net).value(), d.train_images.narrow(0, 0, o.val_samples),
-                            d.train_labels.narrow(0, 0, o.val_samples),
-                            d.train_images.narrow(0, o.val_samples, o.calibration),
-                            d.test_images.narrow(0, 0, test), d.test_labels.narrow(0, 0, test)));
+  return std::unique_ptr<Evaluator>(new SupernetEvaluator(
+      std::move(net).value(), o.max_latency_ms, d.train_images.narrow(0, 0, o.val_samples),
+      d.train_labels.narrow(0, 0, o.val_samples),
+      d.train_images.narrow(0, o.val_samples, o.calibration), d.test_images.narrow(0, 0, test),
+      d.test_labels.narrow(0, 0, test)));
 }
 
 Status export_subnet(const SupernetEvalOptions& o, const Architecture& arch,

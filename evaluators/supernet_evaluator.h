@@ -2,8 +2,9 @@
 // `supernet:FILE`) is evaluated with the weights it inherits, after
 // batch-norm recalibration on training images, in milliseconds rather than a
 // training run. Metrics: val_acc and test_acc (%), params, flops (MACs per
-// image at the configuration's resolution). Workers evaluate in parallel,
-// each on its own copy of the supernet.
+// image at the configuration's resolution), latency_ms (standalone network,
+// one image, one thread). Workers evaluate in parallel, each on its
+// own copy of the supernet.
 #pragma once
 
 #include <memory>
@@ -22,6 +23,10 @@ struct SupernetEvalOptions {
   int64_t val_samples = 5000;
   int64_t calibration = 1000;
   int64_t test_samples = 0;  // 0: the whole test set
+  // > 0: a configuration whose standalone TorchScript network takes longer
+  // per image (batch 1, one thread, median of 10 runs after 3 warm-ups)
+  // fails.
+  double max_latency_ms = 0;
 };
 
 StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalOptions& options);

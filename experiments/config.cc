@@ -153,6 +153,13 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     t.reject_after = reject_after;
     return evaluators::make_train_evaluator(t);
   }
+  auto latency = c.options.find("max-latency-ms");
+  if (name != "supernet" && latency != c.options.end() && !latency->second.empty()) {
+    return Status::error(fmt::format(
+        "--max-latency-ms applies to --evaluator supernet (it measures each configuration), got "
+        "--evaluator {}",
+        name));
+  }
   if (name == "table") {
     evaluators::TableOptions t;
     t.path = c.text("table");
@@ -175,6 +182,11 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
     s.val_samples = val_samples;
     s.test_samples = test_samples;
+    auto latency = c.options.find("max-latency-ms");  // older experiments lack it
+    if (latency != c.options.end() && !latency->second.empty()) {
+      SYLVA_ASSIGN(ms, c.real("max-latency-ms", 0));
+      s.max_latency_ms = ms;
+    }
     if (c.options.count("calibration-samples")) {  // older experiments lack it
       SYLVA_ASSIGN(calibration, c.integer("calibration-samples", 1));
       s.calibration = calibration;

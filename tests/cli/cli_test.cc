@@ -627,13 +627,23 @@ TEST_F(CliTest, SortedSupernetSelectsForABudgetAndSearchesMixAndMatch) {
   // Mix'n'Match configurations are a space like any other.
   Output s = run("search --name mm --db " + db_ + " --space supernet:" + out +
                  " --evaluator supernet --strategy evolution --trials 3 --val-samples 128 "
-                 "--test-samples 128 --max-flops 20000000 --seed 2");
+                 "--test-samples 128 --max-flops 20000000 --max-latency-ms 100000 --seed 2");
   ASSERT_EQ(s.code, 0) << s.err;
   for (const auto& r : trials("mm")) {
     EXPECT_EQ(r.at("state"), "COMPLETE");
     EXPECT_EQ(r.at("key").substr(0, 1), "d");
     EXPECT_LE(std::stod(r.at("flops")), 20000000);
+    EXPECT_GT(std::stod(r.at("latency_ms")), 0);
   }
+  // A latency budget no network meets: every configuration fails, measured.
+  Output slow = run("search --name lat --db " + db_ + " --space supernet:" + out +
+                    " --evaluator supernet --trials 2 --val-samples 128 --test-samples 128 "
+                    "--max-latency-ms 0.000001 --seed 2");
+  EXPECT_NE(slow.out.find("is over --max-latency-ms 1e-06"), std::string::npos) << slow.out;
+  for (const auto& r : trials("lat")) EXPECT_EQ(r.at("state"), "FAIL");
+  expect_one_line_error(run("search --name t --db " + db_ + " --evaluator stub --max-latency-ms 5"),
+                        "--max-latency-ms applies to --evaluator supernet (it measures each "
+                        "configuration), got --evaluator stub");
   // Two workers evaluate in parallel, each on its own copy of the
   // supernet: the same configurations score what one worker scores.
   std::map<std::string, std::string> scores[2];
