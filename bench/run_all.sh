@@ -102,3 +102,15 @@ done
 echo
 echo "## einspace: sampling 2,000 architectures per setting, 200 mutations per seed"
 "$build/einspace_sampling" 2000 "$here/../spaces/seeds"
+
+# 8. Supernets (about 1.5 hours on 2 cores; only with SYLVA_BENCH_SUPERNETS=1):
+# once-for-all schedules at an equal epoch budget against standalone training,
+# the sorted family's nested ladder against standalone, and subnet search with
+# and without a predictor. One torch thread each, so two can run side by side.
+if [ "${SYLVA_BENCH_SUPERNETS:-0}" = 1 ]; then
+  echo
+  echo "## supernets: schedules, sorted ladder, predictor-assisted search"
+  OMP_NUM_THREADS=1 "$build/supernet_schedules" 4000 3 2000 20
+  OMP_NUM_THREADS=1 "$build/sorted_ladder" 4000 3 2000
+  OMP_NUM_THREADS=1 "$build/predictor_search" "" 30 3
+fi

@@ -25,7 +25,7 @@ const std::map<std::string, VerbEntry>& verbs() {
       {"best", {run_best, "the best trials of an experiment"}},
       {"export", {run_export, "write a trial as JSON or as a TorchScript model"}},
       {"sample", {run_sample, "sample architectures from a space"}},
-      {"supernet", {run_supernet, "train a weight-sharing supernet (supernet train ...)"}},
+      {"supernet", {run_supernet, "weight-sharing supernets: supernet train, select, sweep"}},
   };
   return kVerbs;
 }
