@@ -31,7 +31,7 @@ const std::vector<OptionDef>& option_table() {
        "input [the grammar's %max-params]"},
       {"max-latency-ms", 0, "", kSearch, true, false,
        "--evaluator supernet: a configuration whose standalone network takes longer per image "
-       "(batch 1, one thread, median of 10 runs) fails with its measured latency"},
+       "(batch 1, one thread, median of 11 runs) fails with its measured latency"},
       {"max-flops", 0, "", kSearch | kSample | kSupernetSelect, true, false,
        "supernet spaces: most multiply-accumulates per image of a configuration"},
       {"strategy", 0, "random", kSearch, true, false,

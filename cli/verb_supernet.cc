@@ -87,9 +87,7 @@ int run_select(int argc, char** argv) {
   const sorted::SortedCost k = sorted::cost(sspec, *picked);
   const std::vector<sorted::SortedConfig> steps = sorted::ladder(sspec);
   const auto fit = std::count_if(steps.begin(), steps.end(), [&](const sorted::SortedConfig& n) {
-    const sorted::SortedCost m = sorted::cost(sspec, n);
-    return (max_params.value() <= 0 || m.params <= max_params.value()) &&
-           (max_flops.value() <= 0 || m.macs <= max_flops.value());
+    return sorted::within(sspec, n, max_params.value(), max_flops.value());
   });
   fmt::print("{}\n{}\nparams {}  flops {}  ({} of {} nested models fit)\n", arch.key,
              arch.canonical, k.params, k.macs, fit, steps.size());
@@ -116,8 +114,24 @@ int run_sweep(int argc, char** argv) {
   auto val = c.integer("val-samples", 1);
   auto test = c.integer("test-samples", 0);
   auto calibration = c.integer("calibration-samples", 1);
-  for (const Status& s : {val.status(), test.status(), calibration.status()}) {
+  auto max_params = c.integer_or("max-params", 1, 0);
+  auto max_flops = c.integer_or("max-flops", 1, 0);
+  for (const Status& s : {val.status(), test.status(), calibration.status(), max_params.status(),
+                          max_flops.status()}) {
     if (!s.is_ok()) return fail(s, 2);
+  }
+  // The budgets keep the configurations within them.
+  std::vector<std::vector<int>> kept;
+  for (const auto& d : configs) {
+    const auto cost = net.space().known_metrics(d);
+    if ((max_params.value() <= 0 || cost.at("params") <= max_params.value()) &&
+        (max_flops.value() <= 0 || cost.at("flops") <= max_flops.value())) {
+      kept.push_back(d);
+    }
+  }
+  if (kept.empty()) {
+    return fail(Status::error("no configuration of the sweep is within --max-params/--max-flops"),
+                2);
   }
   auto data = evaluators::load_idx_dataset(v["dataset"].empty() ? evaluators::kDefaultDatasetDir
                                                                 : v["dataset"]);
@@ -143,14 +157,14 @@ int run_sweep(int argc, char** argv) {
   };
   std::vector<Row> rows;
   std::vector<std::vector<double>> points;
-  for (size_t i = 0; i < configs.size(); ++i) {
-    const auto cost = net.space().known_metrics(configs[i]);
-    activate_recalibrated(net, configs[i], calib);
-    Row r{net.space().make(configs[i]).value().key, cost.at("params"), cost.at("flops"),
+  for (size_t i = 0; i < kept.size(); ++i) {
+    const auto cost = net.space().known_metrics(kept[i]);
+    activate_recalibrated(net, kept[i], calib);
+    Row r{net.space().make(kept[i]).value().key, cost.at("params"), cost.at("flops"),
           accuracy(net, val_x, val_y), accuracy(net, test_x, test_y)};
     rows.push_back(r);
     points.push_back({r.val_acc, -r.flops});
-    fmt::print(stderr, "\r  {}/{} configurations", i + 1, configs.size());
+    fmt::print(stderr, "\r  {}/{} configurations", i + 1, kept.size());
   }
   fmt::print(stderr, "\n");
   const std::vector<int> ranks = search::pareto_ranks(points);

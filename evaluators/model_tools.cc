@@ -2,11 +2,27 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <sstream>
+#include <vector>
 
 #include "spaces/network.h"
 
 namespace sylva::evaluators {
+
+double median_latency_ms(const std::function<void()>& run, int warmup, int runs) {
+  for (int i = 0; i < warmup; ++i) run();
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + runs / 2, ms.end());
+  return ms[runs / 2];
+}
 namespace {
 
 constexpr const char* kMagic = "sylva-weights-v1";

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "spaces/architecture.h"
@@ -19,6 +20,10 @@ struct ModelShape {
   int64_t width = 28;
   int64_t classes = 10;
 };
+
+// Median wall time of `run` in milliseconds over `runs` calls, after
+// `warmup` untimed ones: the latency_ms of the evaluators.
+double median_latency_ms(const std::function<void()>& run, int warmup, int runs);
 
 // Parses "C,H,W" (e.g. "1,28,28").
 StatusOr<ModelShape> parse_input_shape(const std::string& text, int64_t classes);

@@ -8,7 +8,9 @@
 #include <mutex>
 
 #include "evaluators/idx_dataset.h"
+#include "evaluators/model_tools.h"
 #include "evaluators/supernet_trainer.h"
+#include "evaluators/worker_pool.h"
 #include "spaces/supernet.h"
 
 namespace sylva::evaluators {
@@ -34,20 +36,22 @@ class SupernetEvaluator : public Evaluator {
       r.message = made.status().message();
       return r;
     }
-    torch::set_num_threads(std::max(1, job.threads));
+    set_compute_threads(std::max(1, job.threads));
     std::unique_ptr<Supernet> net = take();
     const std::vector<int>& d = job.arch.decisions;
     activate_recalibrated(*net, d, calib_);
-    r.metrics["val_acc"] = accuracy(*net, val_x_, val_y_);
-    r.metrics["test_acc"] = accuracy(*net, test_x_, test_y_);
     for (const auto& [name, value] : net->space().known_metrics(d)) r.metrics[name] = value;
-    r.metrics["latency_ms"] = latency_ms(*net, d);
-    give(std::move(net));
+    r.metrics["latency_ms"] = latency_ms(*net, d, job.threads);
     if (max_latency_ms_ > 0 && r.metrics["latency_ms"] > max_latency_ms_) {
+      give(std::move(net));
       r.state = TrialState::kFail;
       r.message = fmt::format("latency {:.3f} ms per image is over --max-latency-ms {:g}",
                               r.metrics["latency_ms"], max_latency_ms_);
+      return r;
     }
+    r.metrics["val_acc"] = accuracy(*net, val_x_, val_y_);
+    r.metrics["test_acc"] = accuracy(*net, test_x_, test_y_);
+    give(std::move(net));
     return r;
   }
 
@@ -69,28 +73,24 @@ class SupernetEvaluator : public Evaluator {
     free_.push_back(std::move(net));
   }
 
-  // The median time of the standalone network (as exported) on one image.
-  double latency_ms(Supernet& net, const std::vector<int>& d) const {
+  // The median time of the standalone network (as exported) on one image,
+  // on one thread: a batch of one is too small to share, and a thread team
+  // waking per operation measures the machine's load, not the network. The
+  // thread count is the process's, so measurements take turns, and the
+  // worker's `threads` come back after.
+  double latency_ms(Supernet& net, const std::vector<int>& d, int threads) {
     torch::jit::Module script = net.script(d);
-    // One thread: a batch of one is too small to share, and a thread team
-    // waking per operation would measure the machine's load, not the network.
-    const int threads = torch::get_num_threads();
-    torch::set_num_threads(1);
     const torch::Tensor x = val_x_.narrow(0, 0, 1);
+    std::lock_guard<std::mutex> lock(latency_mu_);
+    set_compute_threads(1);
     torch::NoGradGuard no_grad;
-    std::vector<double> times;
-    for (int i = 0; i < 13; ++i) {
-      const auto start = std::chrono::steady_clock::now();
-      script.forward({x});
-      const auto end = std::chrono::steady_clock::now();
-      if (i >= 3) times.push_back(std::chrono::duration<double, std::milli>(end - start).count());
-    }
-    torch::set_num_threads(threads);
-    std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
-    return times[times.size() / 2];
+    const double ms = median_latency_ms([&] { script.forward({x}); }, 3, 11);
+    set_compute_threads(std::max(1, threads));
+    return ms;
   }
 
   const double max_latency_ms_;
+  std::mutex latency_mu_;
   std::mutex mu_;
   const std::unique_ptr<Supernet> master_;
   std::vector<std::unique_ptr<Supernet>> free_;
@@ -131,12 +131,7 @@ Status export_subnet(const SupernetEvalOptions& o, const Architecture& arch,
   if (!data.is_ok()) return data.status();
   const at::Tensor calib = data.value().train_images.narrow(
       0, o.val_samples, std::min(o.calibration, data.value().train_images.size(0) - o.val_samples));
-  sn.activate(arch.decisions);
-  std::vector<torch::Tensor> batches;
-  for (int64_t i = 0; i < calib.size(0); i += 256) {
-    batches.push_back(calib.narrow(0, i, std::min<int64_t>(256, calib.size(0) - i)));
-  }
-  sn.recalibrate(batches);
+  activate_recalibrated(sn, arch.decisions, calib);
   sn.module().eval();
   try {
     sn.script(arch.decisions).save(out);

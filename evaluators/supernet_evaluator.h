@@ -24,7 +24,7 @@ struct SupernetEvalOptions {
   int64_t calibration = 1000;
   int64_t test_samples = 0;  // 0: the whole test set
   // > 0: a configuration whose standalone TorchScript network takes longer
-  // per image (batch 1, one thread, median of 10 runs after 3 warm-ups)
+  // per image (batch 1, one thread, median of 11 runs after 3 warm-ups)
   // fails.
   double max_latency_ms = 0;
 };

@@ -89,7 +89,7 @@ Status write_checkpoint(const std::string& path, const std::string& print, int64
     torch::serialize::OutputArchive archive, model, optimizer;
     archive.write("fingerprint", c10::IValue(print));
     archive.write("step", c10::IValue(step));
-    archive.write("phase", c10::IValue(phase));
+    archive.write("phase", c10::IValue(phase));  // for people reading the file
     net.module().save(model);
     archive.write("model", model);
     opt.save(optimizer);
@@ -176,10 +176,14 @@ Status check_supernet_options(const SupernetTrainOptions& o) {
 
 Status check_schedule(const SupernetTrainOptions& o, const Supernet& net) {
   if ((o.schedule == "stitch") != (net.family() == "stitch") && !o.only) {
-    return Status::error(fmt::format(
-        "--schedule stitch trains the anchors, then their stitches (family stitch); family {} "
-        "takes --schedule {}",
-        net.family(), net.family() == "stitch" ? "stitch" : o.schedule));
+    return Status::error(
+        net.family() == "stitch"
+            ? fmt::format("family stitch trains with --schedule stitch (anchors, then their "
+                          "stitches), got --schedule {}",
+                          o.schedule)
+            : fmt::format("--schedule stitch trains the anchors of a stitch supernet; family {} "
+                          "takes progressive, sandwich, nested or deps",
+                          net.family()));
   }
   if (o.schedule == "progressive" && !net.has_phase("kernel")) {
     return Status::error(fmt::format(
@@ -236,10 +240,9 @@ StatusOr<SupernetTrainReport> train_supernet(
     const int64_t epoch = step / per_epoch, b = step % per_epoch;
     const Phase phase = phase_at(o, step, total);
     if (step == sorted_at) {
-      net.sort_channels();
       // The momentum belongs to the old channel order: the shrinking phase
       // starts with a fresh optimizer state, as once-for-all's phases do.
-      opt.state().clear();
+      if (net.sort_channels()) opt.state().clear();
     }
     if (step == 0 || phase_at(o, step - 1, total).name != phase.name) {
       // A fixed batch, whatever the step: resuming gives the same fit.

@@ -86,7 +86,7 @@ struct SupernetTrainReport {
 
 struct SupernetProgress {
   int64_t step, total;
-  const std::string& phase;
+  std::string phase;
   double loss;
 };
 

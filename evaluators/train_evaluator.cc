@@ -61,18 +61,9 @@ int64_t steps_per_epoch_for(int64_t n, int64_t batch_size) {
 // Median wall time of an eval-mode forward of one input, in milliseconds, on
 // the calling thread's intra-op threads (the job's), after warm-up runs.
 double latency_ms(NetworkImpl& net, const InputShape& in) {
-  constexpr int kWarmup = 3, kRuns = 11;
   torch::NoGradGuard no_grad;
   const at::Tensor x = torch::zeros({1, in.channels, in.height, in.width});
-  for (int i = 0; i < kWarmup; ++i) net.forward(x);
-  std::vector<double> ms;
-  for (int i = 0; i < kRuns; ++i) {
-    const auto t0 = Clock::now();
-    net.forward(x);
-    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-  }
-  std::nth_element(ms.begin(), ms.begin() + kRuns / 2, ms.end());
-  return ms[kRuns / 2];
+  return median_latency_ms([&] { net.forward(x); }, 3, 11);
 }
 
 Status validate(const TrainOptions& o) {

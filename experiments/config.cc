@@ -129,6 +129,15 @@ namespace {
 
 StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const ExperimentConfig& c) {
   std::string name = c.text("evaluator");
+  // Older experiments lack the option.
+  auto latency = c.options.find("max-latency-ms");
+  const bool latency_budget = latency != c.options.end() && !latency->second.empty();
+  if (name != "supernet" && latency_budget) {
+    return Status::error(fmt::format(
+        "--max-latency-ms applies to --evaluator supernet (it measures each configuration), got "
+        "--evaluator {}",
+        name));
+  }
   if (name == "train") {
     evaluators::TrainOptions t;
     t.dataset = c.text("dataset");
@@ -153,13 +162,6 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     t.reject_after = reject_after;
     return evaluators::make_train_evaluator(t);
   }
-  auto latency = c.options.find("max-latency-ms");
-  if (name != "supernet" && latency != c.options.end() && !latency->second.empty()) {
-    return Status::error(fmt::format(
-        "--max-latency-ms applies to --evaluator supernet (it measures each configuration), got "
-        "--evaluator {}",
-        name));
-  }
   if (name == "table") {
     evaluators::TableOptions t;
     t.path = c.text("table");
@@ -182,8 +184,7 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
     s.val_samples = val_samples;
     s.test_samples = test_samples;
-    auto latency = c.options.find("max-latency-ms");  // older experiments lack it
-    if (latency != c.options.end() && !latency->second.empty()) {
+    if (latency_budget) {
       SYLVA_ASSIGN(ms, c.real("max-latency-ms", 0));
       s.max_latency_ms = ms;
     }

@@ -19,20 +19,31 @@ int64_t index_of(const std::vector<int64_t>& v, int64_t x) {
 
 }  // namespace
 
+SortedCost stem_cost(int64_t in_channels, int64_t dim, int64_t size) {
+  const int64_t h = (size + 1) / 2;
+  return {in_channels * dim * 9 + 2 * dim, h * h * in_channels * dim * 9};
+}
+
+SortedCost block_cost(int64_t dim, int64_t width, int64_t size) {
+  const int64_t h = (size + 1) / 2;
+  return {dim * 49 + 2 * dim + dim * width + 2 * width + width * dim + 2 * dim,
+          h * h * (dim * 49 + 2 * dim * width)};
+}
+
+SortedCost head_cost(int64_t dim, int64_t classes) {
+  return {dim * classes + classes, dim * classes};
+}
+
 SortedCost cost(const SortedSpec& spec, const SortedConfig& c) {
-  // Stem: 3x3 stride-2 convolution + batch norm; then at (size/2)^2:
-  // per block a 7x7 depthwise convolution + BN, 1x1 expand + BN, 1x1
-  // project + BN; global pooling and the classifier.
-  const int64_t d = spec.dim, in = spec.in_channels, h = (spec.size + 1) / 2;
-  SortedCost out;
-  out.params = in * d * 9 + 2 * d + d * spec.classes + spec.classes;
-  out.macs = h * h * in * d * 9 + d * spec.classes;
-  for (int64_t l = 0; l < c.depth; ++l) {
-    const int64_t w = c.width[l];
-    out.params += d * 49 + 2 * d + d * w + 2 * w + w * d + 2 * d;
-    out.macs += h * h * (d * 49 + 2 * d * w);
-  }
+  SortedCost out = stem_cost(spec.in_channels, spec.dim, spec.size);
+  for (int64_t l = 0; l < c.depth; ++l) out += block_cost(spec.dim, c.width[l], spec.size);
+  out += head_cost(spec.dim, spec.classes);
   return out;
+}
+
+bool within(const SortedSpec& spec, const SortedConfig& c, int64_t max_params, int64_t max_macs) {
+  const SortedCost k = cost(spec, c);
+  return (max_params <= 0 || k.params <= max_params) && (max_macs <= 0 || k.macs <= max_macs);
 }
 
 SortedConfig nested(int64_t depth, int64_t width) {
@@ -54,9 +65,8 @@ std::optional<SortedConfig> largest_nested_within(const SortedSpec& spec, int64_
                                                   int64_t max_macs) {
   std::optional<SortedConfig> best;
   for (const SortedConfig& c : ladder(spec)) {
-    const SortedCost k = cost(spec, c);
-    if ((max_params > 0 && k.params > max_params) || (max_macs > 0 && k.macs > max_macs)) continue;
-    best = c;  // the ladder is cheapest first: the last that fits is the largest
+    // The ladder is cheapest first: the last that fits is the largest.
+    if (within(spec, c, max_params, max_macs)) best = c;
   }
   return best;
 }
@@ -131,9 +141,7 @@ SortedConfig SortedSpace::cheapest(const std::vector<int>& prefix) const {
 }
 
 bool SortedSpace::fits(const SortedConfig& c) const {
-  const SortedCost k = cost(spec_, c);
-  return (!spec_.max_params || k.params <= spec_.max_params) &&
-         (!spec_.max_macs || k.macs <= spec_.max_macs);
+  return within(spec_, c, spec_.max_params, spec_.max_macs);
 }
 
 Status SortedSpace::check_budgets() const {

@@ -38,10 +38,24 @@ struct SortedConfig {
 
 struct SortedCost {
   int64_t params = 0, macs = 0;
+  SortedCost& operator+=(const SortedCost& o) {
+    params += o.params;
+    macs += o.macs;
+    return *this;
+  }
 };
 
 // Parameters and MACs of the standalone network of `c`.
 SortedCost cost(const SortedSpec& spec, const SortedConfig& c);
+// Its pieces, for an input of `size` x `size`: the stem (3x3 stride-2
+// convolution + BN), one block of `dim` channels and `width` hidden (7x7
+// depthwise + BN, 1x1 expand + BN, 1x1 project + BN) at half the size, and
+// the classifier. The stitch family builds its networks from them too.
+SortedCost stem_cost(int64_t in_channels, int64_t dim, int64_t size);
+SortedCost block_cost(int64_t dim, int64_t width, int64_t size);
+SortedCost head_cost(int64_t dim, int64_t classes);
+// Whether `c` is within the budgets (<= 0: none).
+bool within(const SortedSpec& spec, const SortedConfig& c, int64_t max_params, int64_t max_macs);
 // The uniform configuration (depth, width).
 SortedConfig nested(int64_t depth, int64_t width);
 // The nested ladder: every (depth, width) pair, cheapest first.

@@ -6,39 +6,25 @@
 #include <stdexcept>
 
 #include "spaces/bracket.h"
+#include "spaces/sorted_space.h"
 #include "spaces/spec_words.h"
 
 namespace sylva::stitch {
-namespace {
-
-// One anchor's pieces at h x h (half the input size).
-int64_t block_params(const StitchSpec& s, int64_t d) {
-  const int64_t w = s.expand * d;
-  return d * 49 + 2 * d + d * w + 2 * w + w * d + 2 * d;
-}
-int64_t block_macs(const StitchSpec& s, int64_t d, int64_t h) {
-  return h * h * (d * 49 + 2 * d * s.expand * d);
-}
-
-}  // namespace
-
 StitchCost cost(const StitchSpec& s, const StitchConfig& c) {
-  const int64_t h = (s.size + 1) / 2;
+  // The anchors are `sorted` networks: their pieces cost what sorted's do.
   const int64_t da = s.dims.at(c.from), db = s.dims.at(c.to);
   const int64_t split = c.from == c.to ? s.depth : c.position;
-  StitchCost out;
-  out.params = s.in_channels * da * 9 + 2 * da + db * s.classes + s.classes;
-  out.macs = h * h * s.in_channels * da * 9 + db * s.classes;
+  sorted::SortedCost k = sorted::stem_cost(s.in_channels, da, s.size);
   for (int64_t l = 0; l < s.depth; ++l) {
     const int64_t d = l < split ? da : db;
-    out.params += block_params(s, d);
-    out.macs += block_macs(s, d, h);
+    k += sorted::block_cost(d, s.expand * d, s.size);
   }
+  k += sorted::head_cost(db, s.classes);
   if (c.from != c.to) {
-    out.params += da * db + db;
-    out.macs += h * h * da * db;
+    const int64_t h = (s.size + 1) / 2;
+    k += {da * db + db, h * h * da * db};
   }
-  return out;
+  return {k.params, k.macs};
 }
 
 std::vector<StitchConfig> routes(const StitchSpec& s) {

@@ -50,7 +50,10 @@ class OfaSupernet : public Supernet {
   void recalibrate(const std::vector<torch::Tensor>& batches) override {
     net_->recalibrate(batches);
   }
-  void sort_channels() override { net_->sort_channels(); }
+  bool sort_channels() override {
+    net_->sort_channels();
+    return true;
+  }
   std::unique_ptr<Supernet> copy() const override {
     return std::make_unique<OfaSupernet>(ofa::copy_supernet(net_));
   }

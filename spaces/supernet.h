@@ -51,9 +51,9 @@ class Supernet {
   // Batch-norm recalibration of the active sub-network: the statistics
   // become the plain average over `batches` in training mode.
   virtual void recalibrate(const std::vector<torch::Tensor>& batches) = 0;
-  // Channel importance sorting before widths shrink (families with
-  // elastic widths); by default nothing.
-  virtual void sort_channels() {}
+  // Channel importance sorting before widths shrink; true when channels
+  // moved (ofa), false for families that keep their order (the default).
+  virtual bool sort_channels() { return false; }
   // The configurations trained on their own before any sharing starts
   // (stitch: every anchor); by default the largest.
   virtual std::vector<std::vector<int>> anchors() const { return {largest()}; }

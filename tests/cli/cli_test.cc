@@ -703,6 +703,14 @@ TEST_F(CliTest, StitchSupernetSweepsEveryConfigurationIntoACurve) {
   EXPECT_NE(table.out.find("31 configurations, " + std::to_string(front) + " on the Pareto front"),
             std::string::npos)
       << table.out;
+  // Budgets keep the sweep within them: under 30M MACs, anchor 0 alone
+  // (15.4M) and the stitches that keep most of it (s0-1 at 6 and 7, s1-0 at
+  // 1 and 2); a header and five rows.
+  Output cheap = run("supernet sweep --space supernet:" + out +
+                     " --val-samples 64 --test-samples 64 --calibration-samples 64 -f csv "
+                     "--max-flops 30000000");
+  ASSERT_EQ(cheap.code, 0) << cheap.err;
+  EXPECT_EQ(std::count(cheap.out.begin(), cheap.out.end(), '\n'), 1 + 1 + 2 + 2);
   Output ofa = run("supernet train --family ofa --out " + dir_ +
                    "/ofa.pt --epochs 1 --train-samples 32 --val-samples 32 --batch-size 32");
   ASSERT_EQ(ofa.code, 0) << ofa.err;

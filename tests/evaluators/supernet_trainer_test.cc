@@ -283,8 +283,13 @@ TEST_F(SupernetTrainer, StitchTrainsTheAnchorsThenOneConfigurationAStep) {
             45);
   o.schedule = "sandwich";
   EXPECT_EQ(check_schedule(o, *net).message(),
-            "--schedule stitch trains the anchors, then their stitches (family stitch); family "
-            "stitch takes --schedule stitch");
+            "family stitch trains with --schedule stitch (anchors, then their stitches), got "
+            "--schedule sandwich");
+  o.schedule = "stitch";
+  auto other = make_supernet(ofa::spec_text(ofa::OfaSpec{})).value();
+  EXPECT_EQ(check_schedule(o, *other).message(),
+            "--schedule stitch trains the anchors of a stitch supernet; family ofa takes "
+            "progressive, sandwich, nested or deps");
 }
 
 TEST_F(SupernetTrainer, RecalibrationGivesTheSubnetItsOwnStatistics) {
