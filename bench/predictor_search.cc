@@ -109,14 +109,15 @@ int main(int argc, char** argv) {
       for (const auto& [a, m] : points) pts.push_back({a, -m});
       int front = 0;
       for (int r : search::pareto_ranks(pts)) front += r == 0;
-      fmt::print("seed {} {:<17} {} real evaluations, {:.2f} configs/s, engine {:.2f} s in all; "
-                 "front {} points, hypervolume {:.1f}\n",
-                 seed, assisted ? "nsga2 + ridge" : "nsga2", points.size(),
-                 points.size() / eval_seconds, ask_seconds, front, hv);
+      fmt::print(
+          "seed {} {:<17} {} real evaluations, {:.2f} configs/s, engine {:.2f} s in all; "
+          "front {} points, hypervolume {:.1f}\n",
+          seed, assisted ? "nsga2 + ridge" : "nsga2", points.size(), points.size() / eval_seconds,
+          ask_seconds, front, hv);
       std::fflush(stdout);
     }
   }
-  fmt::print("mean hypervolume over {} seeds: nsga2 {:.1f}, nsga2 + ridge predictor {:.1f}\n", seeds,
-             hv_sum[0] / seeds, hv_sum[1] / seeds);
+  fmt::print("mean hypervolume over {} seeds: nsga2 {:.1f}, nsga2 + ridge predictor {:.1f}\n",
+             seeds, hv_sum[0] / seeds, hv_sum[1] / seeds);
   return 0;
 }

@@ -250,13 +250,7 @@ torch::jit::Module OfaNetImpl::script(const OfaConfig& config) const {
     }
     x = h;
   }
-  const std::string pooled = e.var();
-  e.line(fmt::format("{} = torch.mean({}, [2, 3])", pooled, x));
-  const std::string logits = e.var();
-  e.line(fmt::format("{} = torch.linear({}, {}, {})", logits, pooled,
-                     e.param("fc_w", classifier_->weight.detach().clone()),
-                     e.param("fc_b", classifier_->bias.detach().clone())));
-  return e.finish("input", logits);
+  return e.finish("input", emit_pool_classifier(e, x, classifier_));
 }
 
 }  // namespace sylva::ofa

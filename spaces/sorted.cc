@@ -97,13 +97,7 @@ std::string SortedNetImpl::emit_block(ScriptEmitter& e, int64_t l, const std::st
 }
 
 std::string SortedNetImpl::emit_head(ScriptEmitter& e, const std::string& x) const {
-  const std::string pooled = e.var();
-  e.line(fmt::format("{} = torch.mean({}, [2, 3])", pooled, x));
-  const std::string logits = e.var();
-  e.line(fmt::format("{} = torch.linear({}, {}, {})", logits, pooled,
-                     e.param("fc_w", classifier_->weight.detach().clone()),
-                     e.param("fc_b", classifier_->bias.detach().clone())));
-  return logits;
+  return emit_pool_classifier(e, x, classifier_);
 }
 
 torch::jit::Module SortedNetImpl::script(const SortedConfig& config) const {

@@ -254,4 +254,15 @@ std::string emit_conv_bn(ScriptEmitter& e, const std::string& x, const torch::nn
   return r;
 }
 
+std::string emit_pool_classifier(ScriptEmitter& e, const std::string& x,
+                                 const torch::nn::Linear& classifier) {
+  const std::string pooled = e.var();
+  e.line(fmt::format("{} = torch.mean({}, [2, 3])", pooled, x));
+  const std::string logits = e.var();
+  e.line(fmt::format("{} = torch.linear({}, {}, {})", logits, pooled,
+                     e.param("fc_w", classifier->weight.detach().clone()),
+                     e.param("fc_b", classifier->bias.detach().clone())));
+  return logits;
+}
+
 }  // namespace sylva

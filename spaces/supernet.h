@@ -111,5 +111,8 @@ class ScriptEmitter;
 // to variable `x`; returns the output variable. Padding: kernel / 2.
 std::string emit_conv_bn(ScriptEmitter& e, const std::string& x, const torch::nn::Conv2d& conv,
                          const torch::nn::BatchNorm2d& bn, bool relu);
+// Writes global average pooling of `x` then `classifier`; returns the logits.
+std::string emit_pool_classifier(ScriptEmitter& e, const std::string& x,
+                                 const torch::nn::Linear& classifier);
 
 }  // namespace sylva
