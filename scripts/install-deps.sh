@@ -12,6 +12,8 @@ packages=(
   libtbb-dev                     # worker pool
   libgoogle-perftools-dev        # tcmalloc: reuses freed activations instead of page-faulting fresh ones
   libsqlite3-dev                 # experiment storage
+  libpq-dev                      # PostgreSQL client: experiments shared by many hosts
+  postgresql                     # a server the tests start in a temporary directory
   libfmt-dev                     # formatting
   nlohmann-json3-dev             # JSON output and export
   zlib1g-dev                     # reading .gz IDX datasets
