@@ -34,38 +34,56 @@ std::vector<std::string> builtin_space_names() {
   return names;
 }
 
-bool is_supernet_source(const std::string& source) {
-  return source.rfind("ofa ", 0) == 0 || source.rfind("sorted ", 0) == 0 ||
-         source.rfind("stitch ", 0) == 0;
+namespace {
+
+// A supernet family's configuration space from its spec line, budgets checked.
+template <typename FamilySpace, typename Parse>
+StatusOr<std::unique_ptr<Space>> family_space(const std::string& name, const std::string& source,
+                                              Parse parse) {
+  auto spec = parse(source);
+  if (!spec.is_ok()) return spec.status();
+  auto space = std::make_unique<FamilySpace>(name, spec.value());
+  Status budgets = space->check_budgets();
+  if (!budgets.is_ok()) return budgets;
+  return std::unique_ptr<Space>(std::move(space));
 }
+
+struct SupernetFamily {
+  const char* prefix;  // the spec line's first word and a space
+  StatusOr<std::unique_ptr<Space>> (*space)(const std::string& name, const std::string& source);
+};
+
+// Every supernet family whose spec is a space source.
+const SupernetFamily kSupernetFamilies[] = {
+    {"ofa ",
+     [](const std::string& n, const std::string& s) {
+       return family_space<ofa::OfaSpace>(n, s, ofa::parse_spec);
+     }},
+    {"sorted ",
+     [](const std::string& n, const std::string& s) {
+       return family_space<sorted::SortedSpace>(n, s, sorted::parse_spec);
+     }},
+    {"stitch ",
+     [](const std::string& n, const std::string& s) {
+       return family_space<stitch::StitchSpace>(n, s, stitch::parse_spec);
+     }},
+};
+
+const SupernetFamily* supernet_family(const std::string& source) {
+  for (const SupernetFamily& f : kSupernetFamilies) {
+    if (source.rfind(f.prefix, 0) == 0) return &f;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+bool is_supernet_source(const std::string& source) { return supernet_family(source) != nullptr; }
 
 StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
                                                    const std::string& source) {
   // A supernet's configurations: the source is its spec.
-  if (source.rfind("ofa ", 0) == 0) {
-    auto spec = ofa::parse_spec(source);
-    if (!spec.is_ok()) return spec.status();
-    auto space = std::make_unique<ofa::OfaSpace>(name, spec.value());
-    Status budgets = space->check_budgets();
-    if (!budgets.is_ok()) return budgets;
-    return std::unique_ptr<Space>(std::move(space));
-  }
-  if (source.rfind("sorted ", 0) == 0) {
-    auto spec = sorted::parse_spec(source);
-    if (!spec.is_ok()) return spec.status();
-    auto space = std::make_unique<sorted::SortedSpace>(name, spec.value());
-    Status budgets = space->check_budgets();
-    if (!budgets.is_ok()) return budgets;
-    return std::unique_ptr<Space>(std::move(space));
-  }
-  if (source.rfind("stitch ", 0) == 0) {
-    auto spec = stitch::parse_spec(source);
-    if (!spec.is_ok()) return spec.status();
-    auto space = std::make_unique<stitch::StitchSpace>(name, spec.value());
-    Status budgets = space->check_budgets();
-    if (!budgets.is_ok()) return budgets;
-    return std::unique_ptr<Space>(std::move(space));
-  }
+  if (const SupernetFamily* family = supernet_family(source)) return family->space(name, source);
   auto grammar = parse_grammar(source, name);
   if (!grammar.is_ok()) return grammar.status();
   if (grammar.value().typed) {
