@@ -43,15 +43,15 @@ TrialRow read_trial(const Stmt& s) {
 
 }  // namespace
 
-void Store::require_changed(const char* what, int64_t trial_id) {
+void SqliteStore::require_changed(const char* what, int64_t trial_id) {
   if (sqlite3_changes(db_) == 0) {
     throw std::runtime_error(std::string("store: ") + what + ": no trial with id " +
                              std::to_string(trial_id) + " in " + path_);
   }
 }
 
-StatusOr<int64_t> Store::create_experiment(const std::string& name,
-                                           const std::string& config_json) {
+StatusOr<int64_t> SqliteStore::create_experiment(const std::string& name,
+                                                 const std::string& config_json) {
   Transaction txn(db_);
   Stmt find(db_, "SELECT id FROM experiments WHERE name = ?");
   if (find.bind_text(1, name).step()) {
@@ -66,7 +66,7 @@ StatusOr<int64_t> Store::create_experiment(const std::string& name,
   return id;
 }
 
-StatusOr<ExperimentRow> Store::find_experiment(const std::string& name) {
+StatusOr<ExperimentRow> SqliteStore::find_experiment(const std::string& name) {
   Stmt find(db_, "SELECT id, name, created_at, config_json FROM experiments WHERE name = ?");
   if (find.bind_text(1, name).step()) {
     return ExperimentRow{find.col_int(0), find.col_text(1), find.col_text(2), find.col_text(3)};
@@ -78,7 +78,7 @@ StatusOr<ExperimentRow> Store::find_experiment(const std::string& name) {
                        (list.empty() ? "no experiments" : "experiments: " + list) + ")");
 }
 
-void Store::update_config(int64_t experiment_id, const std::string& config_json) {
+void SqliteStore::update_config(int64_t experiment_id, const std::string& config_json) {
   Transaction txn(db_);
   Stmt update(db_, "UPDATE experiments SET config_json = ? WHERE id = ?");
   update.bind_text(1, config_json).bind_int(2, experiment_id).run();
@@ -88,7 +88,7 @@ void Store::update_config(int64_t experiment_id, const std::string& config_json)
   txn.commit();
 }
 
-std::vector<ExperimentRow> Store::experiments() {
+std::vector<ExperimentRow> SqliteStore::experiments() {
   Stmt all(db_, "SELECT id, name, created_at, config_json FROM experiments ORDER BY id");
   std::vector<ExperimentRow> rows;
   while (all.step()) {
@@ -97,9 +97,9 @@ std::vector<ExperimentRow> Store::experiments() {
   return rows;
 }
 
-int64_t Store::add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
-                         const std::string& arch_key, const std::string& arch_canonical,
-                         uint64_t seed) {
+int64_t SqliteStore::add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
+                               const std::string& arch_key, const std::string& arch_canonical,
+                               uint64_t seed) {
   Transaction txn(db_);
   Stmt insert(db_,
               "INSERT INTO trials(experiment_id, number, arch_hash, arch_key, arch_canonical, "
@@ -116,7 +116,7 @@ int64_t Store::add_trial(int64_t experiment_id, int64_t number, const std::strin
   return id;
 }
 
-void Store::set_running(int64_t trial_id, const std::string& worker) {
+void SqliteStore::set_running(int64_t trial_id, const std::string& worker) {
   Transaction txn(db_);
   Stmt update(db_, "UPDATE trials SET state = 'RUNNING', worker = ?, started_at = " SYLVA_SQL_NOW
                    " WHERE id = ?");
@@ -125,8 +125,8 @@ void Store::set_running(int64_t trial_id, const std::string& worker) {
   txn.commit();
 }
 
-void Store::finish_trial(int64_t trial_id, TrialState state, const std::string& message,
-                         const std::map<std::string, double>& metrics) {
+void SqliteStore::finish_trial(int64_t trial_id, TrialState state, const std::string& message,
+                               const std::map<std::string, double>& metrics) {
   if (!evaluators::is_finished(state)) {
     throw std::invalid_argument(std::string("store: finish_trial with unfinished state ") +
                                 evaluators::state_name(state));
@@ -152,7 +152,8 @@ void Store::finish_trial(int64_t trial_id, TrialState state, const std::string& 
   txn.commit();
 }
 
-void Store::add_intermediate(int64_t trial_id, int step, const std::string& name, double value) {
+void SqliteStore::add_intermediate(int64_t trial_id, int step, const std::string& name,
+                                   double value) {
   Transaction txn(db_);
   // A re-run (after a requeue) overwrites the killed run's value at that step.
   Stmt upsert(db_,
@@ -162,14 +163,15 @@ void Store::add_intermediate(int64_t trial_id, int step, const std::string& name
   txn.commit();
 }
 
-void Store::add_event(int64_t trial_id, const std::string& event, const std::string& message) {
+void SqliteStore::add_event(int64_t trial_id, const std::string& event,
+                            const std::string& message) {
   Transaction txn(db_);
   Stmt insert(db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, ?, ?)");
   insert.bind_int(1, trial_id).bind_text(2, event).bind_text(3, message).run();
   txn.commit();
 }
 
-void Store::heartbeat(int64_t trial_id) {
+void SqliteStore::heartbeat(int64_t trial_id) {
   Transaction txn(db_);
   Stmt upsert(db_, "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, " SYLVA_SQL_NOW
                    ") ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
@@ -177,7 +179,7 @@ void Store::heartbeat(int64_t trial_id) {
   txn.commit();
 }
 
-int Store::requeue_unfinished(int64_t experiment_id) {
+int SqliteStore::requeue_unfinished(int64_t experiment_id) {
   Transaction txn(db_);
   // The event keeps the worker that held the trial, which the update clears.
   Stmt events(db_,
@@ -194,7 +196,7 @@ int Store::requeue_unfinished(int64_t experiment_id) {
   return count;
 }
 
-std::vector<TrialRow> Store::trials(int64_t experiment_id) {
+std::vector<TrialRow> SqliteStore::trials(int64_t experiment_id) {
   Transaction snapshot(db_, Transaction::kRead);
   Stmt select(db_, (std::string("SELECT ") + kTrialColumns +
                     " FROM trials WHERE experiment_id = ? ORDER BY number")
@@ -217,7 +219,7 @@ std::vector<TrialRow> Store::trials(int64_t experiment_id) {
   return rows;
 }
 
-std::optional<TrialRow> Store::trial(int64_t experiment_id, int64_t number) {
+std::optional<TrialRow> SqliteStore::trial(int64_t experiment_id, int64_t number) {
   Transaction snapshot(db_, Transaction::kRead);
   Stmt select(db_, (std::string("SELECT ") + kTrialColumns +
                     " FROM trials WHERE experiment_id = ? AND number = ?")
@@ -232,7 +234,7 @@ std::optional<TrialRow> Store::trial(int64_t experiment_id, int64_t number) {
   return row;
 }
 
-std::vector<IntermediateRow> Store::intermediates(int64_t experiment_id) {
+std::vector<IntermediateRow> SqliteStore::intermediates(int64_t experiment_id) {
   Stmt select(db_,
               "SELECT t.number, i.step, i.name, i.value FROM trial_intermediate i "
               "JOIN trials t ON t.id = i.trial_id WHERE t.experiment_id = ? "

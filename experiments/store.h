@@ -1,4 +1,5 @@
-// Store: the experiment database. SQLite (WAL mode, busy timeout, BEGIN
+// Store: the experiment database, an interface; Store::open gives the SQLite
+// implementation (store_sql.h). SQLite (WAL mode, busy timeout, BEGIN
 // IMMEDIATE for writes) holding many experiments in one file, with a
 // normalised, versioned schema:
 //
@@ -23,9 +24,11 @@
 //
 // NaN metrics and intermediate values are stored as NULL and read back as NaN.
 //
-// Implemented in store_schema.cc (open, schema, migrations), store.cc
-// (experiments, trials), store_artifacts.cc (artifacts); store_sql.h holds the
-// sqlite RAII helpers.
+// The SQLite implementation, SqliteStore (declared in store_sql.h with the
+// sqlite RAII helpers), is in store_schema.cc (open, schema, migrations),
+// store.cc (experiments, trials) and store_artifacts.cc (artifacts). The
+// interface is what a second backend (PostgreSQL, for workers on many
+// hosts) implements; the rest of Sylva sees only Store.
 #pragma once
 
 #include <cstdint>
@@ -37,8 +40,6 @@
 
 #include "evaluators/evaluator.h"
 #include "spaces/status.h"
-
-struct sqlite3;
 
 namespace sylva::experiments {
 
@@ -80,56 +81,54 @@ class Store {
   // ":memory:" gives a private in-memory database. Refuses a database whose
   // schema version is newer than this build's.
   static StatusOr<std::unique_ptr<Store>> open(const std::string& path);
-  ~Store();
+  virtual ~Store() = default;
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
   // Fails if an experiment of that name exists.
-  StatusOr<int64_t> create_experiment(const std::string& name, const std::string& config_json);
+  virtual StatusOr<int64_t> create_experiment(const std::string& name,
+                                              const std::string& config_json) = 0;
   // Fails with "no experiment named ..." (listing the names there are).
-  StatusOr<ExperimentRow> find_experiment(const std::string& name);
-  std::vector<ExperimentRow> experiments();
+  virtual StatusOr<ExperimentRow> find_experiment(const std::string& name) = 0;
+  virtual std::vector<ExperimentRow> experiments() = 0;
   // Replaces the stored configuration (resume's new --trials, --workers, ...),
   // so that a later resume and the reports see what the last run used.
-  void update_config(int64_t experiment_id, const std::string& config_json);
+  virtual void update_config(int64_t experiment_id, const std::string& config_json) = 0;
 
   // Inserts trial `number` in state WAITING; returns its id.
-  int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
-                    const std::string& arch_key, const std::string& arch_canonical, uint64_t seed);
-  void set_running(int64_t trial_id, const std::string& worker);
+  virtual int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
+                            const std::string& arch_key, const std::string& arch_canonical,
+                            uint64_t seed) = 0;
+  virtual void set_running(int64_t trial_id, const std::string& worker) = 0;
   // Moves a trial to a finished state with its metrics, in one transaction.
-  void finish_trial(int64_t trial_id, TrialState state, const std::string& message,
-                    const std::map<std::string, double>& metrics);
-  void add_intermediate(int64_t trial_id, int step, const std::string& name, double value);
+  virtual void finish_trial(int64_t trial_id, TrialState state, const std::string& message,
+                            const std::map<std::string, double>& metrics) = 0;
+  virtual void add_intermediate(int64_t trial_id, int step, const std::string& name,
+                                double value) = 0;
   // Records an event in a trial's history (e.g. "promoted", "to 9 epochs").
-  void add_event(int64_t trial_id, const std::string& event, const std::string& message);
-  void heartbeat(int64_t trial_id);
+  virtual void add_event(int64_t trial_id, const std::string& event,
+                         const std::string& message) = 0;
+  virtual void heartbeat(int64_t trial_id) = 0;
   // Puts every RUNNING trial of the experiment back to WAITING (recording a
   // 'requeued' event for each); returns how many.
-  int requeue_unfinished(int64_t experiment_id);
+  virtual int requeue_unfinished(int64_t experiment_id) = 0;
 
   // Trials in number order, with their metrics.
-  std::vector<TrialRow> trials(int64_t experiment_id);
-  std::optional<TrialRow> trial(int64_t experiment_id, int64_t number);
-  std::vector<IntermediateRow> intermediates(int64_t experiment_id);
+  virtual std::vector<TrialRow> trials(int64_t experiment_id) = 0;
+  virtual std::optional<TrialRow> trial(int64_t experiment_id, int64_t number) = 0;
+  virtual std::vector<IntermediateRow> intermediates(int64_t experiment_id) = 0;
 
   // Artifacts (e.g. kind "weights"): one per (trial, kind), replaced on put.
-  void put_artifact(int64_t trial_id, const std::string& kind, const std::string& bytes);
-  void delete_artifact(int64_t trial_id, const std::string& kind);
-  std::optional<std::string> artifact(int64_t trial_id, const std::string& kind);
+  virtual void put_artifact(int64_t trial_id, const std::string& kind,
+                            const std::string& bytes) = 0;
+  virtual void delete_artifact(int64_t trial_id, const std::string& kind) = 0;
+  virtual std::optional<std::string> artifact(int64_t trial_id, const std::string& kind) = 0;
   // Trial ids of the experiment that hold an artifact of `kind`.
-  std::vector<int64_t> trials_with_artifact(int64_t experiment_id, const std::string& kind);
+  virtual std::vector<int64_t> trials_with_artifact(int64_t experiment_id,
+                                                    const std::string& kind) = 0;
 
- private:
-  Store(sqlite3* db, std::string path);
-  // Pragmas, then creates or migrates the schema (store_schema.cc).
-  Status configure();
-  // Throws if no trial has that id (a caller bug).
-  void require_changed(const char* what, int64_t trial_id);
-
-  // Constant after construction.
-  sqlite3* db_;       // owned; closed by the destructor
-  std::string path_;  // as given to open(), for messages
+ protected:
+  Store() = default;
 };
 
 }  // namespace sylva::experiments

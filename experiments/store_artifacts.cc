@@ -9,7 +9,8 @@ namespace sylva::experiments {
 using sql::Stmt;
 using sql::Transaction;
 
-void Store::put_artifact(int64_t trial_id, const std::string& kind, const std::string& bytes) {
+void SqliteStore::put_artifact(int64_t trial_id, const std::string& kind,
+                               const std::string& bytes) {
   Transaction txn(db_);
   Stmt upsert(db_,
               "INSERT INTO artifacts(trial_id, kind, bytes) VALUES (?, ?, ?) "
@@ -19,20 +20,21 @@ void Store::put_artifact(int64_t trial_id, const std::string& kind, const std::s
   txn.commit();
 }
 
-void Store::delete_artifact(int64_t trial_id, const std::string& kind) {
+void SqliteStore::delete_artifact(int64_t trial_id, const std::string& kind) {
   Transaction txn(db_);
   Stmt del(db_, "DELETE FROM artifacts WHERE trial_id = ? AND kind = ?");
   del.bind_int(1, trial_id).bind_text(2, kind).run();
   txn.commit();
 }
 
-std::optional<std::string> Store::artifact(int64_t trial_id, const std::string& kind) {
+std::optional<std::string> SqliteStore::artifact(int64_t trial_id, const std::string& kind) {
   Stmt select(db_, "SELECT bytes FROM artifacts WHERE trial_id = ? AND kind = ?");
   if (!select.bind_int(1, trial_id).bind_text(2, kind).step()) return std::nullopt;
   return select.col_blob(0);
 }
 
-std::vector<int64_t> Store::trials_with_artifact(int64_t experiment_id, const std::string& kind) {
+std::vector<int64_t> SqliteStore::trials_with_artifact(int64_t experiment_id,
+                                                       const std::string& kind) {
   Stmt select(db_,
               "SELECT a.trial_id FROM artifacts a JOIN trials t ON t.id = a.trial_id "
               "WHERE t.experiment_id = ? AND a.kind = ? ORDER BY t.number");

@@ -135,9 +135,9 @@ bool is_memory(const std::string& path) { return path.empty() || path == ":memor
 
 }  // namespace
 
-Store::Store(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+SqliteStore::SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
 
-Store::~Store() { sqlite3_close_v2(db_); }
+SqliteStore::~SqliteStore() { sqlite3_close_v2(db_); }
 
 StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
   sqlite3* db = nullptr;
@@ -147,7 +147,7 @@ StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
     sqlite3_close_v2(db);
     return Status::error("cannot open database " + path + ": " + why);
   }
-  std::unique_ptr<Store> store(new Store(db, path));
+  std::unique_ptr<SqliteStore> store(new SqliteStore(db, path));
   try {
     Status s = store->configure();
     if (!s.is_ok()) return s;
@@ -156,10 +156,10 @@ StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
     // errors surface here, on the first statements.
     return Status::error("cannot open database " + path + ": " + e.sqlite_message());
   }
-  return StatusOr<std::unique_ptr<Store>>(std::move(store));
+  return StatusOr<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(store)));
 }
 
-Status Store::configure() {
+Status SqliteStore::configure() {
   sqlite3_extended_result_codes(db_, 1);
   // Writers wait for each other (BEGIN IMMEDIATE) instead of failing.
   sqlite3_busy_timeout(db_, 10000);

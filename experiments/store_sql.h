@@ -14,9 +14,57 @@
 #include <stdexcept>
 #include <string>
 
+#include "experiments/store.h"
+
 // The current time as ISO-8601 UTC with milliseconds, computed by SQLite so
 // that every writer shares one clock format.
 #define SYLVA_SQL_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+namespace sylva::experiments {
+
+// The SQLite Store (store.cc, store_schema.cc, store_artifacts.cc).
+class SqliteStore final : public Store {
+ public:
+  SqliteStore(sqlite3* db, std::string path);
+  ~SqliteStore() override;
+
+  StatusOr<int64_t> create_experiment(const std::string& name,
+                                      const std::string& config_json) override;
+  StatusOr<ExperimentRow> find_experiment(const std::string& name) override;
+  std::vector<ExperimentRow> experiments() override;
+  void update_config(int64_t experiment_id, const std::string& config_json) override;
+  int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
+                    const std::string& arch_key, const std::string& arch_canonical,
+                    uint64_t seed) override;
+  void set_running(int64_t trial_id, const std::string& worker) override;
+  void finish_trial(int64_t trial_id, TrialState state, const std::string& message,
+                    const std::map<std::string, double>& metrics) override;
+  void add_intermediate(int64_t trial_id, int step, const std::string& name, double value) override;
+  void add_event(int64_t trial_id, const std::string& event, const std::string& message) override;
+  void heartbeat(int64_t trial_id) override;
+  int requeue_unfinished(int64_t experiment_id) override;
+  std::vector<TrialRow> trials(int64_t experiment_id) override;
+  std::optional<TrialRow> trial(int64_t experiment_id, int64_t number) override;
+  std::vector<IntermediateRow> intermediates(int64_t experiment_id) override;
+  void put_artifact(int64_t trial_id, const std::string& kind, const std::string& bytes) override;
+  void delete_artifact(int64_t trial_id, const std::string& kind) override;
+  std::optional<std::string> artifact(int64_t trial_id, const std::string& kind) override;
+  std::vector<int64_t> trials_with_artifact(int64_t experiment_id,
+                                            const std::string& kind) override;
+
+  // Pragmas, then creates or migrates the schema (store_schema.cc).
+  Status configure();
+
+ private:
+  // Throws if no trial has that id (a caller bug).
+  void require_changed(const char* what, int64_t trial_id);
+
+  // Constant after construction.
+  sqlite3* db_;       // owned; closed by the destructor
+  std::string path_;  // as given to open(), for messages
+};
+
+}  // namespace sylva::experiments
 
 namespace sylva::experiments::sql {
 
