@@ -68,4 +68,21 @@ void expect_python_outputs(const std::vector<PythonCase>& cases, double toleranc
   }
 }
 
+PythonCase supernet_case(Supernet& net, const std::vector<int>& decisions,
+                         const std::string& prefix, size_t index) {
+  net.activate(decisions);
+  const torch::Tensor x = python_case_input(1, 28, 28);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor expected = net.forward(x);
+  torch::jit::Module script = net.script(decisions);
+  EXPECT_LT((script.forward({x}).toTensor() - expected).abs().max().item<double>(), 1e-5);
+  int64_t params = 0;
+  for (const auto& p : script.parameters()) params += p.numel();
+  EXPECT_EQ(params, static_cast<int64_t>(net.space().known_metrics(decisions).at("params")));
+  const std::string path = ::testing::TempDir() + prefix + "_" + std::to_string(getpid()) + "_" +
+                           std::to_string(index) + ".pt";
+  script.save(path);
+  return {path, 1, 28, 28, expected, net.space().make(decisions).value().key};
+}
+
 }  // namespace sylva

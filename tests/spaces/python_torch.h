@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "spaces/supernet.h"
+
 namespace sylva {
 
 // The input every case is run on: linspace(-1, 1) shaped [2, C, H, W].
@@ -20,6 +22,13 @@ struct PythonCase {
   torch::Tensor expected;  // LibTorch's output on python_case_input()
   std::string label;
 };
+
+// Scripts configuration `decisions` of `net` (in eval mode), expects the
+// script to compute what the supernet computes on python_case_input(1, 28,
+// 28) and to hold the parameters the space counts analytically, and saves it
+// as a case named by the configuration's key (file prefix `prefix`).
+PythonCase supernet_case(Supernet& net, const std::vector<int>& decisions,
+                         const std::string& prefix, size_t index);
 
 // True when /usr/bin/python3 imports torch (scripts/install-deps.sh installs it).
 bool python_has_torch();

@@ -108,21 +108,7 @@ TEST(Sorted, ScriptsComputeWhatTheSupernetComputesAndCostsCountTheirParameters) 
   std::vector<std::vector<int>> configs = {net->largest(), net->smallest(), net->sample("", rng),
                                            net->sample("nested", rng)};
   std::vector<PythonCase> cases;
-  for (const auto& d : configs) {
-    net->activate(d);
-    const torch::Tensor x = python_case_input(1, 28, 28);
-    torch::NoGradGuard no_grad;
-    const torch::Tensor expected = net->forward(x);
-    torch::jit::Module script = net->script(d);
-    EXPECT_LT((script.forward({x}).toTensor() - expected).abs().max().item<double>(), 1e-5);
-    int64_t params = 0;
-    for (const auto& p : script.parameters()) params += p.numel();
-    EXPECT_EQ(params, static_cast<int64_t>(net->space().known_metrics(d).at("params")));
-    const std::string path = ::testing::TempDir() + "sorted_" + std::to_string(getpid()) + "_" +
-                             std::to_string(cases.size()) + ".pt";
-    script.save(path);
-    cases.push_back({path, 1, 28, 28, expected, net->space().make(d).value().key});
-  }
+  for (const auto& d : configs) cases.push_back(supernet_case(*net, d, "sorted", cases.size()));
   // A nested sample has one width throughout.
   const SortedConfig n = dynamic_cast<const SortedSpace&>(net->space()).config(configs[3]).value();
   for (int64_t w : n.width) EXPECT_EQ(w, n.width.front());

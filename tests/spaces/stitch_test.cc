@@ -121,20 +121,7 @@ TEST(Stitch, ScriptsComputeWhatTheSupernetComputesAndLeastSquaresFits) {
   const StitchSpace& space = dynamic_cast<const StitchSpace&>(net->space());
   for (const StitchConfig& c :
        {StitchConfig{2, 2, 0}, StitchConfig{0, 1, 2}, StitchConfig{2, 1, 3}}) {
-    const std::vector<int> d = space.decisions(c).value();
-    net->activate(d);
-    const torch::Tensor x = python_case_input(1, 28, 28);
-    torch::NoGradGuard no_grad;
-    const torch::Tensor expected = net->forward(x);
-    torch::jit::Module script = net->script(d);
-    EXPECT_LT((script.forward({x}).toTensor() - expected).abs().max().item<double>(), 1e-5);
-    int64_t params = 0;
-    for (const auto& p : script.parameters()) params += p.numel();
-    EXPECT_EQ(params, static_cast<int64_t>(space.known_metrics(d).at("params")));
-    const std::string path = ::testing::TempDir() + "stitch_" + std::to_string(getpid()) + "_" +
-                             std::to_string(cases.size()) + ".pt";
-    script.save(path);
-    cases.push_back({path, 1, 28, 28, expected, space.make(d).value().key});
+    cases.push_back(supernet_case(*net, space.decisions(c).value(), "stitch", cases.size()));
   }
   expect_python_outputs(cases, 1e-4);
   for (const auto& c : cases) std::remove(c.path.c_str());
