@@ -1,9 +1,7 @@
 // Store: experiments and trials (see store.h). Each method that writes is one
-// BEGIN IMMEDIATE transaction; each method that reads several statements
-// reads them in one snapshot.
+// write transaction; each method that reads several statements reads them in
+// one snapshot.
 #include "experiments/store.h"
-
-#include <sqlite3.h>
 
 #include <stdexcept>
 #include <unordered_map>
@@ -11,14 +9,12 @@
 #include "experiments/store_sql.h"
 
 namespace sylva::experiments {
-namespace {
-
 using sql::Stmt;
 using sql::Transaction;
 
-constexpr const char* kTrialColumns =
+const char* const kTrialColumns =
     "id, number, state, arch_hash, arch_key, arch_canonical, seed, worker, message, "
-    "created_at, started_at, finished_at";
+    "created_at, started_at, finished_at, retries";
 
 TrialRow read_trial(const Stmt& s) {
   TrialRow t;
@@ -38,58 +34,70 @@ TrialRow read_trial(const Stmt& s) {
   t.created_at = s.col_text(9);
   t.started_at = s.col_text(10);
   t.finished_at = s.col_text(11);
+  t.retries = static_cast<int>(s.col_int(12));
   return t;
 }
 
-}  // namespace
-
-void SqliteStore::require_changed(const char* what, int64_t trial_id) {
-  if (sqlite3_changes(db_) == 0) {
+void SqlStore::require_changed(int64_t changed, const char* what, int64_t trial_id) {
+  if (changed == 0) {
     throw std::runtime_error(std::string("store: ") + what + ": no trial with id " +
-                             std::to_string(trial_id) + " in " + path_);
+                             std::to_string(trial_id) + " in " + where());
   }
 }
 
-StatusOr<int64_t> SqliteStore::create_experiment(const std::string& name,
-                                                 const std::string& config_json) {
-  Transaction txn(db_);
-  Stmt find(db_, "SELECT id FROM experiments WHERE name = ?");
+int64_t Store::add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
+                         const std::string& arch_key, const std::string& arch_canonical,
+                         uint64_t seed) {
+  auto id = insert_trial(experiment_id, number, arch_hash, arch_key, arch_canonical, seed);
+  if (!id) {
+    throw std::runtime_error("store: experiment " + std::to_string(experiment_id) +
+                             " already has a trial " + std::to_string(number));
+  }
+  return *id;
+}
+
+StatusOr<int64_t> SqlStore::create_experiment(const std::string& name,
+                                              const std::string& config_json) {
+  Transaction txn(*db_);
+  Stmt find(*db_, "SELECT id FROM experiments WHERE name = ?");
   if (find.bind_text(1, name).step()) {
-    return Status::error("experiment '" + name + "' already exists in " + path_ +
-                         "; continue it with `sylva resume --name " + name + " --db " + path_ +
+    return Status::error("experiment '" + name + "' already exists in " + where() +
+                         "; continue it with `sylva resume --name " + name + " --db " + where() +
                          "`");
   }
-  Stmt insert(db_, "INSERT INTO experiments(name, config_json) VALUES (?, ?)");
-  insert.bind_text(1, name).bind_text(2, config_json).run();
-  int64_t id = sqlite3_last_insert_rowid(db_);
+  Stmt insert(*db_, "INSERT INTO experiments(name, config_json) VALUES (?, ?) RETURNING id");
+  insert.bind_text(1, name).bind_text(2, config_json).step();
+  int64_t id = insert.col_int(0);
+  insert.run();
   txn.commit();
   return id;
 }
 
-StatusOr<ExperimentRow> SqliteStore::find_experiment(const std::string& name) {
-  Stmt find(db_, "SELECT id, name, created_at, config_json FROM experiments WHERE name = ?");
+StatusOr<ExperimentRow> SqlStore::find_experiment(const std::string& name) {
+  Stmt find(*db_, "SELECT id, name, created_at, config_json FROM experiments WHERE name = ?");
   if (find.bind_text(1, name).step()) {
     return ExperimentRow{find.col_int(0), find.col_text(1), find.col_text(2), find.col_text(3)};
   }
-  Stmt names(db_, "SELECT name FROM experiments ORDER BY name");
+  Stmt names(*db_, "SELECT name FROM experiments ORDER BY name");
   std::string list;
   while (names.step()) list += (list.empty() ? "" : ", ") + names.col_text(0);
-  return Status::error("no experiment named '" + name + "' in " + path_ + " (" +
+  return Status::error("no experiment named '" + name + "' in " + where() + " (" +
                        (list.empty() ? "no experiments" : "experiments: " + list) + ")");
 }
 
-void SqliteStore::update_config(int64_t experiment_id, const std::string& config_json) {
-  Transaction txn(db_);
-  Stmt update(db_, "UPDATE experiments SET config_json = ? WHERE id = ?");
+void SqlStore::update_config(int64_t experiment_id, const std::string& config_json) {
+  Transaction txn(*db_);
+  // A new configuration (resume's new --trials) reopens a closed experiment.
+  Stmt update(*db_, "UPDATE experiments SET config_json = ?, closed = '' WHERE id = ?");
   update.bind_text(1, config_json).bind_int(2, experiment_id).run();
-  if (sqlite3_changes(db_) != 1) {
+  if (update.changes() != 1) {
     throw std::logic_error("update_config: no experiment with id " + std::to_string(experiment_id));
   }
   txn.commit();
 }
 
-std::vector<ExperimentRow> SqliteStore::experiments() {
-  Stmt all(db_, "SELECT id, name, created_at, config_json FROM experiments ORDER BY id");
+std::vector<ExperimentRow> SqlStore::experiments() {
+  Stmt all(*db_, "SELECT id, name, created_at, config_json FROM experiments ORDER BY id");
   std::vector<ExperimentRow> rows;
   while (all.step()) {
     rows.push_back({all.col_int(0), all.col_text(1), all.col_text(2), all.col_text(3)});
@@ -97,121 +105,127 @@ std::vector<ExperimentRow> SqliteStore::experiments() {
   return rows;
 }
 
-int64_t SqliteStore::add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
-                               const std::string& arch_key, const std::string& arch_canonical,
-                               uint64_t seed) {
-  Transaction txn(db_);
-  Stmt insert(db_,
+std::optional<int64_t> SqlStore::insert_trial(int64_t experiment_id, int64_t number,
+                                              const std::string& arch_hash,
+                                              const std::string& arch_key,
+                                              const std::string& arch_canonical, uint64_t seed) {
+  Transaction txn(*db_);
+  Stmt insert(*db_,
               "INSERT INTO trials(experiment_id, number, arch_hash, arch_key, arch_canonical, "
-              "seed) VALUES (?, ?, ?, ?, ?, ?)");
+              "seed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (experiment_id, number) DO NOTHING "
+              "RETURNING id");
   insert.bind_int(1, experiment_id)
       .bind_int(2, number)
       .bind_text(3, arch_hash)
       .bind_text(4, arch_key)
       .bind_text(5, arch_canonical)
-      .bind_int(6, sql::to_sql(seed))
-      .run();
-  int64_t id = sqlite3_last_insert_rowid(db_);
+      .bind_int(6, sql::to_sql(seed));
+  if (!insert.step()) return std::nullopt;
+  int64_t id = insert.col_int(0);
+  insert.run();
   txn.commit();
   return id;
 }
 
-void SqliteStore::set_running(int64_t trial_id, const std::string& worker) {
-  Transaction txn(db_);
-  Stmt update(db_, "UPDATE trials SET state = 'RUNNING', worker = ?, started_at = " SYLVA_SQL_NOW
-                   " WHERE id = ?");
+void SqlStore::set_running(int64_t trial_id, const std::string& worker) {
+  Transaction txn(*db_);
+  Stmt update(*db_,
+              "UPDATE trials SET state = 'RUNNING', worker = ?, started_at = {now}"
+              " WHERE id = ?");
   update.bind_text(1, worker).bind_int(2, trial_id).run();
-  require_changed("set_running", trial_id);
+  require_changed(update.changes(), "set_running", trial_id);
   txn.commit();
 }
 
-void SqliteStore::finish_trial(int64_t trial_id, TrialState state, const std::string& message,
-                               const std::map<std::string, double>& metrics) {
+bool SqlStore::finish_trial(int64_t trial_id, TrialState state, const std::string& message,
+                            const std::map<std::string, double>& metrics,
+                            const std::string& holder) {
   if (!evaluators::is_finished(state)) {
     throw std::invalid_argument(std::string("store: finish_trial with unfinished state ") +
                                 evaluators::state_name(state));
   }
-  Transaction txn(db_);
-  Stmt update(db_, "UPDATE trials SET state = ?, message = ?, finished_at = " SYLVA_SQL_NOW
-                   " WHERE id = ?");
+  Transaction txn(*db_);
+  Stmt update(*db_,
+              "UPDATE trials SET state = ?, message = ?, finished_at = {now} WHERE id = ? AND "
+              "(? = '' OR (state = 'RUNNING' AND worker = ?))");
   update.bind_text(1, evaluators::state_name(state)).bind_text(2, message);
-  update.bind_int(3, trial_id).run();
-  require_changed("finish_trial", trial_id);
+  update.bind_int(3, trial_id).bind_text(4, holder).bind_text(5, holder).run();
+  if (!holder.empty() && update.changes() == 0) return false;
+  require_changed(update.changes(), "finish_trial", trial_id);
 
-  Stmt clear(db_, "DELETE FROM trial_metrics WHERE trial_id = ?");
+  Stmt clear(*db_, "DELETE FROM trial_metrics WHERE trial_id = ?");
   clear.bind_int(1, trial_id).run();
-  Stmt insert(db_, "INSERT INTO trial_metrics(trial_id, name, value) VALUES (?, ?, ?)");
+  Stmt insert(*db_, "INSERT INTO trial_metrics(trial_id, name, value) VALUES (?, ?, ?)");
   for (const auto& [name, value] : metrics) {
     insert.bind_int(1, trial_id).bind_text(2, name).bind_real(3, value).run();
     insert.reset();
   }
   if (state == TrialState::kFail) {
-    Stmt event(db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, 'failed', ?)");
+    Stmt event(*db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, 'failed', ?)");
     event.bind_int(1, trial_id).bind_text(2, message).run();
   }
   txn.commit();
+  return true;
 }
 
-void SqliteStore::add_intermediate(int64_t trial_id, int step, const std::string& name,
-                                   double value) {
-  Transaction txn(db_);
+void SqlStore::add_intermediate(int64_t trial_id, int step, const std::string& name, double value) {
+  Transaction txn(*db_);
   // A re-run (after a requeue) overwrites the killed run's value at that step.
-  Stmt upsert(db_,
+  Stmt upsert(*db_,
               "INSERT INTO trial_intermediate(trial_id, step, name, value) VALUES (?, ?, ?, ?) "
               "ON CONFLICT(trial_id, name, step) DO UPDATE SET value = excluded.value");
   upsert.bind_int(1, trial_id).bind_int(2, step).bind_text(3, name).bind_real(4, value).run();
   txn.commit();
 }
 
-void SqliteStore::add_event(int64_t trial_id, const std::string& event,
-                            const std::string& message) {
-  Transaction txn(db_);
-  Stmt insert(db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, ?, ?)");
+void SqlStore::add_event(int64_t trial_id, const std::string& event, const std::string& message) {
+  Transaction txn(*db_);
+  Stmt insert(*db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, ?, ?)");
   insert.bind_int(1, trial_id).bind_text(2, event).bind_text(3, message).run();
   txn.commit();
 }
 
-void SqliteStore::heartbeat(int64_t trial_id) {
-  Transaction txn(db_);
-  Stmt upsert(db_, "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, " SYLVA_SQL_NOW
-                   ") ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
+void SqlStore::heartbeat(int64_t trial_id) {
+  Transaction txn(*db_);
+  Stmt upsert(*db_,
+              "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now}) "
+              "ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
   upsert.bind_int(1, trial_id).run();
   txn.commit();
 }
 
-int SqliteStore::requeue_unfinished(int64_t experiment_id) {
-  Transaction txn(db_);
+int SqlStore::requeue_unfinished(int64_t experiment_id) {
+  Transaction txn(*db_);
   // The event keeps the worker that held the trial, which the update clears.
-  Stmt events(db_,
+  Stmt events(*db_,
               "INSERT INTO trial_events(trial_id, event, message) "
               "SELECT id, 'requeued', worker FROM trials "
               "WHERE experiment_id = ? AND state = 'RUNNING' ORDER BY number");
   events.bind_int(1, experiment_id).run();
-  Stmt update(db_,
+  Stmt update(*db_,
               "UPDATE trials SET state = 'WAITING', worker = '', started_at = NULL "
               "WHERE experiment_id = ? AND state = 'RUNNING'");
   update.bind_int(1, experiment_id).run();
-  int count = sqlite3_changes(db_);
+  int count = static_cast<int>(update.changes());
   txn.commit();
   return count;
 }
 
-std::vector<TrialRow> SqliteStore::trials(int64_t experiment_id) {
-  Transaction snapshot(db_, Transaction::kRead);
-  Stmt select(db_, (std::string("SELECT ") + kTrialColumns +
-                    " FROM trials WHERE experiment_id = ? ORDER BY number")
-                       .c_str());
-  select.bind_int(1, experiment_id);
+std::vector<TrialRow> SqlStore::trials_from(int64_t experiment_id, int64_t first_number) {
+  Transaction snapshot(*db_, sql::Connection::kRead);
+  Stmt select(*db_, std::string("SELECT ") + kTrialColumns +
+                        " FROM trials WHERE experiment_id = ? AND number >= ? ORDER BY number");
+  select.bind_int(1, experiment_id).bind_int(2, first_number);
   std::vector<TrialRow> rows;
   std::unordered_map<int64_t, size_t> index;  // trial id -> position in rows
   while (select.step()) {
     rows.push_back(read_trial(select));
     index[rows.back().id] = rows.size() - 1;
   }
-  Stmt metrics(db_,
+  Stmt metrics(*db_,
                "SELECT m.trial_id, m.name, m.value FROM trial_metrics m "
-               "JOIN trials t ON t.id = m.trial_id WHERE t.experiment_id = ?");
-  metrics.bind_int(1, experiment_id);
+               "JOIN trials t ON t.id = m.trial_id WHERE t.experiment_id = ? AND t.number >= ?");
+  metrics.bind_int(1, experiment_id).bind_int(2, first_number);
   while (metrics.step()) {
     rows[index.at(metrics.col_int(0))].metrics[metrics.col_text(1)] = metrics.col_real(2);
   }
@@ -219,23 +233,22 @@ std::vector<TrialRow> SqliteStore::trials(int64_t experiment_id) {
   return rows;
 }
 
-std::optional<TrialRow> SqliteStore::trial(int64_t experiment_id, int64_t number) {
-  Transaction snapshot(db_, Transaction::kRead);
-  Stmt select(db_, (std::string("SELECT ") + kTrialColumns +
-                    " FROM trials WHERE experiment_id = ? AND number = ?")
-                       .c_str());
+std::optional<TrialRow> SqlStore::trial(int64_t experiment_id, int64_t number) {
+  Transaction snapshot(*db_, sql::Connection::kRead);
+  Stmt select(*db_, std::string("SELECT ") + kTrialColumns +
+                        " FROM trials WHERE experiment_id = ? AND number = ?");
   select.bind_int(1, experiment_id).bind_int(2, number);
   if (!select.step()) return std::nullopt;
   TrialRow row = read_trial(select);
-  Stmt metrics(db_, "SELECT name, value FROM trial_metrics WHERE trial_id = ?");
+  Stmt metrics(*db_, "SELECT name, value FROM trial_metrics WHERE trial_id = ?");
   metrics.bind_int(1, row.id);
   while (metrics.step()) row.metrics[metrics.col_text(0)] = metrics.col_real(1);
   snapshot.commit();
   return row;
 }
 
-std::vector<IntermediateRow> SqliteStore::intermediates(int64_t experiment_id) {
-  Stmt select(db_,
+std::vector<IntermediateRow> SqlStore::intermediates(int64_t experiment_id) {
+  Stmt select(*db_,
               "SELECT t.number, i.step, i.name, i.value FROM trial_intermediate i "
               "JOIN trials t ON t.id = i.trial_id WHERE t.experiment_id = ? "
               "ORDER BY t.number, i.step, i.name");

@@ -1,40 +1,43 @@
-// Store: the experiment database, an interface; Store::open gives the SQLite
-// implementation (store_sql.h). SQLite (WAL mode, busy timeout, BEGIN
-// IMMEDIATE for writes) holding many experiments in one file, with a
-// normalised, versioned schema:
+// Store: the experiment database, an interface over two backends that share
+// one normalised, versioned schema and one text of every statement
+// (store_sql.h, sql.h): an SQLite file (WAL mode, busy timeout, BEGIN
+// IMMEDIATE for writes; several processes on one machine) or a PostgreSQL
+// database (`postgresql://...`; workers on many hosts). Many experiments per
+// database:
 //
 //   schema_version(version)
-//   experiments(id, name UNIQUE, created_at, config_json)
+//   experiments(id, name UNIQUE, created_at, config_json, closed)
 //   trials(id, experiment_id, number, state, arch_hash, arch_key,
 //          arch_canonical, seed, worker, message, created_at, started_at,
-//          finished_at; UNIQUE(experiment_id, number))
+//          finished_at, retries; UNIQUE(experiment_id, number))
 //   trial_metrics(trial_id, name, value)
 //   trial_intermediate(trial_id, step, name, value)
 //   trial_heartbeats(trial_id, at)
 //   trial_events(trial_id, at, event, message)   -- requeues, failures
 //   artifacts(id, trial_id, kind, bytes, created_at)
+//   workers(id, experiment_id, label, host, pid, slots, state, started_at,
+//           seen_at)                               -- processes evaluating
+//   leaders(experiment_id, worker_id, expires_at)  -- the coordinator's lease
 //
 // Every state change is one transaction, so a crash loses nothing that was
-// written. Not thread-safe: one Store per thread (the experiment loop owns it);
-// several Stores, in threads or processes, may share one file.
+// written. Times are ISO-8601 UTC text from the database's own clock, so
+// heartbeats from many hosts are judged by one clock. Not thread-safe: one
+// Store per thread (the experiment loop owns it); several Stores, in threads
+// or processes, may share one database.
 //
-// Errors: open() returns a Status for anything about the file (cannot open,
-// not a database, not a sylva database, newer schema). After that, an SQL
-// error is a bug or a broken disk and throws std::runtime_error.
+// Errors: open() returns a Status for anything about the database (cannot
+// open or connect, not a database, not a sylva database, newer schema).
+// After that, an SQL error is a bug, a broken disk or a lost server and
+// throws std::runtime_error.
 //
 // NaN metrics and intermediate values are stored as NULL and read back as NaN.
-//
-// The SQLite implementation, SqliteStore (declared in store_sql.h with the
-// sqlite RAII helpers), is in store_schema.cc (open, schema, migrations),
-// store.cc (experiments, trials) and store_artifacts.cc (artifacts). The
-// interface is what a second backend (PostgreSQL, for workers on many
-// hosts) implements; the rest of Sylva sees only Store.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -45,7 +48,7 @@ namespace sylva::experiments {
 
 using evaluators::TrialState;
 
-inline constexpr int kSchemaVersion = 1;
+inline constexpr int kSchemaVersion = 2;
 
 struct ExperimentRow {
   int64_t id = 0;
@@ -65,7 +68,35 @@ struct TrialRow {
   std::string worker;
   std::string message;
   std::string created_at, started_at, finished_at;
+  int retries = 0;  // times re-queued after its worker was lost
   std::map<std::string, double> metrics;
+};
+
+// A process evaluating an experiment's trials (sylva search, sylva worker).
+struct WorkerRow {
+  int64_t id = 0;
+  std::string label;  // host:pid, as in TrialRow::worker
+  std::string host;
+  int64_t pid = 0;
+  int slots = 0;      // concurrent evaluations
+  std::string state;  // ACTIVE, EXITED or LOST
+  std::string started_at, seen_at;
+  bool leader = false;           // holds the coordinator's lease now
+  std::vector<int64_t> running;  // numbers of the trials it holds
+};
+
+// An experiment at a glance, read in one snapshot.
+struct TrialCounts {
+  int64_t total = 0, waiting = 0, running = 0, finished = 0, failed = 0;
+  int64_t live_slots = 0;  // slots of ACTIVE workers seen within the stale time
+  std::string closed;      // why no trial will be added: "" (open), "budget", "exhausted"
+};
+
+// A trial taken back from a lost worker.
+struct Requeue {
+  int64_t trial_id = 0, number = 0;
+  std::string worker;
+  bool failed = false;  // out of retries: FAIL instead of WAITING
 };
 
 struct IntermediateRow {
@@ -95,14 +126,22 @@ class Store {
   // so that a later resume and the reports see what the last run used.
   virtual void update_config(int64_t experiment_id, const std::string& config_json) = 0;
 
-  // Inserts trial `number` in state WAITING; returns its id.
-  virtual int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
-                            const std::string& arch_key, const std::string& arch_canonical,
-                            uint64_t seed) = 0;
+  // Inserts trial `number` in state WAITING; returns its id, or nullopt if
+  // the experiment has a trial of that number (another coordinator made it).
+  virtual std::optional<int64_t> insert_trial(int64_t experiment_id, int64_t number,
+                                              const std::string& arch_hash,
+                                              const std::string& arch_key,
+                                              const std::string& arch_canonical, uint64_t seed) = 0;
+  // The same; a trial of that number already there is a bug (throws).
+  int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
+                    const std::string& arch_key, const std::string& arch_canonical, uint64_t seed);
   virtual void set_running(int64_t trial_id, const std::string& worker) = 0;
   // Moves a trial to a finished state with its metrics, in one transaction.
-  virtual void finish_trial(int64_t trial_id, TrialState state, const std::string& message,
-                            const std::map<std::string, double>& metrics) = 0;
+  // With a `holder`, only if the trial is RUNNING on that worker (it may have
+  // been re-queued meanwhile): returns false, writing nothing, otherwise.
+  virtual bool finish_trial(int64_t trial_id, TrialState state, const std::string& message,
+                            const std::map<std::string, double>& metrics,
+                            const std::string& holder = "") = 0;
   virtual void add_intermediate(int64_t trial_id, int step, const std::string& name,
                                 double value) = 0;
   // Records an event in a trial's history (e.g. "promoted", "to 9 epochs").
@@ -113,8 +152,9 @@ class Store {
   // 'requeued' event for each); returns how many.
   virtual int requeue_unfinished(int64_t experiment_id) = 0;
 
-  // Trials in number order, with their metrics.
-  virtual std::vector<TrialRow> trials(int64_t experiment_id) = 0;
+  // Trials in number order, with their metrics (from number `first_number`).
+  std::vector<TrialRow> trials(int64_t experiment_id) { return trials_from(experiment_id, 0); }
+  virtual std::vector<TrialRow> trials_from(int64_t experiment_id, int64_t first_number) = 0;
   virtual std::optional<TrialRow> trial(int64_t experiment_id, int64_t number) = 0;
   virtual std::vector<IntermediateRow> intermediates(int64_t experiment_id) = 0;
 
@@ -126,6 +166,33 @@ class Store {
   // Trial ids of the experiment that hold an artifact of `kind`.
   virtual std::vector<int64_t> trials_with_artifact(int64_t experiment_id,
                                                     const std::string& kind) = 0;
+
+  // Several processes on one experiment (experiments/cluster.h).
+  // Registers a worker process in state ACTIVE; returns its id.
+  virtual int64_t add_worker(int64_t experiment_id, const std::string& label,
+                             const std::string& host, int64_t pid, int slots) = 0;
+  // The worker is alive and evaluating `trial_ids`: stamps it and them.
+  virtual void worker_heartbeat(int64_t worker_id, const std::vector<int64_t>& trial_ids) = 0;
+  virtual void worker_exit(int64_t worker_id) = 0;  // state EXITED
+  virtual std::vector<WorkerRow> workers(int64_t experiment_id) = 0;
+  // Takes or renews the coordinator's lease for `lease_seconds`; true if the
+  // worker holds it. PostgreSQL backs the lease with an advisory lock that
+  // the server frees when the holder's connection dies.
+  virtual bool try_lead(int64_t experiment_id, int64_t worker_id, double lease_seconds) = 0;
+  // Atomically moves the lowest-numbered WAITING trial to RUNNING on
+  // `worker` (FOR UPDATE SKIP LOCKED on PostgreSQL); nullopt if none waits.
+  virtual std::optional<TrialRow> claim_trial(int64_t experiment_id, const std::string& worker) = 0;
+  // Takes back the RUNNING trials whose heartbeat is older than
+  // `stale_seconds` by the database's clock, or whose worker is in
+  // `dead_workers`: WAITING again (same genotype and seed) while they have
+  // been re-queued fewer than `max_retries` times, else FAIL; each with an
+  // event naming the worker. Marks such workers LOST.
+  virtual std::vector<Requeue> requeue_lost(int64_t experiment_id, double stale_seconds,
+                                            const std::set<std::string>& dead_workers,
+                                            int max_retries) = 0;
+  virtual TrialCounts counts(int64_t experiment_id, double stale_seconds) = 0;
+  // Records that no trial will be added ("budget", "exhausted"); "" reopens.
+  virtual void close_experiment(int64_t experiment_id, const std::string& why) = 0;
 
  protected:
   Store() = default;

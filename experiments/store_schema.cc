@@ -4,8 +4,6 @@
 // (step 0 creates version 1 on an empty database). open() applies the missing
 // steps in one write transaction, so a database is always at exactly one
 // version; a newer one is refused rather than misread.
-#include <sqlite3.h>
-
 #include <functional>
 #include <stdexcept>
 #include <string>
@@ -21,30 +19,31 @@ using sql::Stmt;
 using sql::Transaction;
 
 // Version 1. Times are ISO-8601 UTC text; seeds are uint64 bits in a signed
-// INTEGER; NULL metric values mean NaN.
+// 64-bit integer; NULL metric values mean NaN. {words} are spelled by each
+// backend (sql.h); on SQLite this is the text version 1 always had.
 const char* const kSchemaV1 = R"sql(
 CREATE TABLE schema_version (
-  version INTEGER NOT NULL
+  version {int} NOT NULL
 );
 CREATE TABLE experiments (
-  id INTEGER PRIMARY KEY,
+  id {id},
   name TEXT NOT NULL UNIQUE,
-  created_at TEXT NOT NULL DEFAULT ()sql" SYLVA_SQL_NOW R"sql(),
+  created_at TEXT NOT NULL DEFAULT ({now}),
   config_json TEXT NOT NULL
 );
 CREATE TABLE trials (
-  id INTEGER PRIMARY KEY,
-  experiment_id INTEGER NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
-  number INTEGER NOT NULL CHECK (number >= 0),
+  id {id},
+  experiment_id {int} NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+  number {int} NOT NULL CHECK (number >= 0),
   state TEXT NOT NULL DEFAULT 'WAITING'
     CHECK (state IN ('WAITING', 'RUNNING', 'COMPLETE', 'PRUNED', 'FAIL')),
   arch_hash TEXT NOT NULL,
   arch_key TEXT NOT NULL,
   arch_canonical TEXT NOT NULL,
-  seed INTEGER NOT NULL,
+  seed {int} NOT NULL,
   worker TEXT NOT NULL DEFAULT '',
   message TEXT NOT NULL DEFAULT '',
-  created_at TEXT NOT NULL DEFAULT ()sql" SYLVA_SQL_NOW R"sql(),
+  created_at TEXT NOT NULL DEFAULT ({now}),
   started_at TEXT,
   finished_at TEXT
 );
@@ -55,47 +54,72 @@ CREATE INDEX trials_by_hash ON trials(experiment_id, arch_hash);
 -- The primary keys below lead with trial_id: they are the by-trial indexes
 -- (and keep ON DELETE CASCADE cheap).
 CREATE TABLE trial_metrics (
-  trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+  trial_id {int} NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
   name TEXT NOT NULL,
-  value REAL,
+  value {real},
   PRIMARY KEY (trial_id, name)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE TABLE trial_intermediate (
-  trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-  step INTEGER NOT NULL,
+  trial_id {int} NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+  step {int} NOT NULL,
   name TEXT NOT NULL,
-  value REAL,
+  value {real},
   PRIMARY KEY (trial_id, name, step)
-) WITHOUT ROWID;
+) {without_rowid};
 CREATE TABLE trial_heartbeats (
-  trial_id INTEGER PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
+  trial_id {int} PRIMARY KEY REFERENCES trials(id) ON DELETE CASCADE,
   at TEXT NOT NULL
 );
 CREATE TABLE trial_events (
-  id INTEGER PRIMARY KEY,
-  trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
-  at TEXT NOT NULL DEFAULT ()sql" SYLVA_SQL_NOW R"sql(),
+  id {id},
+  trial_id {int} NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+  at TEXT NOT NULL DEFAULT ({now}),
   event TEXT NOT NULL,
   message TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX trial_events_by_trial ON trial_events(trial_id);
 CREATE TABLE artifacts (
-  id INTEGER PRIMARY KEY,
-  trial_id INTEGER NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
+  id {id},
+  trial_id {int} NOT NULL REFERENCES trials(id) ON DELETE CASCADE,
   kind TEXT NOT NULL,
-  bytes BLOB NOT NULL,
-  created_at TEXT NOT NULL DEFAULT ()sql" SYLVA_SQL_NOW R"sql(),
+  bytes {blob} NOT NULL,
+  created_at TEXT NOT NULL DEFAULT ({now}),
   UNIQUE (trial_id, kind)
 );
 )sql";
 
-using Migration = std::function<void(sqlite3*)>;
+// Version 2: several processes per experiment (worker registry, the
+// coordinator's lease, retry counts, why an experiment is closed).
+const char* const kSchemaV2 = R"sql(
+ALTER TABLE experiments ADD COLUMN closed TEXT NOT NULL DEFAULT '';
+ALTER TABLE trials ADD COLUMN retries {int} NOT NULL DEFAULT 0;
+CREATE TABLE workers (
+  id {id},
+  experiment_id {int} NOT NULL REFERENCES experiments(id) ON DELETE CASCADE,
+  label TEXT NOT NULL,
+  host TEXT NOT NULL,
+  pid {int} NOT NULL,
+  slots {int} NOT NULL,
+  state TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (state IN ('ACTIVE', 'EXITED', 'LOST')),
+  started_at TEXT NOT NULL DEFAULT ({now}),
+  seen_at TEXT NOT NULL DEFAULT ({now})
+);
+CREATE INDEX workers_by_experiment ON workers(experiment_id, state);
+CREATE TABLE leaders (
+  experiment_id {int} PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
+  worker_id {int} NOT NULL,
+  expires_at TEXT NOT NULL
+);
+)sql";
 
-// migrations()[i] takes the schema from version i to i+1. A future version 2
+using Migration = std::function<void(sql::Connection&)>;
+
+// migrations()[i] takes the schema from version i to i+1. A future version
 // appends a step with its ALTER TABLEs and data fix-ups.
 const std::vector<Migration>& migrations() {
   static const std::vector<Migration> steps = {
-      [](sqlite3* db) { sql::exec(db, kSchemaV1); },
+      [](sql::Connection& db) { db.exec(kSchemaV1); },
+      [](sql::Connection& db) { db.exec(kSchemaV2); },
   };
   return steps;
 }
@@ -104,15 +128,8 @@ constexpr int kForeign = -1;  // has tables, but not ours
 
 // The database's schema version: 0 when empty, kForeign when it holds other
 // tables and no schema_version.
-int read_version(sqlite3* db) {
-  Stmt has(db,
-           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'");
-  has.step();
-  if (has.col_int(0) == 0) {
-    Stmt others(db, "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'");
-    others.step();
-    return others.col_int(0) == 0 ? 0 : kForeign;
-  }
+int read_version(sql::Connection& db) {
+  if (!db.has_table("schema_version")) return db.table_count() == 0 ? 0 : kForeign;
   Stmt version(db, "SELECT max(version) FROM schema_version");
   version.step();
   return version.col_null(0) ? kForeign : static_cast<int>(version.col_int(0));
@@ -131,63 +148,42 @@ Status check_version(int version, const std::string& path) {
   return Status::ok();
 }
 
-bool is_memory(const std::string& path) { return path.empty() || path == ":memory:"; }
-
 }  // namespace
 
-SqliteStore::SqliteStore(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-
-SqliteStore::~SqliteStore() { sqlite3_close_v2(db_); }
-
 StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close_v2(db);
-    return Status::error("cannot open database " + path + ": " + why);
-  }
-  std::unique_ptr<SqliteStore> store(new SqliteStore(db, path));
+  SYLVA_ASSIGN(db, sql::connect(path));
+  const std::string where = db->where();
+  auto store = std::make_unique<SqlStore>(std::move(db));
   try {
     Status s = store->configure();
     if (!s.is_ok()) return s;
   } catch (const sql::Error& e) {
     // sqlite reads the file lazily: "file is not a database" and permission
     // errors surface here, on the first statements.
-    return Status::error("cannot open database " + path + ": " + e.sqlite_message());
+    return Status::error("cannot open database " + where + ": " + e.driver_message());
   }
   return StatusOr<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(store)));
 }
 
-Status SqliteStore::configure() {
-  sqlite3_extended_result_codes(db_, 1);
-  // Writers wait for each other (BEGIN IMMEDIATE) instead of failing.
-  sqlite3_busy_timeout(db_, 10000);
-  sql::exec(db_, "PRAGMA foreign_keys = ON");
-  if (!is_memory(path_)) {
-    // WAL: readers never block the writer and a killed process loses no
-    // committed transaction; NORMAL sync is durable against process crashes.
-    Stmt wal(db_, "PRAGMA journal_mode = WAL");
-    wal.run();
-    sql::exec(db_, "PRAGMA synchronous = NORMAL");
-  }
-
+Status SqlStore::configure() {
+  sql::Connection& db = *db_;
   // Fast path without the write lock: most opens find the current version.
-  int version = read_version(db_);
-  Status s = check_version(version, path_);
+  int version = read_version(db);
+  Status s = check_version(version, where());
   if (!s.is_ok() || version == kSchemaVersion) return s;
 
-  Transaction txn(db_);
-  version = read_version(db_);  // another process may have migrated meanwhile
-  s = check_version(version, path_);
+  Transaction txn(db);
+  db.lock_schema();
+  version = read_version(db);  // another process may have migrated meanwhile
+  s = check_version(version, where());
   if (!s.is_ok() || version == kSchemaVersion) return s;
   const std::vector<Migration>& steps = migrations();
   if (static_cast<int>(steps.size()) != kSchemaVersion) {
     throw std::logic_error("store: migration steps do not reach kSchemaVersion");
   }
-  for (int v = version; v < kSchemaVersion; ++v) steps[v](db_);
-  sql::exec(db_, "DELETE FROM schema_version");
-  Stmt set(db_, "INSERT INTO schema_version(version) VALUES (?)");
+  for (int v = version; v < kSchemaVersion; ++v) steps[v](db);
+  db.exec("DELETE FROM schema_version");
+  Stmt set(db, "INSERT INTO schema_version(version) VALUES (?)");
   set.bind_int(1, kSchemaVersion).run();
   txn.commit();
   return Status::ok();

@@ -1,49 +1,46 @@
-// Thin RAII wrappers over the sqlite3 C API, private to the Store
-// implementation (store.cc, store_schema.cc, store_artifacts.cc).
-//
-// Every SQL text is a constant; user values only ever travel as bound
-// parameters. Any sqlite error throws sql::Error (a std::runtime_error)
-// carrying sqlite's message and the statement, because after open() an SQL error means a bug or
-// a broken disk, not something the caller can handle. open() catches these and
-// turns them into a Status.
+// SqlStore: the Store on an sql::Connection (sql.h), so that one text of
+// every statement serves SQLite and PostgreSQL. Private to the Store
+// implementation: store_schema.cc (open, schema, migrations), store.cc
+// (experiments, trials), store_workers.cc (workers, claims, leases) and
+// store_artifacts.cc (artifacts).
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
-#include <stdexcept>
+#include <memory>
+#include <set>
 #include <string>
 
+#include "experiments/sql.h"
 #include "experiments/store.h"
-
-// The current time as ISO-8601 UTC with milliseconds, computed by SQLite so
-// that every writer shares one clock format.
-#define SYLVA_SQL_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 namespace sylva::experiments {
 
-// The SQLite Store (store.cc, store_schema.cc, store_artifacts.cc).
-class SqliteStore final : public Store {
+// The columns read_trial() reads, in its order; read_trial reads a row of
+// them (without metrics).
+extern const char* const kTrialColumns;
+TrialRow read_trial(const sql::Stmt& s);
+
+class SqlStore final : public Store {
  public:
-  SqliteStore(sqlite3* db, std::string path);
-  ~SqliteStore() override;
+  explicit SqlStore(std::unique_ptr<sql::Connection> db) : db_(std::move(db)) {}
 
   StatusOr<int64_t> create_experiment(const std::string& name,
                                       const std::string& config_json) override;
   StatusOr<ExperimentRow> find_experiment(const std::string& name) override;
   std::vector<ExperimentRow> experiments() override;
   void update_config(int64_t experiment_id, const std::string& config_json) override;
-  int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
-                    const std::string& arch_key, const std::string& arch_canonical,
-                    uint64_t seed) override;
+  std::optional<int64_t> insert_trial(int64_t experiment_id, int64_t number,
+                                      const std::string& arch_hash, const std::string& arch_key,
+                                      const std::string& arch_canonical, uint64_t seed) override;
   void set_running(int64_t trial_id, const std::string& worker) override;
-  void finish_trial(int64_t trial_id, TrialState state, const std::string& message,
-                    const std::map<std::string, double>& metrics) override;
+  bool finish_trial(int64_t trial_id, TrialState state, const std::string& message,
+                    const std::map<std::string, double>& metrics,
+                    const std::string& holder) override;
   void add_intermediate(int64_t trial_id, int step, const std::string& name, double value) override;
   void add_event(int64_t trial_id, const std::string& event, const std::string& message) override;
   void heartbeat(int64_t trial_id) override;
   int requeue_unfinished(int64_t experiment_id) override;
-  std::vector<TrialRow> trials(int64_t experiment_id) override;
+  std::vector<TrialRow> trials_from(int64_t experiment_id, int64_t first_number) override;
   std::optional<TrialRow> trial(int64_t experiment_id, int64_t number) override;
   std::vector<IntermediateRow> intermediates(int64_t experiment_id) override;
   void put_artifact(int64_t trial_id, const std::string& kind, const std::string& bytes) override;
@@ -51,96 +48,29 @@ class SqliteStore final : public Store {
   std::optional<std::string> artifact(int64_t trial_id, const std::string& kind) override;
   std::vector<int64_t> trials_with_artifact(int64_t experiment_id,
                                             const std::string& kind) override;
+  int64_t add_worker(int64_t experiment_id, const std::string& label, const std::string& host,
+                     int64_t pid, int slots) override;
+  void worker_heartbeat(int64_t worker_id, const std::vector<int64_t>& trial_ids) override;
+  void worker_exit(int64_t worker_id) override;
+  std::vector<WorkerRow> workers(int64_t experiment_id) override;
+  bool try_lead(int64_t experiment_id, int64_t worker_id, double lease_seconds) override;
+  std::optional<TrialRow> claim_trial(int64_t experiment_id, const std::string& worker) override;
+  std::vector<Requeue> requeue_lost(int64_t experiment_id, double stale_seconds,
+                                    const std::set<std::string>& dead_workers,
+                                    int max_retries) override;
+  TrialCounts counts(int64_t experiment_id, double stale_seconds) override;
+  void close_experiment(int64_t experiment_id, const std::string& why) override;
 
-  // Pragmas, then creates or migrates the schema (store_schema.cc).
+  // Creates or migrates the schema (store_schema.cc).
   Status configure();
+  const std::string& where() const { return db_->where(); }
 
  private:
-  // Throws if no trial has that id (a caller bug).
-  void require_changed(const char* what, int64_t trial_id);
+  // Throws if `changed` is 0: no trial has that id (a caller bug).
+  void require_changed(int64_t changed, const char* what, int64_t trial_id);
 
-  // Constant after construction.
-  sqlite3* db_;       // owned; closed by the destructor
-  std::string path_;  // as given to open(), for messages
+  std::unique_ptr<sql::Connection> db_;
+  std::set<int64_t> leading_;  // experiments whose session lock this connection holds
 };
 
 }  // namespace sylva::experiments
-
-namespace sylva::experiments::sql {
-
-// What every helper below throws: what() has sqlite's message and the
-// statement; sqlite_message() has sqlite's message alone, for open()'s Status.
-class Error : public std::runtime_error {
- public:
-  Error(const std::string& sqlite_message, const std::string& context)
-      : std::runtime_error("sqlite: " + sqlite_message + " (in " + context + ")"),
-        sqlite_message_(sqlite_message) {}
-  const std::string& sqlite_message() const { return sqlite_message_; }
-
- private:
-  std::string sqlite_message_;
-};
-
-// Throws Error with sqlite's current error message on `db`.
-[[noreturn]] void fail(sqlite3* db, const std::string& context);
-
-// Runs constant SQL with no parameters (DDL, PRAGMA, BEGIN/COMMIT).
-void exec(sqlite3* db, const char* sql);
-
-// Seeds are uint64 but SQLite integers are signed 64-bit: store the same bits.
-int64_t to_sql(uint64_t v);
-uint64_t from_sql(int64_t v);
-
-// One prepared statement. Parameters are 1-based, columns 0-based, as in
-// sqlite. Text is copied when bound; blobs (weights can be large) are not, so
-// a bound blob must outlive the last step().
-class Stmt {
- public:
-  Stmt(sqlite3* db, const char* sql);
-  ~Stmt();
-  Stmt(const Stmt&) = delete;
-  Stmt& operator=(const Stmt&) = delete;
-
-  Stmt& bind_int(int i, int64_t v);
-  // NaN is stored as NULL (SQLite would do so anyway); read back as NaN.
-  Stmt& bind_real(int i, double v);
-  Stmt& bind_text(int i, const std::string& v);
-  Stmt& bind_blob(int i, const std::string& v);
-
-  // Advances; true while a row is available.
-  bool step();
-  // Steps a statement that returns no rows.
-  void run();
-  // Makes the statement ready to run again with new bindings.
-  void reset();
-
-  int64_t col_int(int c) const;
-  double col_real(int c) const;       // NULL reads as NaN
-  std::string col_text(int c) const;  // NULL reads as ""
-  std::string col_blob(int c) const;
-  bool col_null(int c) const;
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// BEGIN IMMEDIATE (write) or BEGIN DEFERRED (a consistent read snapshot);
-// rolls back on destruction unless commit() was called, so an exception
-// halfway through a state change leaves the database as it was.
-class Transaction {
- public:
-  enum Mode { kWrite, kRead };
-  explicit Transaction(sqlite3* db, Mode mode = kWrite);
-  ~Transaction();
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-
-  void commit();
-
- private:
-  sqlite3* db_;
-  bool done_ = false;
-};
-
-}  // namespace sylva::experiments::sql

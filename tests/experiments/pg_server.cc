@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <glob.h>
+#include <libpq-fe.h>
 #include <pwd.h>
 #include <unistd.h>
 
@@ -93,6 +94,19 @@ std::string PgServer::conninfo(const std::string& database) const {
 
 std::string PgServer::url(const std::string& database) const {
   return fmt::format("postgresql://sylva@/{}?host={}", database, dir_);
+}
+
+std::string PgServer::create_database() {
+  const std::string name = "sylva_" + std::to_string(++databases_);
+  PGconn* conn = PQconnectdb(conninfo().c_str());
+  bool ok = PQstatus(conn) == CONNECTION_OK;
+  if (ok) {
+    PGresult* r = PQexec(conn, ("CREATE DATABASE " + name).c_str());
+    ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+  }
+  PQfinish(conn);
+  return ok ? url(name) : "";
 }
 
 }  // namespace sylva::testing

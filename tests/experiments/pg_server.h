@@ -23,12 +23,16 @@ class PgServer {
   std::string conninfo(const std::string& database = "postgres") const;
   // postgresql:// URL of the same.
   std::string url(const std::string& database = "postgres") const;
+  // Creates an empty database (sylva_1, sylva_2, ...) and returns its URL;
+  // "" on failure.
+  std::string create_database();
 
  private:
   std::string run_as() const;
 
   std::string dir_, bin_, error_;
   bool started_ = false;
+  int databases_ = 0;
 };
 
 }  // namespace sylva::testing

@@ -20,6 +20,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tests/experiments/pg_server.h"
+
 namespace sylva::experiments {
 namespace {
 
@@ -97,6 +99,37 @@ TEST(TrialStateTest, NamesRoundTripCaseInsensitively) {
             "unknown trial state 'DONE' (expected WAITING, RUNNING, COMPLETE, PRUNED or FAIL)");
 }
 
+// The same behaviour from both backends: a fresh SQLite file, or a fresh
+// database on one PostgreSQL server shared by the suite.
+class StoreBackendTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  static void SetUpTestSuite() {
+    if (!pg_) pg_ = new testing::PgServer();
+  }
+  static void TearDownTestSuite() {
+    delete pg_;
+    pg_ = nullptr;
+  }
+  void SetUp() override {
+    if (GetParam() == "postgresql") {
+      ASSERT_TRUE(pg_->ok()) << pg_->error();
+      where_ = pg_->create_database();
+      ASSERT_FALSE(where_.empty());
+    } else {
+      where_ = dir_.file("s.db");
+    }
+  }
+  std::unique_ptr<Store> open() { return must_open(where_); }
+
+  static testing::PgServer* pg_;
+  TempDir dir_;
+  std::string where_;
+};
+testing::PgServer* StoreBackendTest::pg_ = nullptr;
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreBackendTest, ::testing::Values("sqlite", "postgresql"),
+                         [](const auto& info) { return info.param; });
+
 TEST(StoreSchemaTest, CreatesVersionedSchemaInWalMode) {
   TempDir dir;
   std::string path = dir.file("s.db");
@@ -108,12 +141,14 @@ TEST(StoreSchemaTest, CreatesVersionedSchemaInWalMode) {
       raw_query(path, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
   EXPECT_EQ(tables, (std::vector<std::vector<std::string>>{{"artifacts"},
                                                            {"experiments"},
+                                                           {"leaders"},
                                                            {"schema_version"},
                                                            {"trial_events"},
                                                            {"trial_heartbeats"},
                                                            {"trial_intermediate"},
                                                            {"trial_metrics"},
-                                                           {"trials"}}));
+                                                           {"trials"},
+                                                           {"workers"}}));
   EXPECT_EQ(
       raw_query(path, "SELECT count(*) FROM sqlite_master WHERE name = 'trials_by_number'")[0][0],
       "1");
@@ -135,8 +170,9 @@ TEST(StoreSchemaTest, RefusesNewerSchemaVersion) {
   raw_query(path, "UPDATE schema_version SET version = 7");
   StatusOr<std::unique_ptr<Store>> s = Store::open(path);
   ASSERT_FALSE(s.is_ok());
-  EXPECT_EQ(s.status().message(),
-            "database " + path + " has schema version 7, newer than this sylva's 1; upgrade sylva");
+  EXPECT_EQ(s.status().message(), "database " + path +
+                                      " has schema version 7, newer than this sylva's " +
+                                      std::to_string(kSchemaVersion) + "; upgrade sylva");
 }
 
 TEST(StoreSchemaTest, RefusesFileThatIsNotADatabase) {
@@ -170,26 +206,26 @@ TEST(StoreSchemaTest, UnopenablePathIsAStatusNamingIt) {
             "cannot open database " + path + ": unable to open database file");
 }
 
-TEST(StoreExperimentTest, DuplicateNameSaysHowToResume) {
-  auto store = must_open(":memory:");
+TEST_P(StoreBackendTest, DuplicateNameSaysHowToResume) {
+  auto store = open();
   ASSERT_TRUE(store->create_experiment("nb201", R"({"space":"nb201"})").is_ok());
   StatusOr<int64_t> again = store->create_experiment("nb201", "{}");
   ASSERT_FALSE(again.is_ok());
-  EXPECT_EQ(again.status().message(),
-            "experiment 'nb201' already exists in :memory:; continue it with "
-            "`sylva resume --name nb201 --db :memory:`");
+  EXPECT_EQ(again.status().message(), "experiment 'nb201' already exists in " + where_ +
+                                          "; continue it with `sylva resume --name nb201 --db " +
+                                          where_ + "`");
   // The first config is untouched.
   EXPECT_EQ(store->find_experiment("nb201").value().config_json, R"({"space":"nb201"})");
 }
 
-TEST(StoreExperimentTest, UnknownNameListsTheExperimentsThere) {
-  auto store = must_open(":memory:");
+TEST_P(StoreBackendTest, UnknownNameListsTheExperimentsThere) {
+  auto store = open();
   EXPECT_EQ(store->find_experiment("x").status().message(),
-            "no experiment named 'x' in :memory: (no experiments)");
+            "no experiment named 'x' in " + where_ + " (no experiments)");
   store->create_experiment("zeta", "{}").value();
   store->create_experiment("alpha", "{}").value();
   EXPECT_EQ(store->find_experiment("x").status().message(),
-            "no experiment named 'x' in :memory: (experiments: alpha, zeta)");
+            "no experiment named 'x' in " + where_ + " (experiments: alpha, zeta)");
   std::vector<ExperimentRow> all = store->experiments();
   ASSERT_EQ(all.size(), 2u);
   EXPECT_EQ(all[0].name, "zeta");  // creation order
@@ -197,8 +233,8 @@ TEST(StoreExperimentTest, UnknownNameListsTheExperimentsThere) {
   EXPECT_TRUE(is_iso_utc_ms(all[0].created_at)) << all[0].created_at;
 }
 
-TEST(StoreTrialTest, LifecycleStatesMetricsSeedsAndOrder) {
-  auto store = must_open(":memory:");
+TEST_P(StoreBackendTest, LifecycleStatesMetricsSeedsAndOrder) {
+  auto store = open();
   int64_t exp = store->create_experiment("e", "{}").value();
   int64_t other = store->create_experiment("other", "{}").value();
   // Inserted out of order; read back by number.
@@ -252,8 +288,8 @@ TEST(StoreTrialTest, LifecycleStatesMetricsSeedsAndOrder) {
   EXPECT_EQ(store->trials(other).size(), 1u);
 }
 
-TEST(StoreTrialTest, FinishReplacesMetricsAndKeepsNaNAndInfinity) {
-  auto store = must_open(":memory:");
+TEST_P(StoreBackendTest, FinishReplacesMetricsAndKeepsNaNAndInfinity) {
+  auto store = open();
   int64_t exp = store->create_experiment("e", "{}").value();
   int64_t id = store->add_trial(exp, 0, "h", "k", "c", 1);
   store->finish_trial(id, TrialState::kComplete, "", {{"old", 1.0}, {"loss", 2.0}});
@@ -271,8 +307,8 @@ TEST(StoreTrialTest, FinishReplacesMetricsAndKeepsNaNAndInfinity) {
   EXPECT_TRUE(std::isnan(store->trials(exp)[0].metrics.at("loss")));
 }
 
-TEST(StoreTrialTest, CallerBugsThrow) {
-  auto store = must_open(":memory:");
+TEST_P(StoreBackendTest, CallerBugsThrow) {
+  auto store = open();
   int64_t exp = store->create_experiment("e", "{}").value();
   int64_t id = store->add_trial(exp, 0, "h", "k", "c", 1);
   EXPECT_THROW(store->add_trial(exp, 0, "h", "k", "c", 1), std::runtime_error);  // same number
@@ -331,8 +367,8 @@ TEST(StoreTrialTest, RequeueResetsOnlyRunningTrialsOfThatExperiment) {
   EXPECT_EQ(store->requeue_unfinished(other), 1);
 }
 
-TEST(StoreTrialTest, IntermediatesInNumberStepNameOrder) {
-  auto store = must_open(":memory:");
+TEST_P(StoreBackendTest, IntermediatesInNumberStepNameOrder) {
+  auto store = open();
   int64_t exp = store->create_experiment("e", "{}").value();
   int64_t a = store->add_trial(exp, 1, "h", "k", "c", 1);
   int64_t b = store->add_trial(exp, 0, "h", "k", "c", 2);
@@ -360,8 +396,8 @@ TEST(StoreTrialTest, IntermediatesInNumberStepNameOrder) {
   EXPECT_EQ(rows[4].value, 0.75);
 }
 
-TEST(StoreArtifactTest, PutReplaceDeleteAndListBinaryBytes) {
-  auto store = must_open(":memory:");
+TEST_P(StoreBackendTest, PutReplaceDeleteAndListBinaryBytes) {
+  auto store = open();
   int64_t exp = store->create_experiment("e", "{}").value();
   int64_t t0 = store->add_trial(exp, 0, "h", "k", "c", 1);
   int64_t t1 = store->add_trial(exp, 1, "h", "k", "c", 2);

@@ -1,0 +1,171 @@
+// A small SQL layer with two drivers, SQLite (sql_sqlite.cc) and PostgreSQL
+// through libpq (sql_postgres.cc), private to the Store implementation.
+//
+// The Store's statements are written once: '?' placeholders (numbered for
+// PostgreSQL by its driver) and a few {words} that each dialect spells its
+// own way (see expand()). Every SQL text is a constant; user values only ever
+// travel as bound parameters. Any driver error throws sql::Error (a
+// std::runtime_error) carrying the driver's message and the statement,
+// because after open() an SQL error means a bug, a broken disk or a lost
+// server, not something the caller can handle. open() catches these and
+// turns them into a Status.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "spaces/status.h"
+
+namespace sylva::experiments::sql {
+
+// What() has the driver's message and the statement; driver_message() the
+// message alone, for open()'s Status.
+class Error : public std::runtime_error {
+ public:
+  Error(const std::string& driver_message, const std::string& context)
+      : std::runtime_error(driver_message + " (in " + context.substr(0, 120) + ")"),
+        driver_message_(driver_message) {}
+  const std::string& driver_message() const { return driver_message_; }
+
+ private:
+  std::string driver_message_;
+};
+
+// Seeds are uint64 but SQL integers are signed 64-bit: store the same bits.
+int64_t to_sql(uint64_t v);
+uint64_t from_sql(int64_t v);
+
+// One statement of a driver. Parameters are 1-based, columns 0-based.
+class Query {
+ public:
+  virtual ~Query() = default;
+  virtual void bind_int(int i, int64_t v) = 0;
+  virtual void bind_real(int i, double v) = 0;  // NaN binds NULL
+  virtual void bind_text(int i, const std::string& v) = 0;
+  virtual void bind_blob(int i, const std::string& v) = 0;
+  // Runs the statement on the first call after binding; true while a row is
+  // available.
+  virtual bool step() = 0;
+  virtual void reset() = 0;             // ready to run again with new bindings
+  virtual int64_t changes() const = 0;  // rows the last run inserted, updated or deleted
+  virtual int64_t col_int(int c) const = 0;
+  virtual double col_real(int c) const = 0;       // NULL reads as NaN
+  virtual std::string col_text(int c) const = 0;  // NULL reads as ""
+  virtual std::string col_blob(int c) const = 0;
+  virtual bool col_null(int c) const = 0;
+};
+
+// One connection. Not thread-safe.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  // `sql` may hold '?' placeholders and {words}.
+  virtual std::unique_ptr<Query> prepare(const std::string& sql) = 0;
+  // Runs statements without parameters (DDL), several separated by ';'.
+  virtual void exec(const std::string& sql) = 0;
+  // kWrite: a transaction that writes (SQLite takes the write lock up
+  // front); kRead: one consistent snapshot.
+  enum Mode { kWrite, kRead };
+  virtual void begin(Mode mode) = 0;
+  virtual void commit() = 0;
+  virtual void rollback() noexcept = 0;
+  // Called first in the migration transaction: waits until no other process
+  // is migrating (SQLite's write lock already does).
+  virtual void lock_schema() {}
+  // A lock held for the life of the connection, released by the server when
+  // the process dies (PostgreSQL advisory locks); false if another holds it
+  // or the driver has no such lock (SQLite: leases in the database serve).
+  virtual bool try_session_lock(int64_t key) { return false; }
+  virtual bool has_session_locks() const { return false; }
+  virtual bool has_table(const std::string& name) = 0;
+  virtual int64_t table_count() = 0;  // tables of any kind in the database
+  // Where the database is, for messages (a URL without its password).
+  virtual const std::string& where() const = 0;
+};
+
+// Replaces each {word} of `sql` by its spelling in `words`; an unknown word
+// is a bug (std::logic_error). The words the Store uses:
+//   {id}            an auto-numbered 64-bit primary key
+//   {int} {real} {blob}  64-bit integer, double, bytes
+//   {without_rowid} SQLite's clustered-table clause; nothing elsewhere
+//   {skip_locked}   after a SELECT in a write transaction: lock the rows
+//                   read, skipping rows another transaction has locked
+//                   (PostgreSQL; SQLite's write lock already excludes others)
+//   {now}           the current time as ISO-8601 UTC text with milliseconds,
+//                   by the database's clock
+//   {ago}           the same, minus a bound number of seconds (one '?')
+std::string expand(const std::string& sql, const std::map<std::string, std::string>& words);
+
+// Opens a driver: "postgresql://..." or "postgres://..." (or a libpq
+// "key=value" string starting with "host=" or "dbname=") is PostgreSQL,
+// anything else an SQLite file (":memory:" a private in-memory database).
+StatusOr<std::unique_ptr<Connection>> connect(const std::string& target);
+bool is_postgres(const std::string& target);
+StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path);
+StatusOr<std::unique_ptr<Connection>> connect_postgres(const std::string& url);
+
+// A statement with chaining binds, as the Store writes them.
+class Stmt {
+ public:
+  Stmt(Connection& c, const std::string& sql) : q_(c.prepare(sql)) {}
+  Stmt& bind_int(int i, int64_t v) {
+    q_->bind_int(i, v);
+    return *this;
+  }
+  Stmt& bind_real(int i, double v) {
+    q_->bind_real(i, v);
+    return *this;
+  }
+  Stmt& bind_text(int i, const std::string& v) {
+    q_->bind_text(i, v);
+    return *this;
+  }
+  // The bytes are not copied: a bound blob must outlive the last step().
+  Stmt& bind_blob(int i, const std::string& v) {
+    q_->bind_blob(i, v);
+    return *this;
+  }
+  bool step() { return q_->step(); }
+  void run() {
+    while (q_->step()) {
+    }
+  }
+  void reset() { q_->reset(); }
+  int64_t changes() const { return q_->changes(); }
+  int64_t col_int(int c) const { return q_->col_int(c); }
+  double col_real(int c) const { return q_->col_real(c); }
+  std::string col_text(int c) const { return q_->col_text(c); }
+  std::string col_blob(int c) const { return q_->col_blob(c); }
+  bool col_null(int c) const { return q_->col_null(c); }
+
+ private:
+  std::unique_ptr<Query> q_;
+};
+
+// Begins on construction; rolls back on destruction unless commit() was
+// called, so an exception halfway through a state change leaves the database
+// as it was.
+class Transaction {
+ public:
+  explicit Transaction(Connection& c, Connection::Mode mode = Connection::kWrite) : c_(c) {
+    c_.begin(mode);
+  }
+  ~Transaction() {
+    if (!done_) c_.rollback();
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit() {
+    c_.commit();
+    done_ = true;
+  }
+
+ private:
+  Connection& c_;
+  bool done_ = false;
+};
+
+}  // namespace sylva::experiments::sql

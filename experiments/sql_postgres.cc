@@ -1,0 +1,288 @@
+// The PostgreSQL driver of sql.h, on libpq. Statements run with
+// PQexecParams (parameters as text, bytes as binary; results as text).
+// Transactions that write run at READ COMMITTED, the Store's claims use
+// FOR UPDATE SKIP LOCKED; read snapshots run at REPEATABLE READ.
+#include <libpq-fe.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <vector>
+
+#include "experiments/sql.h"
+
+namespace sylva::experiments::sql {
+namespace {
+
+// ISO-8601 UTC text with milliseconds, like SQLite's strftime.
+#define SYLVA_PG_ISO "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'"
+
+const std::map<std::string, std::string>& pg_words() {
+  static const std::map<std::string, std::string> words = {
+      {"id", "BIGSERIAL PRIMARY KEY"},
+      {"int", "BIGINT"},
+      {"real", "DOUBLE PRECISION"},
+      {"blob", "BYTEA"},
+      {"skip_locked", "FOR UPDATE SKIP LOCKED"},
+      {"without_rowid", ""},
+      {"now", "to_char(clock_timestamp() AT TIME ZONE 'UTC', " SYLVA_PG_ISO ")"},
+      {"ago",
+       "to_char((clock_timestamp() - CAST(? AS DOUBLE PRECISION) * interval '1 second') AT TIME "
+       "ZONE 'UTC', " SYLVA_PG_ISO ")"},
+  };
+  return words;
+}
+
+// '?' outside quotes becomes $1, $2, ...
+std::string number_placeholders(const std::string& sql) {
+  std::string out;
+  int n = 0;
+  char quote = 0;
+  for (char ch : sql) {
+    if (quote) {
+      if (ch == quote) quote = 0;
+    } else if (ch == '\'' || ch == '"') {
+      quote = ch;
+    } else if (ch == '?') {
+      out += "$" + std::to_string(++n);
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+std::string first_line(const char* text) {
+  std::string s = text ? text : "";
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  const size_t nl = s.find('\n');
+  return nl == std::string::npos ? s : s.substr(0, nl);
+}
+
+// The target for messages: a URL's password (user:PASSWORD@) or a
+// password=... keyword replaced by ***.
+std::string redact(const std::string& target) {
+  std::string s = target;
+  const size_t scheme = s.find("://");
+  if (scheme != std::string::npos) {
+    const size_t at = s.find('@', scheme);
+    const size_t colon = s.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      s.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  const size_t pw = s.find("password=");
+  if (pw != std::string::npos) {
+    const size_t end = s.find_first_of(" &", pw);
+    s.replace(pw + 9, (end == std::string::npos ? s.size() : end) - pw - 9, "***");
+  }
+  return s;
+}
+
+class PgResult {
+ public:
+  PgResult() = default;
+  explicit PgResult(PGresult* r) : r_(r) {}
+  ~PgResult() { PQclear(r_); }
+  PgResult(const PgResult&) = delete;
+  PgResult& operator=(PgResult&& o) noexcept {
+    std::swap(r_, o.r_);
+    return *this;
+  }
+  PGresult* get() const { return r_; }
+
+ private:
+  PGresult* r_ = nullptr;
+};
+
+// Throws Error unless `r` succeeded.
+void check(PGconn* conn, const PgResult& r, const std::string& sql) {
+  const ExecStatusType s = PQresultStatus(r.get());
+  if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK) return;
+  const char* why = r.get() ? PQresultErrorMessage(r.get()) : PQerrorMessage(conn);
+  throw Error("postgresql: " + first_line(why && *why ? why : PQerrorMessage(conn)), sql);
+}
+
+class PgQuery final : public Query {
+ public:
+  PgQuery(PGconn* conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
+
+  void bind_int(int i, int64_t v) override { set(i, std::to_string(v), 0); }
+  void bind_real(int i, double v) override {
+    if (std::isnan(v)) {
+      slot(i) = Param{};
+      return;
+    }
+    char text[32];
+    std::snprintf(text, sizeof text, "%.17g", v);
+    set(i, text, 0);
+  }
+  void bind_text(int i, const std::string& v) override { set(i, v, 0); }
+  void bind_blob(int i, const std::string& v) override {
+    Param& p = slot(i);
+    p = Param{};
+    p.set = true;
+    p.blob = &v;
+    p.format = 1;
+  }
+  bool step() override {
+    if (!ran_) execute();
+    return ++row_ < PQntuples(result_.get());
+  }
+  void reset() override {
+    result_ = PgResult();
+    params_.clear();
+    ran_ = false;
+    row_ = -1;
+  }
+  int64_t changes() const override {
+    const char* n = PQcmdTuples(result_.get());
+    return n && *n ? std::atoll(n) : 0;
+  }
+  int64_t col_int(int c) const override { return std::atoll(value(c)); }
+  double col_real(int c) const override {
+    if (col_null(c)) return std::numeric_limits<double>::quiet_NaN();
+    return std::strtod(value(c), nullptr);
+  }
+  std::string col_text(int c) const override {
+    return std::string(value(c), PQgetlength(result_.get(), row_, c));
+  }
+  // bytea comes as text "\x0a1b...".
+  std::string col_blob(int c) const override {
+    const char* hex = value(c);
+    const int n = PQgetlength(result_.get(), row_, c);
+    std::string out;
+    if (n < 2) return out;
+    out.reserve((n - 2) / 2);
+    auto nibble = [](char h) { return h <= '9' ? h - '0' : (h | 0x20) - 'a' + 10; };
+    for (int i = 2; i + 1 < n; i += 2) {
+      out += static_cast<char>(nibble(hex[i]) << 4 | nibble(hex[i + 1]));
+    }
+    return out;
+  }
+  bool col_null(int c) const override { return PQgetisnull(result_.get(), row_, c); }
+
+ private:
+  struct Param {
+    bool set = false;  // unset or NaN: NULL
+    std::string text;
+    const std::string* blob = nullptr;
+    int format = 0;
+  };
+  Param& slot(int i) {
+    if (static_cast<int>(params_.size()) < i) params_.resize(i);
+    return params_[i - 1];
+  }
+  void set(int i, std::string text, int format) {
+    Param& p = slot(i);
+    p = Param{};
+    p.set = true;
+    p.text = std::move(text);
+    p.format = format;
+  }
+  const char* value(int c) const { return PQgetvalue(result_.get(), row_, c); }
+  void execute() {
+    std::vector<const char*> values;
+    std::vector<int> lengths, formats;
+    for (const Param& p : params_) {
+      if (!p.set) {
+        values.push_back(nullptr);
+      } else if (p.blob) {
+        values.push_back(p.blob->data());
+      } else {
+        values.push_back(p.text.c_str());
+      }
+      lengths.push_back(p.blob ? static_cast<int>(p.blob->size()) : 0);
+      formats.push_back(p.format);
+    }
+    result_ = PgResult(PQexecParams(conn_, sql_.c_str(), static_cast<int>(values.size()), nullptr,
+                                    values.data(), lengths.data(), formats.data(), 0));
+    check(conn_, result_, sql_);
+    ran_ = true;
+    row_ = -1;
+  }
+
+  PGconn* conn_;
+  std::string sql_;
+  std::vector<Param> params_;
+  PgResult result_;
+  bool ran_ = false;
+  int row_ = -1;
+};
+
+class PgConnection final : public Connection {
+ public:
+  PgConnection(PGconn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}
+  ~PgConnection() override { PQfinish(conn_); }
+
+  std::unique_ptr<Query> prepare(const std::string& sql) override {
+    return std::make_unique<PgQuery>(conn_, number_placeholders(expand(sql, pg_words())));
+  }
+  void exec(const std::string& sql) override {
+    const std::string text = expand(sql, pg_words());
+    check(conn_, PgResult(PQexec(conn_, text.c_str())), text);
+  }
+  void begin(Mode mode) override {
+    exec(mode == kWrite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ");
+  }
+  void commit() override { exec("COMMIT"); }
+  void rollback() noexcept override { PQclear(PQexec(conn_, "ROLLBACK")); }
+  void lock_schema() override { exec("SELECT pg_advisory_xact_lock(5977618502)"); }
+  bool try_session_lock(int64_t key) override {
+    auto q = prepare("SELECT pg_try_advisory_lock(?)");
+    q->bind_int(1, key);
+    q->step();
+    return q->col_text(0) == "t";
+  }
+  bool has_session_locks() const override { return true; }
+  bool has_table(const std::string& name) override {
+    auto q = prepare(
+        "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?");
+    q->bind_text(1, name);
+    q->step();
+    return q->col_int(0) > 0;
+  }
+  int64_t table_count() override {
+    auto q = prepare("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()");
+    q->step();
+    return q->col_int(0);
+  }
+  const std::string& where() const override { return where_; }
+
+ private:
+  PGconn* conn_;  // owned
+  std::string where_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Connection>> connect_postgres(const std::string& url) {
+  const std::string where = redact(url);
+  // Defaults first: the URL's own settings (expanded from dbname) win.
+  // Keepalives let the server notice a dead host and free its locks.
+  const char* keys[] = {"connect_timeout",
+                        "application_name",
+                        "keepalives_idle",
+                        "keepalives_interval",
+                        "keepalives_count",
+                        "dbname",
+                        nullptr};
+  const char* values[] = {"10", "sylva", "30", "10", "3", url.c_str(), nullptr};
+  PGconn* conn = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
+    std::string why = conn ? first_line(PQerrorMessage(conn)) : "out of memory";
+    PQfinish(conn);
+    return Status::error("cannot connect to PostgreSQL at " + where + ": " + why);
+  }
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  auto c = std::make_unique<PgConnection>(conn, where);
+  try {
+    c->exec("SET client_min_messages = warning");
+  } catch (const Error& e) {
+    return Status::error("cannot use PostgreSQL at " + where + ": " + e.driver_message());
+  }
+  return StatusOr<std::unique_ptr<Connection>>(std::unique_ptr<Connection>(std::move(c)));
+}
+
+}  // namespace sylva::experiments::sql

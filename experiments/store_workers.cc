@@ -1,0 +1,251 @@
+// Store: several processes on one experiment (see store.h and
+// experiments/cluster.h): the worker registry, claims, the coordinator's
+// lease, and taking trials back from lost workers.
+#include <fmt/format.h>
+
+#include "experiments/store.h"
+#include "experiments/store_sql.h"
+
+namespace sylva::experiments {
+
+using sql::Stmt;
+using sql::Transaction;
+
+int64_t SqlStore::add_worker(int64_t experiment_id, const std::string& label,
+                             const std::string& host, int64_t pid, int slots) {
+  Transaction txn(*db_);
+  Stmt insert(*db_,
+              "INSERT INTO workers(experiment_id, label, host, pid, slots) VALUES (?, ?, ?, ?, ?) "
+              "RETURNING id");
+  insert.bind_int(1, experiment_id).bind_text(2, label).bind_text(3, host);
+  insert.bind_int(4, pid).bind_int(5, slots).step();
+  const int64_t id = insert.col_int(0);
+  insert.run();
+  txn.commit();
+  return id;
+}
+
+void SqlStore::worker_heartbeat(int64_t worker_id, const std::vector<int64_t>& trial_ids) {
+  Transaction txn(*db_);
+  // A worker marked LOST that turns out alive (a long pause) is ACTIVE again;
+  // the trials it lost stay with whoever claimed them.
+  Stmt seen(*db_, "UPDATE workers SET seen_at = {now}, state = 'ACTIVE' WHERE id = ?");
+  seen.bind_int(1, worker_id).run();
+  Stmt beat(*db_,
+            "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now}) "
+            "ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
+  for (int64_t id : trial_ids) {
+    beat.bind_int(1, id).run();
+    beat.reset();
+  }
+  txn.commit();
+}
+
+void SqlStore::worker_exit(int64_t worker_id) {
+  Transaction txn(*db_);
+  Stmt update(*db_, "UPDATE workers SET state = 'EXITED', seen_at = {now} WHERE id = ?");
+  update.bind_int(1, worker_id).run();
+  Stmt lead(*db_, "DELETE FROM leaders WHERE worker_id = ?");
+  lead.bind_int(1, worker_id).run();
+  txn.commit();
+}
+
+std::vector<WorkerRow> SqlStore::workers(int64_t experiment_id) {
+  Transaction snapshot(*db_, sql::Connection::kRead);
+  Stmt select(*db_,
+              "SELECT w.id, w.label, w.host, w.pid, w.slots, w.state, w.started_at, w.seen_at, "
+              "CASE WHEN l.worker_id IS NULL THEN 0 ELSE 1 END "
+              "FROM workers w LEFT JOIN leaders l ON l.experiment_id = w.experiment_id AND "
+              "l.worker_id = w.id AND l.expires_at > {now} "
+              "WHERE w.experiment_id = ? ORDER BY w.id");
+  select.bind_int(1, experiment_id);
+  std::vector<WorkerRow> rows;
+  while (select.step()) {
+    WorkerRow w;
+    w.id = select.col_int(0);
+    w.label = select.col_text(1);
+    w.host = select.col_text(2);
+    w.pid = select.col_int(3);
+    w.slots = static_cast<int>(select.col_int(4));
+    w.state = select.col_text(5);
+    w.started_at = select.col_text(6);
+    w.seen_at = select.col_text(7);
+    w.leader = select.col_int(8) != 0;
+    rows.push_back(std::move(w));
+  }
+  Stmt running(*db_,
+               "SELECT worker, number FROM trials WHERE experiment_id = ? AND state = 'RUNNING' "
+               "ORDER BY number");
+  running.bind_int(1, experiment_id);
+  while (running.step()) {
+    const std::string label = running.col_text(0);
+    // The newest registration of a label holds its trials.
+    for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
+      if (it->label != label) continue;
+      it->running.push_back(running.col_int(1));
+      break;
+    }
+  }
+  snapshot.commit();
+  return rows;
+}
+
+bool SqlStore::try_lead(int64_t experiment_id, int64_t worker_id, double lease_seconds) {
+  // PostgreSQL: the advisory lock decides, for as long as this connection
+  // lives; the lease row only tells `sylva status` who leads. SQLite: the
+  // lease decides; it is taken when free or expired and renewed by its holder.
+  bool locked = false;
+  if (db_->has_session_locks()) {
+    if (!leading_.count(experiment_id)) {
+      if (!db_->try_session_lock((int64_t{0x5359} << 32) | experiment_id)) return false;
+      leading_.insert(experiment_id);
+    }
+    locked = true;
+  }
+  Transaction txn(*db_);
+  Stmt lease(*db_,
+             "INSERT INTO leaders(experiment_id, worker_id, expires_at) VALUES (?, ?, {ago}) "
+             "ON CONFLICT(experiment_id) DO UPDATE SET worker_id = excluded.worker_id, "
+             "expires_at = excluded.expires_at WHERE ? = 1 OR leaders.worker_id = "
+             "excluded.worker_id OR leaders.expires_at < {now}");
+  lease.bind_int(1, experiment_id).bind_int(2, worker_id).bind_real(3, -lease_seconds);
+  lease.bind_int(4, locked ? 1 : 0).run();
+  const bool leads = lease.changes() > 0;
+  txn.commit();
+  return leads;
+}
+
+std::optional<TrialRow> SqlStore::claim_trial(int64_t experiment_id, const std::string& worker) {
+  Transaction txn(*db_);
+  Stmt pick(*db_,
+            "SELECT id FROM trials WHERE experiment_id = ? AND state = 'WAITING' "
+            "ORDER BY number LIMIT 1 {skip_locked}");
+  if (!pick.bind_int(1, experiment_id).step()) return std::nullopt;
+  const int64_t id = pick.col_int(0);
+  pick.run();
+  Stmt update(*db_,
+              "UPDATE trials SET state = 'RUNNING', worker = ?, started_at = {now} WHERE id = ?");
+  update.bind_text(1, worker).bind_int(2, id).run();
+  Stmt beat(*db_,
+            "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now}) "
+            "ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
+  beat.bind_int(1, id).run();
+  Stmt select(*db_, std::string("SELECT ") + kTrialColumns + " FROM trials WHERE id = ?");
+  select.bind_int(1, id).step();
+  TrialRow row = read_trial(select);
+  select.run();
+  txn.commit();
+  return row;
+}
+
+std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_seconds,
+                                            const std::set<std::string>& dead_workers,
+                                            int max_retries) {
+  Transaction txn(*db_);
+  // A trial's last sign of life: its heartbeat, else its start.
+  Stmt running(*db_,
+               "SELECT t.id, t.number, t.worker, t.retries, "
+               "CASE WHEN coalesce(h.at, t.started_at, '') < {ago} THEN 1 ELSE 0 END "
+               "FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.id "
+               "WHERE t.experiment_id = ? AND t.state = 'RUNNING' ORDER BY t.number");
+  running.bind_real(1, stale_seconds).bind_int(2, experiment_id);
+  struct Lost {
+    Requeue r;
+    int retries;
+    bool stale;
+  };
+  std::vector<Lost> lost;
+  while (running.step()) {
+    Lost l;
+    l.r.trial_id = running.col_int(0);
+    l.r.number = running.col_int(1);
+    l.r.worker = running.col_text(2);
+    l.retries = static_cast<int>(running.col_int(3));
+    l.stale = running.col_int(4) != 0;
+    if (l.stale || dead_workers.count(l.r.worker)) lost.push_back(std::move(l));
+  }
+  std::vector<Requeue> done;
+  std::set<std::string> lost_workers = dead_workers;
+  for (Lost& l : lost) {
+    const std::string why = l.stale ? fmt::format("no heartbeat for {:g} s", stale_seconds)
+                                    : std::string("its process is gone");
+    l.r.failed = l.retries >= max_retries;
+    std::string message;
+    if (l.r.failed) {
+      message = fmt::format(
+          "worker {} lost ({}) and the trial was re-queued {} time(s) already "
+          "(--max-retries {})",
+          l.r.worker, why, l.retries, max_retries);
+      Stmt fail(*db_,
+                "UPDATE trials SET state = 'FAIL', message = ?, finished_at = {now} "
+                "WHERE id = ? AND state = 'RUNNING' AND worker = ?");
+      fail.bind_text(1, message).bind_int(2, l.r.trial_id).bind_text(3, l.r.worker).run();
+      if (fail.changes() == 0) continue;
+    } else {
+      message = fmt::format("worker {} lost ({}); retry {} of {}", l.r.worker, why, l.retries + 1,
+                            max_retries);
+      Stmt back(*db_,
+                "UPDATE trials SET state = 'WAITING', worker = '', started_at = NULL, "
+                "retries = retries + 1 WHERE id = ? AND state = 'RUNNING' AND worker = ?");
+      back.bind_int(1, l.r.trial_id).bind_text(2, l.r.worker).run();
+      if (back.changes() == 0) continue;
+    }
+    Stmt event(*db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, ?, ?)");
+    event.bind_int(1, l.r.trial_id).bind_text(2, l.r.failed ? "failed" : "requeued");
+    event.bind_text(3, message).run();
+    lost_workers.insert(l.r.worker);
+    done.push_back(l.r);
+  }
+  Stmt mark(*db_,
+            "UPDATE workers SET state = 'LOST' WHERE experiment_id = ? AND state = 'ACTIVE' AND "
+            "(label = ? OR seen_at < {ago})");
+  for (const std::string& label : lost_workers) {
+    mark.bind_int(1, experiment_id).bind_text(2, label).bind_real(3, stale_seconds).run();
+    mark.reset();
+  }
+  if (lost_workers.empty()) {
+    mark.bind_int(1, experiment_id).bind_text(2, "").bind_real(3, stale_seconds).run();
+  }
+  txn.commit();
+  return done;
+}
+
+TrialCounts SqlStore::counts(int64_t experiment_id, double stale_seconds) {
+  Transaction snapshot(*db_, sql::Connection::kRead);
+  TrialCounts c;
+  Stmt states(*db_, "SELECT state, count(*) FROM trials WHERE experiment_id = ? GROUP BY state");
+  states.bind_int(1, experiment_id);
+  while (states.step()) {
+    const std::string state = states.col_text(0);
+    const int64_t n = states.col_int(1);
+    c.total += n;
+    if (state == "WAITING") {
+      c.waiting += n;
+    } else if (state == "RUNNING") {
+      c.running += n;
+    } else {
+      c.finished += n;
+      if (state == "FAIL") c.failed += n;
+    }
+  }
+  Stmt closed(*db_, "SELECT closed FROM experiments WHERE id = ?");
+  if (closed.bind_int(1, experiment_id).step()) c.closed = closed.col_text(0);
+  closed.run();
+  Stmt slots(*db_,
+             "SELECT coalesce(sum(slots), 0) FROM workers WHERE experiment_id = ? AND "
+             "state = 'ACTIVE' AND seen_at >= {ago}");
+  slots.bind_int(1, experiment_id).bind_real(2, stale_seconds).step();
+  c.live_slots = slots.col_int(0);
+  slots.run();
+  snapshot.commit();
+  return c;
+}
+
+void SqlStore::close_experiment(int64_t experiment_id, const std::string& why) {
+  Transaction txn(*db_);
+  Stmt update(*db_, "UPDATE experiments SET closed = ? WHERE id = ?");
+  update.bind_text(1, why).bind_int(2, experiment_id).run();
+  txn.commit();
+}
+
+}  // namespace sylva::experiments
