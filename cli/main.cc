@@ -26,6 +26,7 @@ const std::map<std::string, VerbEntry>& verbs() {
       {"export", {run_export, "write a trial as JSON or as a TorchScript model"}},
       {"sample", {run_sample, "sample architectures from a space"}},
       {"supernet", {run_supernet, "weight-sharing supernets: supernet train, select, sweep"}},
+      {"worker", {run_worker, "join an experiment from any host and evaluate its trials"}},
   };
   return kVerbs;
 }
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
   if (it == verbs().end()) {
     fmt::print(stderr,
                "sylva: unknown verb '{}' (verbs: search, resume, status, trials, best, "
-               "export, sample, supernet)\n",
+               "export, sample, supernet, worker)\n",
                verb);
     return 2;
   }

@@ -12,7 +12,7 @@ namespace sylva::cli {
 namespace {
 
 constexpr unsigned kReports = kStatus | kTrials | kBest;
-constexpr unsigned kNamed = kSearch | kResume | kTrials | kBest | kExport | kStatus;
+constexpr unsigned kNamed = kSearch | kResume | kTrials | kBest | kExport | kStatus | kWorker;
 
 }  // namespace
 
@@ -21,7 +21,8 @@ const std::vector<OptionDef>& option_table() {
       {"config", 0, nullptr, kSearch | kResume, false, false,
        "INI file of options (key = value, same names); the command line wins"},
       {"name", 0, nullptr, kNamed, false, false, "experiment name"},
-      {"db", 0, "sylva.db", kNamed, false, false, "SQLite database file"},
+      {"db", 0, "sylva.db", kNamed, false, false,
+       "SQLite database file, or PostgreSQL URL postgresql://USER[:PASSWORD]@HOST[:PORT]/DB"},
       {"space", 0, "nas-bench-macro", kSearch | kSample | kSupernetSelect, true, false,
        "built-in space (einspace, nas-bench-macro, nb201), grammar file, or supernet:FILE"},
       {"max-nodes", 0, "", kSearch | kSample, true, false,
@@ -55,12 +56,18 @@ const std::vector<OptionDef>& option_table() {
        "train | table | stub | supernet (--space supernet:FILE)"},
       {"trials", 0, "20", kSearch | kResume, true, true,
        "finished trials to reach (global, across resumes)"},
-      {"workers", 0, "1", kSearch | kResume, true, true, "concurrent evaluations"},
-      {"threads-per-worker", 0, "0", kSearch | kResume, true, true,
+      {"workers", 0, "1", kSearch | kResume | kWorker, true, true,
+       "concurrent evaluations (of this process)"},
+      {"threads-per-worker", 0, "0", kSearch | kResume | kWorker, true, true,
        "intra-op threads per worker; 0: cores / workers"},
       {"seed", 0, "0", kSearch | kSample | kSupernet, true, false, "experiment seed"},
       {"trial-timeout", 0, "0", kSearch | kResume, true, true,
        "seconds before a trial is stopped and marked FAIL; 0: none"},
+      {"heartbeat-timeout", 0, "60", kSearch | kResume, true, true,
+       "seconds without a heartbeat (by the database's clock) before a running trial is taken "
+       "back from its worker and re-queued"},
+      {"max-retries", 0, "3", kSearch | kResume, true, true,
+       "times a trial is re-queued after its worker was lost; then it is FAIL"},
       {"keep-weights", 0, "3", kSearch, true, false, "keep trained weights of the best K trials"},
       {"objective", 0, "", kSearch, true, false,
        "metric[:max|min] to optimise, once per objective (nsga2: several); default val_acc "
@@ -95,7 +102,8 @@ const std::vector<OptionDef>& option_table() {
        "early rejection: training steps before the check"},
       {"table", 0, "", kSearch, true, false, "CSV with a key column (evaluator table)"},
       {"metric", 0, "", kSearch, true, false, "CSV column to optimise (evaluator table)"},
-      {"stub-delay-ms", 0, "0", kSearch, true, false, "milliseconds per stub evaluation"},
+      {"stub-delay-ms", 0, "0", kSearch, true, false,
+       "milliseconds each stub or table evaluation takes (stands in for training)"},
       {"format", 'f', nullptr, kReports | kExport | kSample | kSupernetSelect, false, false,
        "table | json | csv (reports); json | torchscript (export)"},
       {"count", 'n', nullptr, kBest | kSample, false, false, "how many (best: 1, sample: 5)"},
@@ -173,7 +181,8 @@ StatusOr<ParsedOptions> parse_options(Verb verb, const std::string& verb_name, i
       if (verb == kResume && o.stored) {
         return Status::error(fmt::format(
             "resume: --{} is fixed when the experiment is created; resume accepts --trials, "
-            "--workers, --threads-per-worker and --trial-timeout",
+            "--workers, --threads-per-worker, --trial-timeout, --heartbeat-timeout and "
+            "--max-retries",
             key));
       }
       return Status::error(

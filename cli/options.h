@@ -22,6 +22,7 @@ enum Verb : unsigned {
   kSample = 64,
   kSupernet = 128,
   kSupernetSelect = 256,
+  kWorker = 512,
 };
 
 struct OptionDef {

@@ -15,7 +15,7 @@ using experiments::Store;
 
 // Opens an existing database (never creating one for a report).
 StatusOr<std::unique_ptr<Store>> open_existing(const std::string& db) {
-  if (access(db.c_str(), F_OK) != 0) {
+  if (!experiments::is_database_url(db) && access(db.c_str(), F_OK) != 0) {
     return Status::error(fmt::format("database '{}' does not exist", db));
   }
   return Store::open(db);
@@ -75,7 +75,14 @@ int run_status(int argc, char** argv) {
   } else {
     rows = rep.store->experiments();
   }
-  return print_table(experiments::status_table(*rep.store, rows), rep.options.values["format"]);
+  const std::string& format = rep.options.values["format"];
+  int rc = print_table(experiments::status_table(*rep.store, rows), format);
+  // With --name, the table format adds the experiment's worker processes.
+  if (rc != 0 || !rep.options.values.count("name") || format != "table") return rc;
+  auto workers = rep.store->workers(rep.experiment.id);
+  if (workers.empty()) return 0;
+  fmt::print("\nworkers:\n");
+  return print_table(experiments::workers_table(workers), format);
 }
 
 int run_trials(int argc, char** argv) {

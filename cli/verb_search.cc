@@ -1,5 +1,7 @@
 // `sylva search` creates an experiment and runs it; `sylva resume` continues
-// one from the database alone. Both end in the same loop (run_experiment).
+// one from the database alone; `sylva worker` joins one from any host. All
+// three end in the same loop (run_cluster; run_experiment with successive
+// halving, which runs in one process).
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -13,6 +15,7 @@
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "cli/verbs.h"
+#include "experiments/cluster.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "experiments/runner.h"
@@ -68,7 +71,7 @@ extern "C" void on_interrupt(int signal) {
 void stop_cleanly_on_interrupt(const std::string& name, const std::string& db) {
   const std::string text = fmt::format(
       "\nsylva: interrupted; finished trials are saved, running ones will be re-queued by "
-      "`sylva resume --name {} --db {}`\n",
+      "`sylva resume --name {} --db {}` or by the experiment's other workers\n",
       name, db);
   interrupt_length = std::min(text.size(), sizeof(interrupt_message));
   std::memcpy(interrupt_message, text.data(), interrupt_length);
@@ -79,8 +82,23 @@ void stop_cleanly_on_interrupt(const std::string& name, const std::string& db) {
   sigaction(SIGTERM, &action, nullptr);
 }
 
+// Who runs the loop: the process that created or resumed the experiment,
+// or a worker that joined it.
+enum class Role { kMain, kWorker };
+
+// The experiment's budget of finished trials as stored now (resume may
+// raise it while workers run).
+int64_t stored_budget(Store& store, const std::string& name, int64_t fallback) {
+  auto e = store.find_experiment(name);
+  if (!e.is_ok()) return fallback;
+  auto config = ExperimentConfig::from_json(e.value().config_json);
+  if (!config.is_ok() || !config.value().options.count("trials")) return fallback;
+  auto trials = config.value().integer("trials", 1);
+  return trials.is_ok() ? trials.value() : fallback;
+}
+
 int execute(Store& store, int64_t experiment_id, const std::string& name, const std::string& db,
-            const ExperimentConfig& config, Components& c) {
+            const ExperimentConfig& config, Components& c, Role role) {
   stop_cleanly_on_interrupt(name, db);
   int64_t finished_before = 0;
   for (const auto& t : store.trials(experiment_id))
@@ -88,14 +106,24 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
   bool live = isatty(fileno(stdout));
   Progress progress(stdout, live, c.run.objective, finished_before);
   fmt::print(
-      "experiment '{}' in {}: space {}, strategy {}, evaluator {}, {} trials, {} worker(s) "
+      "{}experiment '{}' in {}: space {}, strategy {}, evaluator {}, {} trials, {} worker(s) "
       "x {} thread(s)\n",
-      name, db, c.space->name(), config.text("strategy"), config.text("evaluator"), c.run.trials,
+      role == Role::kWorker ? fmt::format("worker {} joins ", c.run.worker_name) : "", name, db,
+      c.space->name(), config.text("strategy"), config.text("evaluator"), c.run.trials,
       c.run.workers, c.run.threads_per_worker);
   std::fflush(stdout);
-  auto summary =
-      experiments::run_experiment(store, experiment_id, *c.space, *c.strategy, *c.evaluator, c.run,
-                                  [&](const experiments::RunEvent& e) { progress.update(e); });
+  auto listen = [&](const experiments::RunEvent& e) { progress.update(e); };
+  StatusOr<experiments::RunSummary> summary = Status::error("not run");
+  if (c.run.min_budget > 0) {
+    summary = experiments::run_experiment(store, experiment_id, *c.space, *c.strategy, *c.evaluator,
+                                          c.run, listen);
+  } else {
+    experiments::ClusterHooks hooks;
+    hooks.new_strategy = c.new_strategy;
+    hooks.budget = [&] { return stored_budget(store, name, c.run.trials); };
+    summary = experiments::run_cluster(store, experiment_id, *c.space, *c.evaluator, c.run, hooks,
+                                       listen);
+  }
   progress.finish();
   if (!summary.is_ok()) return fail(summary.status());
   const auto& s = summary.value();
@@ -103,17 +131,45 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
     fmt::print("resumed: {} finished trial(s) replayed, {} interrupted trial(s) re-queued\n",
                s.replayed, s.requeued);
   }
+  if (s.taken_back) fmt::print("{} trial(s) taken back from lost workers\n", s.taken_back);
   int64_t complete = 0, pruned = 0, failed = 0;
   for (const auto& t : store.trials(experiment_id)) {
     complete += t.state == evaluators::TrialState::kComplete;
     pruned += t.state == evaluators::TrialState::kPruned;
     failed += t.state == evaluators::TrialState::kFail;
   }
-  fmt::print("{} finished trial(s) of {}: {} complete, {}{} failed{}\n", s.finished, c.run.trials,
+  const int64_t budget = stored_budget(store, name, c.run.trials);
+  fmt::print("{} finished trial(s) of {}: {} complete, {}{} failed{}\n", s.finished, budget,
              complete, pruned ? fmt::format("{} pruned, ", pruned) : "", failed,
              s.exhausted ? " (the space has no new architecture left)" : "");
   print_best(store, experiment_id, config, name, db);
   return 0;
+}
+
+// Opens the database of an existing experiment: an SQLite file must exist
+// (resume and worker never create one).
+StatusOr<std::unique_ptr<Store>> open_existing(const std::string& verb, const std::string& db) {
+  if (!experiments::is_database_url(db) && access(db.c_str(), F_OK) != 0) {
+    return Status::error(fmt::format("{}: database '{}' does not exist", verb, db));
+  }
+  return Store::open(db);
+}
+
+// The stored configuration of an experiment, with the defaults of options
+// added since it was made (they reproduce the old behaviour) and the
+// resumable options given on the command line.
+StatusOr<ExperimentConfig> stored_config(const experiments::ExperimentRow& experiment,
+                                         const ParsedOptions& parsed, Verb verb) {
+  SYLVA_ASSIGN(config, ExperimentConfig::from_json(experiment.config_json));
+  for (const auto& o : option_table()) {
+    if (o.stored && o.default_value && !config.options.count(o.name)) {
+      config.options[o.name] = o.default_value;
+    }
+    if (o.resumable && (o.verbs & verb) && parsed.given.count(o.name)) {
+      config.options[o.name] = parsed.values.at(o.name);
+    }
+  }
+  return config;
 }
 
 }  // namespace
@@ -153,7 +209,8 @@ int run_search(int argc, char** argv) {
   if (!store.is_ok()) return fail(store.status());
   auto id = store.value()->create_experiment(v["name"], config.to_json());
   if (!id.is_ok()) return fail(id.status());
-  return execute(*store.value(), id.value(), v["name"], v["db"], config, components.value());
+  return execute(*store.value(), id.value(), v["name"], v["db"], config, components.value(),
+                 Role::kMain);
 }
 
 int run_resume(int argc, char** argv) {
@@ -167,29 +224,50 @@ int run_resume(int argc, char** argv) {
   }
   if (!v.count("name") || v["name"].empty())
     return fail(Status::error("resume: --name is required"), 2);
-  if (access(v["db"].c_str(), F_OK) != 0) {
-    return fail(Status::error(fmt::format("resume: database '{}' does not exist", v["db"])));
-  }
-  auto store = Store::open(v["db"]);
+  auto store = open_existing("resume", v["db"]);
   if (!store.is_ok()) return fail(store.status());
   auto experiment = store.value()->find_experiment(v["name"]);
   if (!experiment.is_ok()) return fail(experiment.status());
-  auto config = ExperimentConfig::from_json(experiment.value().config_json);
+  auto config = stored_config(experiment.value(), parsed.value(), kResume);
   if (!config.is_ok()) return fail(config.status());
-  for (const auto& o : option_table()) {
-    // An experiment made by an older sylva lacks options added since: they
-    // take their defaults, which reproduce the old behaviour.
-    if (o.stored && o.default_value && !config.value().options.count(o.name)) {
-      config.value().options[o.name] = o.default_value;
-    }
-    if (o.resumable && parsed.value().given.count(o.name))
-      config.value().options[o.name] = v[o.name];
-  }
   auto components = experiments::build_components(config.value());
   if (!components.is_ok()) return fail(components.status(), 2);
   store.value()->update_config(experiment.value().id, config.value().to_json());
   return execute(*store.value(), experiment.value().id, v["name"], v["db"], config.value(),
-                 components.value());
+                 components.value(), Role::kMain);
+}
+
+int run_worker(int argc, char** argv) {
+  auto parsed = parse_options(kWorker, "worker", argc, argv);
+  if (!parsed.is_ok()) return fail(parsed.status(), 2);
+  auto& v = parsed.value().values;
+  if (parsed.value().help) {
+    fmt::print(
+        "usage: sylva worker --name NAME --db URL|FILE [--workers K] [--threads-per-worker T]\n\n"
+        "Joins experiment NAME (made by `sylva search`) from this host and evaluates its trials "
+        "until it is finished;\nany number of workers may join, on any host that reaches the "
+        "database.\n\n{}",
+        options_help(kWorker));
+    return 0;
+  }
+  if (!v.count("name") || v["name"].empty())
+    return fail(Status::error("worker: --name is required"), 2);
+  auto store = open_existing("worker", v["db"]);
+  if (!store.is_ok()) return fail(store.status());
+  auto experiment = store.value()->find_experiment(v["name"]);
+  if (!experiment.is_ok()) return fail(experiment.status());
+  auto config = stored_config(experiment.value(), parsed.value(), kWorker);
+  if (!config.is_ok()) return fail(config.status());
+  if (config.value().text("fidelity") != "none") {
+    return fail(Status::error(fmt::format(
+        "worker: experiment '{}' uses successive halving (--fidelity {}), which runs in one "
+        "process; continue it with `sylva resume --name {} --db {}`",
+        v["name"], config.value().text("fidelity"), v["name"], v["db"])));
+  }
+  auto components = experiments::build_components(config.value());
+  if (!components.is_ok()) return fail(components.status(), 2);
+  return execute(*store.value(), experiment.value().id, v["name"], v["db"], config.value(),
+                 components.value(), Role::kWorker);
 }
 
 }  // namespace sylva::cli

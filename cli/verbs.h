@@ -10,6 +10,7 @@ namespace sylva::cli {
 
 int run_search(int argc, char** argv);    // verb_search.cc
 int run_resume(int argc, char** argv);    // verb_search.cc
+int run_worker(int argc, char** argv);    // verb_search.cc
 int run_status(int argc, char** argv);    // verb_reports.cc
 int run_trials(int argc, char** argv);    // verb_reports.cc
 int run_best(int argc, char** argv);      // verb_reports.cc

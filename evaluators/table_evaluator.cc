@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -77,7 +79,10 @@ class TableEvaluator : public Evaluator {
         rows_(std::move(rows)),
         values_(std::move(values)) {}
 
+  void set_delay_ms(int ms) { delay_ms_ = ms; }
+
   EvalResult evaluate(const Job& job, Reporter& reporter) override {
+    if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
     EvalResult result;
     auto it = rows_.find(job.arch.key);
     if (it == rows_.end()) {
@@ -100,6 +105,7 @@ class TableEvaluator : public Evaluator {
  private:
   // Constant after construction.
   const std::string path_;
+  int delay_ms_ = 0;
   const std::string metric_;
   const std::vector<std::string> columns_;              // numeric columns, without `key`
   const std::unordered_map<std::string, size_t> rows_;  // key -> row index
@@ -183,8 +189,10 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
   }
   if (in.bad()) return Status::error(fmt::format("{}: read error", path));
 
-  return std::unique_ptr<Evaluator>(new TableEvaluator(path, options.metric, std::move(columns),
-                                                       std::move(rows), std::move(values)));
+  auto evaluator = std::make_unique<TableEvaluator>(path, options.metric, std::move(columns),
+                                                    std::move(rows), std::move(values));
+  evaluator->set_delay_ms(options.delay_ms);
+  return std::unique_ptr<Evaluator>(std::move(evaluator));
 }
 
 }  // namespace sylva::evaluators

@@ -22,6 +22,9 @@ struct TableOptions {
   std::string path;
   // Column the search optimises; must be in the header. Empty: not checked.
   std::string metric;
+  // Milliseconds each lookup takes, to stand in for training in tests of
+  // scheduling and of workers on many processes.
+  int delay_ms = 0;
 };
 
 // Reads and validates the table. Errors: missing file, no `key` column,

@@ -168,6 +168,8 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
     t.metric = c.text("metric");
     if (t.path.empty()) return Status::error("--evaluator table needs --table PATH");
     if (t.metric.empty()) return Status::error("--evaluator table needs --metric COLUMN");
+    SYLVA_ASSIGN(delay, c.integer("stub-delay-ms", 0));
+    t.delay_ms = static_cast<int>(delay);
     return evaluators::make_table_evaluator(t);
   }
   if (name == "supernet") {
@@ -212,26 +214,11 @@ std::string host_and_pid() {
 
 }  // namespace
 
-StatusOr<Components> build_components(const ExperimentConfig& c) {
-  Components out;
-  SYLVA_ASSIGN(space, space_from_source(c.text("space"), c.space_source));
-  out.space = std::move(space);
-  // The evaluator (and its dataset) first: a typed grammar is derived for
-  // the dataset's input, within the command line's budgets.
-  SYLVA_ASSIGN(evaluator, make_evaluator(c));
-  out.evaluator = std::move(evaluator);
-  SpaceTarget target = out.evaluator->input();
-  SYLVA_ASSIGN(max_nodes, c.integer_or("max-nodes", 1, -1));
-  SYLVA_ASSIGN(max_params, c.integer_or("max-params", 1, -1));
-  SYLVA_ASSIGN(max_flops, c.integer_or("max-flops", 1, -1));
-  target.max_nodes = max_nodes;
-  target.max_params = max_params;
-  target.max_flops = max_flops;
-  SYLVA_ASSIGN(retargeted, retarget_space(*out.space, target));
-  if (retargeted) out.space = std::move(retargeted);
+StatusOr<std::unique_ptr<search::Strategy>> new_strategy(const ExperimentConfig& c,
+                                                         const Space& space) {
   SYLVA_ASSIGN(seed, c.integer("seed", 0));
   search::StrategyContext ctx;
-  ctx.space = out.space.get();
+  ctx.space = &space;
   ctx.seed = static_cast<uint64_t>(seed);
   SYLVA_ASSIGN(objectives, objectives_of(c));
   ctx.objectives = objectives;
@@ -255,12 +242,34 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
     p.warmup = static_cast<int>(warmup);
     p.steps = static_cast<int>(steps);
     p.batch = static_cast<int>(batch);
-    SYLVA_ASSIGN(strategy, search::make_predictor_assisted(c.text("strategy"), ctx, p));
-    out.strategy = std::move(strategy);
-  } else {
-    SYLVA_ASSIGN(strategy, search::make_strategy(c.text("strategy"), ctx));
-    out.strategy = std::move(strategy);
+    return search::make_predictor_assisted(c.text("strategy"), ctx, p);
   }
+  return search::make_strategy(c.text("strategy"), ctx);
+}
+
+StatusOr<Components> build_components(const ExperimentConfig& c) {
+  Components out;
+  SYLVA_ASSIGN(space, space_from_source(c.text("space"), c.space_source));
+  out.space = std::move(space);
+  // The evaluator (and its dataset) first: a typed grammar is derived for
+  // the dataset's input, within the command line's budgets.
+  SYLVA_ASSIGN(evaluator, make_evaluator(c));
+  out.evaluator = std::move(evaluator);
+  SpaceTarget target = out.evaluator->input();
+  SYLVA_ASSIGN(max_nodes, c.integer_or("max-nodes", 1, -1));
+  SYLVA_ASSIGN(max_params, c.integer_or("max-params", 1, -1));
+  SYLVA_ASSIGN(max_flops, c.integer_or("max-flops", 1, -1));
+  target.max_nodes = max_nodes;
+  target.max_params = max_params;
+  target.max_flops = max_flops;
+  SYLVA_ASSIGN(retargeted, retarget_space(*out.space, target));
+  if (retargeted) out.space = std::move(retargeted);
+  SYLVA_ASSIGN(seed, c.integer("seed", 0));
+  SYLVA_ASSIGN(strategy, new_strategy(c, *out.space));
+  out.strategy = std::move(strategy);
+  const Space* searched = out.space.get();
+  out.new_strategy = [c, searched] { return new_strategy(c, *searched); };
+  SYLVA_ASSIGN(objectives, objectives_of(c));
   SYLVA_ASSIGN(trials, c.integer("trials", 1));
   SYLVA_ASSIGN(workers, c.integer("workers", 1));
   SYLVA_ASSIGN(threads, c.integer("threads-per-worker", 0));
@@ -298,6 +307,10 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   }
   out.run.seed = static_cast<uint64_t>(seed);
   out.run.worker_name = host_and_pid();
+  SYLVA_ASSIGN(heartbeat_timeout, c.real("heartbeat-timeout", 0.3));
+  SYLVA_ASSIGN(max_retries, c.integer("max-retries", 0));
+  out.run.heartbeat_timeout = heartbeat_timeout;
+  out.run.max_retries = static_cast<int>(max_retries);
   return out;
 }
 

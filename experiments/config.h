@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,9 +48,15 @@ using Objective = search::Objective;
 StatusOr<std::vector<Objective>> objectives_of(const ExperimentConfig& config);
 StatusOr<Objective> objective_of(const ExperimentConfig& config);  // the first
 
+// A new engine for the experiment, as build_components makes it.
+StatusOr<std::unique_ptr<search::Strategy>> new_strategy(const ExperimentConfig& config,
+                                                         const Space& space);
+
 struct Components {
   std::unique_ptr<Space> space;
   std::unique_ptr<search::Strategy> strategy;
+  // Another fresh engine like `strategy` (each takeover of a coordinator).
+  std::function<StatusOr<std::unique_ptr<search::Strategy>>()> new_strategy;
   std::unique_ptr<evaluators::Evaluator> evaluator;
   RunOptions run;
 };

@@ -219,4 +219,17 @@ Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) 
   return table;
 }
 
+Table workers_table(const std::vector<WorkerRow>& workers) {
+  Table table;
+  table.columns = {"worker",  "host",           "pid",    "state", "slots", "coordinator",
+                   "started", "last_heartbeat", "running"};
+  for (const WorkerRow& w : workers) {
+    std::vector<std::string> numbers;
+    for (int64_t n : w.running) numbers.push_back(std::to_string(n));
+    table.rows.push_back({w.label, w.host, w.pid, w.state, w.slots, w.leader ? "yes" : "",
+                          w.started_at, w.seen_at, join(numbers, " ")});
+  }
+  return table;
+}
+
 }  // namespace sylva::experiments

@@ -41,4 +41,9 @@ std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objectiv
 // One row per experiment: counts by state, best objective, space, strategy.
 Table status_table(Store& store, const std::vector<ExperimentRow>& experiments);
 
+// One row per worker process of an experiment: label (host:pid), state,
+// slots, whether it coordinates, when it started and was last seen (the
+// database's clock), the trials it holds.
+Table workers_table(const std::vector<WorkerRow>& workers);
+
 }  // namespace sylva::experiments

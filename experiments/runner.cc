@@ -5,13 +5,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
 
 #include "evaluators/worker_pool.h"
 #include "experiments/halving.h"
+#include "experiments/run_support.h"
 #include "spaces/random.h"
 
 namespace sylva::experiments {
@@ -19,79 +18,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 using evaluators::EvalResult;
-
-struct Event {
-  bool finished = false;  // else an intermediate value
-  int64_t trial_id = 0;
-  int step = 0;
-  std::string name;
-  double value = 0;
-  EvalResult result;
-};
-
-// Worker threads push, the loop thread pops.
-class EventQueue {
- public:
-  void push(Event e) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      events_.push_back(std::move(e));
-    }
-    cv_.notify_one();
-  }
-  std::optional<Event> pop_for(std::chrono::milliseconds timeout) {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (!cv_.wait_for(lock, timeout, [this] { return !events_.empty(); })) return std::nullopt;
-    Event e = std::move(events_.front());
-    events_.pop_front();
-    return e;
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Event> events_;  // Guarded by mu_
-};
-
-class QueueReporter : public evaluators::Reporter {
- public:
-  QueueReporter(EventQueue& queue, int64_t trial_id) : queue_(queue), trial_id_(trial_id) {}
-  void intermediate(int step, const std::string& name, double value) override {
-    Event e;
-    e.trial_id = trial_id_;
-    e.step = step;
-    e.name = name;
-    e.value = value;
-    queue_.push(std::move(e));
-  }
-
- private:
-  EventQueue& queue_;
-  int64_t trial_id_;
-};
-
-std::string first_line(const std::string& text) {
-  std::string line = text.substr(0, text.find('\n'));
-  return line.empty() ? "unknown error" : line;
-}
-
-// Runs one job, turning any exception into a FAIL result.
-EvalResult evaluate_safely(evaluators::Evaluator& evaluator, const evaluators::Job& job,
-                           evaluators::Reporter& reporter) {
-  EvalResult r;
-  try {
-    r = evaluator.evaluate(job, reporter);
-  } catch (const std::exception& e) {
-    r = EvalResult();
-    r.state = TrialState::kFail;
-    r.message = first_line(e.what());
-  } catch (...) {
-    r = EvalResult();
-    r.state = TrialState::kFail;
-    r.message = "unknown error";
-  }
-  return r;
-}
+using internal::Event;
+using internal::EventQueue;
 
 }  // namespace
 
@@ -103,30 +31,13 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
   RunEvent progress;
   progress.total = options.trials;
   auto signed_value = [&](double v) { return options.maximize ? v : -v; };
-  // What an engine is told of a finished trial: its objective, signed, when
-  // the trial did not fail and reported it.
   auto observation = [&](int64_t number, const Architecture& arch, TrialState state,
                          const std::map<std::string, double>& metrics) {
-    search::Observation obs;
-    obs.number = number;
-    obs.arch = arch;
-    obs.metrics = metrics;
-    auto it = metrics.find(options.objective);
-    obs.ok = state != TrialState::kFail && it != metrics.end();
-    if (obs.ok) obs.value = signed_value(it->second);
-    return obs;
+    return internal::observation(number, arch, state, metrics, options.objective, options.maximize);
   };
   // Metrics a COMPLETE trial must report.
-  std::vector<std::string> required = options.required_metrics;
-  if (required.empty()) required.push_back(options.objective);
-  auto note_best = [&](const TrialRow& row) {
-    auto it = row.metrics.find(options.objective);
-    if (row.state != TrialState::kComplete || it == row.metrics.end()) return;
-    if (!progress.best || signed_value(it->second) > signed_value(*progress.best)) {
-      progress.best = it->second;
-      progress.best_key = row.arch_key;
-    }
-  };
+  const std::vector<std::string> required = internal::required_metrics(options);
+  auto note_best = [&](const TrialRow& row) { internal::note_best(progress, row, options); };
 
   std::optional<SuccessiveHalving> halving;
   if (options.min_budget > 0) {
@@ -226,12 +137,7 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
     int64_t id = row.id;
     running[id] = Running{std::move(row), std::move(arch), rung};
     pool.submit([&queue, &evaluator, job = std::move(job), id] {
-      QueueReporter reporter(queue, id);
-      Event done;
-      done.finished = true;
-      done.trial_id = id;
-      done.result = evaluate_safely(evaluator, job, reporter);
-      queue.push(std::move(done));
+      internal::run_job(queue, evaluator, job, id);
     });
   };
 
@@ -312,14 +218,7 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
     Running done = std::move(it->second);
     running.erase(it);
     EvalResult& r = event->result;
-    for (const std::string& metric : required) {
-      if (r.state != TrialState::kComplete || r.metrics.count(metric)) continue;
-      std::vector<std::string> names;
-      for (const auto& [name, v] : r.metrics) names.push_back(name);
-      r.state = TrialState::kFail;
-      r.message =
-          fmt::format("objective '{}' is not among the metrics ({})", metric, join(names, ", "));
-    }
+    internal::require_metrics(r, required);
     auto objective = r.metrics.find(options.objective);
     const bool has_value = r.state != TrialState::kFail && objective != r.metrics.end();
     if (halving) {

@@ -42,6 +42,11 @@ struct RunOptions {
   int64_t eta = 3;
   uint64_t seed = 0;        // experiment seed; trial seed = mix(seed, number)
   std::string worker_name;  // recorded on each trial (host:pid)
+  // Several processes (cluster.h): a RUNNING trial whose heartbeat is older
+  // than this (by the database's clock) is taken back from its worker, at
+  // most max_retries times before it FAILs.
+  double heartbeat_timeout = 60;
+  int max_retries = 3;
 };
 
 // What the loop reports as it goes (progress display, logs).
@@ -63,6 +68,7 @@ struct RunSummary {
   int64_t requeued = 0;    // trials put back to WAITING on entry
   int64_t replayed = 0;    // finished trials told to the strategy on entry
   bool exhausted = false;  // the strategy had nothing new before the budget
+  int64_t taken_back = 0;  // trials taken back from lost workers while running (cluster.h)
 };
 
 StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const Space& space,

@@ -106,6 +106,10 @@ struct IntermediateRow {
   double value = 0;
 };
 
+// True for a PostgreSQL target ("postgresql://...", "postgres://...", or a
+// libpq "host=..." / "dbname=..." string); anything else is an SQLite file.
+bool is_database_url(const std::string& target);
+
 class Store {
  public:
   // Opens (creating and migrating if needed) the database at `path`;

@@ -150,6 +150,8 @@ Status check_version(int version, const std::string& path) {
 
 }  // namespace
 
+bool is_database_url(const std::string& target) { return sql::is_postgres(target); }
+
 StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
   SYLVA_ASSIGN(db, sql::connect(path));
   const std::string where = db->where();

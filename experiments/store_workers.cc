@@ -206,6 +206,11 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
   if (lost_workers.empty()) {
     mark.bind_int(1, experiment_id).bind_text(2, "").bind_real(3, stale_seconds).run();
   }
+  // A lost worker's lease goes with it: another process may coordinate now.
+  Stmt unlead(*db_,
+              "DELETE FROM leaders WHERE experiment_id = ? AND worker_id IN "
+              "(SELECT id FROM workers WHERE experiment_id = ? AND state = 'LOST')");
+  unlead.bind_int(1, experiment_id).bind_int(2, experiment_id).run();
   txn.commit();
   return done;
 }

@@ -16,6 +16,7 @@
 #include "experiments/config.h"
 #include "experiments/store.h"
 #include "spaces/network.h"
+#include "tests/cli/small_grammar.h"
 
 namespace sylva {
 namespace {
@@ -32,20 +33,14 @@ std::string capture(const std::string& command, int* code) {
   return out;
 }
 
-// A small chain space, so that training takes seconds.
-constexpr const char* kGrammar = R"(%builder chain
-%stem 8
-%stages 1 1
-net -> layer layer
-layer -> "conv3x3" | "mbconv_e3_k3" | "identity"
-)";
+using testing::kSmallGrammar;
 
 TEST(TrainExport, TrainedSearchExportsATorchScriptThatPythonRunsLikeLibTorch) {
   const fs::path dir =
       fs::temp_directory_path() / ("sylva_train_export_" + std::to_string(getpid()));
   fs::create_directories(dir);
   const std::string db = (dir / "s.db").string();
-  std::ofstream(dir / "small.grammar") << kGrammar;
+  std::ofstream(dir / "small.grammar") << kSmallGrammar;
 
   int code = 0;
   std::string out = capture(std::string(SYLVA_BINARY) + " search --name tiny --db " + db +

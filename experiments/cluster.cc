@@ -1,0 +1,351 @@
+#include "experiments/cluster.h"
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <set>
+
+#include "evaluators/worker_pool.h"
+#include "experiments/run_support.h"
+#include "spaces/random.h"
+
+namespace sylva::experiments {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using evaluators::EvalResult;
+
+std::string host_name() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+// A process of this host that no longer runs: kill(pid, 0) fails with ESRCH
+// (EPERM means it exists under another user), or it is a zombie that its
+// parent has not reaped.
+bool gone(int64_t pid) {
+  if (kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t paren = text.rfind(')');  // the command name may hold spaces
+  return paren != std::string::npos && paren + 2 < text.size() && text[paren + 2] == 'Z';
+}
+
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+}  // namespace
+
+bool parse_worker_label(const std::string& label, std::string* host, int64_t* pid) {
+  const size_t colon = label.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == label.size()) return false;
+  char* end = nullptr;
+  const long long p = std::strtoll(label.c_str() + colon + 1, &end, 10);
+  if (*end != '\0' || p <= 0) return false;
+  *host = label.substr(0, colon);
+  *pid = p;
+  return true;
+}
+
+StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Space& space,
+                                 evaluators::Evaluator& evaluator, const RunOptions& options,
+                                 const ClusterHooks& hooks, const RunListener& listener) {
+  const auto start = Clock::now();
+  const std::string label = options.worker_name;
+  const std::string host = host_name();
+  const int slots = std::max(1, options.workers);
+  const double timeout = options.heartbeat_timeout;
+  // Heartbeats six times per timeout: a live worker is never judged lost.
+  const double interval = std::clamp(timeout / 6, 0.05, 10.0);
+  RunSummary summary;
+  RunEvent progress;
+  int64_t budget = hooks.budget ? hooks.budget() : options.trials;
+  progress.total = budget;
+  auto signed_value = [&](double v) { return options.maximize ? v : -v; };
+  auto note_best = [&](const TrialRow& row) { internal::note_best(progress, row, options); };
+  const std::vector<std::string> required = internal::required_metrics(options);
+
+  const int64_t worker_id = store.add_worker(experiment_id, label, host, getpid(), slots);
+
+  // The coordinator's state, rebuilt on each takeover.
+  std::unique_ptr<search::Strategy> strategy;
+  std::set<int64_t> told;  // trial numbers the engine has heard the result of
+  int64_t low = 0;         // every trial below this number has been told
+  bool exhausted = false;
+  bool first_lead = true;
+
+  // Takes trials back from lost workers; returns how many.
+  auto take_back = [&](const std::set<std::string>& dead) {
+    auto back = store.requeue_lost(experiment_id, timeout, dead, options.max_retries);
+    return static_cast<int64_t>(back.size());
+  };
+  // Processes of this host that are gone (a killed `search` being resumed, a
+  // worker killed beside this one) lose their trials and their lease at
+  // once, not after the heartbeat timeout. Labels come from the worker
+  // registry and from RUNNING trials (an older run left no registry).
+  auto dead_here = [&](const std::vector<TrialRow>& rows) {
+    std::set<std::string> dead;
+    auto check = [&](const std::string& worker) {
+      std::string h;
+      int64_t pid = 0;
+      if (worker != label && parse_worker_label(worker, &h, &pid) && h == host && gone(pid)) {
+        dead.insert(worker);
+      }
+    };
+    for (const WorkerRow& w : store.workers(experiment_id)) {
+      if (w.state == "ACTIVE") check(w.label);
+    }
+    for (const TrialRow& row : rows) {
+      if (row.state == TrialState::kRunning) check(row.worker);
+    }
+    return dead;
+  };
+  {
+    auto dead = dead_here(store.trials(experiment_id));
+    if (!dead.empty()) summary.requeued = take_back(dead);
+  }
+
+  auto become_coordinator = [&]() -> Status {
+    SYLVA_ASSIGN(fresh, hooks.new_strategy());
+    strategy = std::move(fresh);
+    told.clear();
+    low = 0;
+    exhausted = false;
+    for (const TrialRow& row : store.trials(experiment_id)) {
+      auto arch = space.parse(row.arch_canonical);
+      if (!arch.is_ok()) {
+        return Status::error(
+            fmt::format("trial {}: stored architecture does not parse in space '{}': {}",
+                        row.number, space.name(), arch.status().message()));
+      }
+      if (evaluators::is_finished(row.state)) {
+        strategy->tell(internal::observation(row.number, arch.value(), row.state, row.metrics,
+                                             options.objective, options.maximize));
+        told.insert(row.number);
+        note_best(row);
+        if (first_lead) ++summary.replayed;
+      } else {
+        strategy->pending(arch.value());
+      }
+    }
+    while (told.count(low)) told.erase(low++);
+    first_lead = false;
+    return Status::ok();
+  };
+
+  struct Running {
+    TrialRow row;
+  };
+  std::map<int64_t, Running> running;  // by trial id
+  internal::EventQueue queue;
+  evaluators::WorkerPool pool(slots);
+
+  auto dispatch = [&](TrialRow row) {
+    auto arch = space.parse(row.arch_canonical);
+    if (!arch.is_ok()) {
+      store.finish_trial(row.id, TrialState::kFail,
+                         "stored architecture does not parse: " + arch.status().message(), {},
+                         label);
+      return;
+    }
+    evaluators::Job job;
+    job.trial_number = row.number;
+    job.seed = row.seed;
+    job.arch = arch.value();
+    job.space = &space;
+    job.threads = options.threads_per_worker;
+    job.timeout_seconds = options.trial_timeout;
+    const int64_t id = row.id;
+    running[id] = Running{std::move(row)};
+    pool.submit([&queue, &evaluator, job = std::move(job), id] {
+      internal::run_job(queue, evaluator, job, id);
+    });
+  };
+
+  // Weights of the best keep_weights trials stay in the database; another
+  // process may keep some at the same time, so the set is read back each time.
+  auto keep_weights = [&](const TrialRow& row, const std::string& weights) {
+    if (options.keep_weights <= 0 || weights.empty()) return;
+    auto it = row.metrics.find(options.objective);
+    if (it == row.metrics.end()) return;
+    std::map<int64_t, double> value_of;
+    for (const TrialRow& t : store.trials(experiment_id)) {
+      auto m = t.metrics.find(options.objective);
+      if (t.state == TrialState::kComplete && m != t.metrics.end()) {
+        value_of[t.id] = signed_value(m->second);
+      }
+    }
+    std::vector<std::pair<double, int64_t>> kept;
+    for (int64_t id : store.trials_with_artifact(experiment_id, "weights")) {
+      auto v = value_of.find(id);
+      kept.push_back({v == value_of.end() ? -1e300 : v->second, id});
+    }
+    std::sort(kept.begin(), kept.end());
+    const double value = signed_value(it->second);
+    if (static_cast<int>(kept.size()) >= options.keep_weights && value <= kept.front().first) {
+      return;
+    }
+    store.put_artifact(row.id, "weights", weights);
+    kept.insert(kept.begin(), {value, row.id});
+    std::sort(kept.begin(), kept.end());
+    for (size_t i = 0; i + options.keep_weights < kept.size(); ++i) {
+      store.delete_artifact(kept[i].second, "weights");
+    }
+  };
+
+  bool leader = false;
+  auto last_beat = Clock::now() - std::chrono::hours(1);
+  auto last_listen = Clock::now();
+  while (true) {
+    bool busy = false;  // did anything this tick; look again at once
+    const bool beat = seconds_since(last_beat) >= interval;
+    if (beat) {
+      std::vector<int64_t> ids;
+      for (const auto& [id, r] : running) ids.push_back(id);
+      store.worker_heartbeat(worker_id, ids);
+      if (hooks.budget) budget = hooks.budget();
+      progress.total = budget;
+      if (!leader) {
+        auto dead = dead_here({});
+        if (!dead.empty()) summary.taken_back += take_back(dead);
+      }
+      const bool was = leader;
+      leader = store.try_lead(experiment_id, worker_id, timeout);
+      if (leader && !was) {
+        Status s = become_coordinator();
+        if (!s.is_ok()) return s;
+      }
+      if (!leader) strategy.reset();
+      if (leader) summary.taken_back += take_back({});
+      last_beat = Clock::now();
+    }
+
+    TrialCounts c = store.counts(experiment_id, timeout);
+    if (leader) {
+      // Results since the last look, and trials of processes of this host
+      // that are gone (checked once per heartbeat).
+      std::vector<TrialRow> rows = store.trials_from(experiment_id, low);
+      if (beat) {
+        auto dead = dead_here(rows);
+        if (!dead.empty()) {
+          summary.taken_back += take_back(dead);
+          busy = true;
+        }
+      }
+      for (const TrialRow& row : rows) {
+        if (!evaluators::is_finished(row.state) || told.count(row.number)) continue;
+        auto arch = space.parse(row.arch_canonical);
+        if (!arch.is_ok()) continue;  // cannot happen: it parsed when added
+        strategy->tell(internal::observation(row.number, arch.value(), row.state, row.metrics,
+                                             options.objective, options.maximize));
+        told.insert(row.number);
+        note_best(row);
+      }
+      while (told.count(low)) told.erase(low++);
+      // New trials for the live workers' free slots, within the budget.
+      int64_t free = std::max<int64_t>(c.live_slots, slots) - c.waiting - c.running;
+      int64_t created = c.total;
+      while (free > 0 && created < budget && !exhausted) {
+        auto arch = strategy->ask(created);
+        if (!arch) {
+          exhausted = true;
+          break;
+        }
+        auto id = store.insert_trial(experiment_id, created, hash_hex(arch->hash), arch->key,
+                                     arch->canonical,
+                                     mix_seed(options.seed, static_cast<uint64_t>(created)));
+        if (!id) {  // another coordinator: this one's lease had lapsed
+          leader = false;
+          strategy.reset();
+          break;
+        }
+        ++created;
+        --free;
+        ++c.waiting;
+        ++c.total;
+        busy = true;
+      }
+      if (leader && c.closed.empty()) {
+        if (c.finished >= budget) {
+          store.close_experiment(experiment_id, "budget");
+          c.closed = "budget";
+        } else if (exhausted && c.waiting == 0 && c.running == 0) {
+          store.close_experiment(experiment_id, "exhausted");
+          c.closed = "exhausted";
+        }
+      }
+    }
+
+    // Claim waiting trials for the free slots.
+    while (static_cast<int>(running.size()) < slots && c.waiting > 0) {
+      auto row = store.claim_trial(experiment_id, label);
+      if (!row) break;
+      --c.waiting;
+      dispatch(std::move(*row));
+      busy = true;
+    }
+
+    progress.finished = c.finished;
+    progress.running = c.running;
+    progress.failed = c.failed;
+    progress.elapsed_seconds = seconds_since(start);
+    progress.trial = nullptr;
+    if (running.empty() && !c.closed.empty() && c.waiting == 0 && c.running == 0) {
+      summary.exhausted = c.closed == "exhausted";
+      break;
+    }
+
+    const bool full = static_cast<int>(running.size()) >= slots;
+    auto event = queue.pop_for(std::chrono::milliseconds(busy ? 0 : full ? 250 : 20));
+    if (!event) {
+      if (listener && seconds_since(last_listen) > 0.25) {
+        listener(progress);
+        last_listen = Clock::now();
+      }
+      continue;
+    }
+    if (!event->finished) {
+      store.add_intermediate(event->trial_id, event->step, event->name, event->value);
+      continue;
+    }
+    auto it = running.find(event->trial_id);
+    TrialRow row = std::move(it->second.row);
+    running.erase(it);
+    EvalResult& r = event->result;
+    internal::require_metrics(r, required);
+    if (!store.finish_trial(row.id, r.state, r.message, r.metrics, label)) {
+      // Judged lost (a long pause) and taken back: the trial is someone
+      // else's now, and its result will be theirs.
+      store.add_event(row.id, "discarded",
+                      fmt::format("result from {} came after the trial was taken back", label));
+      continue;
+    }
+    row.state = r.state;
+    row.message = r.message;
+    row.metrics = r.metrics;
+    if (r.state == TrialState::kComplete) keep_weights(row, r.weights);
+    note_best(row);
+    progress.finished = c.finished + 1;
+    progress.failed = c.failed + (r.state == TrialState::kFail);
+    progress.running = std::max<int64_t>(0, c.running - 1);
+    progress.trial = &row;
+    if (listener) listener(progress);
+    last_listen = Clock::now();
+  }
+  pool.wait();
+  store.worker_exit(worker_id);
+  summary.finished = progress.finished;
+  return summary;
+}
+
+}  // namespace sylva::experiments

@@ -1,0 +1,54 @@
+// The experiment loop for several processes sharing one experiment through
+// the database: `sylva search` and `sylva resume` on one machine, and any
+// number of `sylva worker` processes on this or other hosts (PostgreSQL), or
+// on this host (an SQLite file).
+//
+// Every process runs this same loop, with its own worker threads:
+//   - It registers in the workers table and heartbeats every
+//     heartbeat_timeout / 6 seconds, for itself and each trial it holds.
+//   - One process at a time is the coordinator (Store::try_lead: a
+//     PostgreSQL advisory lock, or a lease in an SQLite file). Only the
+//     coordinator asks the search engine: it rebuilds a fresh engine from the
+//     database when it takes over (finished trials told, unfinished ones
+//     pending), tells it each trial that finished since, and adds WAITING
+//     trials while the live workers have free slots and the experiment has
+//     fewer trials than its global budget. It takes trials back from lost
+//     workers (stale heartbeat, or a process of this host that is gone) with
+//     their genotype and seed, up to max_retries, and closes the experiment
+//     when the budget is finished or the engine has nothing new.
+//   - Every process claims WAITING trials atomically for its free slots and
+//     records their results only while it still holds them, so no trial is
+//     recorded twice.
+// A process leaves when the experiment is closed and no trial waits or runs.
+// Successive halving keeps the one-process loop (runner.h).
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "evaluators/evaluator.h"
+#include "experiments/runner.h"
+#include "experiments/store.h"
+#include "search/strategy.h"
+#include "spaces/space.h"
+
+namespace sylva::experiments {
+
+using StrategyFactory = std::function<StatusOr<std::unique_ptr<search::Strategy>>()>;
+
+struct ClusterHooks {
+  // A fresh engine, for each time this process becomes the coordinator.
+  StrategyFactory new_strategy;
+  // The experiment's budget of finished trials now (`resume --trials` may
+  // have raised it); empty: options.trials throughout.
+  std::function<int64_t()> budget;
+};
+
+StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Space& space,
+                                 evaluators::Evaluator& evaluator, const RunOptions& options,
+                                 const ClusterHooks& hooks, const RunListener& listener);
+
+// "host:pid" of a label, split; false when the label has no such form.
+bool parse_worker_label(const std::string& label, std::string* host, int64_t* pid);
+
+}  // namespace sylva::experiments

@@ -1,0 +1,114 @@
+#include "experiments/run_support.h"
+
+#include <fmt/format.h>
+
+#include "spaces/space.h"
+
+namespace sylva::experiments::internal {
+namespace {
+
+using evaluators::EvalResult;
+using evaluators::TrialState;
+
+class QueueReporter : public evaluators::Reporter {
+ public:
+  QueueReporter(EventQueue& queue, int64_t trial_id) : queue_(queue), trial_id_(trial_id) {}
+  void intermediate(int step, const std::string& name, double value) override {
+    Event e;
+    e.trial_id = trial_id_;
+    e.step = step;
+    e.name = name;
+    e.value = value;
+    queue_.push(std::move(e));
+  }
+
+ private:
+  EventQueue& queue_;
+  int64_t trial_id_;
+};
+
+std::string first_line(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  return line.empty() ? "unknown error" : line;
+}
+
+}  // namespace
+
+void EventQueue::push(Event e) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(std::move(e));
+  }
+  cv_.notify_one();
+}
+
+std::optional<Event> EventQueue::pop_for(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (!cv_.wait_for(lock, timeout, [this] { return !events_.empty(); })) return std::nullopt;
+  Event e = std::move(events_.front());
+  events_.pop_front();
+  return e;
+}
+
+void run_job(EventQueue& queue, evaluators::Evaluator& evaluator, const evaluators::Job& job,
+             int64_t trial_id) {
+  QueueReporter reporter(queue, trial_id);
+  Event done;
+  done.finished = true;
+  done.trial_id = trial_id;
+  EvalResult& r = done.result;
+  try {
+    r = evaluator.evaluate(job, reporter);
+  } catch (const std::exception& e) {
+    r = EvalResult();
+    r.state = TrialState::kFail;
+    r.message = first_line(e.what());
+  } catch (...) {
+    r = EvalResult();
+    r.state = TrialState::kFail;
+    r.message = "unknown error";
+  }
+  queue.push(std::move(done));
+}
+
+void require_metrics(EvalResult& r, const std::vector<std::string>& required) {
+  for (const std::string& metric : required) {
+    if (r.state != TrialState::kComplete || r.metrics.count(metric)) continue;
+    std::vector<std::string> names;
+    for (const auto& [name, v] : r.metrics) names.push_back(name);
+    r.state = TrialState::kFail;
+    r.message =
+        fmt::format("objective '{}' is not among the metrics ({})", metric, join(names, ", "));
+  }
+}
+
+search::Observation observation(int64_t number, const Architecture& arch, TrialState state,
+                                const std::map<std::string, double>& metrics,
+                                const std::string& objective, bool maximize) {
+  search::Observation obs;
+  obs.number = number;
+  obs.arch = arch;
+  obs.metrics = metrics;
+  auto it = metrics.find(objective);
+  obs.ok = state != TrialState::kFail && it != metrics.end();
+  if (obs.ok) obs.value = maximize ? it->second : -it->second;
+  return obs;
+}
+
+std::vector<std::string> required_metrics(const RunOptions& options) {
+  std::vector<std::string> required = options.required_metrics;
+  if (required.empty()) required.push_back(options.objective);
+  return required;
+}
+
+void note_best(RunEvent& progress, const TrialRow& row, const RunOptions& options) {
+  auto it = row.metrics.find(options.objective);
+  if (row.state != TrialState::kComplete || it == row.metrics.end()) return;
+  const double sign = options.maximize ? 1 : -1;
+  if (!progress.best || sign * it->second > sign * *progress.best) {
+    progress.best = it->second;
+    progress.best_key = row.arch_key;
+  }
+}
+
+}  // namespace sylva::experiments::internal

@@ -1,0 +1,64 @@
+// Pieces the experiment loops share (runner.cc: one process; cluster.cc:
+// many): the queue that carries worker threads' results to the loop thread,
+// a job run that turns exceptions into FAIL, and the checks on a result.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "evaluators/evaluator.h"
+#include "experiments/runner.h"
+#include "search/strategy.h"
+
+namespace sylva::experiments::internal {
+
+struct Event {
+  bool finished = false;  // else an intermediate value
+  int64_t trial_id = 0;
+  int step = 0;
+  std::string name;
+  double value = 0;
+  evaluators::EvalResult result;
+};
+
+// Worker threads push, the loop thread pops.
+class EventQueue {
+ public:
+  void push(Event e);
+  std::optional<Event> pop_for(std::chrono::milliseconds timeout);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;  // Guarded by mu_
+};
+
+// Runs `job` on a worker thread: intermediate values and then the result go
+// to `queue` as events of `trial_id`; an exception becomes a FAIL.
+void run_job(EventQueue& queue, evaluators::Evaluator& evaluator, const evaluators::Job& job,
+             int64_t trial_id);
+
+// A COMPLETE result missing one of `required` becomes a FAIL naming it.
+void require_metrics(evaluators::EvalResult& r, const std::vector<std::string>& required);
+
+// What an engine is told of a finished trial: its objective, signed (larger
+// is better), when the trial did not fail and reported it.
+search::Observation observation(int64_t number, const Architecture& arch,
+                                evaluators::TrialState state,
+                                const std::map<std::string, double>& metrics,
+                                const std::string& objective, bool maximize);
+
+// The metrics a COMPLETE trial must report: the objectives (at least the
+// first).
+std::vector<std::string> required_metrics(const RunOptions& options);
+
+// Records `row` in progress.best if it is COMPLETE and beats it.
+void note_best(RunEvent& progress, const TrialRow& row, const RunOptions& options);
+
+}  // namespace sylva::experiments::internal

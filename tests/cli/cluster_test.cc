@@ -1,0 +1,254 @@
+// Several processes on one experiment: `sylva search` plus three `sylva
+// worker` processes on PostgreSQL (a private server) and on an SQLite file.
+// One worker is killed with SIGKILL while it holds a trial, and the
+// coordinator once; the experiment still finishes with exactly its budget of
+// finished trials, each architecture evaluated once, nothing lost.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "experiments/store.h"
+#include "tests/cli/small_grammar.h"
+#include "tests/experiments/pg_server.h"
+
+namespace sylva {
+namespace {
+
+using experiments::Store;
+using experiments::TrialRow;
+using experiments::WorkerRow;
+
+const std::string kSylva = SYLVA_BINARY;
+const std::string kTable =
+    std::string(SYLVA_SOURCE_DIR) + "/../shared/benchmarks/nas-bench-macro-cifar10.csv";
+
+using testing::kSmallGrammar;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/sylva-cluster-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+  }
+  void TearDown() override {
+    for (const auto& [pid, log] : procs_) kill(pid, SIGKILL);
+    for (const auto& [pid, log] : procs_) waitpid(pid, nullptr, 0);
+    std::system(("rm -rf " + dir_).c_str());
+  }
+
+  // Starts sylva with `args` (split on spaces); output to dir_/LOG.
+  pid_t spawn(const std::string& args, const std::string& log) {
+    std::vector<std::string> words;
+    std::istringstream in(args);
+    for (std::string w; in >> w;) words.push_back(w);
+    const std::string path = dir_ + "/" + log;
+    pid_t pid = fork();
+    if (pid == 0) {
+      int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(fd, 1);
+      dup2(fd, 2);
+      std::vector<char*> argv = {const_cast<char*>("sylva")};
+      for (auto& w : words) argv.push_back(w.data());
+      argv.push_back(nullptr);
+      execv(kSylva.c_str(), argv.data());
+      _exit(127);
+    }
+    procs_[pid] = path;
+    return pid;
+  }
+
+  // Waits up to `seconds` for `ready()`, checking every 20 ms.
+  static bool wait_for(const std::function<bool()>& ready, double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < end) {
+      if (ready()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  void kill_and_reap(pid_t pid) {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    procs_.erase(pid);
+  }
+
+  // Waits for every process still running; each must exit 0.
+  void expect_all_exit_cleanly(double seconds) {
+    const auto end = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (!procs_.empty() && std::chrono::steady_clock::now() < end) {
+      for (auto it = procs_.begin(); it != procs_.end();) {
+        int status = 0;
+        if (waitpid(it->first, &status, WNOHANG) == it->first) {
+          EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "status " << status << ":\n"
+                                                                     << slurp(it->second);
+          it = procs_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    for (const auto& [pid, log] : procs_) ADD_FAILURE() << "still running:\n" << slurp(log);
+  }
+
+  // Runs `search ARGS` plus three workers on `db`; kills one worker while it
+  // holds a trial and then the coordinator; checks the finished experiment.
+  void run_with_kills(const std::string& db, const std::string& search_args, int64_t budget) {
+    pid_t search = spawn("search --name c --db " + db + " " + search_args, "search.log");
+    std::unique_ptr<Store> store;
+    int64_t exp = 0;
+    ASSERT_TRUE(wait_for(
+        [&] {
+          if (!store) {
+            auto s = Store::open(db);
+            if (!s.is_ok()) return false;
+            store = std::move(s).value();
+          }
+          auto e = store->find_experiment("c");
+          if (e.is_ok()) exp = e.value().id;
+          return e.is_ok();
+        },
+        60))
+        << slurp(dir_ + "/search.log");
+    std::vector<pid_t> workers;
+    for (int i = 0; i < 3; ++i) {
+      workers.push_back(spawn("worker --name c --db " + db, "worker" + std::to_string(i) + ".log"));
+    }
+
+    // Kill worker 0 with SIGKILL once it holds a trial.
+    std::vector<int64_t> held;
+    std::string victim;
+    ASSERT_TRUE(wait_for(
+        [&] {
+          for (const WorkerRow& w : store->workers(exp)) {
+            if (w.pid == workers[0] && !w.running.empty()) {
+              kill_and_reap(workers[0]);
+              held = w.running;
+              victim = w.label;
+              return true;
+            }
+          }
+          return false;
+        },
+        60));
+    // Then the coordinator, whichever process it is, before the end.
+    pid_t coordinator = 0;
+    ASSERT_TRUE(wait_for(
+        [&] {
+          for (const WorkerRow& w : store->workers(exp)) {
+            if (w.leader && w.state == "ACTIVE" && w.pid != workers[0]) coordinator = w.pid;
+          }
+          return coordinator != 0;
+        },
+        30));
+    const auto counts = store->counts(exp, 60);
+    EXPECT_LT(counts.finished, budget) << "the experiment ended before the coordinator was killed";
+    kill_and_reap(coordinator);
+    (void)search;
+
+    expect_all_exit_cleanly(240);
+
+    std::vector<TrialRow> trials = store->trials(exp);
+    ASSERT_EQ(static_cast<int64_t>(trials.size()), budget);
+    std::set<std::string> hashes;
+    for (size_t i = 0; i < trials.size(); ++i) {
+      const TrialRow& t = trials[i];
+      EXPECT_EQ(t.number, static_cast<int64_t>(i));
+      EXPECT_EQ(t.state, evaluators::TrialState::kComplete) << t.number << ": " << t.message;
+      EXPECT_NE(t.worker, victim) << "trial " << t.number;
+      hashes.insert(t.arch_hash);
+    }
+    EXPECT_EQ(hashes.size(), trials.size()) << "an architecture was evaluated twice";
+    // What the killed worker held ran again elsewhere, once.
+    ASSERT_FALSE(held.empty());
+    for (int64_t n : held) {
+      EXPECT_GE(trials[n].retries, 1) << "trial " << n;
+      EXPECT_LE(trials[n].retries, 2) << "trial " << n;
+    }
+    int64_t retried = 0;
+    for (const TrialRow& t : trials) retried += t.retries;
+    // The killed coordinator may have held a trial too.
+    EXPECT_LE(retried, static_cast<int64_t>(held.size()) + 1);
+    // Every process but the two killed left the registry cleanly.
+    int exited = 0, lost = 0;
+    for (const WorkerRow& w : store->workers(exp)) {
+      exited += w.state == "EXITED";
+      lost += w.state == "LOST";
+      EXPECT_TRUE(w.running.empty());
+    }
+    EXPECT_EQ(exited, 2);
+    EXPECT_EQ(lost, 2);
+    EXPECT_EQ(store->counts(exp, 60).closed, "budget");
+  }
+
+  std::string dir_;
+  std::map<pid_t, std::string> procs_;  // running children and their logs
+};
+
+TEST_F(ClusterTest, TableSearchOnPostgresSurvivesAKilledWorkerAndCoordinator) {
+  testing::PgServer pg;
+  ASSERT_TRUE(pg.ok()) << pg.error();
+  const std::string url = pg.create_database();
+  ASSERT_FALSE(url.empty());
+  run_with_kills(url,
+                 "--evaluator table --table " + kTable +
+                     " --metric test_acc_mean --stub-delay-ms 150 --trials 40"
+                     " --heartbeat-timeout 3 --seed 5",
+                 40);
+  // Each trial's value is the table's.
+  auto store = Store::open(url).value();
+  const int64_t exp = store->find_experiment("c").value().id;
+  std::map<std::string, std::string> table;
+  std::istringstream rows(slurp(kTable));
+  for (std::string line; std::getline(rows, line);) {
+    const size_t comma = line.find(',');
+    table[line.substr(0, comma)] = line.substr(comma + 1, line.find(',', comma + 1) - comma - 1);
+  }
+  for (const TrialRow& t : store->trials(exp)) {
+    EXPECT_DOUBLE_EQ(t.metrics.at("test_acc_mean"), std::stod(table.at(t.arch_key)));
+  }
+}
+
+TEST_F(ClusterTest, TrainedSearchOnPostgresSurvivesAKilledWorkerAndCoordinator) {
+  testing::PgServer pg;
+  ASSERT_TRUE(pg.ok()) << pg.error();
+  const std::string url = pg.create_database();
+  ASSERT_FALSE(url.empty());
+  std::ofstream(dir_ + "/small.grammar") << kSmallGrammar;
+  run_with_kills(url,
+                 "--space " + dir_ +
+                     "/small.grammar --evaluator train --epochs 1 --train-samples 1024"
+                     " --val-samples 256 --test-samples 256 --batch-size 32"
+                     " --threads-per-worker 1 --trials 8 --heartbeat-timeout 5 --seed 2",
+                 8);
+}
+
+TEST_F(ClusterTest, TableSearchOnSqliteSurvivesAKilledWorkerAndCoordinator) {
+  run_with_kills(dir_ + "/s.db",
+                 "--evaluator table --table " + kTable +
+                     " --metric test_acc_mean --stub-delay-ms 150 --trials 40"
+                     " --heartbeat-timeout 3 --seed 5",
+                 40);
+}
+
+}  // namespace
+}  // namespace sylva
