@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <fstream>
 #include <iostream>
@@ -54,27 +55,38 @@ void print_best(Store& store, int64_t experiment_id, const ExperimentConfig& con
       name, db, name, db);
 }
 
-// Ctrl-C (or SIGTERM) stops at once: what has finished is in the database,
-// and trials that were running are re-queued by `resume`. The handler only
-// writes a message prepared beforehand and exits (async-signal-safe); waiting
-// for a training job to end could take minutes.
+// Ctrl-C or SIGTERM (a batch system preempting the job). With several
+// processes (run_cluster) the first signal asks the loop to hand this
+// process's running trials back to the experiment at once, so that another
+// worker takes them without waiting for the heartbeat timeout; a second
+// signal, or the one-process loop, stops at once: what has finished is in the
+// database and running trials are re-queued by `resume` or the other workers.
+// The handler only writes a message prepared beforehand, sets a flag, or
+// exits (async-signal-safe); waiting for a training job could take minutes.
 char interrupt_message[1024];
 size_t interrupt_length = 0;
+std::atomic<int> stop_signal{0};
+std::atomic<bool> loop_hands_back{false};
 
 extern "C" void on_interrupt(int signal) {
+  if (loop_hands_back.load() && stop_signal.load() == 0) {
+    stop_signal.store(signal);
+    return;
+  }
   if (write(STDERR_FILENO, interrupt_message, interrupt_length) < 0) {
     // Nothing more can be done in a signal handler.
   }
   _exit(128 + signal);
 }
 
-void stop_cleanly_on_interrupt(const std::string& name, const std::string& db) {
+void stop_cleanly_on_interrupt(const std::string& name, const std::string& db, bool hand_back) {
   const std::string text = fmt::format(
       "\nsylva: interrupted; finished trials are saved, running ones will be re-queued by "
       "`sylva resume --name {} --db {}` or by the experiment's other workers\n",
       name, db);
   interrupt_length = std::min(text.size(), sizeof(interrupt_message));
   std::memcpy(interrupt_message, text.data(), interrupt_length);
+  loop_hands_back.store(hand_back);
   struct sigaction action = {};
   action.sa_handler = on_interrupt;
   sigemptyset(&action.sa_mask);
@@ -99,7 +111,7 @@ int64_t stored_budget(Store& store, const std::string& name, int64_t fallback) {
 
 int execute(Store& store, int64_t experiment_id, const std::string& name, const std::string& db,
             const ExperimentConfig& config, Components& c, Role role) {
-  stop_cleanly_on_interrupt(name, db);
+  stop_cleanly_on_interrupt(name, db, c.run.min_budget == 0);
   int64_t finished_before = 0;
   for (const auto& t : store.trials(experiment_id))
     finished_before += evaluators::is_finished(t.state);
@@ -121,12 +133,24 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
     experiments::ClusterHooks hooks;
     hooks.new_strategy = c.new_strategy;
     hooks.budget = [&] { return stored_budget(store, name, c.run.trials); };
+    hooks.stop_signal = &stop_signal;
+    hooks.abandon = [&](const experiments::RunSummary& s) {
+      progress.finish();
+      fmt::print(stderr,
+                 "sylva: interrupted; finished trials are saved, {} running trial(s) handed back: "
+                 "the experiment's other workers take them, or `sylva resume --name {} --db {}`\n",
+                 s.handed_back, name, db);
+      std::fflush(stdout);
+      std::fflush(stderr);
+      _exit(128 + s.stopped_by);
+    };
     summary = experiments::run_cluster(store, experiment_id, *c.space, *c.evaluator, c.run, hooks,
                                        listen);
   }
   progress.finish();
   if (!summary.is_ok()) return fail(summary.status());
   const auto& s = summary.value();
+  if (s.stopped_by) return 128 + s.stopped_by;
   if (s.requeued || s.replayed) {
     fmt::print("resumed: {} finished trial(s) replayed, {} interrupted trial(s) re-queued\n",
                s.replayed, s.requeued);

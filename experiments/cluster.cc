@@ -207,6 +207,19 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
   auto last_beat = Clock::now() - std::chrono::hours(1);
   auto last_listen = Clock::now();
   while (true) {
+    if (hooks.stop_signal && hooks.stop_signal->load() != 0) {
+      summary.stopped_by = hooks.stop_signal->load();
+      summary.handed_back = store.release_trials(
+          experiment_id, label,
+          fmt::format("worker {} stopped by signal {}", label, summary.stopped_by));
+      store.worker_exit(worker_id);
+      summary.finished = progress.finished;
+      // The evaluations still running belong to others now: the caller may
+      // end the process without waiting for them.
+      if (hooks.abandon) hooks.abandon(summary);
+      pool.wait();
+      return summary;
+    }
     bool busy = false;  // did anything this tick; look again at once
     const bool beat = seconds_since(last_beat) >= interval;
     if (beat) {

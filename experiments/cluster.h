@@ -23,6 +23,7 @@
 // Successive halving keeps the one-process loop (runner.h).
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -42,6 +43,13 @@ struct ClusterHooks {
   // The experiment's budget of finished trials now (`resume --trials` may
   // have raised it); empty: options.trials throughout.
   std::function<int64_t()> budget;
+  // Set (to the signal's number) by a signal handler: the loop hands this
+  // process's running trials back (WAITING, no retry counted), leaves the
+  // registry, calls `abandon` (which may end the process rather than wait
+  // for the evaluations still running) and returns with
+  // RunSummary::stopped_by once they have ended.
+  const std::atomic<int>* stop_signal = nullptr;
+  std::function<void(const RunSummary&)> abandon;
 };
 
 StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Space& space,

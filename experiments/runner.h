@@ -65,10 +65,12 @@ inline constexpr char kRungValue[] = "rung_objective";
 
 struct RunSummary {
   int64_t finished = 0;
-  int64_t requeued = 0;    // trials put back to WAITING on entry
-  int64_t replayed = 0;    // finished trials told to the strategy on entry
-  bool exhausted = false;  // the strategy had nothing new before the budget
-  int64_t taken_back = 0;  // trials taken back from lost workers while running (cluster.h)
+  int64_t requeued = 0;     // trials put back to WAITING on entry
+  int64_t replayed = 0;     // finished trials told to the strategy on entry
+  bool exhausted = false;   // the strategy had nothing new before the budget
+  int64_t taken_back = 0;   // trials taken back from lost workers while running (cluster.h)
+  int stopped_by = 0;       // the signal that stopped the loop (cluster.h), or 0
+  int64_t handed_back = 0;  // running trials handed back when it stopped
 };
 
 StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const Space& space,

@@ -194,6 +194,11 @@ class Store {
   virtual std::vector<Requeue> requeue_lost(int64_t experiment_id, double stale_seconds,
                                             const std::set<std::string>& dead_workers,
                                             int max_retries) = 0;
+  // Hands the RUNNING trials of `worker` back: WAITING again, with a
+  // 'released' event carrying `why`, no retry counted (a preempted worker,
+  // not a failing trial). Returns how many.
+  virtual int64_t release_trials(int64_t experiment_id, const std::string& worker,
+                                 const std::string& why) = 0;
   virtual TrialCounts counts(int64_t experiment_id, double stale_seconds) = 0;
   // Records that no trial will be added ("budget", "exhausted"); "" reopens.
   virtual void close_experiment(int64_t experiment_id, const std::string& why) = 0;

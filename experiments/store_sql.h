@@ -58,6 +58,8 @@ class SqlStore final : public Store {
   std::vector<Requeue> requeue_lost(int64_t experiment_id, double stale_seconds,
                                     const std::set<std::string>& dead_workers,
                                     int max_retries) override;
+  int64_t release_trials(int64_t experiment_id, const std::string& worker,
+                         const std::string& why) override;
   TrialCounts counts(int64_t experiment_id, double stale_seconds) override;
   void close_experiment(int64_t experiment_id, const std::string& why) override;
 

@@ -215,6 +215,24 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
   return done;
 }
 
+int64_t SqlStore::release_trials(int64_t experiment_id, const std::string& worker,
+                                 const std::string& why) {
+  Transaction txn(*db_);
+  Stmt back(*db_,
+            "UPDATE trials SET state = 'WAITING', worker = '', started_at = NULL "
+            "WHERE experiment_id = ? AND state = 'RUNNING' AND worker = ? RETURNING id");
+  back.bind_int(1, experiment_id).bind_text(2, worker);
+  std::vector<int64_t> ids;
+  while (back.step()) ids.push_back(back.col_int(0));
+  Stmt event(*db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, 'released', ?)");
+  for (int64_t id : ids) {
+    event.bind_int(1, id).bind_text(2, why).run();
+    event.reset();
+  }
+  txn.commit();
+  return static_cast<int64_t>(ids.size());
+}
+
 TrialCounts SqlStore::counts(int64_t experiment_id, double stale_seconds) {
   Transaction snapshot(*db_, sql::Connection::kRead);
   TrialCounts c;

@@ -19,6 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include "experiments/store.h"
+
 namespace {
 
 const std::string kSylva = SYLVA_BINARY;
@@ -401,21 +403,37 @@ TEST_F(CliTest, ResumesAnExperimentStoredBeforeNewerOptionsExisted) {
   EXPECT_EQ(trials("old").size(), 6u);
 }
 
-TEST_F(CliTest, CtrlCStopsAtOnceAndSaysHowToResume) {
-  const int status = start_and_kill({"search", "--name", "c", "--db", db_, "--evaluator", "stub",
-                                     "--stub-delay-ms", "200", "--trials", "12", "--seed", "1"},
-                                    "c", 2, SIGINT);
+TEST_F(CliTest, CtrlCHandsRunningTrialsBackAndSaysHowToResume) {
+  // The stub takes 2 s a trial: the process stops long before its trial ends.
+  const auto start = std::chrono::steady_clock::now();
+  const int status = start_and_kill_when(
+      {"search", "--name", "c", "--db", db_, "--evaluator", "stub", "--stub-delay-ms", "2000",
+       "--trials", "3", "--seed", "1"},
+      [&] {
+        Output o = run("trials --name c --db " + db_ + " -f csv");
+        return o.code == 0 && o.out.find(",RUNNING,") != std::string::npos;
+      },
+      SIGINT);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1900));
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130);
   EXPECT_NE(slurp(dir_ + "/killed.err")
-                .find("interrupted; finished trials are saved, running ones "
-                      "will be re-queued by `sylva resume --name c --db " +
+                .find("interrupted; finished trials are saved, 1 running trial(s) handed back: "
+                      "the experiment's other workers take them, or `sylva resume --name c --db " +
                       db_ + "`"),
             std::string::npos)
       << slurp(dir_ + "/killed.err");
+  // Handed back: waiting again, no retry counted, the event says why.
+  auto held = trials("c");
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0]["state"], "WAITING");
+  auto store = sylva::experiments::Store::open(db_).value();
+  auto row = store->trial(store->find_experiment("c").value().id, 0).value();
+  EXPECT_EQ(row.retries, 0);
+  EXPECT_EQ(row.worker, "");
   ASSERT_EQ(run("resume --name c --db " + db_).code, 0);
   auto rows = trials("c");
-  ASSERT_EQ(rows.size(), 12u);
+  ASSERT_EQ(rows.size(), 3u);
   for (auto& r : rows) EXPECT_EQ(r["state"], "COMPLETE");
 }
 

@@ -5,10 +5,12 @@
 // finished trials, each architecture evaluated once, nothing lost.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -40,6 +42,16 @@ std::string slurp(const std::string& path) {
   std::stringstream s;
   s << in.rdbuf();
   return s.str();
+}
+
+// stdout of a shell command.
+std::string capture(const std::string& command) {
+  FILE* p = popen(command.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+  pclose(p);
+  return out;
 }
 
 class ClusterTest : public ::testing::Test {
@@ -134,18 +146,19 @@ class ClusterTest : public ::testing::Test {
       workers.push_back(spawn("worker --name c --db " + db, "worker" + std::to_string(i) + ".log"));
     }
 
-    // Kill worker 0 with SIGKILL once it holds a trial.
+    // Kill the first worker seen holding a trial with SIGKILL.
     std::vector<int64_t> held;
     std::string victim;
+    pid_t victim_pid = 0;
     ASSERT_TRUE(wait_for(
         [&] {
           for (const WorkerRow& w : store->workers(exp)) {
-            if (w.pid == workers[0] && !w.running.empty()) {
-              kill_and_reap(workers[0]);
-              held = w.running;
-              victim = w.label;
-              return true;
-            }
+            if (w.pid == search || w.running.empty()) continue;
+            victim_pid = static_cast<pid_t>(w.pid);
+            kill_and_reap(victim_pid);
+            held = w.running;
+            victim = w.label;
+            return true;
           }
           return false;
         },
@@ -155,7 +168,7 @@ class ClusterTest : public ::testing::Test {
     ASSERT_TRUE(wait_for(
         [&] {
           for (const WorkerRow& w : store->workers(exp)) {
-            if (w.leader && w.state == "ACTIVE" && w.pid != workers[0]) coordinator = w.pid;
+            if (w.leader && w.state == "ACTIVE" && w.pid != victim_pid) coordinator = w.pid;
           }
           return coordinator != 0;
         },
@@ -163,7 +176,6 @@ class ClusterTest : public ::testing::Test {
     const auto counts = store->counts(exp, 60);
     EXPECT_LT(counts.finished, budget) << "the experiment ended before the coordinator was killed";
     kill_and_reap(coordinator);
-    (void)search;
 
     expect_all_exit_cleanly(240);
 
@@ -198,6 +210,12 @@ class ClusterTest : public ::testing::Test {
     EXPECT_EQ(exited, 2);
     EXPECT_EQ(lost, 2);
     EXPECT_EQ(store->counts(exp, 60).closed, "budget");
+    // `sylva status` lists the worker processes.
+    const std::string status = capture(kSylva + " status --name c --db '" + db + "'");
+    EXPECT_NE(status.find("workers:\nworker "), std::string::npos) << status;
+    EXPECT_NE(status.find(victim), std::string::npos) << status;
+    EXPECT_NE(status.find(" LOST "), std::string::npos) << status;
+    EXPECT_NE(status.find(" EXITED "), std::string::npos) << status;
   }
 
   std::string dir_;
@@ -236,10 +254,15 @@ TEST_F(ClusterTest, TrainedSearchOnPostgresSurvivesAKilledWorkerAndCoordinator) 
   std::ofstream(dir_ + "/small.grammar") << kSmallGrammar;
   run_with_kills(url,
                  "--space " + dir_ +
-                     "/small.grammar --evaluator train --epochs 1 --train-samples 1024"
+                     "/small.grammar --evaluator train --epochs 1 --train-samples 3072"
                      " --val-samples 256 --test-samples 256 --batch-size 32"
                      " --threads-per-worker 1 --trials 8 --heartbeat-timeout 5 --seed 2",
                  8);
+  // Really trained: ten classes, chance is 10%.
+  auto store = Store::open(url).value();
+  for (const TrialRow& t : store->trials(store->find_experiment("c").value().id)) {
+    EXPECT_GT(t.metrics.at("val_acc"), 40.0) << t.arch_key;
+  }
 }
 
 TEST_F(ClusterTest, TableSearchOnSqliteSurvivesAKilledWorkerAndCoordinator) {
@@ -248,6 +271,80 @@ TEST_F(ClusterTest, TableSearchOnSqliteSurvivesAKilledWorkerAndCoordinator) {
                      " --metric test_acc_mean --stub-delay-ms 150 --trials 40"
                      " --heartbeat-timeout 3 --seed 5",
                  40);
+}
+
+struct Output {
+  int code = -1;
+  std::string err;
+};
+
+// Runs sylva with `args`; stdout is dropped, stderr kept.
+Output run(const std::string& args) {
+  FILE* p = popen((kSylva + " " + args + " 2>&1 >/dev/null").c_str(), "r");
+  Output o;
+  char buf[4096];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) o.err.append(buf, n);
+  const int status = pclose(p);
+  o.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+// One line on stderr holding `fragment`; exit status 1.
+void expect_one_line(const Output& o, const std::string& fragment) {
+  EXPECT_EQ(o.code, 1) << o.err;
+  EXPECT_NE(o.err.find(fragment), std::string::npos) << o.err;
+  EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+}
+
+TEST(ClusterInput, BadDatabasesAndNamesAreOneClearLine) {
+  testing::PgServer pg("s3cret");
+  ASSERT_TRUE(pg.ok()) << pg.error();
+  const std::string url = pg.create_database();
+  ASSERT_FALSE(url.empty());
+  // Unreachable server.
+  expect_one_line(
+      run("worker --name c --db postgresql://sylva@/db?host=/nonexistent"),
+      "sylva: cannot connect to PostgreSQL at postgresql://sylva@/db?host=/nonexistent: "
+      "connection to server on socket \"/nonexistent/.s.PGSQL.5432\" failed");
+  // Wrong password: named, and not echoed.
+  std::string wrong = url;
+  wrong.replace(wrong.find("s3cret"), 6, "guess1");
+  Output o = run("search --name c --evaluator stub --db " + wrong);
+  expect_one_line(o, "password authentication failed for user \"sylva\"");
+  EXPECT_EQ(o.err.find("guess1"), std::string::npos) << o.err;
+  EXPECT_NE(o.err.find("postgresql://sylva:***@/"), std::string::npos) << o.err;
+  // No such experiment (the message lists those there are).
+  ASSERT_EQ(run("search --name there --evaluator stub --trials 2 --db " + url).code, 0);
+  o = run("worker --name nope --db " + url);
+  expect_one_line(o, "no experiment named 'nope' in ");
+  EXPECT_NE(o.err.find("(experiments: there)"), std::string::npos) << o.err;
+  EXPECT_EQ(o.err.find("s3cret"), std::string::npos) << o.err;
+  // A database of a newer schema is refused, not misread.
+  {
+    auto store = Store::open(url).value();  // at the current version
+  }
+  {
+    PGconn* conn = PQconnectdb(url.c_str());
+    ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+    PGresult* r = PQexec(conn, "UPDATE schema_version SET version = 99");
+    EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQerrorMessage(conn);
+    PQclear(r);
+    PQfinish(conn);
+  }
+  expect_one_line(run("status --db " + url), "has schema version 99, newer than this sylva's " +
+                                                 std::to_string(experiments::kSchemaVersion) +
+                                                 "; upgrade sylva");
+  // Successive halving runs in one process: a worker says so.
+  const std::string file = "/tmp/sylva-cluster-halving-" + std::to_string(getpid()) + ".db";
+  ASSERT_EQ(run("search --name h --evaluator stub --trials 3 --fidelity epochs --max-epochs 3 "
+                "--db " +
+                file)
+                .code,
+            0);
+  expect_one_line(run("worker --name h --db " + file),
+                  "worker: experiment 'h' uses successive halving (--fidelity epochs), which "
+                  "runs in one process");
+  std::system(("rm -f " + file + "*").c_str());
 }
 
 }  // namespace

@@ -41,7 +41,7 @@ std::string slurp(const std::string& path) {
 
 std::string PgServer::run_as() const { return geteuid() == 0 ? "runuser -u postgres -- " : ""; }
 
-PgServer::PgServer() {
+PgServer::PgServer(const std::string& password) : password_(password) {
   bin_ = server_bin();
   if (bin_.empty()) {
     error_ = "no PostgreSQL server under /usr/lib/postgresql (scripts/install-deps.sh installs it)";
@@ -60,9 +60,14 @@ PgServer::PgServer() {
       return;
     }
   }
+  std::string auth = "-A trust";
+  if (!password_.empty()) {
+    std::ofstream(dir_ + "/pwfile") << password_ << "\n";
+    auth = fmt::format("-A scram-sha-256 --pwfile={}/pwfile", dir_);
+  }
   const std::string initdb =
-      fmt::format("{}{}/initdb -D {}/data -A trust -U sylva --no-sync > {}/initdb.log 2>&1",
-                  run_as(), bin_, dir_, dir_);
+      fmt::format("{}{}/initdb -D {}/data {} -U sylva --no-sync > {}/initdb.log 2>&1", run_as(),
+                  bin_, dir_, auth, dir_);
   if (std::system(initdb.c_str()) != 0) {
     error_ = "initdb failed: " + slurp(dir_ + "/initdb.log");
     return;
@@ -89,11 +94,13 @@ PgServer::~PgServer() {
 }
 
 std::string PgServer::conninfo(const std::string& database) const {
-  return fmt::format("host={} port=5432 user=sylva dbname={}", dir_, database);
+  return fmt::format("host={} port=5432 user=sylva dbname={}{}", dir_, database,
+                     password_.empty() ? "" : " password=" + password_);
 }
 
 std::string PgServer::url(const std::string& database) const {
-  return fmt::format("postgresql://sylva@/{}?host={}", database, dir_);
+  return fmt::format("postgresql://sylva{}@/{}?host={}", password_.empty() ? "" : ":" + password_,
+                     database, dir_);
 }
 
 std::string PgServer::create_database() {

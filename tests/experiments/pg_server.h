@@ -12,7 +12,8 @@ namespace sylva::testing {
 class PgServer {
  public:
   // Starts the server; ok() says whether it came up (error() says why not).
-  PgServer();
+  // With a password, user sylva must give it (scram-sha-256); else trust.
+  explicit PgServer(const std::string& password = "");
   ~PgServer();
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
@@ -30,7 +31,7 @@ class PgServer {
  private:
   std::string run_as() const;
 
-  std::string dir_, bin_, error_;
+  std::string dir_, bin_, error_, password_;
   bool started_ = false;
   int databases_ = 0;
 };
