@@ -103,6 +103,14 @@ echo
 echo "## einspace: sampling 2,000 architectures per setting, 200 mutations per seed"
 "$build/einspace_sampling" 2000 "$here/../spaces/seeds"
 
+# 9. Several processes on one experiment, SQLite and PostgreSQL (a private
+# server): trials/s with 1, 4 and 16 processes through the table evaluator,
+# and the time from a worker's death (SIGKILL) or hang (SIGSTOP) to its trial
+# running elsewhere.
+echo
+echo "## workers on many processes: sylva search + sylva worker"
+"$build/workers_cluster" "$sylva" "$table" 2000 6
+
 # 8. Supernets (about 1.5 hours on 2 cores; only with SYLVA_BENCH_SUPERNETS=1):
 # once-for-all schedules at an equal epoch budget against standalone training,
 # the sorted family's nested ladder against standalone, and subnet search with

@@ -57,7 +57,8 @@ const std::vector<OptionDef>& option_table() {
       {"trials", 0, "20", kSearch | kResume, true, true,
        "finished trials to reach (global, across resumes)"},
       {"workers", 0, "1", kSearch | kResume | kWorker, true, true,
-       "concurrent evaluations (of this process)"},
+       "concurrent evaluations of this process; search and resume: 0 coordinates only, for "
+       "`sylva worker` processes to evaluate"},
       {"threads-per-worker", 0, "0", kSearch | kResume | kWorker, true, true,
        "intra-op threads per worker; 0: cores / workers"},
       {"seed", 0, "0", kSearch | kSample | kSupernet, true, false, "experiment seed"},

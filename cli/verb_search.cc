@@ -118,11 +118,12 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
   bool live = isatty(fileno(stdout));
   Progress progress(stdout, live, c.run.objective, finished_before);
   fmt::print(
-      "{}experiment '{}' in {}: space {}, strategy {}, evaluator {}, {} trials, {} worker(s) "
-      "x {} thread(s)\n",
+      "{}experiment '{}' in {}: space {}, strategy {}, evaluator {}, {} trials, {}\n",
       role == Role::kWorker ? fmt::format("worker {} joins ", c.run.worker_name) : "", name, db,
       c.space->name(), config.text("strategy"), config.text("evaluator"), c.run.trials,
-      c.run.workers, c.run.threads_per_worker);
+      c.run.workers == 0
+          ? std::string("no evaluations here (--workers 0): waiting for `sylva worker` processes")
+          : fmt::format("{} worker(s) x {} thread(s)", c.run.workers, c.run.threads_per_worker));
   std::fflush(stdout);
   auto listen = [&](const experiments::RunEvent& e) { progress.update(e); };
   StatusOr<experiments::RunSummary> summary = Status::error("not run");
@@ -282,6 +283,11 @@ int run_worker(int argc, char** argv) {
   if (!experiment.is_ok()) return fail(experiment.status());
   auto config = stored_config(experiment.value(), parsed.value(), kWorker);
   if (!config.is_ok()) return fail(config.status());
+  // A worker's slots and threads are its own (given, or the defaults), not
+  // those of the process that made the experiment.
+  config.value().options["workers"] = v["workers"];
+  config.value().options["threads-per-worker"] = v["threads-per-worker"];
+  if (v["workers"] == "0") return fail(Status::error("worker: --workers must be >= 1, got 0"), 2);
   if (config.value().text("fidelity") != "none") {
     return fail(Status::error(fmt::format(
         "worker: experiment '{}' uses successive halving (--fidelity {}), which runs in one "

@@ -63,7 +63,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
   const auto start = Clock::now();
   const std::string label = options.worker_name;
   const std::string host = host_name();
-  const int slots = std::max(1, options.workers);
+  const int slots = std::max(0, options.workers);  // 0: coordinate only
   const double timeout = options.heartbeat_timeout;
   // Heartbeats six times per timeout: a live worker is never judged lost.
   const double interval = std::clamp(timeout / 6, 0.05, 10.0);
@@ -148,7 +148,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
   };
   std::map<int64_t, Running> running;  // by trial id
   internal::EventQueue queue;
-  evaluators::WorkerPool pool(slots);
+  evaluators::WorkerPool pool(std::max(1, slots));
 
   auto dispatch = [&](TrialRow row) {
     auto arch = space.parse(row.arch_canonical);
@@ -204,7 +204,11 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
   };
 
   bool leader = false;
+  int64_t finished_seen = -1;  // finished trials at the coordinator's last look
   auto last_beat = Clock::now() - std::chrono::hours(1);
+  // Registered processes of this host are checked every second (cheap: the
+  // registry and /proc), so a killed worker's trials move at once.
+  auto last_local_check = Clock::now();
   auto last_listen = Clock::now();
   while (true) {
     if (hooks.stop_signal && hooks.stop_signal->load() != 0) {
@@ -222,19 +226,21 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
     }
     bool busy = false;  // did anything this tick; look again at once
     const bool beat = seconds_since(last_beat) >= interval;
+    if (seconds_since(last_local_check) >= std::min(interval, 1.0)) {
+      auto dead = dead_here({});
+      if (!dead.empty()) summary.taken_back += take_back(dead);
+      last_local_check = Clock::now();
+    }
     if (beat) {
       std::vector<int64_t> ids;
       for (const auto& [id, r] : running) ids.push_back(id);
       store.worker_heartbeat(worker_id, ids);
       if (hooks.budget) budget = hooks.budget();
       progress.total = budget;
-      if (!leader) {
-        auto dead = dead_here({});
-        if (!dead.empty()) summary.taken_back += take_back(dead);
-      }
       const bool was = leader;
       leader = store.try_lead(experiment_id, worker_id, timeout);
       if (leader && !was) {
+        finished_seen = -1;
         Status s = become_coordinator();
         if (!s.is_ok()) return s;
       }
@@ -245,9 +251,13 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
 
     TrialCounts c = store.counts(experiment_id, timeout);
     if (leader) {
-      // Results since the last look, and trials of processes of this host
-      // that are gone (checked once per heartbeat).
-      std::vector<TrialRow> rows = store.trials_from(experiment_id, low);
+      // Results since the last look (when some trial finished since), and
+      // trials of processes of this host that are gone (once per heartbeat).
+      std::vector<TrialRow> rows;
+      if (beat || c.finished != finished_seen) {
+        rows = store.trials_from(experiment_id, low);
+        finished_seen = c.finished;
+      }
       if (beat) {
         auto dead = dead_here(rows);
         if (!dead.empty()) {
@@ -318,8 +328,11 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
       break;
     }
 
+    // Wait for results: while every slot is busy only a result (or, for the
+    // coordinator, other workers' needs) calls for another look.
     const bool full = static_cast<int>(running.size()) >= slots;
-    auto event = queue.pop_for(std::chrono::milliseconds(busy ? 0 : full ? 250 : 20));
+    const int wait_ms = full ? (leader ? 20 : 250) : busy ? 0 : 20;
+    auto event = queue.pop_for(std::chrono::milliseconds(wait_ms));
     if (!event) {
       if (listener && seconds_since(last_listen) > 0.25) {
         listener(progress);
@@ -327,33 +340,35 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
       }
       continue;
     }
-    if (!event->finished) {
-      store.add_intermediate(event->trial_id, event->step, event->name, event->value);
-      continue;
+    for (; event; event = queue.pop_for(std::chrono::milliseconds(0))) {
+      if (!event->finished) {
+        store.add_intermediate(event->trial_id, event->step, event->name, event->value);
+        continue;
+      }
+      auto it = running.find(event->trial_id);
+      TrialRow row = std::move(it->second.row);
+      running.erase(it);
+      EvalResult& r = event->result;
+      internal::require_metrics(r, required);
+      if (!store.finish_trial(row.id, r.state, r.message, r.metrics, label)) {
+        // Judged lost (a long pause) and taken back: the trial is someone
+        // else's now, and its result will be theirs.
+        store.add_event(row.id, "discarded",
+                        fmt::format("result from {} came after the trial was taken back", label));
+        continue;
+      }
+      row.state = r.state;
+      row.message = r.message;
+      row.metrics = r.metrics;
+      if (r.state == TrialState::kComplete) keep_weights(row, r.weights);
+      note_best(row);
+      ++progress.finished;
+      progress.failed += r.state == TrialState::kFail;
+      progress.running = std::max<int64_t>(0, progress.running - 1);
+      progress.trial = &row;
+      if (listener) listener(progress);
+      last_listen = Clock::now();
     }
-    auto it = running.find(event->trial_id);
-    TrialRow row = std::move(it->second.row);
-    running.erase(it);
-    EvalResult& r = event->result;
-    internal::require_metrics(r, required);
-    if (!store.finish_trial(row.id, r.state, r.message, r.metrics, label)) {
-      // Judged lost (a long pause) and taken back: the trial is someone
-      // else's now, and its result will be theirs.
-      store.add_event(row.id, "discarded",
-                      fmt::format("result from {} came after the trial was taken back", label));
-      continue;
-    }
-    row.state = r.state;
-    row.message = r.message;
-    row.metrics = r.metrics;
-    if (r.state == TrialState::kComplete) keep_weights(row, r.weights);
-    note_best(row);
-    progress.finished = c.finished + 1;
-    progress.failed = c.failed + (r.state == TrialState::kFail);
-    progress.running = std::max<int64_t>(0, c.running - 1);
-    progress.trial = &row;
-    if (listener) listener(progress);
-    last_listen = Clock::now();
   }
   pool.wait();
   store.worker_exit(worker_id);

@@ -271,7 +271,9 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   out.new_strategy = [c, searched] { return new_strategy(c, *searched); };
   SYLVA_ASSIGN(objectives, objectives_of(c));
   SYLVA_ASSIGN(trials, c.integer("trials", 1));
-  SYLVA_ASSIGN(workers, c.integer("workers", 1));
+  // 0: this process coordinates and evaluates nothing (`sylva worker`
+  // processes do), e.g. on a cluster's login node.
+  SYLVA_ASSIGN(workers, c.integer("workers", 0));
   SYLVA_ASSIGN(threads, c.integer("threads-per-worker", 0));
   SYLVA_ASSIGN(timeout, c.real("trial-timeout", 0));
   SYLVA_ASSIGN(keep, c.integer("keep-weights", 0));
@@ -279,8 +281,9 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   out.run.trials = trials;
   out.run.workers = static_cast<int>(workers);
   out.run.threads_per_worker =
-      threads > 0 ? static_cast<int>(threads)
-                  : std::max(1, evaluators::hardware_threads() / static_cast<int>(workers));
+      threads > 0
+          ? static_cast<int>(threads)
+          : std::max(1, evaluators::hardware_threads() / std::max(1, static_cast<int>(workers)));
   out.run.trial_timeout = timeout;
   out.run.keep_weights = static_cast<int>(keep);
   out.run.objective = objective.metric;
@@ -288,6 +291,10 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   for (const Objective& o : objectives) out.run.required_metrics.push_back(o.metric);
   const std::string fidelity = c.text("fidelity");
   if (fidelity == "epochs") {
+    if (workers == 0) {
+      return Status::error(
+          "--fidelity epochs runs in one process, which needs --workers 1 or more, got 0");
+    }
     const std::string ev = c.text("evaluator");
     if (ev != "train" && ev != "stub") {
       return Status::error(fmt::format(

@@ -440,8 +440,8 @@ TEST_F(CliTest, CtrlCHandsRunningTrialsBackAndSaysHowToResume) {
 TEST_F(CliTest, BadInputGetsOneClearLine) {
   expect_one_line_error(run("search --name x --db " + db_ + " --trials abc --evaluator stub"),
                         "--trials expects an integer, got 'abc'");
-  expect_one_line_error(run("search --name x --db " + db_ + " --workers 0 --evaluator stub"),
-                        "--workers must be >= 1, got 0");
+  expect_one_line_error(run("search --name x --db " + db_ + " --workers -1 --evaluator stub"),
+                        "--workers must be >= 0, got -1");
   expect_one_line_error(run("search --name x --db " + db_ + " --colour red"), "--colour");
   expect_one_line_error(run("search --name x --db " + db_ + " --evaluator magic"),
                         "--evaluator 'magic' is unknown");

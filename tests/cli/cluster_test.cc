@@ -273,6 +273,33 @@ TEST_F(ClusterTest, TableSearchOnSqliteSurvivesAKilledWorkerAndCoordinator) {
                  40);
 }
 
+TEST_F(ClusterTest, ASearchWithNoWorkersOfItsOwnCoordinatesWhileWorkersEvaluate) {
+  const std::string db = dir_ + "/s.db";
+  spawn("search --name c --db " + db + " --evaluator stub --stub-delay-ms 50 --trials 12 " +
+            "--workers 0 --strategy evolution --seed 4",
+        "search.log");
+  ASSERT_TRUE(wait_for([&] { return access(db.c_str(), F_OK) == 0; }, 30));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  spawn("worker --name c --db " + db + " --workers 2", "w0.log");
+  spawn("worker --name c --db " + db, "w1.log");
+  expect_all_exit_cleanly(120);
+  auto store = Store::open(db).value();
+  const int64_t exp = store->find_experiment("c").value().id;
+  std::set<std::string> evaluated_by;
+  for (const TrialRow& t : store->trials(exp)) {
+    EXPECT_EQ(t.state, evaluators::TrialState::kComplete);
+    evaluated_by.insert(t.worker);
+  }
+  EXPECT_EQ(store->trials(exp).size(), 12u);
+  std::string search_label;
+  for (const WorkerRow& w : store->workers(exp)) {
+    if (w.slots == 0) search_label = w.label;
+  }
+  ASSERT_FALSE(search_label.empty());
+  EXPECT_EQ(evaluated_by.count(search_label), 0u);
+  EXPECT_GE(evaluated_by.size(), 1u);
+}
+
 struct Output {
   int code = -1;
   std::string err;
