@@ -92,7 +92,12 @@ void throughput(const std::string& backend, const std::string& db, int processes
   for (int i = 1; i < processes; ++i) {
     pids.push_back(spawn(fmt::format("worker --name t --db {} --threads-per-worker 1", db)));
   }
-  for (pid_t p : pids) waitpid(p, nullptr, 0);
+  int failed = 0;  // processes that did not exit 0 ("database is locked" would show here)
+  for (pid_t p : pids) {
+    int status = 0;
+    waitpid(p, &status, 0);
+    failed += !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
   const double wall = since(start);
   auto rows = store->trials(exp);
   std::set<std::string> workers;

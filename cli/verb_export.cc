@@ -38,10 +38,7 @@ int run_export(int argc, char** argv) {
                     fmt::format("export: --format must be json or torchscript, got '{}'", format)),
                 2);
   }
-  if (access(v["db"].c_str(), F_OK) != 0) {
-    return fail(Status::error(fmt::format("export: database '{}' does not exist", v["db"])));
-  }
-  auto store = experiments::Store::open(v["db"]);
+  auto store = open_existing("export", v["db"]);
   if (!store.is_ok()) return fail(store.status());
   auto experiment = store.value()->find_experiment(v["name"]);
   if (!experiment.is_ok()) return fail(experiment.status());

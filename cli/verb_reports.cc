@@ -13,14 +13,6 @@ namespace {
 
 using experiments::Store;
 
-// Opens an existing database (never creating one for a report).
-StatusOr<std::unique_ptr<Store>> open_existing(const std::string& db) {
-  if (!experiments::is_database_url(db) && access(db.c_str(), F_OK) != 0) {
-    return Status::error(fmt::format("database '{}' does not exist", db));
-  }
-  return Store::open(db);
-}
-
 int print_table(const experiments::Table& table, const std::string& format) {
   auto text = experiments::render(table, format);
   if (!text.is_ok()) return fail(text.status(), 2);
@@ -44,7 +36,7 @@ StatusOr<Report> open_report(Verb verb, const std::string& verb_name, int argc, 
   if (r.options.help) return r;
   auto& v = r.options.values;
   if (!v.count("format")) v["format"] = "table";
-  SYLVA_ASSIGN(store, open_existing(v["db"]));
+  SYLVA_ASSIGN(store, open_existing(verb_name, v["db"]));
   r.store = std::move(store);
   if (need_name || v.count("name")) {
     if (!v.count("name")) return Status::error(fmt::format("{}: --name is required", verb_name));

@@ -33,6 +33,13 @@ int fail(const Status& status, int code) {
   return code;
 }
 
+StatusOr<std::unique_ptr<Store>> open_existing(const std::string& verb, const std::string& db) {
+  if (!experiments::is_database_url(db) && access(db.c_str(), F_OK) != 0) {
+    return Status::error(fmt::format("{}: database '{}' does not exist", verb, db));
+  }
+  return Store::open(db);
+}
+
 namespace {
 
 void print_best(Store& store, int64_t experiment_id, const ExperimentConfig& config,
@@ -169,15 +176,6 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
              s.exhausted ? " (the space has no new architecture left)" : "");
   print_best(store, experiment_id, config, name, db);
   return 0;
-}
-
-// Opens the database of an existing experiment: an SQLite file must exist
-// (resume and worker never create one).
-StatusOr<std::unique_ptr<Store>> open_existing(const std::string& verb, const std::string& db) {
-  if (!experiments::is_database_url(db) && access(db.c_str(), F_OK) != 0) {
-    return Status::error(fmt::format("{}: database '{}' does not exist", verb, db));
-  }
-  return Store::open(db);
 }
 
 // The stored configuration of an experiment, with the defaults of options

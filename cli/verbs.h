@@ -2,8 +2,10 @@
 // exit code and reports failures as one line on stderr.
 #pragma once
 
+#include <memory>
 #include <string>
 
+#include "experiments/store.h"
 #include "spaces/status.h"
 
 namespace sylva::cli {
@@ -20,5 +22,11 @@ int run_supernet(int argc, char** argv);  // verb_supernet.cc
 
 // Prints "sylva: <message>" on stderr and returns the exit code for it.
 int fail(const Status& status, int code = 1);
+
+// Opens the database of existing experiments: an SQLite file must exist
+// ("VERB: database 'X' does not exist"); reports, resume, export and
+// workers never create one. PostgreSQL URLs are opened as they are.
+StatusOr<std::unique_ptr<experiments::Store>> open_existing(const std::string& verb,
+                                                            const std::string& db);
 
 }  // namespace sylva::cli

@@ -157,6 +157,35 @@ TEST(StoreSchemaTest, CreatesVersionedSchemaInWalMode) {
   EXPECT_EQ(raw_query(path, "SELECT count(*) FROM schema_version")[0][0], "1");
 }
 
+TEST(StoreSchemaTest, MigratesAVersionOneDatabaseKeepingItsTrials) {
+  TempDir dir;
+  std::string path = dir.file("v1.db");
+  {
+    auto store = must_open(path);
+    int64_t exp = store->create_experiment("old", "{}").value();
+    store->add_trial(exp, 0, "h", "k", "c", 5);
+    store->set_running(store->add_trial(exp, 1, "h1", "k1", "c1", 6), "host:1");
+  }
+  // Back to version 1 as an older sylva left it.
+  raw_query(path,
+            "DROP TABLE workers; DROP TABLE leaders; ALTER TABLE trials DROP COLUMN retries; "
+            "ALTER TABLE experiments DROP COLUMN closed; UPDATE schema_version SET version = 1");
+  auto store = must_open(path);
+  EXPECT_EQ(raw_query(path, "SELECT version FROM schema_version")[0][0],
+            std::to_string(kSchemaVersion));
+  const int64_t exp = store->find_experiment("old").value().id;
+  std::vector<TrialRow> rows = store->trials(exp);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1].state, TrialState::kRunning);
+  EXPECT_EQ(rows[1].worker, "host:1");
+  EXPECT_EQ(rows[1].retries, 0);
+  EXPECT_EQ(store->counts(exp, 60).closed, "");
+  // The new tables work.
+  const int64_t w = store->add_worker(exp, "host:2", "host", 2, 1);
+  EXPECT_TRUE(store->try_lead(exp, w, 60));
+  EXPECT_EQ(store->claim_trial(exp, "host:2")->number, 0);
+}
+
 TEST(StoreSchemaTest, MemoryDatabaseStartsEmpty) {
   auto store = must_open(":memory:");
   EXPECT_TRUE(store->experiments().empty());
