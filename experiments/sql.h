@@ -79,6 +79,7 @@ class Connection {
   // the process dies (PostgreSQL advisory locks); false if another holds it
   // or the driver has no such lock (SQLite: leases in the database serve).
   virtual bool try_session_lock(int64_t key) { return false; }
+  virtual void session_unlock(int64_t key) {}
   virtual bool has_session_locks() const { return false; }
   virtual bool has_table(const std::string& name) = 0;
   virtual int64_t table_count() = 0;  // tables of any kind in the database

@@ -234,6 +234,11 @@ class PgConnection final : public Connection {
     q->step();
     return q->col_text(0) == "t";
   }
+  void session_unlock(int64_t key) override {
+    auto q = prepare("SELECT pg_advisory_unlock(?)");
+    q->bind_int(1, key);
+    q->step();
+  }
   bool has_session_locks() const override { return true; }
   bool has_table(const std::string& name) override {
     auto q = prepare(

@@ -180,8 +180,9 @@ class Store {
   virtual void worker_exit(int64_t worker_id) = 0;  // state EXITED
   virtual std::vector<WorkerRow> workers(int64_t experiment_id) = 0;
   // Takes or renews the coordinator's lease for `lease_seconds`; true if the
-  // worker holds it. PostgreSQL backs the lease with an advisory lock that
-  // the server frees when the holder's connection dies.
+  // worker holds it. The lease passes when it expires (a hung or lost
+  // holder); on PostgreSQL also when the holder's connection dies (an
+  // advisory lock the server frees), without waiting for the expiry.
   virtual bool try_lead(int64_t experiment_id, int64_t worker_id, double lease_seconds) = 0;
   // Atomically moves the lowest-numbered WAITING trial to RUNNING on
   // `worker` (FOR UPDATE SKIP LOCKED on PostgreSQL); nullopt if none waits.

@@ -91,16 +91,17 @@ std::vector<WorkerRow> SqlStore::workers(int64_t experiment_id) {
 }
 
 bool SqlStore::try_lead(int64_t experiment_id, int64_t worker_id, double lease_seconds) {
-  // PostgreSQL: the advisory lock decides, for as long as this connection
-  // lives; the lease row only tells `sylva status` who leads. SQLite: the
-  // lease decides; it is taken when free or expired and renewed by its holder.
-  bool locked = false;
-  if (db_->has_session_locks()) {
-    if (!leading_.count(experiment_id)) {
-      if (!db_->try_session_lock((int64_t{0x5359} << 32) | experiment_id)) return false;
-      leading_.insert(experiment_id);
-    }
-    locked = true;
+  // The lease row decides: it is taken when free or expired and renewed by
+  // its holder. On PostgreSQL an advisory lock speeds up the takeover: the
+  // server frees it when its holder's connection dies, so whoever gets the
+  // lock anew may take the lease at once, without waiting for it to expire.
+  // A holder that is merely hung keeps the lock but not the lease: once the
+  // lease has passed to another it steps down and lets the lock go.
+  const int64_t key = (int64_t{0x5359} << 32) | experiment_id;
+  bool fresh_lock = false;
+  if (db_->has_session_locks() && !leading_.count(experiment_id) && db_->try_session_lock(key)) {
+    leading_.insert(experiment_id);
+    fresh_lock = true;
   }
   Transaction txn(*db_);
   Stmt lease(*db_,
@@ -109,9 +110,13 @@ bool SqlStore::try_lead(int64_t experiment_id, int64_t worker_id, double lease_s
              "expires_at = excluded.expires_at WHERE ? = 1 OR leaders.worker_id = "
              "excluded.worker_id OR leaders.expires_at < {now}");
   lease.bind_int(1, experiment_id).bind_int(2, worker_id).bind_real(3, -lease_seconds);
-  lease.bind_int(4, locked ? 1 : 0).run();
+  lease.bind_int(4, fresh_lock ? 1 : 0).run();
   const bool leads = lease.changes() > 0;
   txn.commit();
+  if (!leads && leading_.count(experiment_id)) {
+    db_->session_unlock(key);
+    leading_.erase(experiment_id);
+  }
   return leads;
 }
 

@@ -273,6 +273,59 @@ TEST_F(ClusterTest, TableSearchOnSqliteSurvivesAKilledWorkerAndCoordinator) {
                  40);
 }
 
+// A coordinator that hangs (SIGSTOP: alive, its PostgreSQL connection and
+// advisory lock kept) loses the lease when it expires; the workers finish
+// the budget; woken, it steps down and its late result is discarded.
+TEST_F(ClusterTest, AHungCoordinatorIsReplacedAndStepsDownWhenItWakes) {
+  testing::PgServer pg;
+  ASSERT_TRUE(pg.ok()) << pg.error();
+  const std::string db = pg.create_database();
+  ASSERT_FALSE(db.empty());
+  const pid_t search =
+      spawn("search --name c --db " + db + " --evaluator table --table " + kTable +
+                " --metric test_acc_mean --stub-delay-ms 200 --trials 30 --heartbeat-timeout 2"
+                " --seed 8",
+            "search.log");
+  std::unique_ptr<Store> store;
+  int64_t exp = 0;
+  ASSERT_TRUE(wait_for(
+      [&] {
+        auto s = Store::open(db);
+        if (!s.is_ok() || !s.value()->find_experiment("c").is_ok()) return false;
+        exp = s.value()->find_experiment("c").value().id;
+        store = std::move(s).value();
+        return true;
+      },
+      30));
+  spawn("worker --name c --db " + db, "w0.log");
+  spawn("worker --name c --db " + db, "w1.log");
+  // Freeze the search while it coordinates and holds a trial.
+  ASSERT_TRUE(wait_for(
+      [&] {
+        for (const WorkerRow& w : store->workers(exp)) {
+          if (w.pid == search && w.leader && !w.running.empty()) return true;
+        }
+        return false;
+      },
+      30));
+  kill(search, SIGSTOP);
+  // Another process takes over and the workers finish the budget.
+  ASSERT_TRUE(wait_for([&] { return store->counts(exp, 60).closed == "budget"; }, 120));
+  kill(search, SIGCONT);
+  expect_all_exit_cleanly(60);
+  std::vector<TrialRow> trials = store->trials(exp);
+  ASSERT_EQ(trials.size(), 30u);
+  std::set<std::string> hashes;
+  int64_t retried = 0;
+  for (const TrialRow& t : trials) {
+    EXPECT_EQ(t.state, evaluators::TrialState::kComplete) << t.number << ": " << t.message;
+    hashes.insert(t.arch_hash);
+    retried += t.retries;
+  }
+  EXPECT_EQ(hashes.size(), 30u);
+  EXPECT_GE(retried, 1);  // the frozen search's trial ran again elsewhere
+}
+
 TEST_F(ClusterTest, ASearchWithNoWorkersOfItsOwnCoordinatesWhileWorkersEvaluate) {
   const std::string db = dir_ + "/s.db";
   spawn("search --name c --db " + db + " --evaluator stub --stub-delay-ms 50 --trials 12 " +

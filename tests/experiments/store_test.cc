@@ -771,6 +771,20 @@ TEST_P(StoreBackendTest, OneCoordinatorAtATimeAndReleasedTrialsCountNoRetry) {
   EXPECT_TRUE(b->try_lead(exp, wb, 60));
   EXPECT_TRUE(b->workers(exp)[1].leader);
 
+  // A hung coordinator (it stops renewing; on PostgreSQL it keeps its
+  // connection and advisory lock) loses the lease when it expires, and
+  // steps down when it wakes.
+  auto c = open();
+  const int64_t wc = c->add_worker(exp, "c:3", "c", 3, 1);
+  EXPECT_TRUE(b->try_lead(exp, wb, 0.01));
+  EXPECT_FALSE(c->try_lead(exp, wc, 60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_TRUE(c->try_lead(exp, wc, 60));
+  EXPECT_FALSE(b->try_lead(exp, wb, 60));
+  EXPECT_TRUE(c->try_lead(exp, wc, 60));
+  EXPECT_TRUE(c->workers(exp)[2].leader);
+  EXPECT_FALSE(c->workers(exp)[1].leader);
+
   b->add_trial(exp, 0, "h", "k", "c", 1);
   EXPECT_FALSE(b->insert_trial(exp, 0, "h2", "k2", "c2", 2).has_value());  // number taken
   ASSERT_TRUE(b->claim_trial(exp, "b:2").has_value());
