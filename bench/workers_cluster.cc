@@ -107,9 +107,9 @@ void throughput(const std::string& backend, const std::string& db, int processes
     finished += sylva::evaluators::is_finished(t.state);
   }
   fmt::print(
-      "{:<10} {:>2} process(es): {} trials finished in {:.2f} s, {:.0f} trials/s, {} "
-      "processes evaluated\n",
-      backend, processes, finished, wall, finished / wall, workers.size());
+      "{:<10} {:>2} process(es): {} trials finished in {:.2f} s, {:.0f} trials/s, {} processes "
+      "evaluated, {} exited with an error\n",
+      backend, processes, finished, wall, finished / wall, workers.size(), failed);
 }
 
 // 2. Seconds from a worker's death (SIGKILL) or freeze (SIGSTOP) to its
