@@ -250,6 +250,10 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
     }
 
     TrialCounts c = store.counts(experiment_id, timeout);
+    progress.finished = c.finished;
+    progress.running = c.running;
+    progress.failed = c.failed;
+    progress.elapsed_seconds = seconds_since(start);
     if (leader) {
       // Results since the last look (when some trial finished since), and
       // trials of processes of this host that are gone (once per heartbeat).
@@ -265,6 +269,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
           busy = true;
         }
       }
+      std::vector<const TrialRow*> news;  // finished since the last look, in number order
       for (const TrialRow& row : rows) {
         if (!evaluators::is_finished(row.state) || told.count(row.number)) continue;
         auto arch = space.parse(row.arch_canonical);
@@ -273,7 +278,19 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
                                              options.objective, options.maximize));
         told.insert(row.number);
         note_best(row);
+        news.push_back(&row);
       }
+      // The coordinator reports the trials other processes finished too, so
+      // that its output follows the whole experiment.
+      for (size_t i = 0; i < news.size() && listener; ++i) {
+        if (news[i]->worker == label) continue;
+        progress.finished = c.finished - static_cast<int64_t>(news.size() - 1 - i);
+        progress.trial = news[i];
+        listener(progress);
+        last_listen = Clock::now();
+      }
+      progress.finished = c.finished;
+      progress.trial = nullptr;
       while (told.count(low)) told.erase(low++);
       // New trials for the live workers' free slots, within the budget.
       int64_t free = std::max<int64_t>(c.live_slots, slots) - c.waiting - c.running;
@@ -318,10 +335,6 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
       busy = true;
     }
 
-    progress.finished = c.finished;
-    progress.running = c.running;
-    progress.failed = c.failed;
-    progress.elapsed_seconds = seconds_since(start);
     progress.trial = nullptr;
     if (running.empty() && !c.closed.empty() && c.waiting == 0 && c.running == 0) {
       summary.exhausted = c.closed == "exhausted";
@@ -342,7 +355,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
     }
     for (; event; event = queue.pop_for(std::chrono::milliseconds(0))) {
       if (!event->finished) {
-        store.add_intermediate(event->trial_id, event->step, event->name, event->value);
+        store.add_intermediate(event->trial_id, event->step, event->name, event->value, label);
         continue;
       }
       auto it = running.find(event->trial_id);

@@ -168,13 +168,18 @@ bool SqlStore::finish_trial(int64_t trial_id, TrialState state, const std::strin
   return true;
 }
 
-void SqlStore::add_intermediate(int64_t trial_id, int step, const std::string& name, double value) {
+void SqlStore::add_intermediate(int64_t trial_id, int step, const std::string& name, double value,
+                                const std::string& holder) {
   Transaction txn(*db_);
   // A re-run (after a requeue) overwrites the killed run's value at that step.
   Stmt upsert(*db_,
-              "INSERT INTO trial_intermediate(trial_id, step, name, value) VALUES (?, ?, ?, ?) "
+              "INSERT INTO trial_intermediate(trial_id, step, name, value) "
+              "SELECT CAST(? AS {int}), CAST(? AS {int}), CAST(? AS TEXT), CAST(? AS {real}) "
+              "WHERE ? = '' OR EXISTS (SELECT 1 FROM trials WHERE id = ? AND state = 'RUNNING' "
+              "AND worker = ?) "
               "ON CONFLICT(trial_id, name, step) DO UPDATE SET value = excluded.value");
-  upsert.bind_int(1, trial_id).bind_int(2, step).bind_text(3, name).bind_real(4, value).run();
+  upsert.bind_int(1, trial_id).bind_int(2, step).bind_text(3, name).bind_real(4, value);
+  upsert.bind_text(5, holder).bind_int(6, trial_id).bind_text(7, holder).run();
   txn.commit();
 }
 

@@ -146,8 +146,9 @@ class Store {
   virtual bool finish_trial(int64_t trial_id, TrialState state, const std::string& message,
                             const std::map<std::string, double>& metrics,
                             const std::string& holder = "") = 0;
-  virtual void add_intermediate(int64_t trial_id, int step, const std::string& name,
-                                double value) = 0;
+  // With a `holder`, only while the trial is RUNNING on that worker.
+  virtual void add_intermediate(int64_t trial_id, int step, const std::string& name, double value,
+                                const std::string& holder = "") = 0;
   // Records an event in a trial's history (e.g. "promoted", "to 9 epochs").
   virtual void add_event(int64_t trial_id, const std::string& event,
                          const std::string& message) = 0;

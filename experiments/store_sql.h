@@ -36,7 +36,8 @@ class SqlStore final : public Store {
   bool finish_trial(int64_t trial_id, TrialState state, const std::string& message,
                     const std::map<std::string, double>& metrics,
                     const std::string& holder) override;
-  void add_intermediate(int64_t trial_id, int step, const std::string& name, double value) override;
+  void add_intermediate(int64_t trial_id, int step, const std::string& name, double value,
+                        const std::string& holder) override;
   void add_event(int64_t trial_id, const std::string& event, const std::string& message) override;
   void heartbeat(int64_t trial_id) override;
   int requeue_unfinished(int64_t experiment_id) override;

@@ -716,8 +716,14 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
   EXPECT_EQ(t1.state, TrialState::kWaiting);
   EXPECT_EQ(t1.retries, 1);
   EXPECT_EQ(t1.seed, 8u);  // same genotype and seed
-  // A result from the lost worker is refused and changes nothing.
+  // A result from the lost worker is refused and changes nothing; so are
+  // its intermediate values, while the holder's are kept.
   EXPECT_FALSE(store->finish_trial(t1.id, TrialState::kComplete, "", {{"acc", 1}}, "b:2"));
+  store->add_intermediate(t1.id, 1, "val_acc", 0.5, "b:2");
+  store->add_intermediate(store->trial(exp, 0)->id, 1, "val_acc", 0.25, "a:1");
+  ASSERT_EQ(store->intermediates(exp).size(), 1u);
+  EXPECT_EQ(store->intermediates(exp)[0].trial_number, 0);
+  EXPECT_EQ(store->intermediates(exp)[0].value, 0.25);
   EXPECT_EQ(store->trial(exp, 1)->state, TrialState::kWaiting);
   // Claimed again (lowest number first) and lost again: out of retries.
   ASSERT_EQ(store->claim_trial(exp, "c:3")->number, 1);
