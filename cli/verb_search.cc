@@ -89,8 +89,8 @@ extern "C" void on_interrupt(int signal) {
 void stop_cleanly_on_interrupt(const std::string& name, const std::string& db, bool hand_back) {
   const std::string text = fmt::format(
       "\nsylva: interrupted; finished trials are saved, running ones will be re-queued by "
-      "`sylva resume --name {} --db {}` or by the experiment's other workers\n",
-      name, db);
+      "`sylva resume --name {} --db {}`{}\n",
+      name, db, hand_back ? " or by the experiment's other workers" : "");
   interrupt_length = std::min(text.size(), sizeof(interrupt_message));
   std::memcpy(interrupt_message, text.data(), interrupt_length);
   loop_hands_back.store(hand_back);
@@ -105,20 +105,34 @@ void stop_cleanly_on_interrupt(const std::string& name, const std::string& db, b
 // or a worker that joined it.
 enum class Role { kMain, kWorker };
 
-// The experiment's budget of finished trials as stored now (resume may
-// raise it while workers run).
-int64_t stored_budget(Store& store, const std::string& name, int64_t fallback) {
+// The experiment's budget and heartbeat settings as stored now (resume may
+// change them while workers run); `fallback`'s for what cannot be read.
+experiments::ClusterSettings stored_settings(Store& store, const std::string& name,
+                                             experiments::ClusterSettings fallback) {
   auto e = store.find_experiment(name);
   if (!e.is_ok()) return fallback;
   auto config = ExperimentConfig::from_json(e.value().config_json);
-  if (!config.is_ok() || !config.value().options.count("trials")) return fallback;
-  auto trials = config.value().integer("trials", 1);
-  return trials.is_ok() ? trials.value() : fallback;
+  if (!config.is_ok()) return fallback;
+  const auto& options = config.value().options;
+  if (options.count("trials")) {
+    auto trials = config.value().integer("trials", 1);
+    if (trials.is_ok()) fallback.trials = trials.value();
+  }
+  if (options.count("heartbeat-timeout")) {
+    auto timeout = config.value().real("heartbeat-timeout", 0.3);
+    if (timeout.is_ok()) fallback.heartbeat_timeout = timeout.value();
+  }
+  if (options.count("max-retries")) {
+    auto retries = config.value().integer("max-retries", 0);
+    if (retries.is_ok()) fallback.max_retries = static_cast<int>(retries.value());
+  }
+  return fallback;
 }
 
 int execute(Store& store, int64_t experiment_id, const std::string& name, const std::string& db,
             const ExperimentConfig& config, Components& c, Role role) {
-  stop_cleanly_on_interrupt(name, db, c.run.min_budget == 0);
+  const std::string shown = experiments::database_for_display(db);
+  stop_cleanly_on_interrupt(name, shown, c.run.min_budget == 0);
   int64_t finished_before = 0;
   for (const auto& t : store.trials(experiment_id))
     finished_before += evaluators::is_finished(t.state);
@@ -126,7 +140,7 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
   Progress progress(stdout, live, c.run.objective, finished_before);
   fmt::print(
       "{}experiment '{}' in {}: space {}, strategy {}, evaluator {}, {} trials, {}\n",
-      role == Role::kWorker ? fmt::format("worker {} joins ", c.run.worker_name) : "", name, db,
+      role == Role::kWorker ? fmt::format("worker {} joins ", c.run.worker_name) : "", name, shown,
       c.space->name(), config.text("strategy"), config.text("evaluator"), c.run.trials,
       c.run.workers == 0
           ? std::string("no evaluations here (--workers 0): waiting for `sylva worker` processes")
@@ -140,26 +154,29 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
   } else {
     experiments::ClusterHooks hooks;
     hooks.new_strategy = c.new_strategy;
-    hooks.budget = [&] { return stored_budget(store, name, c.run.trials); };
+    const experiments::ClusterSettings given{c.run.trials, c.run.heartbeat_timeout,
+                                             c.run.max_retries};
+    hooks.settings = [&, given] { return stored_settings(store, name, given); };
     hooks.stop_signal = &stop_signal;
     hooks.abandon = [&](const experiments::RunSummary& s) {
       progress.finish();
       fmt::print(stderr,
                  "sylva: interrupted; finished trials are saved, {} running trial(s) handed back: "
                  "the experiment's other workers take them, or `sylva resume --name {} --db {}`\n",
-                 s.handed_back, name, db);
+                 s.handed_back, name, shown);
       std::fflush(stdout);
       std::fflush(stderr);
       _exit(128 + s.stopped_by);
     };
     summary = experiments::run_cluster(store, experiment_id, *c.space, *c.evaluator, c.run, hooks,
                                        listen);
+    loop_hands_back.store(false);  // a signal from now on stops at once
   }
   progress.finish();
   if (!summary.is_ok()) return fail(summary.status());
   const auto& s = summary.value();
   if (s.stopped_by) return 128 + s.stopped_by;
-  if (s.requeued || s.replayed) {
+  if (role == Role::kMain && (s.requeued || s.replayed)) {
     fmt::print("resumed: {} finished trial(s) replayed, {} interrupted trial(s) re-queued\n",
                s.replayed, s.requeued);
   }
@@ -170,11 +187,11 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
     pruned += t.state == evaluators::TrialState::kPruned;
     failed += t.state == evaluators::TrialState::kFail;
   }
-  const int64_t budget = stored_budget(store, name, c.run.trials);
+  const int64_t budget = stored_settings(store, name, {c.run.trials}).trials;
   fmt::print("{} finished trial(s) of {}: {} complete, {}{} failed{}\n", s.finished, budget,
              complete, pruned ? fmt::format("{} pruned, ", pruned) : "", failed,
              s.exhausted ? " (the space has no new architecture left)" : "");
-  print_best(store, experiment_id, config, name, db);
+  print_best(store, experiment_id, config, name, shown);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -29,6 +30,17 @@ std::string host_name() {
   return host;
 }
 
+// Where a pid means a process: this boot of this machine and this pid
+// namespace (containers sharing a host name have their own).
+std::string machine_identity() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(boot, id);
+  struct stat ns = {};
+  if (stat("/proc/self/ns/pid", &ns) == 0) id += "/" + std::to_string(ns.st_ino);
+  return id;
+}
+
 // A process of this host that no longer runs: kill(pid, 0) fails with ESRCH
 // (EPERM means it exists under another user), or it is a zombie that its
 // parent has not reaped.
@@ -46,36 +58,40 @@ double seconds_since(Clock::time_point t) {
 
 }  // namespace
 
-bool parse_worker_label(const std::string& label, std::string* host, int64_t* pid) {
-  const size_t colon = label.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == label.size()) return false;
-  char* end = nullptr;
-  const long long p = std::strtoll(label.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || p <= 0) return false;
-  *host = label.substr(0, colon);
-  *pid = p;
-  return true;
-}
-
 StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Space& space,
                                  evaluators::Evaluator& evaluator, const RunOptions& options,
                                  const ClusterHooks& hooks, const RunListener& listener) {
   const auto start = Clock::now();
-  const std::string label = options.worker_name;
   const std::string host = host_name();
   const int slots = std::max(0, options.workers);  // 0: coordinate only
-  const double timeout = options.heartbeat_timeout;
+  // Re-read with the budget at each heartbeat (resume may change them).
+  double timeout = options.heartbeat_timeout;
+  int max_retries = options.max_retries;
   // Heartbeats six times per timeout: a live worker is never judged lost.
-  const double interval = std::clamp(timeout / 6, 0.05, 10.0);
+  auto interval_of = [](double t) { return std::clamp(t / 6, 0.05, 10.0); };
+  double interval = interval_of(timeout);
   RunSummary summary;
   RunEvent progress;
-  int64_t budget = hooks.budget ? hooks.budget() : options.trials;
+  int64_t budget = options.trials;
+  auto refresh = [&] {
+    if (!hooks.settings) return;
+    const ClusterSettings now = hooks.settings();
+    budget = now.trials;
+    timeout = now.heartbeat_timeout;
+    max_retries = now.max_retries;
+    interval = interval_of(timeout);
+  };
+  refresh();
   progress.total = budget;
   auto signed_value = [&](double v) { return options.maximize ? v : -v; };
   auto note_best = [&](const TrialRow& row) { internal::note_best(progress, row, options); };
   const std::vector<std::string> required = internal::required_metrics(options);
 
-  const int64_t worker_id = store.add_worker(experiment_id, label, host, getpid(), slots);
+  const std::string machine = machine_identity();
+  const WorkerRow me =
+      store.add_worker(experiment_id, options.worker_name, host, getpid(), slots, machine);
+  const int64_t worker_id = me.id;
+  const std::string& label = me.label;
 
   // The coordinator's state, rebuilt on each takeover.
   std::unique_ptr<search::Strategy> strategy;
@@ -84,34 +100,29 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
   bool exhausted = false;
   bool first_lead = true;
 
-  // Takes trials back from lost workers; returns how many.
+  // Takes trials back from lost workers; returns how many went back to the
+  // queue (those out of retries FAIL instead).
   auto take_back = [&](const std::set<std::string>& dead) {
-    auto back = store.requeue_lost(experiment_id, timeout, dead, options.max_retries);
-    return static_cast<int64_t>(back.size());
-  };
-  // Processes of this host that are gone (a killed `search` being resumed, a
-  // worker killed beside this one) lose their trials and their lease at
-  // once, not after the heartbeat timeout. Labels come from the worker
-  // registry and from RUNNING trials (an older run left no registry).
-  auto dead_here = [&](const std::vector<TrialRow>& rows) {
-    std::set<std::string> dead;
-    auto check = [&](const std::string& worker) {
-      std::string h;
-      int64_t pid = 0;
-      if (worker != label && parse_worker_label(worker, &h, &pid) && h == host && gone(pid)) {
-        dead.insert(worker);
-      }
-    };
-    for (const WorkerRow& w : store.workers(experiment_id)) {
-      if (w.state == "ACTIVE") check(w.label);
+    int64_t requeued = 0;
+    for (const Requeue& r : store.requeue_lost(experiment_id, timeout, dead, max_retries)) {
+      requeued += !r.failed;
     }
-    for (const TrialRow& row : rows) {
-      if (row.state == TrialState::kRunning) check(row.worker);
+    return requeued;
+  };
+  // Registered processes of this machine and pid namespace that are gone (a
+  // killed `search` being resumed, a worker killed beside this one) lose
+  // their trials and their lease at once, not after the heartbeat timeout.
+  auto dead_here = [&] {
+    std::set<std::string> dead;
+    for (const WorkerRow& w : store.workers(experiment_id)) {
+      if (w.state == "ACTIVE" && w.id != worker_id && w.machine == machine && gone(w.pid)) {
+        dead.insert(w.label);
+      }
     }
     return dead;
   };
   {
-    auto dead = dead_here(store.trials(experiment_id));
+    auto dead = dead_here();
     if (!dead.empty()) summary.requeued = take_back(dead);
   }
 
@@ -178,6 +189,9 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
     if (options.keep_weights <= 0 || weights.empty()) return;
     auto it = row.metrics.find(options.objective);
     if (it == row.metrics.end()) return;
+    // Artifacts first: a trial's weights are put after its finish commits,
+    // so every trial read here has its metrics in the later read.
+    const std::vector<int64_t> with_weights = store.trials_with_artifact(experiment_id, "weights");
     std::map<int64_t, double> value_of;
     for (const TrialRow& t : store.trials(experiment_id)) {
       auto m = t.metrics.find(options.objective);
@@ -186,7 +200,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
       }
     }
     std::vector<std::pair<double, int64_t>> kept;
-    for (int64_t id : store.trials_with_artifact(experiment_id, "weights")) {
+    for (int64_t id : with_weights) {
       auto v = value_of.find(id);
       kept.push_back({v == value_of.end() ? -1e300 : v->second, id});
     }
@@ -227,7 +241,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
     bool busy = false;  // did anything this tick; look again at once
     const bool beat = seconds_since(last_beat) >= interval;
     if (seconds_since(last_local_check) >= std::min(interval, 1.0)) {
-      auto dead = dead_here({});
+      auto dead = dead_here();
       if (!dead.empty()) summary.taken_back += take_back(dead);
       last_local_check = Clock::now();
     }
@@ -235,7 +249,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
       std::vector<int64_t> ids;
       for (const auto& [id, r] : running) ids.push_back(id);
       store.worker_heartbeat(worker_id, ids);
-      if (hooks.budget) budget = hooks.budget();
+      refresh();
       progress.total = budget;
       const bool was = leader;
       leader = store.try_lead(experiment_id, worker_id, timeout);
@@ -261,13 +275,6 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
       if (beat || c.finished != finished_seen) {
         rows = store.trials_from(experiment_id, low);
         finished_seen = c.finished;
-      }
-      if (beat) {
-        auto dead = dead_here(rows);
-        if (!dead.empty()) {
-          summary.taken_back += take_back(dead);
-          busy = true;
-        }
       }
       std::vector<const TrialRow*> news;  // finished since the last look, in number order
       for (const TrialRow& row : rows) {
@@ -331,8 +338,11 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
       auto row = store.claim_trial(experiment_id, label);
       if (!row) break;
       --c.waiting;
-      dispatch(std::move(*row));
       busy = true;
+      // Taken back from this very process during a long pause, and claimed
+      // again: its evaluation here is still running, and will finish it.
+      if (running.count(row->id)) continue;
+      dispatch(std::move(*row));
     }
 
     progress.trial = nullptr;
@@ -359,6 +369,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
         continue;
       }
       auto it = running.find(event->trial_id);
+      if (it == running.end()) continue;  // cannot happen: one evaluation per trial here
       TrialRow row = std::move(it->second.row);
       running.erase(it);
       EvalResult& r = event->result;

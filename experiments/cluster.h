@@ -6,14 +6,16 @@
 // Every process runs this same loop, with its own worker threads:
 //   - It registers in the workers table and heartbeats every
 //     heartbeat_timeout / 6 seconds, for itself and each trial it holds.
-//   - One process at a time is the coordinator (Store::try_lead: a
-//     PostgreSQL advisory lock, or a lease in an SQLite file). Only the
+//   - One process at a time is the coordinator (Store::try_lead: a lease in
+//     the database; on PostgreSQL an advisory lock lets a successor take over
+//     from a dead coordinator at once). Only the
 //     coordinator asks the search engine: it rebuilds a fresh engine from the
 //     database when it takes over (finished trials told, unfinished ones
 //     pending), tells it each trial that finished since, and adds WAITING
 //     trials while the live workers have free slots and the experiment has
 //     fewer trials than its global budget. It takes trials back from lost
-//     workers (stale heartbeat, or a process of this host that is gone) with
+//     workers (stale heartbeat; a process of this machine that is gone is
+//     noticed by every process within a second) with
 //     their genotype and seed, up to max_retries, and closes the experiment
 //     when the budget is finished or the engine has nothing new.
 //   - Every process claims WAITING trials atomically for its free slots and
@@ -37,12 +39,18 @@ namespace sylva::experiments {
 
 using StrategyFactory = std::function<StatusOr<std::unique_ptr<search::Strategy>>()>;
 
+struct ClusterSettings {
+  int64_t trials = 0;  // the global budget of finished trials
+  double heartbeat_timeout = 60;
+  int max_retries = 3;
+};
+
 struct ClusterHooks {
   // A fresh engine, for each time this process becomes the coordinator.
   StrategyFactory new_strategy;
-  // The experiment's budget of finished trials now (`resume --trials` may
-  // have raised it); empty: options.trials throughout.
-  std::function<int64_t()> budget;
+  // The experiment's settings as stored now (`resume` may change them while
+  // workers run); read at each heartbeat. Empty: RunOptions' throughout.
+  std::function<ClusterSettings()> settings;
   // Set (to the signal's number) by a signal handler: the loop hands this
   // process's running trials back (WAITING, no retry counted), leaves the
   // registry, calls `abandon` (which may end the process rather than wait
@@ -55,8 +63,5 @@ struct ClusterHooks {
 StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Space& space,
                                  evaluators::Evaluator& evaluator, const RunOptions& options,
                                  const ClusterHooks& hooks, const RunListener& listener);
-
-// "host:pid" of a label, split; false when the label has no such form.
-bool parse_worker_label(const std::string& label, std::string* host, int64_t* pid);
 
 }  // namespace sylva::experiments

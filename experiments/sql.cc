@@ -35,6 +35,26 @@ std::string expand(const std::string& sql, const std::map<std::string, std::stri
   return out;
 }
 
+// The target for messages: a URL's password (user:PASSWORD@) or a
+// password=... keyword replaced by ***.
+std::string redact(const std::string& target) {
+  std::string s = target;
+  const size_t scheme = s.find("://");
+  if (scheme != std::string::npos) {
+    const size_t at = s.find('@', scheme);
+    const size_t colon = s.find(':', scheme + 3);
+    if (at != std::string::npos && colon != std::string::npos && colon < at) {
+      s.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  const size_t pw = s.find("password=");
+  if (pw != std::string::npos) {
+    const size_t end = s.find_first_of(" &", pw);
+    s.replace(pw + 9, (end == std::string::npos ? s.size() : end) - pw - 9, "***");
+  }
+  return s;
+}
+
 bool is_postgres(const std::string& target) {
   for (const char* prefix : {"postgresql://", "postgres://", "host=", "dbname="}) {
     if (target.rfind(prefix, 0) == 0) return true;

@@ -72,9 +72,10 @@ class Connection {
   virtual void begin(Mode mode) = 0;
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;
-  // Called first in the migration transaction: waits until no other process
-  // is migrating (SQLite's write lock already does).
-  virtual void lock_schema() {}
+  // Waits until no other transaction holds `key` and holds it until this
+  // transaction ends (PostgreSQL advisory locks; SQLite's write lock already
+  // excludes every other writer).
+  virtual void lock_transaction(int64_t key) {}
   // A lock held for the life of the connection, released by the server when
   // the process dies (PostgreSQL advisory locks); false if another holds it
   // or the driver has no such lock (SQLite: leases in the database serve).
@@ -105,6 +106,9 @@ std::string expand(const std::string& sql, const std::map<std::string, std::stri
 // anything else an SQLite file (":memory:" a private in-memory database).
 StatusOr<std::unique_ptr<Connection>> connect(const std::string& target);
 bool is_postgres(const std::string& target);
+// The target for messages: a URL's password (user:PASSWORD@) or a
+// password=... keyword replaced by ***.
+std::string redact(const std::string& target);
 StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path);
 StatusOr<std::unique_ptr<Connection>> connect_postgres(const std::string& url);
 

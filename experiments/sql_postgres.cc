@@ -59,26 +59,6 @@ std::string first_line(const char* text) {
   return nl == std::string::npos ? s : s.substr(0, nl);
 }
 
-// The target for messages: a URL's password (user:PASSWORD@) or a
-// password=... keyword replaced by ***.
-std::string redact(const std::string& target) {
-  std::string s = target;
-  const size_t scheme = s.find("://");
-  if (scheme != std::string::npos) {
-    const size_t at = s.find('@', scheme);
-    const size_t colon = s.find(':', scheme + 3);
-    if (at != std::string::npos && colon != std::string::npos && colon < at) {
-      s.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  const size_t pw = s.find("password=");
-  if (pw != std::string::npos) {
-    const size_t end = s.find_first_of(" &", pw);
-    s.replace(pw + 9, (end == std::string::npos ? s.size() : end) - pw - 9, "***");
-  }
-  return s;
-}
-
 class PgResult {
  public:
   PgResult() = default;
@@ -227,7 +207,11 @@ class PgConnection final : public Connection {
   }
   void commit() override { exec("COMMIT"); }
   void rollback() noexcept override { PQclear(PQexec(conn_, "ROLLBACK")); }
-  void lock_schema() override { exec("SELECT pg_advisory_xact_lock(5977618502)"); }
+  void lock_transaction(int64_t key) override {
+    auto q = prepare("SELECT pg_advisory_xact_lock(?)");
+    q->bind_int(1, key);
+    q->step();
+  }
   bool try_session_lock(int64_t key) override {
     auto q = prepare("SELECT pg_try_advisory_lock(?)");
     q->bind_int(1, key);

@@ -132,6 +132,11 @@ class SqliteConnection final : public Connection {
 }  // namespace
 
 StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path) {
+  // RETURNING and INSERT ... SELECT ... ON CONFLICT need 3.35 (Debian 12 has 3.40).
+  if (sqlite3_libversion_number() < 3035000) {
+    return Status::error(std::string("SQLite ") + sqlite3_libversion() +
+                         " is too old for sylva's store: 3.35 or newer is needed");
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {

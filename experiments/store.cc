@@ -59,14 +59,16 @@ int64_t Store::add_trial(int64_t experiment_id, int64_t number, const std::strin
 StatusOr<int64_t> SqlStore::create_experiment(const std::string& name,
                                               const std::string& config_json) {
   Transaction txn(*db_);
-  Stmt find(*db_, "SELECT id FROM experiments WHERE name = ?");
-  if (find.bind_text(1, name).step()) {
+  // DO NOTHING: two processes creating the same name at once get the same
+  // answer as one after the other.
+  Stmt insert(*db_,
+              "INSERT INTO experiments(name, config_json) VALUES (?, ?) "
+              "ON CONFLICT (name) DO NOTHING RETURNING id");
+  if (!insert.bind_text(1, name).bind_text(2, config_json).step()) {
     return Status::error("experiment '" + name + "' already exists in " + where() +
                          "; continue it with `sylva resume --name " + name + " --db " + where() +
                          "`");
   }
-  Stmt insert(*db_, "INSERT INTO experiments(name, config_json) VALUES (?, ?) RETURNING id");
-  insert.bind_text(1, name).bind_text(2, config_json).step();
   int64_t id = insert.col_int(0);
   insert.run();
   txn.commit();

@@ -75,11 +75,12 @@ struct TrialRow {
 // A process evaluating an experiment's trials (sylva search, sylva worker).
 struct WorkerRow {
   int64_t id = 0;
-  std::string label;  // host:pid, as in TrialRow::worker
+  std::string label;  // host:pid.id, as in TrialRow::worker
   std::string host;
   int64_t pid = 0;
-  int slots = 0;      // concurrent evaluations
-  std::string state;  // ACTIVE, EXITED or LOST
+  std::string machine;  // boot and pid namespace: where `pid` means this process
+  int slots = 0;        // concurrent evaluations
+  std::string state;    // ACTIVE, EXITED or LOST
   std::string started_at, seen_at;
   bool leader = false;           // holds the coordinator's lease now
   std::vector<int64_t> running;  // numbers of the trials it holds
@@ -109,6 +110,8 @@ struct IntermediateRow {
 // True for a PostgreSQL target ("postgresql://...", "postgres://...", or a
 // libpq "host=..." / "dbname=..." string); anything else is an SQLite file.
 bool is_database_url(const std::string& target);
+// `target` as messages show it: a PostgreSQL password replaced by ***.
+std::string database_for_display(const std::string& target);
 
 class Store {
  public:
@@ -173,11 +176,16 @@ class Store {
                                                     const std::string& kind) = 0;
 
   // Several processes on one experiment (experiments/cluster.h).
-  // Registers a worker process in state ACTIVE; returns its id.
-  virtual int64_t add_worker(int64_t experiment_id, const std::string& label,
-                             const std::string& host, int64_t pid, int slots) = 0;
-  // The worker is alive and evaluating `trial_ids`: stamps it and them.
-  virtual void worker_heartbeat(int64_t worker_id, const std::vector<int64_t>& trial_ids) = 0;
+  // Registers a worker process in state ACTIVE; returns it, its label made
+  // unique as "NAME.ID" (NAME is host:pid).
+  virtual WorkerRow add_worker(int64_t experiment_id, const std::string& name,
+                               const std::string& host, int64_t pid, int slots,
+                               const std::string& machine) = 0;
+  // The worker is alive and evaluating `trial_ids`: stamps it and those of
+  // them it still holds, and returns those (a trial taken back meanwhile is
+  // someone else's: its heartbeat is theirs to give).
+  virtual std::vector<int64_t> worker_heartbeat(int64_t worker_id,
+                                                const std::vector<int64_t>& trial_ids) = 0;
   virtual void worker_exit(int64_t worker_id) = 0;  // state EXITED
   virtual std::vector<WorkerRow> workers(int64_t experiment_id) = 0;
   // Takes or renews the coordinator's lease for `lease_seconds`; true if the

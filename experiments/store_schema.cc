@@ -100,6 +100,7 @@ CREATE TABLE workers (
   host TEXT NOT NULL,
   pid {int} NOT NULL,
   slots {int} NOT NULL,
+  machine TEXT NOT NULL DEFAULT '',
   state TEXT NOT NULL DEFAULT 'ACTIVE' CHECK (state IN ('ACTIVE', 'EXITED', 'LOST')),
   started_at TEXT NOT NULL DEFAULT ({now}),
   seen_at TEXT NOT NULL DEFAULT ({now})
@@ -108,6 +109,7 @@ CREATE INDEX workers_by_experiment ON workers(experiment_id, state);
 CREATE TABLE leaders (
   experiment_id {int} PRIMARY KEY REFERENCES experiments(id) ON DELETE CASCADE,
   worker_id {int} NOT NULL,
+  locked {int} NOT NULL DEFAULT 0,
   expires_at TEXT NOT NULL
 );
 )sql";
@@ -152,6 +154,8 @@ Status check_version(int version, const std::string& path) {
 
 bool is_database_url(const std::string& target) { return sql::is_postgres(target); }
 
+std::string database_for_display(const std::string& target) { return sql::redact(target); }
+
 StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
   SYLVA_ASSIGN(db, sql::connect(path));
   const std::string where = db->where();
@@ -175,8 +179,8 @@ Status SqlStore::configure() {
   if (!s.is_ok() || version == kSchemaVersion) return s;
 
   Transaction txn(db);
-  db.lock_schema();
-  version = read_version(db);  // another process may have migrated meanwhile
+  db.lock_transaction(5977618502);  // one migration at a time
+  version = read_version(db);       // another process may have migrated meanwhile
   s = check_version(version, where());
   if (!s.is_ok() || version == kSchemaVersion) return s;
   const std::vector<Migration>& steps = migrations();

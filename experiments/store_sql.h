@@ -49,9 +49,10 @@ class SqlStore final : public Store {
   std::optional<std::string> artifact(int64_t trial_id, const std::string& kind) override;
   std::vector<int64_t> trials_with_artifact(int64_t experiment_id,
                                             const std::string& kind) override;
-  int64_t add_worker(int64_t experiment_id, const std::string& label, const std::string& host,
-                     int64_t pid, int slots) override;
-  void worker_heartbeat(int64_t worker_id, const std::vector<int64_t>& trial_ids) override;
+  WorkerRow add_worker(int64_t experiment_id, const std::string& name, const std::string& host,
+                       int64_t pid, int slots, const std::string& machine) override;
+  std::vector<int64_t> worker_heartbeat(int64_t worker_id,
+                                        const std::vector<int64_t>& trial_ids) override;
   void worker_exit(int64_t worker_id) override;
   std::vector<WorkerRow> workers(int64_t experiment_id) override;
   bool try_lead(int64_t experiment_id, int64_t worker_id, double lease_seconds) override;

@@ -11,34 +11,65 @@ namespace sylva::experiments {
 using sql::Stmt;
 using sql::Transaction;
 
-int64_t SqlStore::add_worker(int64_t experiment_id, const std::string& label,
-                             const std::string& host, int64_t pid, int slots) {
+namespace {
+
+// Checked again as the trial is taken back, since a heartbeat may have come
+// after the look (READ COMMITTED): its worker is known dead (first
+// parameter 1), or its last sign of life is older than the second.
+constexpr const char* kStillLost =
+    "(? = 1 OR coalesce((SELECT h.at FROM trial_heartbeats h WHERE h.trial_id = trials.id), "
+    "trials.started_at, '') < {ago})";
+
+}  // namespace
+
+WorkerRow SqlStore::add_worker(int64_t experiment_id, const std::string& name,
+                               const std::string& host, int64_t pid, int slots,
+                               const std::string& machine) {
   Transaction txn(*db_);
   Stmt insert(*db_,
-              "INSERT INTO workers(experiment_id, label, host, pid, slots) VALUES (?, ?, ?, ?, ?) "
-              "RETURNING id");
-  insert.bind_int(1, experiment_id).bind_text(2, label).bind_text(3, host);
-  insert.bind_int(4, pid).bind_int(5, slots).step();
-  const int64_t id = insert.col_int(0);
+              "INSERT INTO workers(experiment_id, label, host, pid, slots, machine) "
+              "VALUES (?, ?, ?, ?, ?, ?) RETURNING id, started_at");
+  insert.bind_int(1, experiment_id).bind_text(2, name).bind_text(3, host);
+  insert.bind_int(4, pid).bind_int(5, slots).bind_text(6, machine).step();
+  WorkerRow w;
+  w.id = insert.col_int(0);
+  w.started_at = insert.col_text(1);
   insert.run();
+  // Host and pid alone may repeat (containers sharing a host name, pid 1 in
+  // each): the registry id makes the label unique.
+  w.label = name + "." + std::to_string(w.id);
+  Stmt label(*db_, "UPDATE workers SET label = ? WHERE id = ?");
+  label.bind_text(1, w.label).bind_int(2, w.id).run();
   txn.commit();
-  return id;
+  w.host = host;
+  w.pid = pid;
+  w.slots = slots;
+  w.machine = machine;
+  w.state = "ACTIVE";
+  w.seen_at = w.started_at;
+  return w;
 }
 
-void SqlStore::worker_heartbeat(int64_t worker_id, const std::vector<int64_t>& trial_ids) {
+std::vector<int64_t> SqlStore::worker_heartbeat(int64_t worker_id,
+                                                const std::vector<int64_t>& trial_ids) {
   Transaction txn(*db_);
   // A worker marked LOST that turns out alive (a long pause) is ACTIVE again;
   // the trials it lost stay with whoever claimed them.
   Stmt seen(*db_, "UPDATE workers SET seen_at = {now}, state = 'ACTIVE' WHERE id = ?");
   seen.bind_int(1, worker_id).run();
   Stmt beat(*db_,
-            "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now}) "
+            "INSERT INTO trial_heartbeats(trial_id, at) SELECT id, {now} FROM trials "
+            "WHERE id = ? AND state = 'RUNNING' AND worker = "
+            "(SELECT label FROM workers WHERE id = ?) "
             "ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
+  std::vector<int64_t> held;
   for (int64_t id : trial_ids) {
-    beat.bind_int(1, id).run();
+    beat.bind_int(1, id).bind_int(2, worker_id).run();
+    if (beat.changes() > 0) held.push_back(id);
     beat.reset();
   }
   txn.commit();
+  return held;
 }
 
 void SqlStore::worker_exit(int64_t worker_id) {
@@ -54,7 +85,7 @@ std::vector<WorkerRow> SqlStore::workers(int64_t experiment_id) {
   Transaction snapshot(*db_, sql::Connection::kRead);
   Stmt select(*db_,
               "SELECT w.id, w.label, w.host, w.pid, w.slots, w.state, w.started_at, w.seen_at, "
-              "CASE WHEN l.worker_id IS NULL THEN 0 ELSE 1 END "
+              "CASE WHEN l.worker_id IS NULL THEN 0 ELSE 1 END, w.machine "
               "FROM workers w LEFT JOIN leaders l ON l.experiment_id = w.experiment_id AND "
               "l.worker_id = w.id AND l.expires_at > {now} "
               "WHERE w.experiment_id = ? ORDER BY w.id");
@@ -71,6 +102,7 @@ std::vector<WorkerRow> SqlStore::workers(int64_t experiment_id) {
     w.started_at = select.col_text(6);
     w.seen_at = select.col_text(7);
     w.leader = select.col_int(8) != 0;
+    w.machine = select.col_text(9);
     rows.push_back(std::move(w));
   }
   Stmt running(*db_,
@@ -79,11 +111,8 @@ std::vector<WorkerRow> SqlStore::workers(int64_t experiment_id) {
   running.bind_int(1, experiment_id);
   while (running.step()) {
     const std::string label = running.col_text(0);
-    // The newest registration of a label holds its trials.
-    for (auto it = rows.rbegin(); it != rows.rend(); ++it) {
-      if (it->label != label) continue;
-      it->running.push_back(running.col_int(1));
-      break;
+    for (WorkerRow& w : rows) {
+      if (w.label == label) w.running.push_back(running.col_int(1));
     }
   }
   snapshot.commit();
@@ -94,7 +123,8 @@ bool SqlStore::try_lead(int64_t experiment_id, int64_t worker_id, double lease_s
   // The lease row decides: it is taken when free or expired and renewed by
   // its holder. On PostgreSQL an advisory lock speeds up the takeover: the
   // server frees it when its holder's connection dies, so whoever gets the
-  // lock anew may take the lease at once, without waiting for it to expire.
+  // lock anew may take a lease whose holder had it, without waiting for the
+  // lease to expire.
   // A holder that is merely hung keeps the lock but not the lease: once the
   // lease has passed to another it steps down and lets the lock go.
   const int64_t key = (int64_t{0x5359} << 32) | experiment_id;
@@ -104,13 +134,19 @@ bool SqlStore::try_lead(int64_t experiment_id, int64_t worker_id, double lease_s
     fresh_lock = true;
   }
   Transaction txn(*db_);
+  // A fresh lock may take the lease from a holder that had the lock (it has
+  // lost its connection, so it is dead), never from one without it (a
+  // holder that took an expired lease while the lock was held elsewhere).
   Stmt lease(*db_,
-             "INSERT INTO leaders(experiment_id, worker_id, expires_at) VALUES (?, ?, {ago}) "
+             "INSERT INTO leaders(experiment_id, worker_id, locked, expires_at) "
+             "VALUES (?, ?, ?, {ago}) "
              "ON CONFLICT(experiment_id) DO UPDATE SET worker_id = excluded.worker_id, "
-             "expires_at = excluded.expires_at WHERE ? = 1 OR leaders.worker_id = "
-             "excluded.worker_id OR leaders.expires_at < {now}");
-  lease.bind_int(1, experiment_id).bind_int(2, worker_id).bind_real(3, -lease_seconds);
-  lease.bind_int(4, fresh_lock ? 1 : 0).run();
+             "locked = excluded.locked, expires_at = excluded.expires_at "
+             "WHERE (? = 1 AND leaders.locked = 1) OR leaders.worker_id = excluded.worker_id OR "
+             "leaders.expires_at < {now}");
+  lease.bind_int(1, experiment_id).bind_int(2, worker_id);
+  lease.bind_int(3, leading_.count(experiment_id) ? 1 : 0).bind_real(4, -lease_seconds);
+  lease.bind_int(5, fresh_lock ? 1 : 0).run();
   const bool leads = lease.changes() > 0;
   txn.commit();
   if (!leads && leading_.count(experiment_id)) {
@@ -147,6 +183,9 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
                                             const std::set<std::string>& dead_workers,
                                             int max_retries) {
   Transaction txn(*db_);
+  // One process at a time takes trials back (PostgreSQL: rows are then
+  // locked in one order; SQLite's write lock already serialises).
+  db_->lock_transaction((int64_t{0x5352} << 32) | experiment_id);
   // A trial's last sign of life: its heartbeat, else its start.
   Stmt running(*db_,
                "SELECT t.id, t.number, t.worker, t.retries, "
@@ -181,18 +220,21 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
           "worker {} lost ({}) and the trial was re-queued {} time(s) already "
           "(--max-retries {})",
           l.r.worker, why, l.retries, max_retries);
-      Stmt fail(*db_,
-                "UPDATE trials SET state = 'FAIL', message = ?, finished_at = {now} "
-                "WHERE id = ? AND state = 'RUNNING' AND worker = ?");
-      fail.bind_text(1, message).bind_int(2, l.r.trial_id).bind_text(3, l.r.worker).run();
+      Stmt fail(*db_, std::string("UPDATE trials SET state = 'FAIL', message = ?, finished_at = "
+                                  "{now} WHERE id = ? AND state = 'RUNNING' AND worker = ? AND ") +
+                          kStillLost);
+      fail.bind_text(1, message).bind_int(2, l.r.trial_id).bind_text(3, l.r.worker);
+      fail.bind_int(4, l.stale ? 0 : 1).bind_real(5, stale_seconds).run();
       if (fail.changes() == 0) continue;
     } else {
       message = fmt::format("worker {} lost ({}); retry {} of {}", l.r.worker, why, l.retries + 1,
                             max_retries);
-      Stmt back(*db_,
-                "UPDATE trials SET state = 'WAITING', worker = '', started_at = NULL, "
-                "retries = retries + 1 WHERE id = ? AND state = 'RUNNING' AND worker = ?");
-      back.bind_int(1, l.r.trial_id).bind_text(2, l.r.worker).run();
+      Stmt back(*db_, std::string("UPDATE trials SET state = 'WAITING', worker = '', started_at = "
+                                  "NULL, retries = retries + 1 WHERE id = ? AND state = 'RUNNING' "
+                                  "AND worker = ? AND ") +
+                          kStillLost);
+      back.bind_int(1, l.r.trial_id).bind_text(2, l.r.worker);
+      back.bind_int(3, l.stale ? 0 : 1).bind_real(4, stale_seconds).run();
       if (back.changes() == 0) continue;
     }
     Stmt event(*db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, ?, ?)");

@@ -181,9 +181,10 @@ TEST(StoreSchemaTest, MigratesAVersionOneDatabaseKeepingItsTrials) {
   EXPECT_EQ(rows[1].retries, 0);
   EXPECT_EQ(store->counts(exp, 60).closed, "");
   // The new tables work.
-  const int64_t w = store->add_worker(exp, "host:2", "host", 2, 1);
-  EXPECT_TRUE(store->try_lead(exp, w, 60));
-  EXPECT_EQ(store->claim_trial(exp, "host:2")->number, 0);
+  const WorkerRow w = store->add_worker(exp, "host:2", "host", 2, 1, "boot/ns");
+  EXPECT_EQ(w.label, "host:2." + std::to_string(w.id));
+  EXPECT_TRUE(store->try_lead(exp, w.id, 60));
+  EXPECT_EQ(store->claim_trial(exp, w.label)->number, 0);
 }
 
 TEST(StoreSchemaTest, MemoryDatabaseStartsEmpty) {
@@ -701,16 +702,18 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
   auto store = open();
   const int64_t exp = store->create_experiment("e", "{}").value();
   for (int i = 0; i < 4; ++i) store->add_trial(exp, i, "h" + std::to_string(i), "k", "c", 7 + i);
-  const int64_t alive = store->add_worker(exp, "a:1", "a", 1, 2);
-  store->add_worker(exp, "b:2", "b", 2, 1);
-  ASSERT_EQ(store->claim_trial(exp, "a:1")->number, 0);
-  ASSERT_EQ(store->claim_trial(exp, "b:2")->number, 1);
-  ASSERT_EQ(store->claim_trial(exp, "a:1")->number, 2);
+  const WorkerRow a = store->add_worker(exp, "a:1", "a", 1, 2, "m");
+  const WorkerRow b = store->add_worker(exp, "b:2", "b", 2, 1, "m");
+  const int64_t alive = a.id;
+  EXPECT_EQ(a.label, "a:1." + std::to_string(a.id));
+  ASSERT_EQ(store->claim_trial(exp, a.label)->number, 0);
+  ASSERT_EQ(store->claim_trial(exp, b.label)->number, 1);
+  ASSERT_EQ(store->claim_trial(exp, a.label)->number, 2);
   // Nobody is stale after a minute's grace; b:2 is known dead.
-  auto back = store->requeue_lost(exp, 60, {"b:2"}, 1);
+  auto back = store->requeue_lost(exp, 60, {b.label}, 1);
   ASSERT_EQ(back.size(), 1u);
   EXPECT_EQ(back[0].number, 1);
-  EXPECT_EQ(back[0].worker, "b:2");
+  EXPECT_EQ(back[0].worker, b.label);
   EXPECT_FALSE(back[0].failed);
   TrialRow t1 = store->trial(exp, 1).value();
   EXPECT_EQ(t1.state, TrialState::kWaiting);
@@ -718,9 +721,9 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
   EXPECT_EQ(t1.seed, 8u);  // same genotype and seed
   // A result from the lost worker is refused and changes nothing; so are
   // its intermediate values, while the holder's are kept.
-  EXPECT_FALSE(store->finish_trial(t1.id, TrialState::kComplete, "", {{"acc", 1}}, "b:2"));
-  store->add_intermediate(t1.id, 1, "val_acc", 0.5, "b:2");
-  store->add_intermediate(store->trial(exp, 0)->id, 1, "val_acc", 0.25, "a:1");
+  EXPECT_FALSE(store->finish_trial(t1.id, TrialState::kComplete, "", {{"acc", 1}}, b.label));
+  store->add_intermediate(t1.id, 1, "val_acc", 0.5, b.label);
+  store->add_intermediate(store->trial(exp, 0)->id, 1, "val_acc", 0.25, a.label);
   ASSERT_EQ(store->intermediates(exp).size(), 1u);
   EXPECT_EQ(store->intermediates(exp)[0].trial_number, 0);
   EXPECT_EQ(store->intermediates(exp)[0].value, 0.25);
@@ -738,7 +741,9 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
       << t1.message;
   // Stale heartbeats: with a zero-second timeout every RUNNING trial is
   // stale; a heartbeat does not make it fresh against zero seconds.
-  store->worker_heartbeat(alive, {store->trial(exp, 0)->id, store->trial(exp, 2)->id});
+  EXPECT_EQ(
+      store->worker_heartbeat(alive, {store->trial(exp, 0)->id, store->trial(exp, 2)->id}).size(),
+      2u);
   std::this_thread::sleep_for(std::chrono::milliseconds(20));
   back = store->requeue_lost(exp, 0.001, {}, 3);
   ASSERT_EQ(back.size(), 2u);
@@ -746,12 +751,14 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
   EXPECT_EQ(back[1].number, 2);
   std::vector<WorkerRow> workers = store->workers(exp);
   ASSERT_EQ(workers.size(), 2u);
-  EXPECT_EQ(workers[0].label, "a:1");
+  EXPECT_EQ(workers[0].label, a.label);
+  EXPECT_EQ(workers[0].machine, "m");
   EXPECT_EQ(workers[0].state, "LOST");
   EXPECT_EQ(workers[1].state, "LOST");
   EXPECT_TRUE(workers[0].running.empty());
-  // A heartbeat from a worker judged lost makes it ACTIVE again.
-  store->worker_heartbeat(alive, {});
+  // A heartbeat from a worker judged lost makes it ACTIVE again, but stamps
+  // none of the trials it lost.
+  EXPECT_TRUE(store->worker_heartbeat(alive, {store->trial(exp, 0)->id}).empty());
   EXPECT_EQ(store->workers(exp)[0].state, "ACTIVE");
   TrialCounts c = store->counts(exp, 60);
   EXPECT_EQ(c.waiting, 3);
@@ -764,8 +771,8 @@ TEST_P(StoreBackendTest, OneCoordinatorAtATimeAndReleasedTrialsCountNoRetry) {
   auto a = open();
   auto b = open();
   const int64_t exp = a->create_experiment("e", "{}").value();
-  const int64_t wa = a->add_worker(exp, "a:1", "a", 1, 1);
-  const int64_t wb = b->add_worker(exp, "b:2", "b", 2, 1);
+  const int64_t wa = a->add_worker(exp, "a:1", "a", 1, 1, "m").id;
+  const int64_t wb = b->add_worker(exp, "b:2", "b", 2, 1, "m").id;
   EXPECT_TRUE(a->try_lead(exp, wa, 60));
   EXPECT_FALSE(b->try_lead(exp, wb, 60));
   EXPECT_TRUE(a->try_lead(exp, wa, 60));  // renewed
@@ -781,7 +788,7 @@ TEST_P(StoreBackendTest, OneCoordinatorAtATimeAndReleasedTrialsCountNoRetry) {
   // connection and advisory lock) loses the lease when it expires, and
   // steps down when it wakes.
   auto c = open();
-  const int64_t wc = c->add_worker(exp, "c:3", "c", 3, 1);
+  const int64_t wc = c->add_worker(exp, "c:3", "c", 3, 1, "m").id;
   EXPECT_TRUE(b->try_lead(exp, wb, 0.01));
   EXPECT_FALSE(c->try_lead(exp, wc, 60));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));
