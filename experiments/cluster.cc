@@ -160,6 +160,22 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
   std::map<int64_t, Running> running;  // by trial id
   internal::EventQueue queue;
   evaluators::WorkerPool pool(std::max(1, slots));
+  // Leaving by an error (a lost connection, a stored architecture that does
+  // not parse): the trials held here go back to the queue before the pool
+  // waits for their evaluations, and the registry says the process left.
+  bool left = false;
+  struct LeaveOnError {
+    std::function<void()> leave;
+    ~LeaveOnError() { leave(); }
+  } leave_on_error{[&] {
+    if (left) return;
+    try {
+      store.release_trials(experiment_id, label, "worker " + label + " stopped by an error");
+      store.worker_exit(worker_id);
+    } catch (...) {
+      // The database is what failed: the heartbeat timeout takes over.
+    }
+  }};
 
   auto dispatch = [&](TrialRow row) {
     auto arch = space.parse(row.arch_canonical);
@@ -231,6 +247,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
           experiment_id, label,
           fmt::format("worker {} stopped by signal {}", label, summary.stopped_by));
       store.worker_exit(worker_id);
+      left = true;
       summary.finished = progress.finished;
       // The evaluations still running belong to others now: the caller may
       // end the process without waiting for them.
@@ -396,6 +413,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
   }
   pool.wait();
   store.worker_exit(worker_id);
+  left = true;
   summary.finished = progress.finished;
   return summary;
 }
