@@ -24,12 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using evaluators::EvalResult;
 
-std::string host_name() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return host;
-}
-
 // Where a pid means a process: this boot of this machine and this pid
 // namespace (containers sharing a host name have their own).
 std::string machine_identity() {
@@ -62,7 +56,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
                                  evaluators::Evaluator& evaluator, const RunOptions& options,
                                  const ClusterHooks& hooks, const RunListener& listener) {
   const auto start = Clock::now();
-  const std::string host = host_name();
+  const std::string host = internal::host_name();
   const int slots = std::max(0, options.workers);  // 0: coordinate only
   // Re-read with the budget at each heartbeat (resume may change them).
   double timeout = options.heartbeat_timeout;
@@ -154,10 +148,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
     return Status::ok();
   };
 
-  struct Running {
-    TrialRow row;
-  };
-  std::map<int64_t, Running> running;  // by trial id
+  std::map<int64_t, TrialRow> running;  // the trials evaluating here, by id
   internal::EventQueue queue;
   evaluators::WorkerPool pool(std::max(1, slots));
   // Leaving by an error (a lost connection, a stored architecture that does
@@ -193,7 +184,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
     job.threads = options.threads_per_worker;
     job.timeout_seconds = options.trial_timeout;
     const int64_t id = row.id;
-    running[id] = Running{std::move(row)};
+    running[id] = std::move(row);
     pool.submit([&queue, &evaluator, job = std::move(job), id] {
       internal::run_job(queue, evaluator, job, id);
     });
@@ -202,9 +193,8 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
   // Weights of the best keep_weights trials stay in the database; another
   // process may keep some at the same time, so the set is read back each time.
   auto keep_weights = [&](const TrialRow& row, const std::string& weights) {
-    if (options.keep_weights <= 0 || weights.empty()) return;
     auto it = row.metrics.find(options.objective);
-    if (it == row.metrics.end()) return;
+    if (options.keep_weights <= 0 || weights.empty() || it == row.metrics.end()) return;
     // Artifacts first: a trial's weights are put after its finish commits,
     // so every trial read here has its metrics in the later read.
     const std::vector<int64_t> with_weights = store.trials_with_artifact(experiment_id, "weights");
@@ -215,22 +205,9 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
         value_of[t.id] = signed_value(m->second);
       }
     }
-    std::vector<std::pair<double, int64_t>> kept;
-    for (int64_t id : with_weights) {
-      auto v = value_of.find(id);
-      kept.push_back({v == value_of.end() ? -1e300 : v->second, id});
-    }
-    std::sort(kept.begin(), kept.end());
-    const double value = signed_value(it->second);
-    if (static_cast<int>(kept.size()) >= options.keep_weights && value <= kept.front().first) {
-      return;
-    }
-    store.put_artifact(row.id, "weights", weights);
-    kept.insert(kept.begin(), {value, row.id});
-    std::sort(kept.begin(), kept.end());
-    for (size_t i = 0; i + options.keep_weights < kept.size(); ++i) {
-      store.delete_artifact(kept[i].second, "weights");
-    }
+    internal::KeptWeights kept = internal::kept_weights(with_weights, value_of);
+    internal::keep_weights(store, kept, row.id, signed_value(it->second), weights,
+                           options.keep_weights);
   };
 
   bool leader = false;
@@ -387,7 +364,7 @@ StatusOr<RunSummary> run_cluster(Store& store, int64_t experiment_id, const Spac
       }
       auto it = running.find(event->trial_id);
       if (it == running.end()) continue;  // cannot happen: one evaluation per trial here
-      TrialRow row = std::move(it->second.row);
+      TrialRow row = std::move(it->second);
       running.erase(it);
       EvalResult& r = event->result;
       internal::require_metrics(r, required);

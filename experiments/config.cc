@@ -15,6 +15,7 @@
 #include "evaluators/train_evaluator.h"
 #include "evaluators/worker_pool.h"
 #include "experiments/halving.h"
+#include "experiments/run_support.h"
 #include "search/predictor_assisted.h"
 
 namespace sylva::experiments {
@@ -206,11 +207,7 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
       fmt::format("--evaluator '{}' is unknown (evaluators: stub, supernet, table, train)", name));
 }
 
-std::string host_and_pid() {
-  char host[256] = {0};
-  gethostname(host, sizeof(host) - 1);
-  return fmt::format("{}:{}", host, getpid());
-}
+std::string host_and_pid() { return fmt::format("{}:{}", internal::host_name(), getpid()); }
 
 }  // namespace
 

@@ -1,6 +1,9 @@
 #include "experiments/run_support.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "spaces/space.h"
 
@@ -99,6 +102,36 @@ std::vector<std::string> required_metrics(const RunOptions& options) {
   std::vector<std::string> required = options.required_metrics;
   if (required.empty()) required.push_back(options.objective);
   return required;
+}
+
+KeptWeights kept_weights(const std::vector<int64_t>& ids,
+                         const std::map<int64_t, double>& value_of) {
+  KeptWeights kept;
+  for (int64_t id : ids) {
+    auto it = value_of.find(id);
+    kept.push_back({it == value_of.end() ? -1e300 : it->second, id});
+  }
+  return kept;
+}
+
+void keep_weights(Store& store, KeptWeights& kept, int64_t id, double value,
+                  const std::string& weights, int keep) {
+  if (keep <= 0 || weights.empty()) return;
+  std::sort(kept.begin(), kept.end());
+  if (static_cast<int>(kept.size()) >= keep && value <= kept.front().first) return;
+  store.put_artifact(id, "weights", weights);
+  kept.push_back({value, id});
+  std::sort(kept.begin(), kept.end());
+  while (static_cast<int>(kept.size()) > keep) {
+    store.delete_artifact(kept.front().second, "weights");
+    kept.erase(kept.begin());
+  }
+}
+
+std::string host_name() {
+  char host[256] = {0};
+  gethostname(host, sizeof(host) - 1);
+  return host;
 }
 
 void note_best(RunEvent& progress, const TrialRow& row, const RunOptions& options) {

@@ -10,10 +10,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "evaluators/evaluator.h"
 #include "experiments/runner.h"
+#include "experiments/store.h"
 #include "search/strategy.h"
 
 namespace sylva::experiments::internal {
@@ -57,6 +59,21 @@ search::Observation observation(int64_t number, const Architecture& arch,
 // The metrics a COMPLETE trial must report: the objectives (at least the
 // first).
 std::vector<std::string> required_metrics(const RunOptions& options);
+
+// Trials whose weights are kept: (signed objective, trial id) for each id
+// with a "weights" artifact, by `value_of` (an id without a value ranks last).
+using KeptWeights = std::vector<std::pair<double, int64_t>>;
+KeptWeights kept_weights(const std::vector<int64_t>& ids,
+                         const std::map<int64_t, double>& value_of);
+
+// Keeps the weights of trial `id` (signed objective `value`) if it is among
+// the best `keep`, deleting the weights that fall out of them; `kept` is
+// updated. Nothing when keep <= 0 or there are no weights.
+void keep_weights(Store& store, KeptWeights& kept, int64_t id, double value,
+                  const std::string& weights, int keep);
+
+// This machine's host name; worker names are "host_name():pid".
+std::string host_name();
 
 // Records `row` in progress.best if it is COMPLETE and beats it.
 void note_best(RunEvent& progress, const TrialRow& row, const RunOptions& options);

@@ -106,12 +106,8 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
       waiting.push_back(row);
     }
   }
-  // Trials whose weights are kept, worst first when sorted by objective.
-  std::vector<std::pair<double, int64_t>> kept;
-  for (int64_t id : store.trials_with_artifact(experiment_id, "weights")) {
-    auto it = objective_of.find(id);
-    kept.push_back({it == objective_of.end() ? -1e300 : it->second, id});
-  }
+  internal::KeptWeights kept =
+      internal::kept_weights(store.trials_with_artifact(experiment_id, "weights"), objective_of);
 
   int64_t created = static_cast<int64_t>(rows.size());
   struct Running {
@@ -142,17 +138,7 @@ StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const S
   };
 
   auto keep_weights = [&](int64_t id, double value, const std::string& weights) {
-    if (options.keep_weights <= 0 || weights.empty()) return;
-    std::sort(kept.begin(), kept.end());
-    if (static_cast<int>(kept.size()) >= options.keep_weights && value <= kept.front().first)
-      return;
-    store.put_artifact(id, "weights", weights);
-    kept.push_back({value, id});
-    std::sort(kept.begin(), kept.end());
-    while (static_cast<int>(kept.size()) > options.keep_weights) {
-      store.delete_artifact(kept.front().second, "weights");
-      kept.erase(kept.begin());
-    }
+    internal::keep_weights(store, kept, id, value, weights, options.keep_weights);
   };
 
   auto last_heartbeat = Clock::now();

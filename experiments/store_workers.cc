@@ -243,15 +243,17 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
     lost_workers.insert(l.r.worker);
     done.push_back(l.r);
   }
+  // Workers silent for the stale time, and those whose trials were taken back.
+  Stmt stale(*db_,
+             "UPDATE workers SET state = 'LOST' WHERE experiment_id = ? AND state = 'ACTIVE' AND "
+             "seen_at < {ago}");
+  stale.bind_int(1, experiment_id).bind_real(2, stale_seconds).run();
   Stmt mark(*db_,
             "UPDATE workers SET state = 'LOST' WHERE experiment_id = ? AND state = 'ACTIVE' AND "
-            "(label = ? OR seen_at < {ago})");
+            "label = ?");
   for (const std::string& label : lost_workers) {
-    mark.bind_int(1, experiment_id).bind_text(2, label).bind_real(3, stale_seconds).run();
+    mark.bind_int(1, experiment_id).bind_text(2, label).run();
     mark.reset();
-  }
-  if (lost_workers.empty()) {
-    mark.bind_int(1, experiment_id).bind_text(2, "").bind_real(3, stale_seconds).run();
   }
   // A lost worker's lease goes with it: another process may coordinate now.
   Stmt unlead(*db_,
