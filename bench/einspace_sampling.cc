@@ -15,9 +15,9 @@
 #include <vector>
 
 #include "search/variation.h"
-#include "spaces/grammar.h"
+#include "spaces/grammar/grammar.h"
+#include "spaces/grammar/typed_grammar_space.h"
 #include "spaces/space.h"
-#include "spaces/typed_grammar_space.h"
 
 namespace {
 
@@ -101,7 +101,7 @@ void mutation(const std::string& seeds_dir, const std::string& input, int count)
 
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 2000;
-  const std::string seeds = argc > 2 ? argv[2] : "spaces/seeds";
+  const std::string seeds = argc > 2 ? argv[2] : "spaces/grammar/seeds";
   for (double p : {0.32, 0.5}) {
     for (const char* input : {"1 28 28", "3 64 64"}) sampling(p, input, count);
   }

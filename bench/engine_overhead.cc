@@ -4,8 +4,8 @@
 // no database: the engine alone.
 #include <benchmark/benchmark.h>
 
+#include "base/random.h"
 #include "search/strategy.h"
-#include "spaces/random.h"
 
 namespace {
 

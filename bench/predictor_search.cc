@@ -18,11 +18,11 @@
 #include <string>
 
 #include "bench/supernet_data.h"
-#include "evaluators/supernet_trainer.h"
+#include "evaluators/supernet/supernet_trainer.h"
 #include "search/pareto.h"
 #include "search/predictor_assisted.h"
-#include "spaces/ofa_config.h"
-#include "spaces/supernet.h"
+#include "spaces/supernets/ofa/ofa_config.h"
+#include "spaces/supernets/supernet.h"
 
 using namespace sylva;
 

@@ -25,7 +25,7 @@ seconds() {
 # 1. Training speed of the reference candidate: NAS-Bench-Macro with every
 # layer mbconv_e3_k3 on Fashion-MNIST (1x28x28), batch 128, SGD. One epoch
 # over 10,000 images, no evaluation to speak of (1 validation, 1 test image).
-sed -e 's/^layer -> .*/layer -> "mbconv_e3_k3"/' "$here/../spaces/grammars/nas-bench-macro.grammar" \
+sed -e 's/^layer -> .*/layer -> "mbconv_e3_k3"/' "$here/../spaces/grammar/grammars/nas-bench-macro.grammar" \
   > "$work/reference.grammar"
 echo
 echo "## training: reference candidate, 10,000 images, one epoch"
@@ -101,7 +101,7 @@ done
 # shaped), then mutation from each seed architecture.
 echo
 echo "## einspace: sampling 2,000 architectures per setting, 200 mutations per seed"
-"$build/einspace_sampling" 2000 "$here/../spaces/seeds"
+"$build/einspace_sampling" 2000 "$here/../spaces/grammar/seeds"
 
 # 9. Several processes on one experiment, SQLite and PostgreSQL (a private
 # server): trials/s with 1, 4 and 16 processes through the table evaluator,

@@ -14,9 +14,9 @@
 #include <cstdlib>
 
 #include "bench/supernet_data.h"
-#include "evaluators/supernet_trainer.h"
-#include "spaces/sorted_space.h"
-#include "spaces/supernet.h"
+#include "evaluators/supernet/supernet_trainer.h"
+#include "spaces/supernets/sorted/sorted_space.h"
+#include "spaces/supernets/supernet.h"
 
 using namespace sylva;
 

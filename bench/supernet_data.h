@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "evaluators/idx_dataset.h"
+#include "evaluators/train/idx_dataset.h"
 
 namespace sylva::bench {
 

@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "bench/supernet_data.h"
-#include "evaluators/supernet_trainer.h"
-#include "spaces/ofa.h"
-#include "spaces/ofa_space.h"
-#include "spaces/supernet.h"
+#include "evaluators/supernet/supernet_trainer.h"
+#include "spaces/supernets/ofa/ofa.h"
+#include "spaces/supernets/ofa/ofa_space.h"
+#include "spaces/supernets/supernet.h"
 
 using namespace sylva;
 

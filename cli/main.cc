@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 
+#include "cli/register_all.h"
 #include "cli/verbs.h"
 
 namespace {
@@ -56,6 +57,7 @@ int main(int argc, char** argv) {
                verb);
     return 2;
   }
+  sylva::cli::register_all();
   try {
     return it->second.run(argc - 1, argv + 1);
   } catch (const std::exception& e) {

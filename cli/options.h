@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "spaces/status.h"
+#include "base/status.h"
 
 namespace sylva::cli {
 

@@ -9,8 +9,8 @@
 
 #include "cli/options.h"
 #include "cli/verbs.h"
-#include "evaluators/model_tools.h"
-#include "evaluators/supernet_evaluator.h"
+#include "evaluators/supernet/supernet_evaluator.h"
+#include "evaluators/train/model_tools.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "experiments/store.h"

@@ -4,13 +4,13 @@
 
 #include <optional>
 
+#include "base/random.h"
 #include "cli/options.h"
 #include "cli/verbs.h"
-#include "evaluators/model_tools.h"
+#include "evaluators/train/model_tools.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "search/strategy.h"
-#include "spaces/random.h"
 
 namespace sylva::cli {
 

@@ -17,15 +17,15 @@
 
 #include "cli/options.h"
 #include "cli/verbs.h"
-#include "evaluators/idx_dataset.h"
-#include "evaluators/supernet_trainer.h"
+#include "evaluators/supernet/supernet_trainer.h"
+#include "evaluators/train/idx_dataset.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "search/pareto.h"
-#include "spaces/ofa_config.h"
-#include "spaces/sorted_space.h"
-#include "spaces/stitch_space.h"
-#include "spaces/supernet.h"
+#include "spaces/supernets/ofa/ofa_config.h"
+#include "spaces/supernets/sorted/sorted_space.h"
+#include "spaces/supernets/stitch/stitch_space.h"
+#include "spaces/supernets/supernet.h"
 
 namespace sylva::cli {
 

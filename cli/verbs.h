@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "base/status.h"
 #include "experiments/store.h"
-#include "spaces/status.h"
 
 namespace sylva::cli {
 

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "spaces/architecture.h"
 #include "spaces/space.h"
-#include "spaces/status.h"
 
 namespace sylva::evaluators {
 

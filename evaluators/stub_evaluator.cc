@@ -5,7 +5,8 @@
 #include <chrono>
 #include <thread>
 
-#include "spaces/random.h"
+#include "base/random.h"
+#include "evaluators/registry.h"
 
 namespace sylva::evaluators {
 namespace {
@@ -48,6 +49,17 @@ StatusOr<std::unique_ptr<Evaluator>> make_stub_evaluator(const StubOptions& opti
     return Status::error(fmt::format("--stub-delay-ms must be >= 0, got {}", options.delay_ms));
   }
   return std::unique_ptr<Evaluator>(new StubEvaluator(options));
+}
+
+void register_stub_evaluator() {
+  register_evaluator(
+      {"stub", "a pseudo-accuracy from the architecture's hash, for trying the search machinery",
+       /*trains=*/true, nullptr, [](const OptionReader& o) -> StatusOr<std::unique_ptr<Evaluator>> {
+         StubOptions s;
+         SYLVA_ASSIGN(delay, o.integer("stub-delay-ms", 0));
+         s.delay_ms = static_cast<int>(delay);
+         return make_stub_evaluator(s);
+       }});
 }
 
 }  // namespace sylva::evaluators

@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "evaluators/registry.h"
 #include "fmt/format.h"
 #include "spaces/architecture.h"
 
@@ -193,6 +194,29 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
                                                     std::move(rows), std::move(values));
   evaluator->set_delay_ms(options.delay_ms);
   return std::unique_ptr<Evaluator>(std::move(evaluator));
+}
+
+void register_table_evaluator() {
+  register_evaluator({"table", "metrics looked up by key in a CSV (tabular NAS benchmarks)",
+                      /*trains=*/false,
+                      [](const OptionReader& o) -> StatusOr<std::string> {
+                        if (o.text("metric").empty()) {
+                          return Status::error("--evaluator table needs --metric COLUMN");
+                        }
+                        return o.text("metric");
+                      },
+                      [](const OptionReader& o) -> StatusOr<std::unique_ptr<Evaluator>> {
+                        TableOptions t;
+                        t.path = o.text("table");
+                        t.metric = o.text("metric");
+                        if (t.path.empty())
+                          return Status::error("--evaluator table needs --table PATH");
+                        if (t.metric.empty())
+                          return Status::error("--evaluator table needs --metric COLUMN");
+                        SYLVA_ASSIGN(delay, o.integer("stub-delay-ms", 0));
+                        t.delay_ms = static_cast<int>(delay);
+                        return make_table_evaluator(t);
+                      }});
 }
 
 }  // namespace sylva::evaluators

@@ -12,8 +12,8 @@
 #include <memory>
 #include <string>
 
+#include "base/status.h"
 #include "evaluators/evaluator.h"
-#include "spaces/status.h"
 
 namespace sylva::evaluators {
 

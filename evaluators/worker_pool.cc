@@ -1,10 +1,8 @@
 #include "evaluators/worker_pool.h"
 
-#include <dlfcn.h>
 #include <sched.h>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <thread>
@@ -50,17 +48,6 @@ int hardware_threads() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
   return std::max(1u, std::thread::hardware_concurrency());
-}
-
-void set_compute_threads(int threads) {
-  threads = std::max(1, threads);
-  if (at::get_num_threads() != threads) at::set_num_threads(threads);
-  // OpenBLAS keeps its own pool; found at run time since the BLAS behind
-  // libblas.so.3 is chosen by the system's alternatives.
-  using SetThreads = void (*)(int);
-  static SetThreads openblas =
-      reinterpret_cast<SetThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  if (openblas) openblas(threads);
 }
 
 }  // namespace sylva::evaluators

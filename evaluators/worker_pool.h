@@ -12,6 +12,8 @@
 #include <memory>
 #include <mutex>
 
+#include "base/thread_annotations.h"
+
 namespace sylva::evaluators {
 
 class WorkerPool {
@@ -32,14 +34,10 @@ class WorkerPool {
   std::unique_ptr<Impl> impl_;
   std::mutex mu_;
   std::condition_variable done_;
-  int in_flight_ = 0;  // Guarded by mu_
+  int in_flight_ GUARDED_BY(mu_) = 0;
 };
 
 // Hardware threads available to this process.
 int hardware_threads();
-
-// Sets the intra-op threads of LibTorch (and OpenBLAS, when it is the BLAS in
-// use) for the calling thread's work.
-void set_compute_threads(int threads);
 
 }  // namespace sylva::evaluators

@@ -14,9 +14,9 @@
 #include <map>
 #include <set>
 
+#include "base/random.h"
 #include "evaluators/worker_pool.h"
 #include "experiments/run_support.h"
-#include "spaces/random.h"
 
 namespace sylva::experiments {
 namespace {

@@ -3,16 +3,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 
-#include "evaluators/stub_evaluator.h"
-#include "evaluators/supernet_evaluator.h"
-#include "evaluators/table_evaluator.h"
-#include "evaluators/train_evaluator.h"
+#include "base/strings.h"
+#include "evaluators/registry.h"
 #include "evaluators/worker_pool.h"
 #include "experiments/halving.h"
 #include "experiments/run_support.h"
@@ -49,39 +45,20 @@ const std::vector<std::string>& ExperimentConfig::engine_options() {
 }
 
 std::string ExperimentConfig::text(const std::string& name) const {
-  auto it = options.find(name);
-  if (it == options.end())
-    throw std::logic_error("option '" + name + "' missing from configuration");
-  return it->second;
+  return OptionReader(options).text(name);
 }
 
 StatusOr<int64_t> ExperimentConfig::integer(const std::string& name, int64_t min) const {
-  std::string v = text(name);
-  errno = 0;
-  char* end = nullptr;
-  long long x = std::strtoll(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || errno == ERANGE) {
-    return Status::error(fmt::format("--{} expects an integer, got '{}'", name, v));
-  }
-  if (x < min) return Status::error(fmt::format("--{} must be >= {}, got {}", name, min, x));
-  return static_cast<int64_t>(x);
+  return OptionReader(options).integer(name, min);
 }
 
 StatusOr<int64_t> ExperimentConfig::integer_or(const std::string& name, int64_t min,
                                                int64_t unset) const {
-  if (text(name).empty()) return unset;
-  return integer(name, min);
+  return OptionReader(options).integer_or(name, min, unset);
 }
 
 StatusOr<double> ExperimentConfig::real(const std::string& name, double min) const {
-  std::string v = text(name);
-  char* end = nullptr;
-  double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || *end != '\0' || !std::isfinite(x)) {
-    return Status::error(fmt::format("--{} expects a number, got '{}'", name, v));
-  }
-  if (x < min) return Status::error(fmt::format("--{} must be >= {:g}, got {:g}", name, min, x));
-  return x;
+  return OptionReader(options).real(name, min);
 }
 
 StatusOr<std::vector<Objective>> objectives_of(const ExperimentConfig& config) {
@@ -105,9 +82,12 @@ StatusOr<std::vector<Objective>> objectives_of(const ExperimentConfig& config) {
       if (!out.empty() || comma != std::string::npos) {
         return Status::error(fmt::format("--objective '{}' names no metric", v));
       }
-      std::string ev = config.text("evaluator");
-      o.metric = ev == "table" ? config.text("metric") : "val_acc";
-      if (o.metric.empty()) return Status::error("--evaluator table needs --metric COLUMN");
+      SYLVA_ASSIGN(evaluator, evaluators::find_evaluator(config.text("evaluator")));
+      o.metric = "val_acc";
+      if (evaluator->default_objective) {
+        SYLVA_ASSIGN(metric, evaluator->default_objective(OptionReader(config.options)));
+        o.metric = metric;
+      }
     }
     for (const Objective& seen : out) {
       if (seen.metric == o.metric) {
@@ -129,7 +109,8 @@ StatusOr<Objective> objective_of(const ExperimentConfig& config) {
 namespace {
 
 StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const ExperimentConfig& c) {
-  std::string name = c.text("evaluator");
+  const std::string name = c.text("evaluator");
+  SYLVA_ASSIGN(evaluator, evaluators::find_evaluator(name));
   // Older experiments lack the option.
   auto latency = c.options.find("max-latency-ms");
   const bool latency_budget = latency != c.options.end() && !latency->second.empty();
@@ -139,72 +120,7 @@ StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const Experiment
         "--evaluator {}",
         name));
   }
-  if (name == "train") {
-    evaluators::TrainOptions t;
-    t.dataset = c.text("dataset");
-    SYLVA_ASSIGN(epochs, c.integer("epochs", 1));
-    SYLVA_ASSIGN(train_samples, c.integer("train-samples", 0));
-    SYLVA_ASSIGN(val_samples, c.integer("val-samples", 1));
-    SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
-    SYLVA_ASSIGN(batch, c.integer("batch-size", 1));
-    SYLVA_ASSIGN(lr, c.real("lr", 0));
-    t.epochs = static_cast<int>(epochs);
-    t.train_samples = train_samples;
-    t.val_samples = val_samples;
-    t.test_samples = test_samples;
-    t.batch_size = static_cast<int>(batch);
-    t.lr = lr;
-    t.optimizer = c.text("optimizer");
-    SYLVA_ASSIGN(weight_decay, c.real("weight-decay", -1));
-    t.weight_decay = weight_decay;
-    SYLVA_ASSIGN(reject_below, c.real("reject-below", 0));
-    SYLVA_ASSIGN(reject_after, c.integer("reject-after", 0));
-    t.reject_below = reject_below;
-    t.reject_after = reject_after;
-    return evaluators::make_train_evaluator(t);
-  }
-  if (name == "table") {
-    evaluators::TableOptions t;
-    t.path = c.text("table");
-    t.metric = c.text("metric");
-    if (t.path.empty()) return Status::error("--evaluator table needs --table PATH");
-    if (t.metric.empty()) return Status::error("--evaluator table needs --metric COLUMN");
-    SYLVA_ASSIGN(delay, c.integer("stub-delay-ms", 0));
-    t.delay_ms = static_cast<int>(delay);
-    return evaluators::make_table_evaluator(t);
-  }
-  if (name == "supernet") {
-    const std::string space = c.text("space");
-    if (space.rfind("supernet:", 0) != 0) {
-      return Status::error(fmt::format(
-          "--evaluator supernet needs --space supernet:FILE (a trained supernet), got '{}'",
-          space));
-    }
-    evaluators::SupernetEvalOptions s;
-    s.path = space.substr(9);
-    s.dataset = c.text("dataset");
-    SYLVA_ASSIGN(val_samples, c.integer("val-samples", 1));
-    SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
-    s.val_samples = val_samples;
-    s.test_samples = test_samples;
-    if (latency_budget) {
-      SYLVA_ASSIGN(ms, c.real("max-latency-ms", 0));
-      s.max_latency_ms = ms;
-    }
-    if (c.options.count("calibration-samples")) {  // older experiments lack it
-      SYLVA_ASSIGN(calibration, c.integer("calibration-samples", 1));
-      s.calibration = calibration;
-    }
-    return evaluators::make_supernet_evaluator(s);
-  }
-  if (name == "stub") {
-    evaluators::StubOptions s;
-    SYLVA_ASSIGN(delay, c.integer("stub-delay-ms", 0));
-    s.delay_ms = static_cast<int>(delay);
-    return evaluators::make_stub_evaluator(s);
-  }
-  return Status::error(
-      fmt::format("--evaluator '{}' is unknown (evaluators: stub, supernet, table, train)", name));
+  return evaluator->make(OptionReader(c.options));
 }
 
 std::string host_and_pid() { return fmt::format("{}:{}", internal::host_name(), getpid()); }
@@ -293,11 +209,15 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
           "--fidelity epochs runs in one process, which needs --workers 1 or more, got 0");
     }
     const std::string ev = c.text("evaluator");
-    if (ev != "train" && ev != "stub") {
-      return Status::error(fmt::format(
-          "--fidelity epochs needs an evaluator that trains (train, or stub for trying it), got "
-          "--evaluator {}",
-          ev));
+    SYLVA_ASSIGN(evaluator, evaluators::find_evaluator(ev));
+    if (!evaluator->trains) {
+      std::vector<std::string> trainers;
+      for (const std::string& name : evaluators::evaluator_names()) {
+        if (evaluators::find_evaluator(name).value()->trains) trainers.push_back(name);
+      }
+      return Status::error(
+          fmt::format("--fidelity epochs needs an evaluator that trains ({}), got --evaluator {}",
+                      join_words(trainers), ev));
     }
     SYLVA_ASSIGN(min_epochs, c.integer("min-epochs", 1));
     SYLVA_ASSIGN(max_epochs, c.integer("max-epochs", 1));

@@ -10,12 +10,11 @@
 #include <memory>
 #include <string>
 
+#include "base/status.h"
 #include "evaluators/evaluator.h"
-#include "evaluators/model_tools.h"
 #include "experiments/runner.h"
 #include "search/strategy.h"
 #include "spaces/space.h"
-#include "spaces/status.h"
 
 namespace sylva::experiments {
 

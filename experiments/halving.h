@@ -16,7 +16,7 @@
 #include <set>
 #include <vector>
 
-#include "spaces/status.h"
+#include "base/status.h"
 
 namespace sylva::experiments {
 

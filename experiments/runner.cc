@@ -8,10 +8,10 @@
 #include <deque>
 #include <map>
 
+#include "base/random.h"
 #include "evaluators/worker_pool.h"
 #include "experiments/halving.h"
 #include "experiments/run_support.h"
-#include "spaces/random.h"
 
 namespace sylva::experiments {
 namespace {

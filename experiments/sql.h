@@ -17,7 +17,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "spaces/status.h"
+#include "base/status.h"
 
 namespace sylva::experiments::sql {
 

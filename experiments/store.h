@@ -41,8 +41,8 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "evaluators/evaluator.h"
-#include "spaces/status.h"
 
 namespace sylva::experiments {
 

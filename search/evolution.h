@@ -20,8 +20,8 @@
 #include <deque>
 #include <unordered_set>
 
+#include "base/random.h"
 #include "search/strategy.h"
-#include "spaces/random.h"
 
 namespace sylva::search {
 

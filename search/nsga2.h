@@ -15,8 +15,8 @@
 
 #include <unordered_set>
 
+#include "base/random.h"
 #include "search/strategy.h"
-#include "spaces/random.h"
 
 namespace sylva::search {
 

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "spaces/status.h"
+#include "base/status.h"
 
 namespace sylva::search {
 

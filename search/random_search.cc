@@ -2,9 +2,9 @@
 
 #include <fmt/format.h>
 
+#include "base/random.h"
 #include "search/engine_options.h"
 #include "search/variation.h"
-#include "spaces/random.h"
 
 namespace sylva::search {
 

@@ -5,8 +5,8 @@
 
 #include <unordered_set>
 
+#include "base/random.h"
 #include "search/strategy.h"
-#include "spaces/random.h"
 
 namespace sylva::search {
 

@@ -5,8 +5,8 @@
 #include <mutex>
 #include <regex>
 
+#include "base/random.h"
 #include "search/variation.h"
-#include "spaces/random.h"
 
 namespace sylva::search {
 namespace {

@@ -8,7 +8,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "spaces/random.h"
+#include "base/random.h"
 #include "spaces/space.h"
 
 namespace sylva::search {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "base/strings.h"  // fnv1a64, hash_hex, join
+
 namespace sylva {
 
 struct Architecture {
@@ -23,14 +25,5 @@ struct Architecture {
 
   bool operator==(const Architecture& o) const { return canonical == o.canonical; }
 };
-
-// Stable across platforms and runs.
-uint64_t fnv1a64(const std::string& text);
-
-// 16 lowercase hex digits.
-std::string hash_hex(uint64_t hash);
-
-// Joins with a separator.
-std::string join(const std::vector<std::string>& parts, const std::string& sep);
 
 }  // namespace sylva

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "spaces/status.h"
+#include "base/status.h"
 
 namespace sylva {
 

@@ -1,4 +1,4 @@
-// Built-in spaces are the grammars in spaces/grammars/, embedded in the binary
+// Built-in spaces are the grammars in spaces/grammar/grammars/, embedded in the binary
 // at build time (CMake writes builtin_grammars.inc), so `--space NAME` needs
 // no file on disk.
 #include <fmt/format.h>
@@ -7,14 +7,11 @@
 #include <map>
 #include <sstream>
 
-#include "spaces/grammar.h"
-#include "spaces/grammar_space.h"
-#include "spaces/ofa_space.h"
-#include "spaces/sorted_space.h"
+#include "spaces/grammar/grammar.h"
+#include "spaces/grammar/grammar_space.h"
+#include "spaces/grammar/typed_grammar_space.h"
 #include "spaces/space.h"
-#include "spaces/stitch_space.h"
-#include "spaces/supernet.h"
-#include "spaces/typed_grammar_space.h"
+#include "spaces/supernets/family.h"
 
 namespace sylva {
 namespace {
@@ -36,54 +33,34 @@ std::vector<std::string> builtin_space_names() {
 
 namespace {
 
-// A supernet family's configuration space from its spec line, budgets checked.
-template <typename FamilySpace, typename Parse>
-StatusOr<std::unique_ptr<Space>> family_space(const std::string& name, const std::string& source,
-                                              Parse parse) {
-  auto spec = parse(source);
-  if (!spec.is_ok()) return spec.status();
-  auto space = std::make_unique<FamilySpace>(name, spec.value());
-  Status budgets = space->check_budgets();
-  if (!budgets.is_ok()) return budgets;
-  return std::unique_ptr<Space>(std::move(space));
+std::vector<SpaceScheme>& schemes() {
+  static auto* r = new std::vector<SpaceScheme>;
+  return *r;
 }
 
-struct SupernetFamily {
-  const char* prefix;  // the spec line's first word and a space
-  StatusOr<std::unique_ptr<Space>> (*space)(const std::string& name, const std::string& source);
-};
-
-// Every supernet family whose spec is a space source.
-const SupernetFamily kSupernetFamilies[] = {
-    {"ofa ",
-     [](const std::string& n, const std::string& s) {
-       return family_space<ofa::OfaSpace>(n, s, ofa::parse_spec);
-     }},
-    {"sorted ",
-     [](const std::string& n, const std::string& s) {
-       return family_space<sorted::SortedSpace>(n, s, sorted::parse_spec);
-     }},
-    {"stitch ",
-     [](const std::string& n, const std::string& s) {
-       return family_space<stitch::StitchSpace>(n, s, stitch::parse_spec);
-     }},
-};
-
-const SupernetFamily* supernet_family(const std::string& source) {
-  for (const SupernetFamily& f : kSupernetFamilies) {
-    if (source.rfind(f.prefix, 0) == 0) return &f;
+const SpaceScheme* scheme_of(const std::string& name_or_path) {
+  const size_t colon = name_or_path.find(':');
+  if (colon == std::string::npos) return nullptr;
+  for (const SpaceScheme& s : schemes()) {
+    if (name_or_path.compare(0, colon, s.name) == 0 && s.name.size() == colon) return &s;
   }
   return nullptr;
 }
 
 }  // namespace
 
-bool is_supernet_source(const std::string& source) { return supernet_family(source) != nullptr; }
+void register_space_scheme(SpaceScheme scheme) { schemes().push_back(std::move(scheme)); }
+
+bool is_supernet_source(const std::string& source) {
+  return supernet_family_of_source(source) != nullptr;
+}
 
 StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
                                                    const std::string& source) {
   // A supernet's configurations: the source is its spec.
-  if (const SupernetFamily* family = supernet_family(source)) return family->space(name, source);
+  if (const SupernetFamily* family = supernet_family_of_source(source)) {
+    return family->space(name, source);
+  }
   auto grammar = parse_grammar(source, name);
   if (!grammar.is_ok()) return grammar.status();
   if (grammar.value().typed) {
@@ -96,10 +73,10 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
 }
 
 StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
-  if (name_or_path.rfind("supernet:", 0) == 0) {
-    auto spec = read_supernet_spec(name_or_path.substr(9));
-    if (!spec.is_ok()) return Status::error("--space " + spec.status().message());
-    return space_from_source(name_or_path, spec.value());
+  if (const SpaceScheme* scheme = scheme_of(name_or_path)) {
+    auto source = scheme->read_source(name_or_path.substr(scheme->name.size() + 1));
+    if (!source.is_ok()) return Status::error("--space " + source.status().message());
+    return space_from_source(name_or_path, source.value());
   }
   auto it = builtins().find(name_or_path);
   if (it != builtins().end()) return space_from_source(it->first, it->second);

@@ -17,8 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "spaces/architecture.h"
-#include "spaces/status.h"
 
 namespace sylva {
 
@@ -148,12 +148,23 @@ struct SpaceTarget {
 // is not a typed grammar are an error naming the option.
 StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& target);
 
-// A built-in space by name ("nas-bench-macro", "nb201") or a grammar file path.
+// A kind of `--space SCHEME:ARG` (e.g. `supernet:FILE`): reads the space's
+// source from ARG. Registered at start-up by the library that reads it.
+struct SpaceScheme {
+  std::string name;  // the SCHEME before ':'
+  std::string help;  // one line
+  std::function<StatusOr<std::string>(const std::string& arg)> read_source;
+};
+void register_space_scheme(SpaceScheme scheme);
+
+// A built-in space by name ("nas-bench-macro", "nb201"), a registered
+// SCHEME:ARG, or a grammar file path.
 StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path);
 
-// Whether stored space text is a supernet family's spec ("ofa ...", "sorted ...").
+// Whether stored space text is a registered supernet family's spec ("ofa
+// ...", "sorted ...": spaces/supernets/family.h).
 bool is_supernet_source(const std::string& source);
-// Rebuilds a space from stored grammar text.
+// Rebuilds a space from stored grammar text or a supernet family's spec.
 StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
                                                    const std::string& source);
 

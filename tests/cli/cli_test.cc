@@ -524,7 +524,7 @@ TEST_F(CliTest, ExportJsonHoldsTheGenotypeAndMetrics) {
 }
 
 TEST_F(CliTest, EinspaceEvolutionStartsFromASeedFileAndBudgetsAreChecked) {
-  const std::string seed = std::string(SYLVA_SOURCE_DIR) + "/spaces/seeds/wrn16-4.arch";
+  const std::string seed = std::string(SYLVA_SOURCE_DIR) + "/spaces/grammar/seeds/wrn16-4.arch";
   Output o = run("search --name w --db " + db_ +
                  " --space einspace --strategy evolution --population 4 --sample-size 2 --init " +
                  seed + " --evaluator stub --trials 12 --max-params 3000000 --seed 5");

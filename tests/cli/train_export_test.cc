@@ -12,10 +12,10 @@
 #include <fstream>
 #include <sstream>
 
-#include "evaluators/model_tools.h"
+#include "evaluators/train/model_tools.h"
 #include "experiments/config.h"
 #include "experiments/store.h"
-#include "spaces/network.h"
+#include "spaces/nets/network.h"
 #include "tests/cli/small_grammar.h"
 
 namespace sylva {

@@ -12,8 +12,8 @@
 #include <set>
 #include <thread>
 
+#include "base/random.h"
 #include "search/strategy.h"
-#include "spaces/random.h"
 
 namespace sylva::experiments {
 namespace {

@@ -9,13 +9,13 @@
 
 #include "search/strategy.h"
 #include "search/variation.h"
-#include "spaces/typed_grammar_space.h"
+#include "spaces/grammar/typed_grammar_space.h"
 
 namespace sylva::search {
 namespace {
 
 Architecture seed(const Space& space, const std::string& name) {
-  std::ifstream in(std::string(SYLVA_SOURCE_DIR) + "/spaces/seeds/" + name + ".arch");
+  std::ifstream in(std::string(SYLVA_SOURCE_DIR) + "/spaces/grammar/seeds/" + name + ".arch");
   std::stringstream buf;
   buf << in.rdbuf();
   auto arch = space.parse(buf.str());

@@ -6,9 +6,9 @@
 
 #include <set>
 
+#include "base/random.h"
 #include "search/mcts.h"
 #include "search/strategy.h"
-#include "spaces/random.h"
 
 namespace sylva::search {
 namespace {

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "base/random.h"
 #include "search/pareto.h"
 #include "search/strategy.h"
-#include "spaces/random.h"
 
 namespace sylva::search {
 namespace {

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "search/variation.h"
-#include "spaces/ofa_space.h"
+#include "spaces/supernets/ofa/ofa_space.h"
 
 namespace sylva::search {
 namespace {

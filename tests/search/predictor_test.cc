@@ -12,7 +12,7 @@
 
 #include "search/pareto.h"
 #include "search/predictor_assisted.h"
-#include "spaces/ofa_space.h"
+#include "spaces/supernets/ofa/ofa_space.h"
 
 namespace sylva::search {
 namespace {

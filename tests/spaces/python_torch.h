@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "spaces/supernet.h"
+#include "spaces/supernets/supernet.h"
 
 namespace sylva {
 

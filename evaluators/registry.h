@@ -1,0 +1,47 @@
+// The registry of evaluators: one entry per evaluator, declared next to its
+// implementation (register_NAME_evaluator() in its file) and registered by
+// register_all_evaluators() (evaluators/register_all.cc). The `--evaluator`
+// help and its "one of ..." message are read from here. Torch-free: the
+// experiment layer builds evaluators through it without LibTorch.
+// Registration happens at start-up, before any look-up.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/options.h"
+#include "base/status.h"
+#include "evaluators/evaluator.h"
+
+namespace sylva::evaluators {
+
+struct EvaluatorDef {
+  std::string name;
+  std::string help;  // one line
+  // Whether it honours a training budget (Job::epochs), as successive
+  // halving needs.
+  bool trains = false;
+  // The metric optimised when no --objective is given; empty: val_acc. A
+  // failed Status when the options lack what names it.
+  std::function<StatusOr<std::string>(const OptionReader& options)> default_objective;
+  // Validates the options (messages name the option) and builds the
+  // evaluator; may load its data.
+  std::function<StatusOr<std::unique_ptr<Evaluator>>(const OptionReader& options)> make;
+};
+
+void register_evaluator(EvaluatorDef def);
+
+// The evaluator named `name`, or "--evaluator 'X' is unknown (evaluators: ...)".
+StatusOr<const EvaluatorDef*> find_evaluator(const std::string& name);
+// Sorted by name.
+std::vector<std::string> evaluator_names();
+
+// Registers the torch-free evaluators (stub, table), for programs that link
+// no LibTorch; register_all_evaluators() (evaluators/register_all.cc, with
+// LibTorch) registers those and the rest.
+void register_stub_evaluator();   // stub_evaluator.cc
+void register_table_evaluator();  // table_evaluator.cc
+
+}  // namespace sylva::evaluators

@@ -1,0 +1,177 @@
+#include "evaluators/supernet/supernet_evaluator.h"
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <mutex>
+
+#include "evaluators/registry.h"
+#include "evaluators/supernet/supernet_trainer.h"
+#include "evaluators/train/compute_threads.h"
+#include "evaluators/train/idx_dataset.h"
+#include "evaluators/train/model_tools.h"
+#include "spaces/supernets/supernet.h"
+
+namespace sylva::evaluators {
+namespace {
+
+class SupernetEvaluator : public Evaluator {
+ public:
+  SupernetEvaluator(std::unique_ptr<Supernet> net, double max_latency_ms, at::Tensor val_x,
+                    at::Tensor val_y, at::Tensor calib, at::Tensor test_x, at::Tensor test_y)
+      : max_latency_ms_(max_latency_ms),
+        master_(std::move(net)),
+        val_x_(std::move(val_x)),
+        val_y_(std::move(val_y)),
+        calib_(std::move(calib)),
+        test_x_(std::move(test_x)),
+        test_y_(std::move(test_y)) {}
+
+  EvalResult evaluate(const Job& job, Reporter&) override {
+    EvalResult r;
+    auto made = master_->space().make(job.arch.decisions);
+    if (!made.is_ok()) {
+      r.state = TrialState::kFail;
+      r.message = made.status().message();
+      return r;
+    }
+    set_compute_threads(std::max(1, job.threads));
+    std::unique_ptr<Supernet> net = take();
+    const std::vector<int>& d = job.arch.decisions;
+    activate_recalibrated(*net, d, calib_);
+    for (const auto& [name, value] : net->space().known_metrics(d)) r.metrics[name] = value;
+    r.metrics["latency_ms"] = latency_ms(*net, d, job.threads);
+    if (max_latency_ms_ > 0 && r.metrics["latency_ms"] > max_latency_ms_) {
+      give(std::move(net));
+      r.state = TrialState::kFail;
+      r.message = fmt::format("latency {:.3f} ms per image is over --max-latency-ms {:g}",
+                              r.metrics["latency_ms"], max_latency_ms_);
+      return r;
+    }
+    r.metrics["val_acc"] = accuracy(*net, val_x_, val_y_);
+    r.metrics["test_acc"] = accuracy(*net, test_x_, test_y_);
+    give(std::move(net));
+    return r;
+  }
+
+ private:
+  // Activation and recalibration change a supernet's state, so each
+  // concurrent evaluation gets a copy of its own: copies of the loaded
+  // supernet (which is never activated) made as workers first need them and
+  // reused after. Recalibration starts from reset statistics, so a result
+  // does not depend on which copy computed it.
+  std::unique_ptr<Supernet> take() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (free_.empty()) return master_->copy();
+    std::unique_ptr<Supernet> net = std::move(free_.back());
+    free_.pop_back();
+    return net;
+  }
+  void give(std::unique_ptr<Supernet> net) {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.push_back(std::move(net));
+  }
+
+  // The median time of the standalone network (as exported) on one image,
+  // on one thread: a batch of one is too small to share, and a thread team
+  // waking per operation measures the machine's load, not the network. The
+  // thread count is the process's, so measurements take turns, and the
+  // worker's `threads` come back after.
+  double latency_ms(Supernet& net, const std::vector<int>& d, int threads) {
+    torch::jit::Module script = net.script(d);
+    const torch::Tensor x = val_x_.narrow(0, 0, 1);
+    std::lock_guard<std::mutex> lock(latency_mu_);
+    set_compute_threads(1);
+    torch::NoGradGuard no_grad;
+    const double ms = median_latency_ms([&] { script.forward({x}); }, 3, 11);
+    set_compute_threads(std::max(1, threads));
+    return ms;
+  }
+
+  const double max_latency_ms_;
+  std::mutex latency_mu_;
+  std::mutex mu_;
+  const std::unique_ptr<Supernet> master_;
+  std::vector<std::unique_ptr<Supernet>> free_;
+  const at::Tensor val_x_, val_y_, calib_, test_x_, test_y_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalOptions& o) {
+  auto net = load_supernet(o.path);
+  if (!net.is_ok()) return net.status();
+  auto data = load_idx_dataset(o.dataset.empty() ? kDefaultDatasetDir : o.dataset);
+  if (!data.is_ok()) return data.status();
+  const Dataset& d = data.value();
+  const int64_t n = d.train_images.size(0);
+  if (o.val_samples < 1 || o.val_samples + o.calibration > n) {
+    return Status::error(
+        fmt::format("--val-samples {} plus {} calibration images exceed the {} training images",
+                    o.val_samples, o.calibration, n));
+  }
+  const int64_t test =
+      o.test_samples > 0 ? std::min(o.test_samples, d.test_images.size(0)) : d.test_images.size(0);
+  return std::unique_ptr<Evaluator>(new SupernetEvaluator(
+      std::move(net).value(), o.max_latency_ms, d.train_images.narrow(0, 0, o.val_samples),
+      d.train_labels.narrow(0, 0, o.val_samples),
+      d.train_images.narrow(0, o.val_samples, o.calibration), d.test_images.narrow(0, 0, test),
+      d.test_labels.narrow(0, 0, test)));
+}
+
+Status export_subnet(const SupernetEvalOptions& o, const Architecture& arch,
+                     const std::string& out) {
+  auto net = load_supernet(o.path);
+  if (!net.is_ok()) return net.status();
+  Supernet& sn = *net.value();
+  auto made = sn.space().make(arch.decisions);
+  if (!made.is_ok()) return made.status();
+  auto data = load_idx_dataset(o.dataset.empty() ? kDefaultDatasetDir : o.dataset);
+  if (!data.is_ok()) return data.status();
+  const at::Tensor calib = data.value().train_images.narrow(
+      0, o.val_samples, std::min(o.calibration, data.value().train_images.size(0) - o.val_samples));
+  activate_recalibrated(sn, arch.decisions, calib);
+  sn.module().eval();
+  try {
+    sn.script(arch.decisions).save(out);
+  } catch (const c10::Error& e) {
+    return Status::error(
+        fmt::format("export: cannot write '{}': {}", out, std::string(e.what_without_backtrace())));
+  }
+  return Status::ok();
+}
+
+void register_supernet_evaluator() {
+  register_evaluator(
+      {"supernet",
+       "a configuration of a trained supernet with inherited weights (--space supernet:FILE)",
+       /*trains=*/false, nullptr,
+       [](const OptionReader& c) -> StatusOr<std::unique_ptr<Evaluator>> {
+         const std::string& space = c.text("space");
+         if (space.rfind("supernet:", 0) != 0) {
+           return Status::error(fmt::format(
+               "--evaluator supernet needs --space supernet:FILE (a trained supernet), got '{}'",
+               space));
+         }
+         SupernetEvalOptions s;
+         s.path = space.substr(9);
+         s.dataset = c.text("dataset");
+         SYLVA_ASSIGN(val_samples, c.integer("val-samples", 1));
+         SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
+         s.val_samples = val_samples;
+         s.test_samples = test_samples;
+         if (c.given("max-latency-ms")) {  // older experiments lack it
+           SYLVA_ASSIGN(ms, c.real("max-latency-ms", 0));
+           s.max_latency_ms = ms;
+         }
+         if (c.given("calibration-samples")) {  // older experiments lack it
+           SYLVA_ASSIGN(calibration, c.integer("calibration-samples", 1));
+           s.calibration = calibration;
+         }
+         return make_supernet_evaluator(s);
+       }});
+}
+
+}  // namespace sylva::evaluators

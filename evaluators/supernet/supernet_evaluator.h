@@ -1,0 +1,43 @@
+// The `supernet` evaluator: a configuration of a trained supernet (the space
+// `supernet:FILE`) is evaluated with the weights it inherits, after
+// batch-norm recalibration on training images, in milliseconds rather than a
+// training run. Metrics: val_acc and test_acc (%), params, flops (MACs per
+// image at the configuration's resolution), latency_ms (standalone network,
+// one image, one thread). Workers evaluate in parallel, each on its
+// own copy of the supernet.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "evaluators/evaluator.h"
+
+namespace sylva::evaluators {
+
+struct SupernetEvalOptions {
+  std::string path;     // the supernet file
+  std::string dataset;  // empty: Fashion-MNIST
+  // The first val_samples training images (held out by `supernet train` with
+  // the same --val-samples) score val_acc; the next `calibration` images
+  // recalibrate batch norm.
+  int64_t val_samples = 5000;
+  int64_t calibration = 1000;
+  int64_t test_samples = 0;  // 0: the whole test set
+  // > 0: a configuration whose standalone TorchScript network takes longer
+  // per image (batch 1, one thread, median of 11 runs after 3 warm-ups)
+  // fails.
+  double max_latency_ms = 0;
+};
+
+StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalOptions& options);
+
+// Writes the sub-network of `arch` (a configuration of the supernet in
+// options.path) as a standalone TorchScript file, its batch norm
+// recalibrated on the same images the evaluator uses.
+Status export_subnet(const SupernetEvalOptions& options, const Architecture& arch,
+                     const std::string& out);
+
+// Registers `--evaluator supernet` (evaluators/registry.h).
+void register_supernet_evaluator();
+
+}  // namespace sylva::evaluators

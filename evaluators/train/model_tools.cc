@@ -1,0 +1,100 @@
+#include "evaluators/train/model_tools.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <sstream>
+#include <vector>
+
+#include "spaces/nets/network.h"
+
+namespace sylva::evaluators {
+
+double median_latency_ms(const std::function<void()>& run, int warmup, int runs) {
+  for (int i = 0; i < warmup; ++i) run();
+  std::vector<double> ms;
+  for (int i = 0; i < runs; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    run();
+    ms.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(ms.begin(), ms.begin() + runs / 2, ms.end());
+  return ms[runs / 2];
+}
+namespace {
+
+constexpr const char* kMagic = "sylva-weights-v1";
+
+InputShape to_input(const ModelShape& s) {
+  return InputShape{s.channels, s.height, s.width, s.classes};
+}
+
+}  // namespace
+
+StatusOr<ModelShape> parse_input_shape(const std::string& text, int64_t classes) {
+  ModelShape shape;
+  char c1 = 0, c2 = 0;
+  std::istringstream in(text);
+  long long c = 0, h = 0, w = 0;
+  if (!(in >> c >> c1 >> h >> c2 >> w) || c1 != ',' || c2 != ',' || c < 1 || h < 1 || w < 1 ||
+      in.peek() != EOF) {
+    return Status::error(
+        fmt::format("--input-shape expects C,H,W with positive sizes, got '{}'", text));
+  }
+  if (classes < 1) return Status::error(fmt::format("--classes must be >= 1, got {}", classes));
+  shape.channels = c;
+  shape.height = h;
+  shape.width = w;
+  shape.classes = classes;
+  return shape;
+}
+
+StatusOr<ModelCost> measure_architecture(const Space& space, const Architecture& arch,
+                                         const ModelShape& shape) {
+  auto net = build_network(space.build_spec(), arch, to_input(shape));
+  if (!net.is_ok()) return net.status();
+  Cost cost = measure_cost(*net.value());
+  return ModelCost{cost.params, cost.flops};
+}
+
+std::string pack_weights(const ModelShape& s, const std::string& weights) {
+  return fmt::format("{} {} {} {} {}\n", kMagic, s.channels, s.height, s.width, s.classes) +
+         weights;
+}
+
+StatusOr<PackedWeights> unpack_weights(const std::string& artifact) {
+  size_t eol = artifact.find('\n');
+  std::istringstream header(artifact.substr(0, eol == std::string::npos ? 0 : eol));
+  std::string magic;
+  PackedWeights out;
+  if (eol == std::string::npos || !(header >> magic) || magic != kMagic ||
+      !(header >> out.shape.channels >> out.shape.height >> out.shape.width >> out.shape.classes)) {
+    return Status::error("the stored weights are not a sylva weights artifact");
+  }
+  out.weights = artifact.substr(eol + 1);
+  return out;
+}
+
+Status export_torchscript(const Space& space, const Architecture& arch, const std::string& artifact,
+                          const std::string& path) {
+  auto packed = unpack_weights(artifact);
+  if (!packed.is_ok()) return packed.status();
+  auto net = build_network(space.build_spec(), arch, to_input(packed.value().shape));
+  if (!net.is_ok()) return net.status();
+  try {
+    load_weights(*net.value(), packed.value().weights);
+    net.value()->eval();
+    torch::jit::Module module = to_torchscript(*net.value());
+    module.save(path);
+  } catch (const c10::Error& e) {
+    return Status::error(
+        fmt::format("cannot export to '{}': {}", path, e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return Status::error(fmt::format("cannot export to '{}': {}", path, e.what()));
+  }
+  return Status::ok();
+}
+
+}  // namespace sylva::evaluators

@@ -1,0 +1,365 @@
+#include "evaluators/train/train_evaluator.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "base/random.h"
+#include "evaluators/registry.h"
+#include "evaluators/train/compute_threads.h"
+#include "evaluators/train/idx_dataset.h"
+#include "evaluators/train/model_tools.h"
+#include "spaces/nets/network.h"
+
+namespace sylva::evaluators {
+namespace {
+
+// Seeds of the fixed validation and test subsets: constants, so that every
+// trial of every run sees the same images.
+constexpr uint64_t kSplitSeed = 0x5e1a5b11d5eedULL;
+constexpr uint64_t kTestSeed = 0x7e575ab5e7ULL;
+// Images per forward pass when evaluating.
+constexpr int64_t kEvalChunk = 1000;
+constexpr double kPi = 3.14159265358979323846;
+
+using Clock = std::chrono::steady_clock;
+
+// Fisher-Yates permutation of [0, n) from sylva::Rng: stable across platforms
+// and LibTorch versions, unlike torch::randperm.
+std::vector<int64_t> fixed_permutation(int64_t n, uint64_t seed) {
+  std::vector<int64_t> perm(n);
+  for (int64_t i = 0; i < n; ++i) perm[i] = i;
+  Rng rng(seed);
+  for (int64_t i = n - 1; i > 0; --i) {
+    int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
+    std::swap(perm[i], perm[j]);
+  }
+  return perm;
+}
+
+// Rows [begin, end) of `perm` taken from `t`, as a new contiguous tensor.
+at::Tensor take(const at::Tensor& t, const std::vector<int64_t>& perm, int64_t begin, int64_t end) {
+  auto index =
+      torch::tensor(std::vector<int64_t>(perm.begin() + begin, perm.begin() + end), torch::kLong);
+  return t.index_select(0, index);
+}
+
+// Mini-batches per epoch over n images: a last partial batch is dropped,
+// unless it is the only one.
+int64_t batch_size_for(int64_t n, int64_t batch_size) { return std::min<int64_t>(batch_size, n); }
+int64_t steps_per_epoch_for(int64_t n, int64_t batch_size) {
+  return n / batch_size_for(n, batch_size);
+}
+
+// Median wall time of an eval-mode forward of one input, in milliseconds, on
+// the calling thread's intra-op threads (the job's), after warm-up runs.
+double latency_ms(NetworkImpl& net, const InputShape& in) {
+  torch::NoGradGuard no_grad;
+  const at::Tensor x = torch::zeros({1, in.channels, in.height, in.width});
+  return median_latency_ms([&] { net.forward(x); }, 3, 11);
+}
+
+Status validate(const TrainOptions& o) {
+  if (o.epochs < 1) return Status::error(fmt::format("--epochs must be >= 1, got {}", o.epochs));
+  if (o.batch_size < 1) {
+    return Status::error(fmt::format("--batch-size must be >= 1, got {}", o.batch_size));
+  }
+  if (o.train_samples < 0) {
+    return Status::error(fmt::format("--train-samples must be >= 0, got {}", o.train_samples));
+  }
+  if (o.val_samples < 1) {
+    return Status::error(fmt::format("--val-samples must be >= 1, got {}", o.val_samples));
+  }
+  if (o.test_samples < 0) {
+    return Status::error(fmt::format("--test-samples must be >= 0, got {}", o.test_samples));
+  }
+  if (!(o.lr > 0) || !std::isfinite(o.lr)) {
+    return Status::error(fmt::format("--lr must be a positive finite number, got {}", o.lr));
+  }
+  if (o.optimizer != "sgd" && o.optimizer != "adamw") {
+    return Status::error(fmt::format("--optimizer must be sgd or adamw, got '{}'", o.optimizer));
+  }
+  if (!std::isfinite(o.weight_decay)) {
+    return Status::error(fmt::format("--weight-decay must be finite, got {}", o.weight_decay));
+  }
+  if (!(o.reject_below >= 0 && o.reject_below <= 100)) {
+    return Status::error(
+        fmt::format("--reject-below must be a percentage in [0, 100], got {}", o.reject_below));
+  }
+  if (o.reject_after < 0) {
+    return Status::error(fmt::format("--reject-after must be >= 0, got {}", o.reject_after));
+  }
+  if ((o.reject_below > 0) != (o.reject_after > 0)) {
+    return Status::error(
+        "--reject-below ACC and --reject-after STEPS go together (early rejection needs both)");
+  }
+  return Status::ok();
+}
+
+class TrainEvaluator : public Evaluator {
+ public:
+  TrainEvaluator(const TrainOptions& options, at::Tensor train_x, at::Tensor train_y,
+                 at::Tensor val_x, at::Tensor val_y, at::Tensor test_x, at::Tensor test_y,
+                 InputShape input)
+      : options_(options),
+        train_x_(std::move(train_x)),
+        train_y_(std::move(train_y)),
+        val_x_(std::move(val_x)),
+        val_y_(std::move(val_y)),
+        test_x_(std::move(test_x)),
+        test_y_(std::move(test_y)),
+        input_(input) {}
+
+  EvalResult evaluate(const Job& job, Reporter& reporter) override;
+  SpaceTarget input() const override {
+    SpaceTarget t;
+    t.channels = input_.channels;
+    t.height = input_.height;
+    t.width = input_.width;
+    t.classes = input_.classes;
+    return t;
+  }
+
+ private:
+  std::unique_ptr<torch::optim::Optimizer> make_optimizer(NetworkImpl& net) const;
+
+  // Constant after construction; tensors are only read, by any thread.
+  const TrainOptions options_;
+  const at::Tensor train_x_, train_y_;
+  const at::Tensor val_x_, val_y_;
+  const at::Tensor test_x_, test_y_;
+  const InputShape input_;
+};
+
+std::unique_ptr<torch::optim::Optimizer> TrainEvaluator::make_optimizer(NetworkImpl& net) const {
+  if (options_.optimizer == "adamw") {
+    const double wd = options_.weight_decay >= 0 ? options_.weight_decay : 0.05;
+    return std::make_unique<torch::optim::AdamW>(
+        net.parameters(), torch::optim::AdamWOptions(options_.lr).weight_decay(wd));
+  }
+  const double wd = options_.weight_decay >= 0 ? options_.weight_decay : 5e-4;
+  return std::make_unique<torch::optim::SGD>(
+      net.parameters(),
+      torch::optim::SGDOptions(options_.lr).momentum(0.9).nesterov(true).weight_decay(wd));
+}
+
+EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
+  const auto start = Clock::now();
+  auto check_timeout = [&] {
+    if (job.timeout_seconds <= 0) return;
+    std::chrono::duration<double> elapsed = Clock::now() - start;
+    if (elapsed.count() > job.timeout_seconds) {
+      throw TimeoutError(
+          fmt::format("trial exceeded --trial-timeout of {} s", job.timeout_seconds));
+    }
+  };
+  if (job.space == nullptr) throw std::invalid_argument("train evaluator: job has no space");
+
+  set_compute_threads(job.threads);
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(job.seed);
+
+  EvalResult result;
+  auto built = build_network(job.space->build_spec(), job.arch, input_);
+  if (!built.is_ok()) {
+    result.state = TrialState::kFail;
+    result.message = built.status().message();
+    return result;
+  }
+  std::shared_ptr<NetworkImpl> net = built.value();
+  init_weights(*net, generator);
+  const Cost cost = measure_cost(*net);
+  auto optimizer = make_optimizer(*net);
+
+  // Accuracy in percent, in chunks, without gradients.
+  auto accuracy = [&](const at::Tensor& x, const at::Tensor& y) {
+    torch::NoGradGuard no_grad;
+    net->eval();
+    const int64_t n = x.size(0);
+    int64_t correct = 0;
+    for (int64_t b = 0; b < n; b += kEvalChunk) {
+      check_timeout();
+      const int64_t e = std::min(n, b + kEvalChunk);
+      auto logits = net->forward(x.slice(0, b, e));
+      correct += logits.argmax(1).eq(y.slice(0, b, e)).sum().item<int64_t>();
+    }
+    return n == 0 ? 0.0 : 100.0 * static_cast<double>(correct) / static_cast<double>(n);
+  };
+
+  const int64_t n = train_x_.size(0);
+  const int64_t batch = batch_size_for(n, options_.batch_size);
+  const int64_t steps_per_epoch = steps_per_epoch_for(n, options_.batch_size);
+  // Successive halving sets the budget per job.
+  const int64_t epochs = job.epochs > 0 ? job.epochs : options_.epochs;
+  const int64_t total_steps = steps_per_epoch * epochs;
+  int64_t step = 0;
+  double train_loss = 0;
+  double val_acc = 0;
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    net->train();
+    auto order = torch::randperm(n, generator, torch::kLong);
+    double loss_sum = 0;
+    for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
+      check_timeout();
+      const double lr =
+          0.5 * options_.lr * (1 + std::cos(kPi * static_cast<double>(step) / total_steps));
+      for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
+
+      auto index = order.slice(0, s * batch, (s + 1) * batch);
+      auto x = train_x_.index_select(0, index);
+      auto y = train_y_.index_select(0, index);
+      optimizer->zero_grad();
+      auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+      const double value = loss.item<double>();
+      if (!std::isfinite(value)) {
+        throw std::runtime_error(fmt::format("loss is {} at epoch {} step {}",
+                                             std::isnan(value) ? "NaN" : "infinite", epoch, s + 1));
+      }
+      loss.backward();
+      optimizer->step();
+      loss_sum += value;
+      if (step + 1 == options_.reject_after) {
+        const int64_t images = std::min<int64_t>(kRejectionImages, val_x_.size(0));
+        const double acc = accuracy(val_x_.slice(0, 0, images), val_y_.slice(0, 0, images));
+        reporter.intermediate(static_cast<int>(step + 1), "rejection_acc", acc);
+        net->train();
+        if (acc < options_.reject_below) {
+          const std::chrono::duration<double> seconds = Clock::now() - start;
+          result.state = TrialState::kPruned;
+          result.message =
+              fmt::format("rejected: val_acc {:.2f} after {} steps is below --reject-below {}", acc,
+                          step + 1, options_.reject_below);
+          result.metrics = {{"val_acc", acc},
+                            {"params", static_cast<double>(cost.params)},
+                            {"flops", static_cast<double>(cost.flops)},
+                            {"train_seconds", seconds.count()},
+                            {"rejected_at_step", static_cast<double>(step + 1)}};
+          return result;
+        }
+      }
+    }
+    train_loss = loss_sum / static_cast<double>(steps_per_epoch);
+    val_acc = accuracy(val_x_, val_y_);
+    reporter.intermediate(epoch, "train_loss", train_loss);
+    reporter.intermediate(epoch, "val_acc", val_acc);
+  }
+  const double test_acc = accuracy(test_x_, test_y_);
+  const std::chrono::duration<double> seconds = Clock::now() - start;
+
+  net->eval();
+  result.metrics = {{"val_acc", val_acc},
+                    {"test_acc", test_acc},
+                    {"train_loss", train_loss},
+                    {"params", static_cast<double>(cost.params)},
+                    {"flops", static_cast<double>(cost.flops)},
+                    {"train_seconds", seconds.count()},
+                    {"latency_ms", latency_ms(*net, input_)}};
+  result.weights = pack_weights(
+      ModelShape{input_.channels, input_.height, input_.width, input_.classes}, save_weights(*net));
+  return result;
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& options,
+                                                          std::shared_ptr<const Dataset> data) {
+  Status status = validate(options);
+  if (!status.is_ok()) return status;
+  if (!data) throw std::invalid_argument("make_train_evaluator: no dataset");
+
+  const int64_t available = data->train_images.size(0);
+  if (options.val_samples >= available) {
+    return Status::error(fmt::format("--val-samples must be < {} (the training images), got {}",
+                                     available, options.val_samples));
+  }
+  const int64_t left = available - options.val_samples;
+  if (options.train_samples > left) {
+    return Status::error(fmt::format(
+        "--train-samples must be <= {} (training images left after --val-samples {}), got {}", left,
+        options.val_samples, options.train_samples));
+  }
+  // Training: the head of a fixed permutation; validation: its tail.
+  const int64_t train_count = options.train_samples == 0 ? left : options.train_samples;
+  const int64_t total_steps = steps_per_epoch_for(train_count, options.batch_size) * options.epochs;
+  if (options.reject_after > total_steps) {
+    return Status::error(fmt::format(
+        "--reject-after {} is past the last training step ({} = {} epoch(s) of {} images in "
+        "batches of {})",
+        options.reject_after, total_steps, options.epochs, train_count, options.batch_size));
+  }
+  const int64_t tests = data->test_images.size(0);
+  if (options.test_samples > tests) {
+    return Status::error(fmt::format("--test-samples must be <= {} (the test images), got {}",
+                                     tests, options.test_samples));
+  }
+
+  const std::vector<int64_t> perm = fixed_permutation(available, kSplitSeed);
+  at::Tensor train_x = take(data->train_images, perm, 0, train_count);
+  at::Tensor train_y = take(data->train_labels, perm, 0, train_count);
+  at::Tensor val_x = take(data->train_images, perm, left, available);
+  at::Tensor val_y = take(data->train_labels, perm, left, available);
+
+  at::Tensor test_x = data->test_images;
+  at::Tensor test_y = data->test_labels;
+  if (options.test_samples > 0 && options.test_samples < tests) {
+    const std::vector<int64_t> test_perm = fixed_permutation(tests, kTestSeed);
+    test_x = take(test_x, test_perm, 0, options.test_samples);
+    test_y = take(test_y, test_perm, 0, options.test_samples);
+  }
+
+  InputShape input;
+  input.channels = data->train_images.size(1);
+  input.height = data->train_images.size(2);
+  input.width = data->train_images.size(3);
+  input.classes = data->classes;
+  return std::unique_ptr<Evaluator>(
+      new TrainEvaluator(options, std::move(train_x), std::move(train_y), std::move(val_x),
+                         std::move(val_y), std::move(test_x), std::move(test_y), input));
+}
+
+StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& options) {
+  Status status = validate(options);
+  if (!status.is_ok()) return status;
+  const std::string folder = options.dataset.empty() ? kDefaultDatasetDir : options.dataset;
+  auto data = load_idx_dataset(folder);
+  if (!data.is_ok()) return data.status();
+  return make_train_evaluator(options, std::make_shared<const Dataset>(std::move(data).value()));
+}
+
+void register_train_evaluator() {
+  register_evaluator({"train", "trains each candidate with LibTorch on an image dataset",
+                      /*trains=*/true, nullptr,
+                      [](const OptionReader& c) -> StatusOr<std::unique_ptr<Evaluator>> {
+                        TrainOptions t;
+                        t.dataset = c.text("dataset");
+                        SYLVA_ASSIGN(epochs, c.integer("epochs", 1));
+                        SYLVA_ASSIGN(train_samples, c.integer("train-samples", 0));
+                        SYLVA_ASSIGN(val_samples, c.integer("val-samples", 1));
+                        SYLVA_ASSIGN(test_samples, c.integer("test-samples", 0));
+                        SYLVA_ASSIGN(batch, c.integer("batch-size", 1));
+                        SYLVA_ASSIGN(lr, c.real("lr", 0));
+                        t.epochs = static_cast<int>(epochs);
+                        t.train_samples = train_samples;
+                        t.val_samples = val_samples;
+                        t.test_samples = test_samples;
+                        t.batch_size = static_cast<int>(batch);
+                        t.lr = lr;
+                        t.optimizer = c.text("optimizer");
+                        SYLVA_ASSIGN(weight_decay, c.real("weight-decay", -1));
+                        t.weight_decay = weight_decay;
+                        SYLVA_ASSIGN(reject_below, c.real("reject-below", 0));
+                        SYLVA_ASSIGN(reject_after, c.integer("reject-after", 0));
+                        t.reject_below = reject_below;
+                        t.reject_after = reject_after;
+                        return make_train_evaluator(t);
+                      }});
+}
+
+}  // namespace sylva::evaluators
