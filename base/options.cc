@@ -28,9 +28,10 @@ StatusOr<int64_t> OptionReader::integer(const std::string& name, int64_t min) co
   char* end = nullptr;
   long long x = std::strtoll(v.c_str(), &end, 10);
   if (v.empty() || *end != '\0' || errno == ERANGE) {
-    return Status::error(fmt::format("--{} expects an integer, got '{}'", name, v));
+    return Status::invalid_argument(fmt::format("--{} expects an integer, got '{}'", name, v));
   }
-  if (x < min) return Status::error(fmt::format("--{} must be >= {}, got {}", name, min, x));
+  if (x < min)
+    return Status::invalid_argument(fmt::format("--{} must be >= {}, got {}", name, min, x));
   return static_cast<int64_t>(x);
 }
 
@@ -45,9 +46,10 @@ StatusOr<double> OptionReader::real(const std::string& name, double min) const {
   char* end = nullptr;
   double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0' || !std::isfinite(x)) {
-    return Status::error(fmt::format("--{} expects a number, got '{}'", name, v));
+    return Status::invalid_argument(fmt::format("--{} expects a number, got '{}'", name, v));
   }
-  if (x < min) return Status::error(fmt::format("--{} must be >= {:g}, got {:g}", name, min, x));
+  if (x < min)
+    return Status::invalid_argument(fmt::format("--{} must be >= {:g}, got {:g}", name, min, x));
   return x;
 }
 

@@ -1,7 +1,7 @@
 // OptionReader: typed reads of options kept as the text the user gave
 // (option name without dashes -> value), with messages that name the option
 // and the value ("--trials expects an integer, got 'x'"). Experiment
-// configurations, evaluator and engine factories and the verbs read their
+// configurations, evaluator and strategy factories and the verbs read their
 // options through it. A missing key is a bug (the CLI fills every default),
 // a bad value a Status. Holds a reference: the map must outlive the reader.
 #pragma once

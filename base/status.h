@@ -1,6 +1,10 @@
 // Status and StatusOr: expected failures (bad grammar, unknown op, trial not
-// found) are values that callers handle; broken invariants throw. Modelled on
-// LevelDB's Status. Thread-compatible: a value may be copied across threads.
+// found, a busy database) are values that callers handle; broken invariants
+// throw. Modelled on LevelDB's Status: a code says what kind of failure it
+// is, so that the CLI derives its exit code from it (exit_code(): usage
+// errors 2, the rest 1) instead of choosing one at each call site; an
+// optional location names where in an input file it is. Thread-compatible:
+// a value may be copied across threads.
 #pragma once
 
 #include <optional>
@@ -10,20 +14,84 @@
 
 namespace sylva {
 
+enum class StatusCode {
+  kOk,
+  kInvalidArgument,     // a bad option, value or input file: the user's to fix (exit 2)
+  kNotFound,            // no such experiment, trial, file or key
+  kAlreadyExists,       // an experiment of that name exists
+  kIOError,             // a read, write or connection failed
+  kCorruption,          // stored data that cannot be what it claims
+  kBusy,                // the database is locked
+  kFailedPrecondition,  // the state does not allow it (a checkpoint of another run)
+};
+
+// Where in an input a failure is: "FILE:LINE:COL" (column 0: none), or
+// "FILE, column COL" for one-line inputs (line 0), e.g. "canonical form".
+struct SourceLocation {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
 class Status {
  public:
   Status() = default;
   static Status ok() { return Status(); }
-  static Status error(std::string message) { return Status(std::move(message)); }
+  static Status invalid_argument(std::string what) {
+    return Status(StatusCode::kInvalidArgument, std::move(what));
+  }
+  static Status not_found(std::string what) {
+    return Status(StatusCode::kNotFound, std::move(what));
+  }
+  static Status already_exists(std::string what) {
+    return Status(StatusCode::kAlreadyExists, std::move(what));
+  }
+  static Status io_error(std::string what) { return Status(StatusCode::kIOError, std::move(what)); }
+  static Status corruption(std::string what) {
+    return Status(StatusCode::kCorruption, std::move(what));
+  }
+  static Status busy(std::string what) { return Status(StatusCode::kBusy, std::move(what)); }
+  static Status failed_precondition(std::string what) {
+    return Status(StatusCode::kFailedPrecondition, std::move(what));
+  }
+  // An invalid argument at a place of an input file.
+  static Status at(SourceLocation where, std::string what) {
+    Status s(StatusCode::kInvalidArgument, std::move(what));
+    s.location_ = std::move(where);
+    return s;
+  }
 
-  bool is_ok() const { return !failed_; }
-  const std::string& message() const { return message_; }
+  bool is_ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  // What failed, without the location.
+  const std::string& what() const { return what_; }
+  const std::optional<SourceLocation>& location() const { return location_; }
+  // The whole line: the location, then what failed.
+  std::string message() const;
+
+  // The same failure with another code or another message (the location kept).
+  Status with_code(StatusCode code) const {
+    Status s = *this;
+    s.code_ = code;
+    return s;
+  }
+  // `prefix` + what (e.g. "--space " + "'x' is not a readable supernet file").
+  Status prefixed(const std::string& prefix) const {
+    Status s = *this;
+    s.what_ = prefix + what_;
+    return s;
+  }
 
  private:
-  explicit Status(std::string message) : failed_(true), message_(std::move(message)) {}
-  bool failed_ = false;
-  std::string message_;
+  Status(StatusCode code, std::string what) : code_(code), what_(std::move(what)) {}
+  StatusCode code_ = StatusCode::kOk;
+  std::string what_;
+  std::optional<SourceLocation> location_;
 };
+
+// The process exit code for a failure: 2 for usage errors (invalid
+// arguments), 1 for the rest; 0 for ok.
+int exit_code(const Status& status);
 
 // Holds either a value or a failed Status.
 template <typename T>
@@ -53,12 +121,6 @@ class StatusOr {
  private:
   Status status_;
   std::optional<T> value_;
-};
-
-// Thrown at a boundary (cli/) to turn a failed Status into one line on stderr.
-class UserError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
 };
 
 }  // namespace sylva

@@ -74,20 +74,20 @@ int main(int argc, char** argv) {
       ctx.space = &net->space();
       ctx.seed = static_cast<uint64_t>(seed);
       ctx.objectives = {{"val_acc", true}, {"flops", false}};
-      std::unique_ptr<search::Strategy> engine;
+      std::unique_ptr<search::Strategy> strategy;
       if (assisted) {
         search::PredictorOptions p;
         p.warmup = 10;
         p.batch = 5;
-        engine = search::make_predictor_assisted("nsga2", ctx, p).value();
+        strategy = search::make_predictor_assisted("nsga2", ctx, p).value();
       } else {
-        engine = search::make_strategy("nsga2", ctx).value();
+        strategy = search::make_strategy("nsga2", ctx).value();
       }
       std::vector<std::pair<double, double>> points;
       double eval_seconds = 0, ask_seconds = 0;
       for (int n = 0; n < evaluations; ++n) {
         auto t0 = std::chrono::steady_clock::now();
-        auto arch = engine->ask(n);
+        auto arch = strategy->ask(n);
         auto t1 = std::chrono::steady_clock::now();
         if (!arch) break;
         search::Observation obs;
@@ -98,7 +98,7 @@ int main(int argc, char** argv) {
         obs.metrics["val_acc"] = subnet_accuracy(*net, arch->decisions, data.calib, val_x, val_y);
         obs.value = obs.metrics["val_acc"];
         auto t2 = std::chrono::steady_clock::now();
-        engine->tell(obs);
+        strategy->tell(obs);
         ask_seconds += std::chrono::duration<double>(t1 - t0).count();
         eval_seconds += std::chrono::duration<double>(t2 - t1).count();
         points.push_back({obs.metrics["val_acc"], obs.metrics["flops"]});
@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
       int front = 0;
       for (int r : search::pareto_ranks(pts)) front += r == 0;
       fmt::print(
-          "seed {} {:<17} {} real evaluations, {:.2f} configs/s, engine {:.2f} s in all; "
+          "seed {} {:<17} {} real evaluations, {:.2f} configs/s, strategy {:.2f} s in all; "
           "front {} points, hypervolume {:.1f}\n",
           seed, assisted ? "nsga2 + ridge" : "nsga2", points.size(), points.size() / eval_seconds,
           ask_seconds, front, hv);

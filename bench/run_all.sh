@@ -39,7 +39,7 @@ for threads in 1 2; do
     "$threads" "$s" "$(echo "10000 / $s" | bc -l)" "$(echo "5.5 * $s" | bc -l)"
 done
 
-# 2. Engine + storage overhead: the table evaluator answers in microseconds, so
+# 2. Strategy + storage overhead: the table evaluator answers in microseconds, so
 # this is the experiment loop, the strategy and SQLite.
 echo
 echo "## table evaluator: trials/second, every trial logged to SQLite"
@@ -76,10 +76,10 @@ echo "## search efficiency: NAS-Bench-Macro, 50 seeds x 200 trials, best test_ac
 "$build/search_efficiency" "$table" test_acc_mean 50 200 random \
   evolution:population=10,sample-size=3 evolution mcts
 
-# 5. Engine overhead: ask + tell on a 20-decision space, engine alone.
+# 5. Strategy overhead: ask + tell on a 20-decision space, strategy alone.
 echo
-echo "## engine overhead: ask + tell on a 20-decision space (items_per_second = trials/s)"
-"$build/engine_overhead" --benchmark_format=console 2>/dev/null | grep '^BM_'
+echo "## strategy overhead: ask + tell on a 20-decision space (items_per_second = trials/s)"
+"$build/strategy_overhead" --benchmark_format=console 2>/dev/null | grep '^BM_'
 
 # 6. End to end with the database: 10,000 trials on the 20-decision space,
 # stub evaluator, every trial logged to SQLite.
@@ -89,11 +89,11 @@ echo "## engine overhead: ask + tell on a 20-decision space (items_per_second = 
 } > "$work/twenty.grammar"
 echo
 echo "## end to end: 10,000 trials, 20-decision space, stub evaluator, SQLite"
-for engine in random evolution mcts; do
+for strategy in random evolution mcts; do
   rm -f "$work/z.db"*
   s=$(seconds "$sylva" search --name z --db "$work/z.db" --space "$work/twenty.grammar" \
-    --evaluator stub --strategy "$engine" --trials 10000 --seed 1)
-  printf '%-10s %.2f s, %.0f trials/s\n' "$engine" "$s" "$(echo "10000 / $s" | bc -l)"
+    --evaluator stub --strategy "$strategy" --trials 10000 --seed 1)
+  printf '%-10s %.2f s, %.0f trials/s\n' "$strategy" "$s" "$(echo "10000 / $s" | bc -l)"
 done
 
 # 7. einspace: sampling at P(M -> C) = 0.32 and 0.5 for two inputs (valid

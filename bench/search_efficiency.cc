@@ -1,8 +1,8 @@
-// Search efficiency on a tabular benchmark: for each engine, many seeds of a
+// Search efficiency on a tabular benchmark: for each strategy, many seeds of a
 // single-worker search through the table evaluator (in process, no
 // database), and the mean best value of the metric after 25, 50, 100 and 200
 // trials, with its standard error. Every trial is a new architecture (the
-// engines never propose one twice), so budgets count unique queries.
+// strategies never propose one twice), so budgets count unique queries.
 //
 //   search_efficiency [--space S] TABLE.csv METRIC [SEEDS] [TRIALS] [ENGINE[:k=v,...] ...]
 //
@@ -61,10 +61,10 @@ int main(int argc, char** argv) {
   const std::string table = argv[1], metric = argv[2];
   const int seeds = argc > 3 ? std::atoi(argv[3]) : 50;
   const int trials = argc > 4 ? std::atoi(argv[4]) : 200;
-  std::vector<std::string> engines;
-  for (int i = 5; i < argc; ++i) engines.push_back(argv[i]);
-  if (engines.empty())
-    engines = {"random", "evolution:population=10,sample-size=3", "evolution", "mcts"};
+  std::vector<std::string> strategies;
+  for (int i = 5; i < argc; ++i) strategies.push_back(argv[i]);
+  if (strategies.empty())
+    strategies = {"random", "evolution:population=10,sample-size=3", "evolution", "mcts"};
 
   auto evaluator = evaluators::make_table_evaluator({table, metric});
   if (!evaluator.is_ok()) {
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
   const std::vector<int> budgets = {25, 50, 100, 200, 400, 1000};
   fmt::print("{} seeds x {} trials, metric {}; mean best (standard error)\n", seeds, trials,
              metric);
-  for (const std::string& spec : engines) {
+  for (const std::string& spec : strategies) {
     auto [name, params] = parse_engine(spec);
     std::vector<std::vector<double>> best_at(budgets.size());
     for (int seed = 0; seed < seeds; ++seed) {

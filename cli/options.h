@@ -1,6 +1,9 @@
-// Every command-line option, declared once (name, verbs, default, help). The
-// table generates each verb's Boost.Program_options description and its
-// --config INI reader; unknown keys in either are errors.
+// The CLI's option table: the common options declared here (cli/options.cc)
+// plus those the registries declare next to their code (strategies, the
+// predictor, evaluators, training schedules, successive halving), each
+// declared once. The table generates each verb's Boost.Program_options
+// description, its --config INI reader and its help; unknown keys in either
+// are errors. A verb's options are those its VerbDef accepts.
 #pragma once
 
 #include <map>
@@ -8,33 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "base/option_def.h"
+#include "base/options.h"
 #include "base/status.h"
+#include "cli/verb.h"
 
 namespace sylva::cli {
 
-enum Verb : unsigned {
-  kSearch = 1,
-  kResume = 2,
-  kStatus = 4,
-  kTrials = 8,
-  kBest = 16,
-  kExport = 32,
-  kSample = 64,
-  kSupernet = 128,
-  kSupernetSelect = 256,
-  kWorker = 512,
-};
-
-struct OptionDef {
-  const char* name;           // long name, also the INI key and config key
-  char short_name;            // 0: none
-  const char* default_value;  // nullptr: no default (absent unless given)
-  unsigned verbs;             // where it is accepted
-  bool stored;                // part of the experiment's stored configuration
-  bool resumable;             // may be changed by `resume`
-  const char* help;
-};
-
+// Every option, common ones first; an option several owners declare (an
+// strategy option two strategies read) appears once, its help naming each owner.
+// Built on first use, after registration.
 const std::vector<OptionDef>& option_table();
 
 struct ParsedOptions {
@@ -44,10 +30,19 @@ struct ParsedOptions {
 };
 
 // Parses a verb's arguments (argv[0] is the verb) and its --config file.
-StatusOr<ParsedOptions> parse_options(Verb verb, const std::string& verb_name, int argc,
-                                      char** argv);
+StatusOr<ParsedOptions> parse_options(const VerbDef& verb, int argc, char** argv);
 
 // The verb's options, formatted for --help.
-std::string options_help(Verb verb);
+std::string options_help(const VerbDef& verb);
+
+// The verb's arguments parsed, or the exit code when the verb ends here:
+// 0 after printing its --help (usage and options), 2 after a usage error,
+// or a missing one of `required` ("VERB: --NAME is required").
+struct Begun {
+  ParsedOptions options;
+  int exit_code = -1;  // >= 0: return it
+};
+Begun begin_verb(const std::string& name, int argc, char** argv,
+                 const std::vector<std::string>& required = {});
 
 }  // namespace sylva::cli

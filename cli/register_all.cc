@@ -2,6 +2,7 @@
 
 #include <mutex>
 
+#include "cli/verbs.h"
 #include "evaluators/registry.h"
 #include "evaluators/supernet/supernet_evaluator.h"
 #include "evaluators/train/train_evaluator.h"
@@ -20,6 +21,12 @@ void register_all() {
     evaluators::register_train_evaluator();
     evaluators::register_supernet_evaluator();
     register_all_supernet_families();
+    // The verbs, in the order `sylva` lists them when one is unknown.
+    register_search_verbs();
+    register_report_verbs();
+    register_export_verb();
+    register_sample_verb();
+    register_supernet_verbs();
   });
 }
 

@@ -1,5 +1,5 @@
 // Registers every family of things the `sylva` program looks up by name:
-// engines, evaluators, supernet families and space schemes. Each family's
+// strategies, evaluators, supernet families and space schemes. Each family's
 // entries are declared next to their code; this is the one list that links
 // them all in (static libraries drop objects nothing references).
 #pragma once

@@ -17,114 +17,131 @@
 
 namespace sylva::cli {
 
+namespace {
+
+// The trial --trial names: "best" by the first objective, or a number.
+StatusOr<experiments::TrialRow> chosen_trial(OpenedExperiment& e, const std::string& which,
+                                             const std::string& name) {
+  const int64_t exp_id = e.row.id;
+  if (which == "best") {
+    SYLVA_ASSIGN(objective, experiments::objective_of(e.config));
+    auto ranked = experiments::ranked(e.store->trials(exp_id), objective);
+    if (ranked.empty()) {
+      return Status::not_found(fmt::format("export: experiment '{}' has no complete trial", name));
+    }
+    return ranked.front();
+  }
+  auto n = OptionReader({{"trial", which}}).integer("trial", 0);
+  if (!n.is_ok()) {
+    return Status::invalid_argument(
+        fmt::format("export: --trial must be 'best' or a trial number, got '{}'", which));
+  }
+  auto trial = e.store->trial(exp_id, n.value());
+  if (!trial) {
+    return Status::not_found(fmt::format("export: experiment '{}' has no trial {} (it has {})",
+                                         name, n.value(), e.store->trials(exp_id).size()));
+  }
+  return *trial;
+}
+
+Status write_json(const std::string& name, const experiments::TrialRow& trial, const Space& space,
+                  const Architecture& arch, const std::string& path) {
+  nlohmann::json j;
+  j["experiment"] = name;
+  j["trial"] = trial.number;
+  j["state"] = evaluators::state_name(trial.state);
+  j["space"] = space.name();
+  j["key"] = arch.key;
+  j["canonical"] = arch.canonical;
+  j["hash"] = hash_hex(arch.hash);
+  j["decisions"] = arch.decisions;
+  j["labels"] = arch.labels;
+  j["primitives"] = arch.primitives;
+  j["metrics"] = trial.metrics;
+  j["seed"] = trial.seed;
+  std::ofstream out(path);
+  if (!out) return Status::io_error(fmt::format("export: cannot write '{}'", path));
+  out << j.dump(2) << "\n";
+  return Status::ok();
+}
+
+// A supernet's configuration, extracted from the supernet file; any other
+// trial from its stored weights.
+Status write_torchscript(OpenedExperiment& e, const experiments::TrialRow& trial,
+                         const Space& space, const Architecture& arch, const std::string& path) {
+  if (space.name().rfind("supernet:", 0) == 0) {
+    evaluators::SupernetEvalOptions o;
+    o.path = space.name().substr(9);
+    o.dataset = e.config.text("dataset");
+    SYLVA_ASSIGN(val, e.config.integer("val-samples", 1));
+    o.val_samples = val;
+    if (e.config.options.count("calibration-samples")) {
+      SYLVA_ASSIGN(calibration, e.config.integer("calibration-samples", 1));
+      o.calibration = calibration;
+    }
+    return evaluators::export_subnet(o, arch, path);
+  }
+  auto artifact = e.store->artifact(trial.id, "weights");
+  if (!artifact) {
+    std::vector<std::string> kept;
+    for (int64_t id : e.store->trials_with_artifact(e.row.id, "weights")) {
+      for (const auto& t : e.store->trials(e.row.id)) {
+        if (t.id == id) kept.push_back(std::to_string(t.number));
+      }
+    }
+    return Status::not_found(fmt::format(
+        "export: trial {} has no stored weights (weights are kept for the best --keep-weights "
+        "trials of a trained search; trials with weights: {})",
+        trial.number, kept.empty() ? "none" : join(kept, ", ")));
+  }
+  return evaluators::export_torchscript(space, arch, *artifact, path);
+}
+
 int run_export(int argc, char** argv) {
-  auto parsed = parse_options(kExport, "export", argc, argv);
-  if (!parsed.is_ok()) return fail(parsed.status(), 2);
-  auto& v = parsed.value().values;
-  if (parsed.value().help) {
-    fmt::print(
-        "usage: sylva export --name NAME [--db FILE] [--trial best|N] [--format "
-        "json|torchscript] --out PATH\n\n{}",
-        options_help(kExport));
-    return 0;
-  }
-  for (const char* required : {"name", "out"}) {
-    if (!v.count(required))
-      return fail(Status::error(fmt::format("export: --{} is required", required)), 2);
-  }
+  Begun begun = begin_verb("export", argc, argv, {"name", "out"});
+  if (begun.exit_code >= 0) return begun.exit_code;
+  auto& v = begun.options.values;
   std::string format = v.count("format") ? v["format"] : "json";
   if (format != "json" && format != "torchscript") {
-    return fail(Status::error(
-                    fmt::format("export: --format must be json or torchscript, got '{}'", format)),
-                2);
+    return fail(Status::invalid_argument(
+        fmt::format("export: --format must be json or torchscript, got '{}'", format)));
   }
-  auto store = open_existing("export", v["db"]);
-  if (!store.is_ok()) return fail(store.status());
-  auto experiment = store.value()->find_experiment(v["name"]);
-  if (!experiment.is_ok()) return fail(experiment.status());
-  auto config = experiments::ExperimentConfig::from_json(experiment.value().config_json);
-  if (!config.is_ok()) return fail(config.status());
-  auto space = space_from_source(config.value().text("space"), config.value().space_source);
-  if (!space.is_ok()) return fail(space.status());
-  int64_t exp_id = experiment.value().id;
-
-  std::optional<experiments::TrialRow> trial;
-  if (v["trial"] == "best") {
-    auto objective = experiments::objective_of(config.value());
-    if (!objective.is_ok()) return fail(objective.status());
-    auto ranked = experiments::ranked(store.value()->trials(exp_id), objective.value());
-    if (ranked.empty())
-      return fail(
-          Status::error(fmt::format("export: experiment '{}' has no complete trial", v["name"])));
-    trial = ranked.front();
-  } else {
-    char* end = nullptr;
-    long long n = std::strtoll(v["trial"].c_str(), &end, 10);
-    if (v["trial"].empty() || *end != '\0' || n < 0) {
-      return fail(Status::error(fmt::format(
-                      "export: --trial must be 'best' or a trial number, got '{}'", v["trial"])),
-                  2);
-    }
-    trial = store.value()->trial(exp_id, n);
-    if (!trial) {
-      return fail(Status::error(fmt::format("export: experiment '{}' has no trial {} (it has {})",
-                                            v["name"], n, store.value()->trials(exp_id).size())));
-    }
+  if (v["trial"] != "best" && !OptionReader(v).integer("trial", 0).is_ok()) {
+    return fail(Status::invalid_argument(
+        fmt::format("export: --trial must be 'best' or a trial number, got '{}'", v["trial"])));
   }
-  auto arch = space.value()->parse(trial->arch_canonical);
-  if (!arch.is_ok()) return fail(arch.status());
-
-  if (format == "json") {
-    nlohmann::json j;
-    j["experiment"] = v["name"];
-    j["trial"] = trial->number;
-    j["state"] = evaluators::state_name(trial->state);
-    j["space"] = space.value()->name();
-    j["key"] = arch.value().key;
-    j["canonical"] = arch.value().canonical;
-    j["hash"] = hash_hex(arch.value().hash);
-    j["decisions"] = arch.value().decisions;
-    j["labels"] = arch.value().labels;
-    j["primitives"] = arch.value().primitives;
-    j["metrics"] = trial->metrics;
-    j["seed"] = trial->seed;
-    std::ofstream out(v["out"]);
-    if (!out) return fail(Status::error(fmt::format("export: cannot write '{}'", v["out"])));
-    out << j.dump(2) << "\n";
-  } else if (space.value()->name().rfind("supernet:", 0) == 0) {
-    // A supernet's configuration: extracted from the supernet file.
-    evaluators::SupernetEvalOptions o;
-    o.path = space.value()->name().substr(9);
-    o.dataset = config.value().text("dataset");
-    auto val = config.value().integer("val-samples", 1);
-    if (!val.is_ok()) return fail(val.status());
-    o.val_samples = val.value();
-    if (config.value().options.count("calibration-samples")) {
-      auto calibration = config.value().integer("calibration-samples", 1);
-      if (!calibration.is_ok()) return fail(calibration.status());
-      o.calibration = calibration.value();
-    }
-    Status s = evaluators::export_subnet(o, arch.value(), v["out"]);
-    if (!s.is_ok()) return fail(s);
-  } else {
-    auto artifact = store.value()->artifact(trial->id, "weights");
-    if (!artifact) {
-      std::vector<std::string> kept;
-      for (int64_t id : store.value()->trials_with_artifact(exp_id, "weights")) {
-        for (const auto& t : store.value()->trials(exp_id)) {
-          if (t.id == id) kept.push_back(std::to_string(t.number));
-        }
-      }
-      return fail(Status::error(fmt::format(
-          "export: trial {} has no stored weights (weights are kept for the best --keep-weights "
-          "trials of a trained search; trials with weights: {})",
-          trial->number, kept.empty() ? "none" : join(kept, ", "))));
-    }
-    Status s = evaluators::export_torchscript(*space.value(), arch.value(), *artifact, v["out"]);
-    if (!s.is_ok()) return fail(s);
-  }
-  fmt::print("wrote {} ({} of trial {}, {})\n", v["out"], format, trial->number, trial->arch_key);
+  auto opened = open_experiment("export", v["db"], v["name"]);
+  if (!opened.is_ok()) return fail(opened.status());
+  OpenedExperiment& e = opened.value();
+  auto space = space_from_source(e.config.text("space"), e.config.space_source);
+  // A stored space or architecture that no longer rebuilds: the database
+  // is not what it claims.
+  if (!space.is_ok()) return fail(space.status().with_code(StatusCode::kCorruption));
+  auto trial = chosen_trial(e, v["trial"], v["name"]);
+  if (!trial.is_ok()) return fail(trial.status());
+  auto arch = space.value()->parse(trial.value().arch_canonical);
+  if (!arch.is_ok()) return fail(arch.status().with_code(StatusCode::kCorruption));
+  Status written =
+      format == "json"
+          ? write_json(v["name"], trial.value(), *space.value(), arch.value(), v["out"])
+          : write_torchscript(e, trial.value(), *space.value(), arch.value(), v["out"]);
+  if (!written.is_ok()) return fail(written);
+  fmt::print("wrote {} ({} of trial {}, {})\n", v["out"], format, trial.value().number,
+             trial.value().arch_key);
   return 0;
+}
+
+}  // namespace
+
+void register_export_verb() {
+  register_verb({"export",
+                 "write a trial as JSON or as a TorchScript model",
+                 "usage: sylva export --name NAME [--db FILE] [--trial best|N] [--format "
+                 "json|torchscript] --out PATH",
+                 accepts_names({"name", "db", "format", "trial", "out"}),
+                 run_export,
+                 /*listed=*/true,
+                 {}});
 }
 
 }  // namespace sylva::cli

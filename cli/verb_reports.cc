@@ -15,7 +15,7 @@ using experiments::Store;
 
 int print_table(const experiments::Table& table, const std::string& format) {
   auto text = experiments::render(table, format);
-  if (!text.is_ok()) return fail(text.status(), 2);
+  if (!text.is_ok()) return fail(text.status());
   fmt::print("{}", text.value());
   return 0;
 }
@@ -26,41 +26,41 @@ struct Report {
   std::unique_ptr<Store> store;
   experiments::ExperimentRow experiment;
   experiments::ExperimentConfig config;
+  int exit_code = -1;  // >= 0: the verb ends here with it
 };
 
-StatusOr<Report> open_report(Verb verb, const std::string& verb_name, int argc, char** argv,
-                             bool need_name) {
-  SYLVA_ASSIGN(options, parse_options(verb, verb_name, argc, argv));
+Report open_report(const std::string& verb, int argc, char** argv, bool need_name) {
   Report r;
-  r.options = std::move(options);
-  if (r.options.help) return r;
+  Begun begun = begin_verb(
+      verb, argc, argv, need_name ? std::vector<std::string>{"name"} : std::vector<std::string>{});
+  r.exit_code = begun.exit_code;
+  if (r.exit_code >= 0) return r;
+  r.options = std::move(begun.options);
   auto& v = r.options.values;
   if (!v.count("format")) v["format"] = "table";
-  SYLVA_ASSIGN(store, open_existing(verb_name, v["db"]));
-  r.store = std::move(store);
-  if (need_name || v.count("name")) {
-    if (!v.count("name")) return Status::error(fmt::format("{}: --name is required", verb_name));
-    SYLVA_ASSIGN(experiment, r.store->find_experiment(v["name"]));
-    SYLVA_ASSIGN(config, experiments::ExperimentConfig::from_json(experiment.config_json));
-    r.experiment = std::move(experiment);
-    r.config = std::move(config);
+  if (v.count("name")) {
+    auto opened = open_experiment(verb, v["db"], v["name"]);
+    if (!opened.is_ok()) {
+      r.exit_code = fail(opened.status());
+      return r;
+    }
+    r.store = std::move(opened.value().store);
+    r.experiment = std::move(opened.value().row);
+    r.config = std::move(opened.value().config);
+    return r;
   }
+  auto store = open_existing(verb, v["db"]);
+  if (!store.is_ok()) {
+    r.exit_code = fail(store.status());
+    return r;
+  }
+  r.store = std::move(store).value();
   return r;
 }
 
-int help(Verb verb, const std::string& usage) {
-  fmt::print("usage: {}\n\n{}", usage, options_help(verb));
-  return 0;
-}
-
-}  // namespace
-
 int run_status(int argc, char** argv) {
-  auto r = open_report(kStatus, "status", argc, argv, false);
-  if (!r.is_ok()) return fail(r.status());
-  if (r.value().options.help)
-    return help(kStatus, "sylva status [--db FILE] [--name NAME] [-f table|json|csv]");
-  auto& rep = r.value();
+  Report rep = open_report("status", argc, argv, false);
+  if (rep.exit_code >= 0) return rep.exit_code;
   std::vector<experiments::ExperimentRow> rows;
   if (rep.options.values.count("name")) {
     rows.push_back(rep.experiment);
@@ -78,27 +78,19 @@ int run_status(int argc, char** argv) {
 }
 
 int run_trials(int argc, char** argv) {
-  auto r = open_report(kTrials, "trials", argc, argv, true);
-  if (!r.is_ok()) return fail(r.status());
-  if (r.value().options.help)
-    return help(kTrials, "sylva trials --name NAME [--db FILE] [-f table|json|csv]");
-  auto& rep = r.value();
+  Report rep = open_report("trials", argc, argv, true);
+  if (rep.exit_code >= 0) return rep.exit_code;
   return print_table(experiments::trials_table(rep.store->trials(rep.experiment.id)),
                      rep.options.values["format"]);
 }
 
 int run_best(int argc, char** argv) {
-  auto r = open_report(kBest, "best", argc, argv, true);
-  if (!r.is_ok()) return fail(r.status());
-  if (r.value().options.help)
-    return help(kBest, "sylva best --name NAME [--db FILE] [-n N | --pareto] [-f table|json|csv]");
-  auto& rep = r.value();
+  Report rep = open_report("best", argc, argv, true);
+  if (rep.exit_code >= 0) return rep.exit_code;
   auto& v = rep.options.values;
   if (!v.count("count")) v["count"] = "1";
-  experiments::ExperimentConfig counts;
-  counts.options["count"] = v["count"];
-  auto n = counts.integer("count", 1);
-  if (!n.is_ok()) return fail(n.status(), 2);
+  auto n = OptionReader(v).integer("count", 1);
+  if (!n.is_ok()) return fail(n.status());
   if (v.count("pareto")) {
     auto objectives = experiments::objectives_of(rep.config);
     if (!objectives.is_ok()) return fail(objectives.status());
@@ -111,6 +103,32 @@ int run_best(int argc, char** argv) {
   return print_table(
       experiments::best_table(rep.store->trials(rep.experiment.id), objective.value(), n.value()),
       v["format"]);
+}
+
+}  // namespace
+
+void register_report_verbs() {
+  register_verb({"status",
+                 "experiments in a database with their progress",
+                 "usage: sylva status [--db FILE] [--name NAME] [-f table|json|csv]",
+                 accepts_names({"name", "db", "format"}),
+                 run_status,
+                 /*listed=*/true,
+                 {}});
+  register_verb({"trials",
+                 "every trial of an experiment",
+                 "usage: sylva trials --name NAME [--db FILE] [-f table|json|csv]",
+                 accepts_names({"name", "db", "format"}),
+                 run_trials,
+                 /*listed=*/true,
+                 {}});
+  register_verb({"best",
+                 "the best trials of an experiment",
+                 "usage: sylva best --name NAME [--db FILE] [-n N | --pareto] [-f table|json|csv]",
+                 accepts_names({"name", "db", "format", "count", "pareto"}),
+                 run_best,
+                 /*listed=*/true,
+                 {}});
 }
 
 }  // namespace sylva::cli

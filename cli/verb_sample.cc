@@ -13,42 +13,38 @@
 #include "search/strategy.h"
 
 namespace sylva::cli {
+namespace {
 
 int run_sample(int argc, char** argv) {
-  auto parsed = parse_options(kSample, "sample", argc, argv);
-  if (!parsed.is_ok()) return fail(parsed.status(), 2);
-  auto& v = parsed.value().values;
-  if (parsed.value().help) {
-    fmt::print("usage: sylva sample --space S [-n N] [--seed S] [-f table|json|csv]\n\n{}",
-               options_help(kSample));
-    return 0;
-  }
+  Begun begun = begin_verb("sample", argc, argv);
+  if (begun.exit_code >= 0) return begun.exit_code;
+  auto& v = begun.options.values;
   if (!v.count("count")) v["count"] = "5";
   experiments::ExperimentConfig c;
   c.options = v;
   auto n = c.integer("count", 1);
-  if (!n.is_ok()) return fail(n.status(), 2);
+  if (!n.is_ok()) return fail(n.status());
   auto seed = c.integer("seed", 0);
-  if (!seed.is_ok()) return fail(seed.status(), 2);
+  if (!seed.is_ok()) return fail(seed.status());
   auto classes = c.integer("classes", 1);
-  if (!classes.is_ok()) return fail(classes.status(), 2);
+  if (!classes.is_ok()) return fail(classes.status());
   auto shape = evaluators::parse_input_shape(v["input-shape"], classes.value());
-  if (!shape.is_ok()) return fail(shape.status(), 2);
+  if (!shape.is_ok()) return fail(shape.status());
   auto space = make_space(v["space"]);
-  if (!space.is_ok()) return fail(space.status(), 2);
+  if (!space.is_ok()) return fail(space.status());
   SpaceTarget target{shape.value().channels, shape.value().height, shape.value().width,
                      shape.value().classes};
   auto max_nodes = c.integer_or("max-nodes", 1, -1);
-  if (!max_nodes.is_ok()) return fail(max_nodes.status(), 2);
+  if (!max_nodes.is_ok()) return fail(max_nodes.status());
   auto max_params = c.integer_or("max-params", 1, -1);
-  if (!max_params.is_ok()) return fail(max_params.status(), 2);
+  if (!max_params.is_ok()) return fail(max_params.status());
   auto max_flops = c.integer_or("max-flops", 1, -1);
-  if (!max_flops.is_ok()) return fail(max_flops.status(), 2);
+  if (!max_flops.is_ok()) return fail(max_flops.status());
   target.max_nodes = max_nodes.value();
   target.max_params = max_params.value();
   target.max_flops = max_flops.value();
   auto retargeted = retarget_space(*space.value(), target);
-  if (!retargeted.is_ok()) return fail(retargeted.status(), 2);
+  if (!retargeted.is_ok()) return fail(retargeted.status());
   if (retargeted.value()) space = std::move(retargeted);
 
   experiments::Table table;
@@ -68,9 +64,22 @@ int run_sample(int argc, char** argv) {
     table.rows.push_back({arch.key, arch.canonical, cost.value().params, cost.value().flops});
   }
   auto text = experiments::render(table, v.count("format") ? v["format"] : "table");
-  if (!text.is_ok()) return fail(text.status(), 2);
+  if (!text.is_ok()) return fail(text.status());
   fmt::print("{}", text.value());
   return 0;
+}
+
+}  // namespace
+
+void register_sample_verb() {
+  register_verb({"sample",
+                 "sample architectures from a space",
+                 "usage: sylva sample --space S [-n N] [--seed S] [-f table|json|csv]",
+                 accepts_names({"space", "max-nodes", "max-params", "max-flops", "seed", "format",
+                                "count", "input-shape", "classes"}),
+                 run_sample,
+                 /*listed=*/true,
+                 {}});
 }
 
 }  // namespace sylva::cli

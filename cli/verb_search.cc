@@ -13,6 +13,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "base/strings.h"
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "cli/verbs.h"
@@ -28,16 +29,28 @@ using experiments::Components;
 using experiments::ExperimentConfig;
 using experiments::Store;
 
-int fail(const Status& status, int code) {
+int fail(const Status& status) {
   fmt::print(stderr, "sylva: {}\n", status.message());
-  return code;
+  return exit_code(status);
 }
 
 StatusOr<std::unique_ptr<Store>> open_existing(const std::string& verb, const std::string& db) {
   if (!experiments::is_database_url(db) && access(db.c_str(), F_OK) != 0) {
-    return Status::error(fmt::format("{}: database '{}' does not exist", verb, db));
+    return Status::not_found(fmt::format("{}: database '{}' does not exist", verb, db));
   }
   return Store::open(db);
+}
+
+StatusOr<OpenedExperiment> open_experiment(const std::string& verb, const std::string& db,
+                                           const std::string& name) {
+  OpenedExperiment e;
+  SYLVA_ASSIGN(store, open_existing(verb, db));
+  e.store = std::move(store);
+  SYLVA_ASSIGN(row, e.store->find_experiment(name));
+  e.row = std::move(row);
+  SYLVA_ASSIGN(config, ExperimentConfig::from_json(e.row.config_json));
+  e.config = std::move(config);
+  return e;
 }
 
 namespace {
@@ -147,7 +160,7 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
           : fmt::format("{} worker(s) x {} thread(s)", c.run.workers, c.run.threads_per_worker));
   std::fflush(stdout);
   auto listen = [&](const experiments::RunEvent& e) { progress.update(e); };
-  StatusOr<experiments::RunSummary> summary = Status::error("not run");
+  StatusOr<experiments::RunSummary> summary = Status::invalid_argument("not run");
   if (c.run.min_budget > 0) {
     summary = experiments::run_experiment(store, experiment_id, *c.space, *c.strategy, *c.evaluator,
                                           c.run, listen);
@@ -198,50 +211,40 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
 // The stored configuration of an experiment, with the defaults of options
 // added since it was made (they reproduce the old behaviour) and the
 // resumable options given on the command line.
-StatusOr<ExperimentConfig> stored_config(const experiments::ExperimentRow& experiment,
-                                         const ParsedOptions& parsed, Verb verb) {
-  SYLVA_ASSIGN(config, ExperimentConfig::from_json(experiment.config_json));
-  for (const auto& o : option_table()) {
-    if (o.stored && o.default_value && !config.options.count(o.name)) {
-      config.options[o.name] = o.default_value;
+ExperimentConfig stored_config(ExperimentConfig config, const ParsedOptions& parsed) {
+  for (const OptionDef& o : option_table()) {
+    if (o.stored && o.defaults != OptionDef::kAbsent && !config.options.count(o.name)) {
+      config.options[o.name] = o.defaults == OptionDef::kFilled ? o.default_value : "";
     }
-    if (o.resumable && (o.verbs & verb) && parsed.given.count(o.name)) {
+    if (o.resumable && parsed.given.count(o.name)) {
       config.options[o.name] = parsed.values.at(o.name);
     }
   }
   return config;
 }
 
-}  // namespace
-
 int run_search(int argc, char** argv) {
-  auto parsed = parse_options(kSearch, "search", argc, argv);
-  if (!parsed.is_ok()) return fail(parsed.status(), 2);
-  auto& v = parsed.value().values;
-  if (parsed.value().help) {
-    fmt::print("usage: sylva search --name NAME [--db FILE] [options]\n\n{}",
-               options_help(kSearch));
-    return 0;
-  }
-  if (!v.count("name") || v["name"].empty())
-    return fail(Status::error("search: --name is required"), 2);
+  Begun begun = begin_verb("search", argc, argv, {"name"});
+  if (begun.exit_code >= 0) return begun.exit_code;
+  auto& v = begun.options.values;
   auto space = make_space(v["space"]);
-  if (!space.is_ok()) return fail(space.status(), 2);
+  if (!space.is_ok()) return fail(space.status());
   ExperimentConfig config;
-  for (const auto& o : option_table()) {
+  for (const OptionDef& o : option_table()) {
     if (o.stored) config.options[o.name] = v[o.name];
   }
   config.space_source = space.value()->source();
   if (!v["init"].empty()) {
     std::ifstream in(v["init"]);
-    if (!in) return fail(Status::error(fmt::format("--init: cannot read '{}'", v["init"])), 2);
+    if (!in)
+      return fail(Status::invalid_argument(fmt::format("--init: cannot read '{}'", v["init"])));
     std::stringstream text;
     text << in.rdbuf();
     config.init_text = text.str();
   }
   // Everything is validated (and the dataset loaded) before the experiment exists.
   auto components = experiments::build_components(config);
-  if (!components.is_ok()) return fail(components.status(), 2);
+  if (!components.is_ok()) return fail(components.status());
   // A typed grammar is stored as derived for the dataset, so that export and
   // resume read the same space.
   config.space_source = components.value().space->source();
@@ -253,66 +256,107 @@ int run_search(int argc, char** argv) {
                  Role::kMain);
 }
 
-int run_resume(int argc, char** argv) {
-  auto parsed = parse_options(kResume, "resume", argc, argv);
-  if (!parsed.is_ok()) return fail(parsed.status(), 2);
-  auto& v = parsed.value().values;
-  if (parsed.value().help) {
-    fmt::print("usage: sylva resume --name NAME [--db FILE] [--trials N] [--workers N]\n\n{}",
-               options_help(kResume));
-    return 0;
+// The front of resume and worker: their options, the stored experiment,
+// and its configuration with the defaults of newer options and the
+// resumable options given.
+struct Rejoined {
+  ParsedOptions options;
+  OpenedExperiment experiment;
+  ExperimentConfig config;
+  int exit_code = -1;  // >= 0: the verb ends here with it
+};
+
+Rejoined rejoin(const std::string& verb, int argc, char** argv) {
+  Rejoined r;
+  Begun begun = begin_verb(verb, argc, argv, {"name"});
+  r.exit_code = begun.exit_code;
+  if (r.exit_code >= 0) return r;
+  r.options = std::move(begun.options);
+  auto opened = open_experiment(verb, r.options.values["db"], r.options.values["name"]);
+  if (!opened.is_ok()) {
+    r.exit_code = fail(opened.status());
+    return r;
   }
-  if (!v.count("name") || v["name"].empty())
-    return fail(Status::error("resume: --name is required"), 2);
-  auto store = open_existing("resume", v["db"]);
-  if (!store.is_ok()) return fail(store.status());
-  auto experiment = store.value()->find_experiment(v["name"]);
-  if (!experiment.is_ok()) return fail(experiment.status());
-  auto config = stored_config(experiment.value(), parsed.value(), kResume);
-  if (!config.is_ok()) return fail(config.status());
-  auto components = experiments::build_components(config.value());
-  if (!components.is_ok()) return fail(components.status(), 2);
-  store.value()->update_config(experiment.value().id, config.value().to_json());
-  return execute(*store.value(), experiment.value().id, v["name"], v["db"], config.value(),
-                 components.value(), Role::kMain);
+  r.experiment = std::move(opened).value();
+  r.config = stored_config(r.experiment.config, r.options);
+  return r;
+}
+
+int run_resume(int argc, char** argv) {
+  Rejoined r = rejoin("resume", argc, argv);
+  if (r.exit_code >= 0) return r.exit_code;
+  auto& v = r.options.values;
+  OpenedExperiment& e = r.experiment;
+  ExperimentConfig& config = r.config;
+  auto components = experiments::build_components(config);
+  if (!components.is_ok()) return fail(components.status());
+  e.store->update_config(e.row.id, config.to_json());
+  return execute(*e.store, e.row.id, v["name"], v["db"], config, components.value(), Role::kMain);
 }
 
 int run_worker(int argc, char** argv) {
-  auto parsed = parse_options(kWorker, "worker", argc, argv);
-  if (!parsed.is_ok()) return fail(parsed.status(), 2);
-  auto& v = parsed.value().values;
-  if (parsed.value().help) {
-    fmt::print(
-        "usage: sylva worker --name NAME --db URL|FILE [--workers K] [--threads-per-worker T]\n\n"
-        "Joins experiment NAME (made by `sylva search`) from this host and evaluates its trials "
-        "until it is finished;\nany number of workers may join, on any host that reaches the "
-        "database.\n\n{}",
-        options_help(kWorker));
-    return 0;
-  }
-  if (!v.count("name") || v["name"].empty())
-    return fail(Status::error("worker: --name is required"), 2);
-  auto store = open_existing("worker", v["db"]);
-  if (!store.is_ok()) return fail(store.status());
-  auto experiment = store.value()->find_experiment(v["name"]);
-  if (!experiment.is_ok()) return fail(experiment.status());
-  auto config = stored_config(experiment.value(), parsed.value(), kWorker);
-  if (!config.is_ok()) return fail(config.status());
+  Rejoined r = rejoin("worker", argc, argv);
+  if (r.exit_code >= 0) return r.exit_code;
+  auto& v = r.options.values;
+  OpenedExperiment& e = r.experiment;
+  ExperimentConfig& config = r.config;
   // A worker's slots and threads are its own (given, or the defaults), not
   // those of the process that made the experiment.
-  config.value().options["workers"] = v["workers"];
-  config.value().options["threads-per-worker"] = v["threads-per-worker"];
-  if (v["workers"] == "0") return fail(Status::error("worker: --workers must be >= 1, got 0"), 2);
-  if (config.value().text("fidelity") != "none") {
-    return fail(Status::error(fmt::format(
+  config.options["workers"] = v["workers"];
+  config.options["threads-per-worker"] = v["threads-per-worker"];
+  if (v["workers"] == "0")
+    return fail(Status::invalid_argument("worker: --workers must be >= 1, got 0"));
+  if (config.text("fidelity") != "none") {
+    return fail(Status::failed_precondition(fmt::format(
         "worker: experiment '{}' uses successive halving (--fidelity {}), which runs in one "
         "process; continue it with `sylva resume --name {} --db {}`",
-        v["name"], config.value().text("fidelity"), v["name"], v["db"])));
+        v["name"], config.text("fidelity"), v["name"], v["db"])));
   }
-  auto components = experiments::build_components(config.value());
-  if (!components.is_ok()) return fail(components.status(), 2);
-  return execute(*store.value(), experiment.value().id, v["name"], v["db"], config.value(),
-                 components.value(), Role::kWorker);
+  auto components = experiments::build_components(config);
+  if (!components.is_ok()) return fail(components.status());
+  return execute(*e.store, e.row.id, v["name"], v["db"], config, components.value(), Role::kWorker);
+}
+
+}  // namespace
+
+void register_search_verbs() {
+  register_verb({"search",
+                 "start an experiment and run it to its trial budget",
+                 "usage: sylva search --name NAME [--db FILE] [options]",
+                 [](const OptionDef& o) {
+                   return o.stored || o.name == "config" || o.name == "name" || o.name == "db";
+                 },
+                 run_search,
+                 /*listed=*/true,
+                 {}});
+  register_verb({"resume", "continue a killed or finished experiment from the database",
+                 "usage: sylva resume --name NAME [--db FILE] [--trials N] [--workers N]",
+                 [](const OptionDef& o) {
+                   return o.resumable || o.name == "config" || o.name == "name" || o.name == "db";
+                 },
+                 run_resume, /*listed=*/true,
+                 [](const OptionDef& o) -> std::string {
+                   if (!o.stored) return "";
+                   // The options resume may change: derived from their flag.
+                   std::vector<std::string> changeable;
+                   for (const OptionDef& r : option_table()) {
+                     if (r.resumable) changeable.push_back("--" + r.name);
+                   }
+                   return fmt::format(
+                       "resume: --{} is fixed when the experiment is created; resume accepts {}",
+                       o.name, join_words(changeable, "and"));
+                 }});
+  register_verb(
+      {"worker",
+       "join an experiment from any host and evaluate its trials",
+       "usage: sylva worker --name NAME --db URL|FILE [--workers K] [--threads-per-worker T]\n\n"
+       "Joins experiment NAME (made by `sylva search`) from this host and evaluates its trials "
+       "until it is finished;\nany number of workers may join, on any host that reaches the "
+       "database.",
+       accepts_names({"name", "db", "workers", "threads-per-worker"}),
+       run_worker,
+       /*listed=*/true,
+       {}});
 }
 
 }  // namespace sylva::cli

@@ -15,41 +15,43 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "base/strings.h"
 #include "cli/options.h"
 #include "cli/verbs.h"
+#include "evaluators/supernet/schedules.h"
 #include "evaluators/supernet/supernet_trainer.h"
 #include "evaluators/train/idx_dataset.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "search/pareto.h"
-#include "spaces/supernets/ofa/ofa_config.h"
+#include "spaces/supernets/family.h"
 #include "spaces/supernets/sorted/sorted_space.h"
-#include "spaces/supernets/stitch/stitch_space.h"
 #include "spaces/supernets/supernet.h"
 
 namespace sylva::cli {
 
 namespace {
 
-const char* const kUsage =
-    "usage: sylva supernet train --family ofa|sorted|stitch --out FILE "
-    "[--schedule progressive|sandwich|nested|deps|stitch] [options]\n"
-    "       sylva supernet select --space supernet:FILE [--max-flops N] [--max-params N]\n"
-    "       sylva supernet sweep --space supernet:FILE [--val-samples N] [--test-samples N] "
-    "[-f table|csv|json]";
+// The usage lines, with the registered families and schedules.
+std::string usage() {
+  std::vector<std::string> schedules;
+  for (const evaluators::Schedule& s : evaluators::schedules()) schedules.push_back(s.name);
+  return fmt::format(
+      "usage: sylva supernet train --family {} --out FILE [--schedule {}] [options]\n"
+      "       sylva supernet select --space supernet:FILE [--max-flops N] [--max-params N]\n"
+      "       sylva supernet sweep --space supernet:FILE [--val-samples N] [--test-samples N] "
+      "[-f table|csv|json]",
+      join(supernet_family_names(), "|"), join(schedules, "|"));
+}
 
 // The options of `supernet select|sweep`: an exit code when the command ends
 // here (help, a bad option, no --space supernet:FILE), else -1.
 int parse_space_verb(const std::string& verb, int argc, char** argv, ParsedOptions& out) {
-  auto parsed = parse_options(kSupernetSelect, "supernet " + verb, argc, argv);
-  if (!parsed.is_ok()) return fail(parsed.status(), 2);
-  out = std::move(parsed).value();
-  if (out.help) {
-    fmt::print("{}\n\n{}", kUsage, options_help(kSupernetSelect));
-    return 0;
-  }
+  Begun begun = begin_verb("supernet " + verb, argc, argv);
+  if (begun.exit_code >= 0) return begun.exit_code;
+  out = std::move(begun.options);
   if (!out.given.count("space") || out.values["space"].rfind("supernet:", 0) != 0) {
-    return fail(Status::error("supernet " + verb + " needs --space supernet:FILE"), 2);
+    return fail(Status::invalid_argument("supernet " + verb + " needs --space supernet:FILE"));
   }
   return -1;
 }
@@ -59,26 +61,25 @@ int run_select(int argc, char** argv) {
   if (int code = parse_space_verb("select", argc, argv, parsed); code >= 0) return code;
   auto& v = parsed.values;
   auto spec = read_supernet_spec(v["space"].substr(9));
-  if (!spec.is_ok()) return fail(Status::error("--space " + spec.status().message()));
+  if (!spec.is_ok()) return fail(spec.status().prefixed("--space "));
   if (spec.value().rfind("sorted ", 0) != 0) {
-    return fail(Status::error(fmt::format(
-                    "supernet select picks among nested models (family sorted); '{}' is a {} "
+    return fail(Status::invalid_argument(
+        fmt::format("supernet select picks among nested models (family sorted); '{}' is a {} "
                     "supernet: search it with sylva search --evaluator supernet",
-                    v["space"], spec.value().substr(0, spec.value().find(' ')))),
-                2);
+                    v["space"], spec.value().substr(0, spec.value().find(' ')))));
   }
   experiments::ExperimentConfig c;
   c.options = v;
   auto max_params = c.integer_or("max-params", 1, 0);
   auto max_flops = c.integer_or("max-flops", 1, 0);
   for (const Status& s : {max_params.status(), max_flops.status()}) {
-    if (!s.is_ok()) return fail(s, 2);
+    if (!s.is_ok()) return fail(s);
   }
   const sorted::SortedSpec sspec = sorted::parse_spec(spec.value()).value();
   auto picked = sorted::largest_nested_within(sspec, max_params.value(), max_flops.value());
   if (!picked) {
     const sorted::SortedCost k = sorted::cost(sspec, sorted::ladder(sspec).front());
-    return fail(Status::error(
+    return fail(Status::failed_precondition(
         fmt::format("no nested model fits: the smallest has {} parameters and {} flops (MACs)",
                     k.params, k.macs)));
   }
@@ -99,15 +100,14 @@ int run_sweep(int argc, char** argv) {
   if (int code = parse_space_verb("sweep", argc, argv, parsed); code >= 0) return code;
   auto& v = parsed.values;
   auto loaded = load_supernet(v["space"].substr(9));
-  if (!loaded.is_ok()) return fail(Status::error("--space " + loaded.status().message()));
+  if (!loaded.is_ok()) return fail(loaded.status().prefixed("--space "));
   Supernet& net = *loaded.value();
   const std::vector<std::vector<int>> configs = net.sweep();
   if (configs.empty()) {
-    return fail(Status::error(fmt::format(
-                    "an {} supernet has no sweep (too many configurations): search it with sylva "
+    return fail(Status::invalid_argument(
+        fmt::format("an {} supernet has no sweep (too many configurations): search it with sylva "
                     "search --space {} --evaluator supernet",
-                    net.family(), v["space"])),
-                2);
+                    net.family(), v["space"])));
   }
   experiments::ExperimentConfig c;
   c.options = v;
@@ -118,7 +118,7 @@ int run_sweep(int argc, char** argv) {
   auto max_flops = c.integer_or("max-flops", 1, 0);
   for (const Status& s : {val.status(), test.status(), calibration.status(), max_params.status(),
                           max_flops.status()}) {
-    if (!s.is_ok()) return fail(s, 2);
+    if (!s.is_ok()) return fail(s);
   }
   // The budgets keep the configurations within them.
   std::vector<std::vector<int>> kept;
@@ -130,27 +130,20 @@ int run_sweep(int argc, char** argv) {
     }
   }
   if (kept.empty()) {
-    return fail(Status::error("no configuration of the sweep is within --max-params/--max-flops"),
-                2);
+    return fail(Status::invalid_argument(
+        "no configuration of the sweep is within --max-params/--max-flops"));
   }
   auto data = evaluators::load_idx_dataset(v["dataset"].empty() ? evaluators::kDefaultDatasetDir
                                                                 : v["dataset"]);
   if (!data.is_ok()) return fail(data.status());
-  const evaluators::Dataset& d = data.value();
-  const int64_t calib_n = calibration.value();
-  if (val.value() + calib_n > d.train_images.size(0)) {
-    return fail(Status::error(fmt::format(
-                    "--val-samples {} plus {} calibration images exceed the {} training images",
-                    val.value(), calib_n, d.train_images.size(0))),
-                2);
-  }
-  const int64_t test_n =
-      test.value() > 0 ? std::min(test.value(), d.test_images.size(0)) : d.test_images.size(0);
-  const at::Tensor val_x = d.train_images.narrow(0, 0, val.value());
-  const at::Tensor val_y = d.train_labels.narrow(0, 0, val.value());
-  const at::Tensor calib = d.train_images.narrow(0, val.value(), calib_n);
-  const at::Tensor test_x = d.test_images.narrow(0, 0, test_n);
-  const at::Tensor test_y = d.test_labels.narrow(0, 0, test_n);
+  auto split = evaluators::split_for_calibration(data.value(), val.value(), calibration.value(),
+                                                 test.value());
+  if (!split.is_ok()) return fail(split.status());
+  const at::Tensor& val_x = split.value().val_x;
+  const at::Tensor& val_y = split.value().val_y;
+  const at::Tensor& calib = split.value().rest_x;
+  const at::Tensor& test_x = split.value().test_x;
+  const at::Tensor& test_y = split.value().test_y;
   struct Row {
     std::string key;
     double params, flops, val_acc, test_acc;
@@ -178,7 +171,7 @@ int run_sweep(int argc, char** argv) {
                           std::round(rows[i].test_acc * 100) / 100, ranks[i] == 0 ? "*" : ""});
   }
   auto text = experiments::render(table, v.count("format") ? v["format"] : "table");
-  if (!text.is_ok()) return fail(text.status(), 2);
+  if (!text.is_ok()) return fail(text.status());
   fmt::print("{}", text.value());
   if (!v.count("format") || v["format"] == "table") {
     fmt::print("{} configurations, {} on the Pareto front of val_acc against flops\n", rows.size(),
@@ -187,115 +180,36 @@ int run_sweep(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
-
-int run_supernet(int argc, char** argv) {
-  const std::string usage = kUsage;
-  if (argc >= 2 && std::string(argv[1]) == "select") return run_select(argc - 1, argv + 1);
-  if (argc >= 2 && std::string(argv[1]) == "sweep") return run_sweep(argc - 1, argv + 1);
-  if (argc < 2 || std::string(argv[1]) != "train") {
-    if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
-      fmt::print("{}\n\n{}", usage, options_help(kSupernet));
-      return 0;
-    }
-    return fail(Status::error(fmt::format("supernet: expected train, select or sweep, got '{}'",
-                                          argc >= 2 ? argv[1] : "")),
-                2);
-  }
-  auto parsed = parse_options(kSupernet, "supernet train", argc - 1, argv + 1);
-  if (!parsed.is_ok()) return fail(parsed.status(), 2);
-  auto& v = parsed.value().values;
-  if (parsed.value().help) {
-    fmt::print("{}\n\n{}", usage, options_help(kSupernet));
-    return 0;
-  }
-  const std::string family = v["family"];
-  if (family != "ofa" && family != "sorted" && family != "stitch") {
-    return fail(
-        Status::error(fmt::format("--family must be ofa, sorted or stitch, got '{}'", family)), 2);
-  }
-  if (!v.count("out") || v["out"].empty()) return fail(Status::error("--out FILE is required"), 2);
-  if (v["schedule"].empty()) {
-    v["schedule"] = family == "sorted" ? "nested" : family == "stitch" ? "stitch" : "sandwich";
-  }
-  experiments::ExperimentConfig c;
-  c.options = v;
+// The training options of `supernet train`, checked.
+StatusOr<evaluators::SupernetTrainOptions> train_options(const OptionMap& v) {
+  const OptionReader c(v);
   evaluators::SupernetTrainOptions o;
-  o.schedule = v["schedule"];
-  auto epochs = c.integer("epochs", 1);
-  auto batch = c.integer("batch-size", 1);
-  auto subnets = c.integer("random-subnets", 0);
-  auto seed = c.integer("seed", 0);
-  auto train_samples = c.integer("train-samples", 0);
-  auto val_samples = c.integer("val-samples", 1);
-  auto lr = c.real("lr", 0);
-  auto shrink = c.real("shrink-start", 0);
-  auto every = c.integer("checkpoint-every", 1);
-  for (const Status& s :
-       {epochs.status(), batch.status(), subnets.status(), seed.status(), train_samples.status(),
-        val_samples.status(), lr.status(), shrink.status(), every.status()}) {
-    if (!s.is_ok()) return fail(s, 2);
-  }
-  o.epochs = epochs.value();
-  o.batch_size = batch.value();
-  o.random_subnets = static_cast<int>(subnets.value());
-  o.seed = static_cast<uint64_t>(seed.value());
-  o.lr = lr.value();
-  o.shrink_start = shrink.value();
+  o.schedule = v.at("schedule");
+  SYLVA_ASSIGN(epochs, c.integer("epochs", 1));
+  SYLVA_ASSIGN(batch, c.integer("batch-size", 1));
+  SYLVA_ASSIGN(subnets, c.integer("random-subnets", 0));
+  SYLVA_ASSIGN(seed, c.integer("seed", 0));
+  SYLVA_ASSIGN(lr, c.real("lr", 0));
+  SYLVA_ASSIGN(shrink, c.real("shrink-start", 0));
+  o.epochs = epochs;
+  o.batch_size = batch;
+  o.random_subnets = static_cast<int>(subnets);
+  o.seed = static_cast<uint64_t>(seed);
+  o.lr = lr;
+  o.shrink_start = shrink;
   Status checked = evaluators::check_supernet_options(o);
-  if (!checked.is_ok()) return fail(checked, 2);
+  if (!checked.is_ok()) return checked;
+  return o;
+}
 
-  const std::string dir = v["dataset"].empty() ? evaluators::kDefaultDatasetDir : v["dataset"];
-  auto data = evaluators::load_idx_dataset(dir);
-  if (!data.is_ok()) return fail(data.status());
-  const at::Tensor& all_x = data.value().train_images;
-  const at::Tensor& all_y = data.value().train_labels;
-  const int64_t n = all_x.size(0);
-  if (val_samples.value() >= n) {
-    return fail(Status::error(fmt::format("--val-samples {} leaves no training images of {}",
-                                          val_samples.value(), n)),
-                2);
-  }
-  // The first --val-samples images are held out; training takes the next ones.
-  const int64_t val = val_samples.value();
-  const int64_t train =
-      train_samples.value() > 0 ? std::min(train_samples.value(), n - val) : n - val;
-  const at::Tensor val_x = all_x.narrow(0, 0, val), val_y = all_y.narrow(0, 0, val);
-  const at::Tensor train_x = all_x.narrow(0, val, train), train_y = all_y.narrow(0, val, train);
-
-  std::string spec;
-  if (family == "ofa") {
-    ofa::OfaSpec s;
-    s.in_channels = all_x.size(1);
-    s.classes = data.value().classes;
-    s.resolutions = {std::max<int64_t>(8, all_x.size(2) - 8),
-                     std::max<int64_t>(8, all_x.size(2) - 4), all_x.size(2)};
-    spec = ofa::spec_text(s);
-  } else if (family == "sorted") {
-    sorted::SortedSpec s;
-    s.in_channels = all_x.size(1);
-    s.classes = data.value().classes;
-    s.size = all_x.size(2);
-    spec = sorted::spec_text(s);
-  } else {
-    stitch::StitchSpec s;
-    s.in_channels = all_x.size(1);
-    s.classes = data.value().classes;
-    s.size = all_x.size(2);
-    spec = stitch::spec_text(s);
-  }
-  torch::manual_seed(o.seed);
-  auto made = make_supernet(spec);
-  if (!made.is_ok()) return fail(made.status());
-  Supernet& net = *made.value();
-  Status fits = evaluators::check_schedule(o, net);
-  if (!fits.is_ok()) return fail(fits, 2);
-  fmt::print("supernet {}, schedule {}, {} epoch(s) on {} images, {} held out\n", net.family(),
-             o.schedule, o.epochs, train, val);
-  std::fflush(stdout);
+// Trains `net` with progress lines, resuming from OUT.ckpt, and writes OUT.
+int train_and_save(Supernet& net, const at::Tensor& train_x, const at::Tensor& train_y,
+                   const at::Tensor& val_x, const at::Tensor& val_y,
+                   const evaluators::SupernetTrainOptions& o, int64_t every,
+                   const std::string& out) {
   evaluators::SupernetCheckpoint checkpoint;
-  checkpoint.path = v["out"] + ".ckpt";
-  checkpoint.every = every.value();
+  checkpoint.path = out + ".ckpt";
+  checkpoint.every = every;
   if (std::filesystem::exists(checkpoint.path)) {
     fmt::print("resuming from {}\n", checkpoint.path);
   }
@@ -312,20 +226,118 @@ int run_supernet(int argc, char** argv) {
       });
   if (!trained.is_ok()) return fail(trained.status());
   const evaluators::SupernetTrainReport& report = trained.value();
-  Status saved = save_supernet(net, v["out"]);
+  Status saved = save_supernet(net, out);
   if (!saved.is_ok()) return fail(saved);
   std::remove(checkpoint.path.c_str());
-  const at::Tensor calibration = train_x.narrow(0, 0, std::min<int64_t>(train, 2000));
+  const at::Tensor calibration = train_x.narrow(0, 0, std::min<int64_t>(train_x.size(0), 2000));
   for (const auto& [name, config] :
        {std::pair{"largest", net.largest()}, std::pair{"smallest", net.smallest()}}) {
     const double acc = subnet_accuracy(net, config, calibration, val_x, val_y);
     const auto cost = net.space().known_metrics(config);
-    fmt::print("{:<8} val_acc {:.2f}  params {:.0f}  macs {:.0f}\n", name, acc, cost.at("params"),
+    fmt::print("{:<8} val_acc {:.2f}  params {:.0f}  flops {:.0f}\n", name, acc, cost.at("params"),
                cost.at("flops"));
   }
   fmt::print("trained in {:.1f} s ({} steps, {} sub-network passes); wrote {}\n", report.seconds,
-             report.steps, report.subnet_passes, v["out"]);
+             report.steps, report.subnet_passes, out);
   return 0;
+}
+
+int run_train(int argc, char** argv) {
+  Begun begun = begin_verb("supernet train", argc, argv);
+  if (begun.exit_code >= 0) return begun.exit_code;
+  auto& v = begun.options.values;
+  const SupernetFamily* family = find_supernet_family(v["family"]);
+  if (!family) {
+    return fail(Status::invalid_argument(fmt::format(
+        "--family must be {}, got '{}'", join_words(supernet_family_names()), v["family"])));
+  }
+  if (!v.count("out") || v["out"].empty())
+    return fail(Status::invalid_argument("--out FILE is required"));
+  if (v["schedule"].empty()) v["schedule"] = family->default_schedule;
+  auto o = train_options(v);
+  if (!o.is_ok()) return fail(o.status());
+  const OptionReader c(v);
+  auto train_samples = c.integer("train-samples", 0);
+  auto val_samples = c.integer("val-samples", 1);
+  auto every = c.integer("checkpoint-every", 1);
+  for (const Status& s : {train_samples.status(), val_samples.status(), every.status()}) {
+    if (!s.is_ok()) return fail(s);
+  }
+  const std::string dir = v["dataset"].empty() ? evaluators::kDefaultDatasetDir : v["dataset"];
+  auto data = evaluators::load_idx_dataset(dir);
+  if (!data.is_ok()) return fail(data.status());
+  // The first --val-samples images are held out; training takes the next ones.
+  auto split =
+      evaluators::split_for_training(data.value(), val_samples.value(), train_samples.value());
+  if (!split.is_ok()) return fail(split.status());
+  const at::Tensor &val_x = split.value().val_x, &val_y = split.value().val_y;
+  const at::Tensor &train_x = split.value().rest_x, &train_y = split.value().rest_y;
+  const int64_t val = val_x.size(0), train = train_x.size(0);
+  const at::Tensor& all_x = data.value().train_images;
+
+  const std::string spec = family->spec_for(all_x.size(1), all_x.size(2), data.value().classes);
+  torch::manual_seed(o.value().seed);
+  auto made = make_supernet(spec);
+  if (!made.is_ok()) return fail(made.status());
+  Supernet& net = *made.value();
+  Status fits = evaluators::check_schedule(o.value(), net);
+  if (!fits.is_ok()) return fail(fits);
+  fmt::print("supernet {}, schedule {}, {} epoch(s) on {} images, {} held out\n", net.family(),
+             o.value().schedule, o.value().epochs, train, val);
+  std::fflush(stdout);
+  return train_and_save(net, train_x, train_y, val_x, val_y, o.value(), every.value(), v["out"]);
+}
+
+int run_supernet(int argc, char** argv) {
+  if (argc >= 2) {
+    if (const VerbDef* sub = find_verb(std::string("supernet ") + argv[1])) {
+      return sub->run(argc - 1, argv + 1);
+    }
+  }
+  if (argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    fmt::print("{}\n\n{}", usage(), options_help(*find_verb("supernet train")));
+    return 0;
+  }
+  return fail(Status::invalid_argument(fmt::format(
+      "supernet: expected train, select or sweep, got '{}'", argc >= 2 ? argv[1] : "")));
+}
+
+}  // namespace
+
+void register_supernet_verbs() {
+  register_verb({"supernet",
+                 "weight-sharing supernets: supernet train, select, sweep",
+                 usage(),
+                 [](const OptionDef&) { return false; },
+                 run_supernet,
+                 /*listed=*/true,
+                 {}});
+  register_verb({"supernet train",
+                 "train a supernet of a family",
+                 usage(),
+                 accepts_names({"seed", "dataset", "epochs", "train-samples", "val-samples",
+                                "batch-size", "lr", "out", "family", "schedule", "random-subnets",
+                                "checkpoint-every", "shrink-start"}),
+                 run_train,
+                 /*listed=*/false,
+                 {}});
+  const auto space_options =
+      accepts_names({"space", "max-params", "max-flops", "dataset", "val-samples",
+                     "calibration-samples", "test-samples", "format"});
+  register_verb({"supernet select",
+                 "the largest nested model within budgets",
+                 usage(),
+                 space_options,
+                 run_select,
+                 /*listed=*/false,
+                 {}});
+  register_verb({"supernet sweep",
+                 "every configuration of the family's sweep, scored",
+                 usage(),
+                 space_options,
+                 run_sweep,
+                 /*listed=*/false,
+                 {}});
 }
 
 }  // namespace sylva::cli

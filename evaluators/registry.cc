@@ -24,8 +24,14 @@ void register_evaluator(EvaluatorDef def) {
 StatusOr<const EvaluatorDef*> find_evaluator(const std::string& name) {
   auto it = registry().find(name);
   if (it != registry().end()) return &it->second;
-  return Status::error(fmt::format("--evaluator '{}' is unknown (evaluators: {})", name,
-                                   join(evaluator_names(), ", ")));
+  return Status::invalid_argument(fmt::format("--evaluator '{}' is unknown (evaluators: {})", name,
+                                              join(evaluator_names(), ", ")));
+}
+
+std::vector<const EvaluatorDef*> evaluator_defs() {
+  std::vector<const EvaluatorDef*> out;
+  for (const auto& [name, def] : registry()) out.push_back(&def);
+  return out;
 }
 
 std::vector<std::string> evaluator_names() {

@@ -9,8 +9,10 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "base/option_def.h"
 #include "base/options.h"
 #include "base/status.h"
 #include "evaluators/evaluator.h"
@@ -29,7 +31,17 @@ struct EvaluatorDef {
   // Validates the options (messages name the option) and builds the
   // evaluator; may load its data.
   std::function<StatusOr<std::unique_ptr<Evaluator>>(const OptionReader& options)> make;
+  // The options it owns (stored with the experiment); options it shares
+  // with another evaluator are declared by one of them.
+  std::vector<OptionDef> options;
+  // Options only this evaluator reads, with why: set for another evaluator
+  // they are an error ("--max-latency-ms applies to --evaluator supernet (it
+  // measures each configuration), got --evaluator train").
+  std::vector<std::pair<std::string, std::string>> exclusive;
 };
+
+// Every registered evaluator, by name.
+std::vector<const EvaluatorDef*> evaluator_defs();
 
 void register_evaluator(EvaluatorDef def);
 

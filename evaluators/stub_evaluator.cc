@@ -46,20 +46,28 @@ class StubEvaluator : public Evaluator {
 
 StatusOr<std::unique_ptr<Evaluator>> make_stub_evaluator(const StubOptions& options) {
   if (options.delay_ms < 0) {
-    return Status::error(fmt::format("--stub-delay-ms must be >= 0, got {}", options.delay_ms));
+    return Status::invalid_argument(
+        fmt::format("--stub-delay-ms must be >= 0, got {}", options.delay_ms));
   }
   return std::unique_ptr<Evaluator>(new StubEvaluator(options));
 }
 
 void register_stub_evaluator() {
   register_evaluator(
-      {"stub", "a pseudo-accuracy from the architecture's hash, for trying the search machinery",
-       /*trains=*/true, nullptr, [](const OptionReader& o) -> StatusOr<std::unique_ptr<Evaluator>> {
+      {"stub",
+       "a pseudo-accuracy from the architecture's hash, for trying the search machinery",
+       /*trains=*/true,
+       nullptr,
+       [](const OptionReader& o) -> StatusOr<std::unique_ptr<Evaluator>> {
          StubOptions s;
          SYLVA_ASSIGN(delay, o.integer("stub-delay-ms", 0));
          s.delay_ms = static_cast<int>(delay);
          return make_stub_evaluator(s);
-       }});
+       },
+       {{"stub-delay-ms",
+         "milliseconds each stub or table evaluation takes (stands in for training)",
+         std::to_string(StubOptions().delay_ms), OptionDef::kFilled, true}},
+       {}});
 }
 
 }  // namespace sylva::evaluators

@@ -117,9 +117,9 @@ class TableEvaluator : public Evaluator {
 
 StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& options) {
   const std::string& path = options.path;
-  if (path.empty()) return Status::error("--table: no CSV path given");
+  if (path.empty()) return Status::invalid_argument("--table: no CSV path given");
   std::ifstream in(path);
-  if (!in) return Status::error(fmt::format("cannot open table {}", path));
+  if (!in) return Status::invalid_argument(fmt::format("cannot open table {}", path));
 
   std::string line;
   int line_number = 0;
@@ -128,11 +128,12 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
     ++line_number;
     if (trim(line).empty()) continue;
     auto fields = split_csv(line);
-    if (!fields) return Status::error(fmt::format("{}:{}: unterminated quote", path, line_number));
+    if (!fields) return Status::at({path, line_number}, "unterminated quote");
     header = std::move(*fields);
     break;
   }
-  if (header.empty()) return Status::error(fmt::format("{}: empty table, no header", path));
+  if (header.empty())
+    return Status::invalid_argument(fmt::format("{}: empty table, no header", path));
   // Strip a UTF-8 byte-order mark from the first column name.
   if (header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);
 
@@ -147,16 +148,16 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
     }
   }
   if (key_column == header.size()) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("{}: no 'key' column in the header (columns: {})", path, columns_text));
   }
   if (!options.metric.empty() && options.metric != "key" &&
       std::find(columns.begin(), columns.end(), options.metric) == columns.end()) {
-    return Status::error(fmt::format("{}: metric '{}' is not a column (columns: {})", path,
-                                     options.metric, columns_text));
+    return Status::invalid_argument(fmt::format("{}: metric '{}' is not a column (columns: {})",
+                                                path, options.metric, columns_text));
   }
   if (options.metric == "key") {
-    return Status::error(fmt::format("{}: metric 'key' is not numeric", path));
+    return Status::invalid_argument(fmt::format("{}: metric 'key' is not numeric", path));
   }
 
   std::unordered_map<std::string, size_t> rows;
@@ -166,29 +167,29 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
     ++line_number;
     if (trim(line).empty()) continue;
     auto fields = split_csv(line);
-    if (!fields) return Status::error(fmt::format("{}:{}: unterminated quote", path, line_number));
+    if (!fields) return Status::at({path, line_number}, "unterminated quote");
     if (fields->size() != header.size()) {
-      return Status::error(fmt::format("{}:{}: {} fields, the header has {}", path, line_number,
-                                       fields->size(), header.size()));
+      return Status::at({path, line_number},
+                        fmt::format("{} fields, the header has {}", fields->size(), header.size()));
     }
     const std::string& key = (*fields)[key_column];
     auto [it, inserted] = first_line.emplace(key, line_number);
     if (!inserted) {
-      return Status::error(fmt::format("{}:{}: duplicate key '{}' (first on line {})", path,
-                                       line_number, key, it->second));
+      return Status::at({path, line_number},
+                        fmt::format("duplicate key '{}' (first on line {})", key, it->second));
     }
     for (size_t i = 0; i < header.size(); ++i) {
       if (i == key_column) continue;
       auto value = parse_number((*fields)[i]);
       if (!value) {
-        return Status::error(fmt::format("{}:{}: column '{}': '{}' is not a number", path,
-                                         line_number, header[i], (*fields)[i]));
+        return Status::at({path, line_number}, fmt::format("column '{}': '{}' is not a number",
+                                                           header[i], (*fields)[i]));
       }
       values.push_back(*value);
     }
     rows.emplace(key, rows.size());
   }
-  if (in.bad()) return Status::error(fmt::format("{}: read error", path));
+  if (in.bad()) return Status::io_error(fmt::format("{}: read error", path));
 
   auto evaluator = std::make_unique<TableEvaluator>(path, options.metric, std::move(columns),
                                                     std::move(rows), std::move(values));
@@ -197,26 +198,31 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
 }
 
 void register_table_evaluator() {
-  register_evaluator({"table", "metrics looked up by key in a CSV (tabular NAS benchmarks)",
-                      /*trains=*/false,
-                      [](const OptionReader& o) -> StatusOr<std::string> {
-                        if (o.text("metric").empty()) {
-                          return Status::error("--evaluator table needs --metric COLUMN");
-                        }
-                        return o.text("metric");
-                      },
-                      [](const OptionReader& o) -> StatusOr<std::unique_ptr<Evaluator>> {
-                        TableOptions t;
-                        t.path = o.text("table");
-                        t.metric = o.text("metric");
-                        if (t.path.empty())
-                          return Status::error("--evaluator table needs --table PATH");
-                        if (t.metric.empty())
-                          return Status::error("--evaluator table needs --metric COLUMN");
-                        SYLVA_ASSIGN(delay, o.integer("stub-delay-ms", 0));
-                        t.delay_ms = static_cast<int>(delay);
-                        return make_table_evaluator(t);
-                      }});
+  register_evaluator(
+      {"table",
+       "metrics looked up by key in a CSV (tabular NAS benchmarks)",
+       /*trains=*/false,
+       [](const OptionReader& o) -> StatusOr<std::string> {
+         if (o.text("metric").empty()) {
+           return Status::invalid_argument("--evaluator table needs --metric COLUMN");
+         }
+         return o.text("metric");
+       },
+       [](const OptionReader& o) -> StatusOr<std::unique_ptr<Evaluator>> {
+         TableOptions t;
+         t.path = o.text("table");
+         t.metric = o.text("metric");
+         if (t.path.empty())
+           return Status::invalid_argument("--evaluator table needs --table PATH");
+         if (t.metric.empty())
+           return Status::invalid_argument("--evaluator table needs --metric COLUMN");
+         SYLVA_ASSIGN(delay, o.integer("stub-delay-ms", 0));
+         t.delay_ms = static_cast<int>(delay);
+         return make_table_evaluator(t);
+       },
+       {{"table", "CSV with a key column (evaluator table)", "", OptionDef::kFilled, true},
+        {"metric", "CSV column to optimise (evaluator table)", "", OptionDef::kFilled, true}},
+       {}});
 }
 
 }  // namespace sylva::evaluators

@@ -34,8 +34,8 @@ StatusOr<TrialState> parse_state(const std::string& name) {
   for (TrialState s : kAll) {
     if (upper == state_name(s)) return s;
   }
-  return Status::error("unknown trial state '" + name +
-                       "' (expected WAITING, RUNNING, COMPLETE, PRUNED or FAIL)");
+  return Status::corruption("unknown trial state '" + name +
+                            "' (expected WAITING, RUNNING, COMPLETE, PRUNED or FAIL)");
 }
 
 }  // namespace sylva::evaluators

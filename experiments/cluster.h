@@ -9,7 +9,7 @@
 //   - One process at a time is the coordinator (Store::try_lead: a lease in
 //     the database; on PostgreSQL an advisory lock lets a successor take over
 //     from a dead coordinator at once). Only the
-//     coordinator asks the search engine: it rebuilds a fresh engine from the
+//     coordinator asks the search strategy: it rebuilds a fresh strategy from the
 //     database when it takes over (finished trials told, unfinished ones
 //     pending), tells it each trial that finished since, and adds WAITING
 //     trials while the live workers have free slots and the experiment has
@@ -17,12 +17,13 @@
 //     workers (stale heartbeat; a process of this machine that is gone is
 //     noticed by every process within a second) with
 //     their genotype and seed, up to max_retries, and closes the experiment
-//     when the budget is finished or the engine has nothing new.
+//     when the budget is finished or the strategy has nothing new.
 //   - Every process claims WAITING trials atomically for its free slots and
 //     records their results only while it still holds them, so no trial is
 //     recorded twice.
 // A process leaves when the experiment is closed and no trial waits or runs.
-// Successive halving keeps the one-process loop (runner.h).
+// Successive halving keeps the one-process loop (runner.h). run_cluster is
+// an ExperimentLoop (loop.h: its stages; loop.cc).
 #pragma once
 
 #include <atomic>
@@ -46,7 +47,7 @@ struct ClusterSettings {
 };
 
 struct ClusterHooks {
-  // A fresh engine, for each time this process becomes the coordinator.
+  // A fresh strategy, for each time this process becomes the coordinator.
   StrategyFactory new_strategy;
   // The experiment's settings as stored now (`resume` may change them while
   // workers run); read at each heartbeat. Empty: RunOptions' throughout.

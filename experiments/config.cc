@@ -33,12 +33,12 @@ StatusOr<ExperimentConfig> ExperimentConfig::from_json(const std::string& json) 
     c.init_text = j.value("init_text", std::string());
     return c;
   } catch (const std::exception& e) {
-    return Status::error(
+    return Status::corruption(
         fmt::format("stored experiment configuration is unreadable: {}", e.what()));
   }
 }
 
-const std::vector<std::string>& ExperimentConfig::engine_options() {
+const std::vector<std::string>& ExperimentConfig::strategy_options() {
   static const std::vector<std::string> kNames = {"population", "sample-size", "crossover-prob",
                                                   "uct-c"};
   return kNames;
@@ -73,14 +73,14 @@ StatusOr<std::vector<Objective>> objectives_of(const ExperimentConfig& config) {
     if (colon != std::string::npos) {
       std::string dir = v.substr(colon + 1);
       if (dir != "max" && dir != "min") {
-        return Status::error(
+        return Status::invalid_argument(
             fmt::format("--objective direction must be 'max' or 'min', got '{}'", dir));
       }
       o.maximize = dir == "max";
     }
     if (o.metric.empty()) {
       if (!out.empty() || comma != std::string::npos) {
-        return Status::error(fmt::format("--objective '{}' names no metric", v));
+        return Status::invalid_argument(fmt::format("--objective '{}' names no metric", v));
       }
       SYLVA_ASSIGN(evaluator, evaluators::find_evaluator(config.text("evaluator")));
       o.metric = "val_acc";
@@ -91,7 +91,7 @@ StatusOr<std::vector<Objective>> objectives_of(const ExperimentConfig& config) {
     }
     for (const Objective& seen : out) {
       if (seen.metric == o.metric) {
-        return Status::error(fmt::format("--objective '{}' is given twice", o.metric));
+        return Status::invalid_argument(fmt::format("--objective '{}' is given twice", o.metric));
       }
     }
     out.push_back(o);
@@ -111,16 +111,18 @@ namespace {
 StatusOr<std::unique_ptr<evaluators::Evaluator>> make_evaluator(const ExperimentConfig& c) {
   const std::string name = c.text("evaluator");
   SYLVA_ASSIGN(evaluator, evaluators::find_evaluator(name));
-  // Older experiments lack the option.
-  auto latency = c.options.find("max-latency-ms");
-  const bool latency_budget = latency != c.options.end() && !latency->second.empty();
-  if (name != "supernet" && latency_budget) {
-    return Status::error(fmt::format(
-        "--max-latency-ms applies to --evaluator supernet (it measures each configuration), got "
-        "--evaluator {}",
-        name));
+  const OptionReader options(c.options);
+  for (const evaluators::EvaluatorDef* other : evaluators::evaluator_defs()) {
+    if (other == evaluator) continue;
+    for (const auto& [option, why] : other->exclusive) {
+      if (options.given(option)) {  // older experiments lack the option
+        return Status::invalid_argument(
+            fmt::format("--{} applies to --evaluator {} ({}), got --evaluator {}", option,
+                        other->name, why, name));
+      }
+    }
   }
-  return evaluator->make(OptionReader(c.options));
+  return evaluator->make(options);
 }
 
 std::string host_and_pid() { return fmt::format("{}:{}", internal::host_name(), getpid()); }
@@ -135,7 +137,7 @@ StatusOr<std::unique_ptr<search::Strategy>> new_strategy(const ExperimentConfig&
   ctx.seed = static_cast<uint64_t>(seed);
   SYLVA_ASSIGN(objectives, objectives_of(c));
   ctx.objectives = objectives;
-  for (const std::string& name : ExperimentConfig::engine_options()) {
+  for (const std::string& name : ExperimentConfig::strategy_options()) {
     auto it = c.options.find(name);
     if (it != c.options.end() && !it->second.empty()) ctx.params[name] = it->second;
   }
@@ -205,7 +207,7 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   const std::string fidelity = c.text("fidelity");
   if (fidelity == "epochs") {
     if (workers == 0) {
-      return Status::error(
+      return Status::invalid_argument(
           "--fidelity epochs runs in one process, which needs --workers 1 or more, got 0");
     }
     const std::string ev = c.text("evaluator");
@@ -215,7 +217,7 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
       for (const std::string& name : evaluators::evaluator_names()) {
         if (evaluators::find_evaluator(name).value()->trains) trainers.push_back(name);
       }
-      return Status::error(
+      return Status::invalid_argument(
           fmt::format("--fidelity epochs needs an evaluator that trains ({}), got --evaluator {}",
                       join_words(trainers), ev));
     }
@@ -227,7 +229,8 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
     out.run.max_budget = max_epochs;
     out.run.eta = eta;
   } else if (fidelity != "none") {
-    return Status::error(fmt::format("--fidelity must be none or epochs, got '{}'", fidelity));
+    return Status::invalid_argument(
+        fmt::format("--fidelity must be none or epochs, got '{}'", fidelity));
   }
   out.run.seed = static_cast<uint64_t>(seed);
   out.run.worker_name = host_and_pid();

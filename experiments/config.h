@@ -23,8 +23,8 @@ struct ExperimentConfig {
   std::string space_source;                    // grammar text of the space
   std::string init_text;                       // contents of the --init file
 
-  // Options read by the search engines (passed as StrategyParams when set).
-  static const std::vector<std::string>& engine_options();
+  // Options read by the search strategies (passed as StrategyParams when set).
+  static const std::vector<std::string>& strategy_options();
 
   std::string to_json() const;
   static StatusOr<ExperimentConfig> from_json(const std::string& json);
@@ -42,19 +42,19 @@ struct ExperimentConfig {
 // What the experiment optimises: `--objective metric[:max|min]`, given once
 // per objective (stored joined by ','); none given: the evaluator's default
 // (val_acc for train, --metric for table). The first drives single-objective
-// engines, progress and `best`; nsga2 uses them all.
+// strategies, progress and `best`; nsga2 uses them all.
 using Objective = search::Objective;
 StatusOr<std::vector<Objective>> objectives_of(const ExperimentConfig& config);
 StatusOr<Objective> objective_of(const ExperimentConfig& config);  // the first
 
-// A new engine for the experiment, as build_components makes it.
+// A new strategy for the experiment, as build_components makes it.
 StatusOr<std::unique_ptr<search::Strategy>> new_strategy(const ExperimentConfig& config,
                                                          const Space& space);
 
 struct Components {
   std::unique_ptr<Space> space;
   std::unique_ptr<search::Strategy> strategy;
-  // Another fresh engine like `strategy` (each takeover of a coordinator).
+  // Another fresh strategy like `strategy` (each takeover of a coordinator).
   std::function<StatusOr<std::unique_ptr<search::Strategy>>()> new_strategy;
   std::unique_ptr<evaluators::Evaluator> evaluator;
   RunOptions run;

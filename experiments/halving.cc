@@ -9,12 +9,12 @@ namespace sylva::experiments {
 StatusOr<SuccessiveHalving> SuccessiveHalving::make(int64_t min_budget, int64_t max_budget,
                                                     int64_t eta) {
   if (min_budget < 1)
-    return Status::error(fmt::format("--min-epochs must be >= 1, got {}", min_budget));
+    return Status::invalid_argument(fmt::format("--min-epochs must be >= 1, got {}", min_budget));
   if (max_budget < min_budget) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("--max-epochs ({}) must be >= --min-epochs ({})", max_budget, min_budget));
   }
-  if (eta < 2) return Status::error(fmt::format("--eta must be >= 2, got {}", eta));
+  if (eta < 2) return Status::invalid_argument(fmt::format("--eta must be >= 2, got {}", eta));
   std::vector<int64_t> rungs = {min_budget};
   while (rungs.back() * eta <= max_budget) rungs.push_back(rungs.back() * eta);
   if (rungs.back() < max_budget) {

@@ -1,5 +1,5 @@
 // SuccessiveHalving: asynchronous successive halving (ASHA, Li et al. 2020)
-// over a fidelity such as epochs, usable with any engine.
+// over a fidelity such as epochs, usable with any strategy.
 //
 // Rungs are budgets min * eta^k, the last raised to max. Every new trial runs
 // at the first rung. Whenever a worker is free, the highest rung below the top

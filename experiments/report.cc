@@ -88,7 +88,8 @@ StatusOr<std::string> render(const Table& table, const std::string& format) {
     for (const auto& row : text) out += line(row);
     return out;
   }
-  return Status::error(fmt::format("--format must be table, json or csv, got '{}'", format));
+  return Status::invalid_argument(
+      fmt::format("--format must be table, json or csv, got '{}'", format));
 }
 
 Table trials_table(const std::vector<TrialRow>& trials) {

@@ -1,9 +1,11 @@
 #include "experiments/run_support.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <fstream>
 
 #include "spaces/space.h"
 
@@ -74,6 +76,45 @@ void run_job(EventQueue& queue, evaluators::Evaluator& evaluator, const evaluato
   queue.push(std::move(done));
 }
 
+void submit_trial(evaluators::WorkerPool& pool, EventQueue& queue, evaluators::Evaluator& evaluator,
+                  const Space& space, const RunOptions& options, const TrialRow& row,
+                  const Architecture& arch, int64_t epochs) {
+  evaluators::Job job;
+  job.trial_number = row.number;
+  job.seed = row.seed;
+  job.arch = arch;
+  job.space = &space;
+  job.threads = options.threads_per_worker;
+  job.timeout_seconds = options.trial_timeout;
+  job.epochs = epochs;
+  const int64_t id = row.id;
+  pool.submit(
+      [&queue, &evaluator, job = std::move(job), id] { run_job(queue, evaluator, job, id); });
+}
+
+Status replay_trials(search::Strategy& strategy, const Space& space,
+                     const std::vector<TrialRow>& rows, const RunOptions& options,
+                     const ReplayHooks& hooks) {
+  for (const TrialRow& row : rows) {
+    auto arch = space.parse(row.arch_canonical);
+    if (!arch.is_ok()) {
+      return Status::corruption(
+          fmt::format("trial {}: stored architecture does not parse in space '{}': {}", row.number,
+                      space.name(), arch.status().message()));
+    }
+    if (evaluators::is_finished(row.state)) {
+      search::Observation obs = observation(row.number, arch.value(), row.state, row.metrics,
+                                            options.objective, options.maximize);
+      if (hooks.finished) hooks.finished(row, obs);
+      strategy.tell(obs);
+    } else {
+      strategy.pending(arch.value());
+      if (hooks.unfinished) hooks.unfinished(row);
+    }
+  }
+  return Status::ok();
+}
+
 void require_metrics(EvalResult& r, const std::vector<std::string>& required) {
   for (const std::string& metric : required) {
     if (r.state != TrialState::kComplete || r.metrics.count(metric)) continue;
@@ -132,6 +173,15 @@ std::string host_name() {
   char host[256] = {0};
   gethostname(host, sizeof(host) - 1);
   return host;
+}
+
+std::string machine_identity() {
+  std::ifstream boot("/proc/sys/kernel/random/boot_id");
+  std::string id;
+  std::getline(boot, id);
+  struct stat ns = {};
+  if (stat("/proc/self/ns/pid", &ns) == 0) id += "/" + std::to_string(ns.st_ino);
+  return id;
 }
 
 void note_best(RunEvent& progress, const TrialRow& row, const RunOptions& options) {

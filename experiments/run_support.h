@@ -1,11 +1,14 @@
-// Pieces the experiment loops share (runner.cc: one process; cluster.cc:
-// many): the queue that carries worker threads' results to the loop thread,
-// a job run that turns exceptions into FAIL, and the checks on a result.
+// Pieces the experiment loops share (runner.cc: one process, successive
+// halving; loop.cc: many processes): the queue that carries worker threads'
+// results to the loop thread, a job run that turns exceptions into FAIL, the
+// dispatch of a stored trial to the worker pool, the replay of stored trials
+// into a fresh strategy, and the checks on a result.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,7 +16,9 @@
 #include <utility>
 #include <vector>
 
+#include "base/thread_annotations.h"
 #include "evaluators/evaluator.h"
+#include "evaluators/worker_pool.h"
 #include "experiments/runner.h"
 #include "experiments/store.h"
 #include "search/strategy.h"
@@ -38,7 +43,7 @@ class EventQueue {
  private:
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Event> events_;  // Guarded by mu_
+  std::deque<Event> events_ GUARDED_BY(mu_);
 };
 
 // Runs `job` on a worker thread: intermediate values and then the result go
@@ -46,10 +51,36 @@ class EventQueue {
 void run_job(EventQueue& queue, evaluators::Evaluator& evaluator, const evaluators::Job& job,
              int64_t trial_id);
 
+// Submits the evaluation of trial `row` (its architecture `arch`, parsed
+// from the stored canonical form) to `pool`, with the threads and timeout of
+// `options`: its intermediate values and result come to `queue` as events of
+// row.id. `epochs` > 0 is a successive-halving rung's budget; 0 leaves the
+// evaluator's own.
+void submit_trial(evaluators::WorkerPool& pool, EventQueue& queue, evaluators::Evaluator& evaluator,
+                  const Space& space, const RunOptions& options, const TrialRow& row,
+                  const Architecture& arch, int64_t epochs = 0);
+
+// What the loop adds to a replay, per trial.
+struct ReplayHooks {
+  // A finished trial, before the strategy is told `obs`, which it may change
+  // (successive halving tells the first rung's value).
+  std::function<void(const TrialRow& row, search::Observation& obs)> finished;
+  // An unfinished trial, after the strategy heard of it with pending().
+  std::function<void(const TrialRow& row)> unfinished;
+};
+
+// Replays stored trials (in number order) into a fresh strategy, as
+// strategy.h asks: each finished one told its observation(), each other one
+// announced with pending(). A stored architecture that does not parse is an
+// error naming the trial and the space; the trials after it are not replayed.
+Status replay_trials(search::Strategy& strategy, const Space& space,
+                     const std::vector<TrialRow>& rows, const RunOptions& options,
+                     const ReplayHooks& hooks);
+
 // A COMPLETE result missing one of `required` becomes a FAIL naming it.
 void require_metrics(evaluators::EvalResult& r, const std::vector<std::string>& required);
 
-// What an engine is told of a finished trial: its objective, signed (larger
+// What a strategy is told of a finished trial: its objective, signed (larger
 // is better), when the trial did not fail and reported it.
 search::Observation observation(int64_t number, const Architecture& arch,
                                 evaluators::TrialState state,
@@ -74,6 +105,12 @@ void keep_weights(Store& store, KeptWeights& kept, int64_t id, double value,
 
 // This machine's host name; worker names are "host_name():pid".
 std::string host_name();
+
+// Where a pid means a process: this boot of this machine and this pid
+// namespace (containers sharing a host name have their own). Registered
+// workers record it, so that a process of the same one can tell whether
+// another is gone.
+std::string machine_identity();
 
 // Records `row` in progress.best if it is COMPLETE and beats it.
 void note_best(RunEvent& progress, const TrialRow& row, const RunOptions& options);

@@ -9,7 +9,9 @@
 // nothing new. With successive halving, it then goes on promoting the best
 // of each rung until no promotion is due; a trial stopped below the top rung
 // is PRUNED (and back to RUNNING if promoted later). Only the loop thread
-// touches the Store and the Strategy.
+// touches the Store and the Strategy. Implemented in runner.cc (a class of
+// stages); the job dispatch and the replay into the strategy are the cluster
+// loop's (run_support.h), the rung bookkeeping is this loop's own.
 #pragma once
 
 #include <cstdint>

@@ -261,7 +261,7 @@ StatusOr<std::unique_ptr<Connection>> connect_postgres(const std::string& url) {
   if (!conn || PQstatus(conn) != CONNECTION_OK) {
     std::string why = conn ? first_line(PQerrorMessage(conn)) : "out of memory";
     PQfinish(conn);
-    return Status::error("cannot connect to PostgreSQL at " + where + ": " + why);
+    return Status::io_error("cannot connect to PostgreSQL at " + where + ": " + why);
   }
   PQsetNoticeProcessor(
       conn, [](void*, const char*) {}, nullptr);
@@ -269,7 +269,7 @@ StatusOr<std::unique_ptr<Connection>> connect_postgres(const std::string& url) {
   try {
     c->exec("SET client_min_messages = warning");
   } catch (const Error& e) {
-    return Status::error("cannot use PostgreSQL at " + where + ": " + e.driver_message());
+    return Status::io_error("cannot use PostgreSQL at " + where + ": " + e.driver_message());
   }
   return StatusOr<std::unique_ptr<Connection>>(std::unique_ptr<Connection>(std::move(c)));
 }

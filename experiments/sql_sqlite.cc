@@ -134,15 +134,15 @@ class SqliteConnection final : public Connection {
 StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path) {
   // RETURNING and INSERT ... SELECT ... ON CONFLICT need 3.35 (Debian 12 has 3.40).
   if (sqlite3_libversion_number() < 3035000) {
-    return Status::error(std::string("SQLite ") + sqlite3_libversion() +
-                         " is too old for sylva's store: 3.35 or newer is needed");
+    return Status::failed_precondition(std::string("SQLite ") + sqlite3_libversion() +
+                                       " is too old for sylva's store: 3.35 or newer is needed");
   }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {
     std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     sqlite3_close_v2(db);
-    return Status::error("cannot open database " + path + ": " + why);
+    return Status::io_error("cannot open database " + path + ": " + why);
   }
   auto c = std::make_unique<SqliteConnection>(db, path);
   sqlite3_extended_result_codes(db, 1);
@@ -159,7 +159,7 @@ StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path) {
     }
     c->table_count();  // sqlite reads the file lazily: "not a database" surfaces here
   } catch (const Error& e) {
-    return Status::error("cannot open database " + path + ": " + e.driver_message());
+    return Status::io_error("cannot open database " + path + ": " + e.driver_message());
   }
   return StatusOr<std::unique_ptr<Connection>>(std::unique_ptr<Connection>(std::move(c)));
 }

@@ -65,9 +65,9 @@ StatusOr<int64_t> SqlStore::create_experiment(const std::string& name,
               "INSERT INTO experiments(name, config_json) VALUES (?, ?) "
               "ON CONFLICT (name) DO NOTHING RETURNING id");
   if (!insert.bind_text(1, name).bind_text(2, config_json).step()) {
-    return Status::error("experiment '" + name + "' already exists in " + where() +
-                         "; continue it with `sylva resume --name " + name + " --db " + where() +
-                         "`");
+    return Status::already_exists("experiment '" + name + "' already exists in " + where() +
+                                  "; continue it with `sylva resume --name " + name + " --db " +
+                                  where() + "`");
   }
   int64_t id = insert.col_int(0);
   insert.run();
@@ -83,8 +83,8 @@ StatusOr<ExperimentRow> SqlStore::find_experiment(const std::string& name) {
   Stmt names(*db_, "SELECT name FROM experiments ORDER BY name");
   std::string list;
   while (names.step()) list += (list.empty() ? "" : ", ") + names.col_text(0);
-  return Status::error("no experiment named '" + name + "' in " + where() + " (" +
-                       (list.empty() ? "no experiments" : "experiments: " + list) + ")");
+  return Status::not_found("no experiment named '" + name + "' in " + where() + " (" +
+                           (list.empty() ? "no experiments" : "experiments: " + list) + ")");
 }
 
 void SqlStore::update_config(int64_t experiment_id, const std::string& config_json) {

@@ -140,12 +140,13 @@ int read_version(sql::Connection& db) {
 // A Status if `version` cannot be used or migrated by this build.
 Status check_version(int version, const std::string& path) {
   if (version == kForeign) {
-    return Status::error(path + " is not a sylva database (it has tables but no schema version)");
+    return Status::corruption(path +
+                              " is not a sylva database (it has tables but no schema version)");
   }
   if (version > kSchemaVersion) {
-    return Status::error("database " + path + " has schema version " + std::to_string(version) +
-                         ", newer than this sylva's " + std::to_string(kSchemaVersion) +
-                         "; upgrade sylva");
+    return Status::failed_precondition("database " + path + " has schema version " +
+                                       std::to_string(version) + ", newer than this sylva's " +
+                                       std::to_string(kSchemaVersion) + "; upgrade sylva");
   }
   return Status::ok();
 }
@@ -166,7 +167,7 @@ StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
   } catch (const sql::Error& e) {
     // sqlite reads the file lazily: "file is not a database" and permission
     // errors surface here, on the first statements.
-    return Status::error("cannot open database " + where + ": " + e.driver_message());
+    return Status::io_error("cannot open database " + where + ": " + e.driver_message());
   }
   return StatusOr<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(store)));
 }

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "search/engine_options.h"
+#include "search/strategy_options.h"
 #include "search/variation.h"
 
 namespace sylva::search {
@@ -56,22 +56,32 @@ void Evolution::tell(const Observation& obs) {
 }
 
 void register_evolution() {
-  register_strategy(
-      "evolution", [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
-        EngineOptions read(ctx.params, "evolution");
-        EvolutionOptions o;
-        o.population = read.integer("population", o.population, 2, 1000000);
-        o.sample_size = read.integer("sample-size", o.sample_size, 1, 1000000);
-        o.crossover_prob = read.real("crossover-prob", o.crossover_prob, 0, 1);
-        Status s = read.check_all_read();
-        if (!s.is_ok()) return s;
-        if (o.sample_size > o.population) {
-          return Status::error(fmt::format("--sample-size ({}) must not exceed --population ({})",
-                                           o.sample_size, o.population));
-        }
-        SYLVA_ASSIGN(init, parse_init(*ctx.space, ctx.init, ctx.init_source));
-        return std::unique_ptr<Strategy>(new Evolution(*ctx.space, ctx.seed, o, std::move(init)));
-      });
+  const EvolutionOptions defaults;
+  register_strategy({"evolution",
+                     "regularized evolution: tournaments, subtree mutation, optional crossover",
+                     {{"population", "population size", std::to_string(defaults.population),
+                       OptionDef::kOwners, true},
+                      {"sample-size", "tournament size", std::to_string(defaults.sample_size),
+                       OptionDef::kOwners, true},
+                      {"crossover-prob", "probability of a subtree crossover before mutating",
+                       fmt::format("{:g}", defaults.crossover_prob), OptionDef::kOwners, true}},
+                     [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
+                       StrategyOptions read(ctx.params, "evolution");
+                       EvolutionOptions o;
+                       o.population = read.integer("population", o.population, 2, 1000000);
+                       o.sample_size = read.integer("sample-size", o.sample_size, 1, 1000000);
+                       o.crossover_prob = read.real("crossover-prob", o.crossover_prob, 0, 1);
+                       Status s = read.check_all_read();
+                       if (!s.is_ok()) return s;
+                       if (o.sample_size > o.population) {
+                         return Status::invalid_argument(
+                             fmt::format("--sample-size ({}) must not exceed --population ({})",
+                                         o.sample_size, o.population));
+                       }
+                       SYLVA_ASSIGN(init, parse_init(*ctx.space, ctx.init, ctx.init_source));
+                       return std::unique_ptr<Strategy>(
+                           new Evolution(*ctx.space, ctx.seed, o, std::move(init)));
+                     }});
 }
 
 }  // namespace sylva::search

@@ -13,7 +13,7 @@
 // a bounded number of tries an unseen architecture is sampled instead.
 // ask(n) draws from a generator seeded by (seed, n) and reads only state that
 // tell() and pending() build, so replaying finished trials in number order
-// reconstructs the engine exactly (single-worker runs resume to the same
+// reconstructs the strategy exactly (single-worker runs resume to the same
 // sequence). Not thread-safe.
 #pragma once
 

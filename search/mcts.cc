@@ -1,10 +1,12 @@
 #include "search/mcts.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "search/engine_options.h"
+#include "search/strategy_options.h"
 #include "search/variation.h"
 
 namespace sylva::search {
@@ -218,15 +220,21 @@ void Mcts::tell(const Observation& obs) {
 }
 
 void register_mcts() {
-  register_strategy("mcts", [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
-    EngineOptions read(ctx.params, "mcts");
-    MctsOptions o;
-    o.uct_c = read.real("uct-c", o.uct_c, 0, 1e6);
-    Status s = read.check_all_read();
-    if (!s.is_ok()) return s;
-    SYLVA_ASSIGN(init, parse_init(*ctx.space, ctx.init, ctx.init_source));
-    return std::unique_ptr<Strategy>(new Mcts(*ctx.space, ctx.seed, o, std::move(init)));
-  });
+  const MctsOptions defaults;
+  register_strategy({"mcts",
+                     "Monte Carlo tree search over the decision tree (UCT, virtual loss)",
+                     {{"uct-c", "UCT exploration constant", fmt::format("{:g}", defaults.uct_c),
+                       OptionDef::kOwners, true}},
+                     [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
+                       StrategyOptions read(ctx.params, "mcts");
+                       MctsOptions o;
+                       o.uct_c = read.real("uct-c", o.uct_c, 0, 1e6);
+                       Status s = read.check_all_read();
+                       if (!s.is_ok()) return s;
+                       SYLVA_ASSIGN(init, parse_init(*ctx.space, ctx.init, ctx.init_source));
+                       return std::unique_ptr<Strategy>(
+                           new Mcts(*ctx.space, ctx.seed, o, std::move(init)));
+                     }});
 }
 
 }  // namespace sylva::search

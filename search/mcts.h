@@ -1,5 +1,5 @@
 // Monte Carlo tree search over a space's decision tree (DeepArchitect's MCTS,
-// with the parallel machinery of game engines).
+// with the parallel machinery of game strategies).
 //
 // A playout selects, from the root, the child with the best UCT score while
 // every (widened) child of the node is already in the tree; at the first node

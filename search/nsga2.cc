@@ -5,8 +5,8 @@
 #include <cmath>
 #include <map>
 
-#include "search/engine_options.h"
 #include "search/pareto.h"
+#include "search/strategy_options.h"
 #include "search/variation.h"
 
 namespace sylva::search {
@@ -96,18 +96,26 @@ void Nsga2::tell(const Observation& obs) {
 }
 
 void register_nsga2() {
-  register_strategy("nsga2", [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
-    EngineOptions read(ctx.params, "nsga2");
-    Nsga2Options o;
-    o.population = read.integer("population", o.population, 2, 1000000);
-    o.crossover_prob = read.real("crossover-prob", o.crossover_prob, 0, 1);
-    Status s = read.check_all_read();
-    if (!s.is_ok()) return s;
-    if (ctx.objectives.empty()) return Status::error("--strategy nsga2 needs an --objective");
-    SYLVA_ASSIGN(init, parse_init(*ctx.space, ctx.init, ctx.init_source));
-    return std::unique_ptr<Strategy>(
-        new Nsga2(*ctx.space, ctx.seed, o, ctx.objectives, std::move(init)));
-  });
+  const Nsga2Options defaults;
+  register_strategy({"nsga2",
+                     "NSGA-II: non-dominated sorting over several objectives",
+                     {{"population", "population size", std::to_string(defaults.population),
+                       OptionDef::kOwners, true},
+                      {"crossover-prob", "probability of a subtree crossover before mutating",
+                       fmt::format("{:g}", defaults.crossover_prob), OptionDef::kOwners, true}},
+                     [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
+                       StrategyOptions read(ctx.params, "nsga2");
+                       Nsga2Options o;
+                       o.population = read.integer("population", o.population, 2, 1000000);
+                       o.crossover_prob = read.real("crossover-prob", o.crossover_prob, 0, 1);
+                       Status s = read.check_all_read();
+                       if (!s.is_ok()) return s;
+                       if (ctx.objectives.empty())
+                         return Status::invalid_argument("--strategy nsga2 needs an --objective");
+                       SYLVA_ASSIGN(init, parse_init(*ctx.space, ctx.init, ctx.init_source));
+                       return std::unique_ptr<Strategy>(
+                           new Nsga2(*ctx.space, ctx.seed, o, ctx.objectives, std::move(init)));
+                     }});
 }
 
 }  // namespace sylva::search

@@ -8,7 +8,7 @@
 // crowded member, the oldest on ties.
 //
 // Objectives come from StrategyContext::objectives and are read from each
-// observation's metrics; a trial missing one does not join. As every engine:
+// observation's metrics; a trial missing one does not join. As every strategy:
 // ask(n) is seeded by (seed, n) and state is built by tell()/pending() only,
 // so replays are exact; nothing is proposed twice. Not thread-safe.
 #pragma once

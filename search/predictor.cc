@@ -167,7 +167,7 @@ class Mlp : public Predictor {
 StatusOr<std::unique_ptr<Predictor>> make_predictor(const std::string& kind, uint64_t seed) {
   if (kind == "ridge") return std::unique_ptr<Predictor>(std::make_unique<Ridge>(1.0));
   if (kind == "mlp") return std::unique_ptr<Predictor>(std::make_unique<Mlp>(seed));
-  return Status::error(fmt::format("--predictor must be ridge or mlp, got '{}'", kind));
+  return Status::invalid_argument(fmt::format("--predictor must be ridge or mlp, got '{}'", kind));
 }
 
 }  // namespace sylva::search

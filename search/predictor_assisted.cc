@@ -14,9 +14,9 @@ namespace {
 
 class PredictorAssisted : public Strategy {
  public:
-  PredictorAssisted(std::string engine, StrategyContext ctx, PredictorOptions o,
+  PredictorAssisted(std::string strategy, StrategyContext ctx, PredictorOptions o,
                     std::vector<Architecture> init)
-      : engine_(std::move(engine)), ctx_(std::move(ctx)), o_(std::move(o)), rng_(ctx_.seed) {
+      : strategy_(std::move(strategy)), ctx_(std::move(ctx)), o_(std::move(o)), rng_(ctx_.seed) {
     for (auto& a : init) queue_.push_back(std::move(a));
   }
 
@@ -69,7 +69,7 @@ class PredictorAssisted : public Strategy {
     return std::nullopt;
   }
 
-  // Fits the predictors, runs the engine against them, queues the best
+  // Fits the predictors, runs the strategy against them, queues the best
   // unevaluated proposals. False when nothing new was proposed.
   bool refill() {
     ++round_;
@@ -85,14 +85,14 @@ class PredictorAssisted : public Strategy {
     StrategyContext inner = ctx_;
     inner.seed = ctx_.seed * 7919 + static_cast<uint64_t>(round_);
     inner.init.clear();
-    auto made = make_strategy(engine_, inner);
+    auto made = make_strategy(strategy_, inner);
     if (!made.is_ok()) return false;
-    std::unique_ptr<Strategy> engine = std::move(made).value();
+    std::unique_ptr<Strategy> strategy = std::move(made).value();
     int64_t n = 0;
     for (const auto& r : real_) {
       Observation o = r;
       o.number = n++;
-      engine->tell(o);
+      strategy->tell(o);
     }
     struct Candidate {
       Architecture arch;
@@ -101,7 +101,7 @@ class PredictorAssisted : public Strategy {
     std::vector<Candidate> proposed;
     std::set<std::string> proposed_keys;
     for (int s = 0; s < o_.steps; ++s) {
-      auto a = engine->ask(n);
+      auto a = strategy->ask(n);
       if (!a) break;
       Observation o;
       o.number = n++;
@@ -116,7 +116,7 @@ class PredictorAssisted : public Strategy {
         signed_values.push_back(j.maximize ? v : -v);
       }
       o.value = signed_values.front();
-      engine->tell(o);
+      strategy->tell(o);
       if (!seen_.count(a->canonical) && proposed_keys.insert(a->canonical).second) {
         proposed.push_back({*a, signed_values});
       }
@@ -137,7 +137,7 @@ class PredictorAssisted : public Strategy {
     return true;
   }
 
-  std::string engine_;
+  std::string strategy_;
   StrategyContext ctx_;
   PredictorOptions o_;
   std::mt19937_64 rng_;
@@ -151,28 +151,48 @@ class PredictorAssisted : public Strategy {
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Strategy>> make_predictor_assisted(const std::string& engine,
+StatusOr<std::unique_ptr<Strategy>> make_predictor_assisted(const std::string& strategy,
                                                             const StrategyContext& context,
                                                             const PredictorOptions& options) {
   SYLVA_ASSIGN(check, make_predictor(options.kind, 0));
   (void)check;
   if (options.warmup < 2) {
-    return Status::error(fmt::format("--predictor-warmup must be >= 2, got {}", options.warmup));
+    return Status::invalid_argument(
+        fmt::format("--predictor-warmup must be >= 2, got {}", options.warmup));
   }
   if (options.steps < 1) {
-    return Status::error(fmt::format("--predictor-steps must be >= 1, got {}", options.steps));
+    return Status::invalid_argument(
+        fmt::format("--predictor-steps must be >= 1, got {}", options.steps));
   }
   if (options.batch < 1) {
-    return Status::error(fmt::format("--predictor-batch must be >= 1, got {}", options.batch));
+    return Status::invalid_argument(
+        fmt::format("--predictor-batch must be >= 1, got {}", options.batch));
   }
-  // The engine and its options are checked once here, as the user gave them.
+  // The strategy and its options are checked once here, as the user gave them.
   StrategyContext probe = context;
   probe.init.clear();
-  SYLVA_ASSIGN(inner, make_strategy(engine, probe));
+  SYLVA_ASSIGN(inner, make_strategy(strategy, probe));
   (void)inner;
   SYLVA_ASSIGN(init, parse_init(*context.space, context.init, context.init_source));
   return std::unique_ptr<Strategy>(
-      std::make_unique<PredictorAssisted>(engine, context, options, std::move(init)));
+      std::make_unique<PredictorAssisted>(strategy, context, options, std::move(init)));
+}
+
+const std::vector<OptionDef>& predictor_options() {
+  static const PredictorOptions d;
+  static const std::vector<OptionDef> kOptions = {
+      {"predictor",
+       "predictor-assisted search: ridge | mlp, fitted on the real results; the strategy runs "
+       "against it and its best proposals are evaluated for real",
+       "", OptionDef::kFilled, true},
+      {"predictor-warmup", "predictor: real evaluations before the first fit",
+       std::to_string(d.warmup), OptionDef::kFilled, true},
+      {"predictor-steps", "predictor: predicted evaluations per round", std::to_string(d.steps),
+       OptionDef::kFilled, true},
+      {"predictor-batch", "predictor: real evaluations per round", std::to_string(d.batch),
+       OptionDef::kFilled, true},
+  };
+  return kOptions;
 }
 
 }  // namespace sylva::search

@@ -5,7 +5,7 @@
 //   2. a predictor (search/predictor.h) is fitted, per objective the space
 //      does not know analytically (Space::known_metrics), on every real
 //      result so far;
-//   3. a fresh instance of the chosen engine is told the real results, then
+//   3. a fresh instance of the chosen strategy is told the real results, then
 //      runs `steps` ask/tell rounds against the predictions (known metrics
 //      exact);
 //   4. the best `batch` of the architectures it proposed that were not yet
@@ -30,7 +30,10 @@ struct PredictorOptions {
   int batch = 5;               // real evaluations per round
 };
 
-StatusOr<std::unique_ptr<Strategy>> make_predictor_assisted(const std::string& engine,
+// Its options (--predictor, --predictor-warmup, ...), stored with the experiment.
+const std::vector<OptionDef>& predictor_options();
+
+StatusOr<std::unique_ptr<Strategy>> make_predictor_assisted(const std::string& strategy,
                                                             const StrategyContext& context,
                                                             const PredictorOptions& options);
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/random.h"
-#include "search/engine_options.h"
+#include "search/strategy_options.h"
 #include "search/variation.h"
 
 namespace sylva::search {
@@ -16,15 +16,18 @@ std::optional<Architecture> RandomSearch::ask(int64_t number) {
 }
 
 void register_random_search() {
-  register_strategy("random",
-                    [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
-                      EngineOptions options(ctx.params, "random");
-                      Status s = options.check_all_read();
-                      if (!s.is_ok()) return s;
-                      if (!ctx.init.empty())
-                        return Status::error("--init does not apply to --strategy random");
-                      return std::unique_ptr<Strategy>(new RandomSearch(*ctx.space, ctx.seed));
-                    });
+  register_strategy({"random",
+                     "each decision drawn by its prior",
+                     {},
+                     [](const StrategyContext& ctx) -> StatusOr<std::unique_ptr<Strategy>> {
+                       StrategyOptions options(ctx.params, "random");
+                       Status s = options.check_all_read();
+                       if (!s.is_ok()) return s;
+                       if (!ctx.init.empty())
+                         return Status::invalid_argument(
+                             "--init does not apply to --strategy random");
+                       return std::unique_ptr<Strategy>(new RandomSearch(*ctx.space, ctx.seed));
+                     }});
 }
 
 }  // namespace sylva::search

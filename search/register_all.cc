@@ -1,4 +1,4 @@
-// Registers every built-in engine; called before any look-up by name.
+// Registers every built-in strategy; called before any look-up by name.
 #include <mutex>
 
 #include "search/evolution.h"

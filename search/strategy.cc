@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <mutex>
-#include <regex>
 
 #include "base/random.h"
 #include "search/variation.h"
@@ -11,8 +10,8 @@
 namespace sylva::search {
 namespace {
 
-std::map<std::string, StrategyFactory>& registry() {
-  static std::map<std::string, StrategyFactory> r;
+std::map<std::string, StrategyDef>& registry() {
+  static std::map<std::string, StrategyDef> r;
   return r;
 }
 std::mutex& registry_mu() {
@@ -22,9 +21,18 @@ std::mutex& registry_mu() {
 
 }  // namespace
 
-void register_strategy(const std::string& name, StrategyFactory factory) {
+void register_strategy(StrategyDef def) {
   std::lock_guard<std::mutex> lock(registry_mu());
-  registry()[name] = std::move(factory);
+  const std::string name = def.name;
+  registry()[name] = std::move(def);
+}
+
+std::vector<const StrategyDef*> strategy_defs() {
+  register_all_strategies();
+  std::lock_guard<std::mutex> lock(registry_mu());
+  std::vector<const StrategyDef*> out;
+  for (const auto& [name, def] : registry()) out.push_back(&def);
+  return out;
 }
 
 std::vector<std::string> strategy_names() {
@@ -42,28 +50,28 @@ StatusOr<std::unique_ptr<Strategy>> make_strategy(const std::string& name,
   {
     std::lock_guard<std::mutex> lock(registry_mu());
     auto it = registry().find(name);
-    if (it != registry().end()) factory = it->second;
+    if (it != registry().end()) factory = it->second.make;
   }
   if (!factory) {
-    return Status::error(fmt::format("--strategy '{}' is unknown (strategies: {})", name,
-                                     join(strategy_names(), ", ")));
+    return Status::invalid_argument(fmt::format("--strategy '{}' is unknown (strategies: {})", name,
+                                                join(strategy_names(), ", ")));
   }
   return factory(context);
 }
 
 namespace {
 
-// "canonical form, column N: what" about `text` (which began on line
-// `first_line` of the file) -> "SOURCE:LINE:COL: canonical form: what".
-std::string locate(const std::string& message, const std::string& text, size_t first_line,
-                   const std::string& source) {
-  static const std::regex column(R"(^canonical form, column (\d+): )");
-  std::smatch m;
-  if (!std::regex_search(message, m, column)) {
-    return fmt::format("{}:{}: {}", source, first_line + 1, message);
+// A failure to parse `text` (which began on line `first_line` of the file)
+// located in the file: a column of the canonical form becomes
+// "SOURCE:LINE:COL: canonical form: what"; anything else "SOURCE:LINE: what".
+Status locate(const Status& failure, const std::string& text, size_t first_line,
+              const std::string& source) {
+  const auto& at = failure.location();
+  if (!at || at->file != "canonical form" || at->line != 0 || at->column <= 0) {
+    return Status::at({source, static_cast<int>(first_line) + 1}, failure.message());
   }
-  const size_t offset = std::min(text.size(), std::stoul(m[1].str()) - 1);
-  size_t line = first_line, col = 1;
+  const size_t offset = std::min(text.size(), static_cast<size_t>(at->column) - 1);
+  int line = static_cast<int>(first_line), col = 1;
   for (size_t k = 0; k < offset; ++k) {
     if (text[k] == '\n') {
       ++line;
@@ -72,7 +80,7 @@ std::string locate(const std::string& message, const std::string& text, size_t f
       ++col;
     }
   }
-  return fmt::format("{}:{}:{}: canonical form: {}", source, line + 1, col, m.suffix().str());
+  return Status::at({source, line + 1, col}, "canonical form: " + failure.what());
 }
 
 }  // namespace
@@ -103,7 +111,7 @@ StatusOr<std::vector<Architecture>> parse_init(const Space& space,
       if (i == init.size()) i = init.size() - 1;
     }
     auto arch = space.parse(text);
-    if (!arch.is_ok()) return Status::error(locate(arch.status().message(), text, start, source));
+    if (!arch.is_ok()) return locate(arch.status(), text, start, source);
     out.push_back(std::move(arch).value());
   }
   return out;

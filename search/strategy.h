@@ -1,4 +1,4 @@
-// Strategy: the ask/tell interface every search engine implements.
+// Strategy: the ask/tell interface every search strategy implements.
 //
 // The experiment loop asks for the architecture of trial `number` whenever a
 // worker is free and tells the strategy each result as it arrives. On resume
@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/option_def.h"
 #include "base/status.h"
 #include "spaces/architecture.h"
 #include "spaces/space.h"
@@ -41,8 +42,8 @@ class Strategy {
   virtual void pending(const Architecture& arch) = 0;
 };
 
-// Engine options as given on the command line (e.g. "population" -> "10"),
-// read by each engine with its own defaults.
+// Strategy options as given on the command line (e.g. "population" -> "10"),
+// read by each strategy with its own defaults.
 using StrategyParams = std::map<std::string, std::string>;
 
 // A metric to optimise and its direction.
@@ -53,8 +54,8 @@ struct Objective {
 
 struct StrategyContext {
   const Space* space = nullptr;
-  // What the search optimises; single-objective engines use the first, and
-  // Observation::value is its signed value. Multi-objective engines read
+  // What the search optimises; single-objective strategies use the first, and
+  // Observation::value is its signed value. Multi-objective strategies read
   // every one from Observation::metrics.
   std::vector<Objective> objectives;
   uint64_t seed = 0;
@@ -68,10 +69,23 @@ struct StrategyContext {
 
 using StrategyFactory = std::function<StatusOr<std::unique_ptr<Strategy>>(const StrategyContext&)>;
 
-// The registry: engines register by name; RegisterAll() makes sure every
-// built-in one is linked in (static libraries drop unreferenced objects).
-void register_strategy(const std::string& name, StrategyFactory factory);
+// One strategy: its name (`--strategy NAME`), a help line, the options it
+// reads (StrategyParams; declared with their defaults, which the strategy
+// applies itself: OptionDef::kOwners) and its factory.
+struct StrategyDef {
+  std::string name;
+  std::string help;
+  std::vector<OptionDef> options;
+  StrategyFactory make;
+};
+
+// The registry: strategies register next to their code;
+// register_all_strategies() (register_all.cc) makes sure every built-in one
+// is linked in (static libraries drop unreferenced objects).
+void register_strategy(StrategyDef def);
 void register_all_strategies();
+// Every registered strategy, by name.
+std::vector<const StrategyDef*> strategy_defs();
 StatusOr<std::unique_ptr<Strategy>> make_strategy(const std::string& name,
                                                   const StrategyContext& context);
 std::vector<std::string> strategy_names();

@@ -1,4 +1,4 @@
-// Variation operators on the decision tree, shared by the engines: sampling
+// Variation operators on the decision tree, shared by the strategies: sampling
 // by priors, mutation by re-deciding one decision point, and crossover of
 // subtrees of the same kind. They see only the Space interface, so they work
 // on every space; each returns a legal architecture or nothing.

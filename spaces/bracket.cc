@@ -23,7 +23,7 @@ class BracketParser {
 
  private:
   Status fail(const std::string& what) const {
-    return Status::error(fmt::format("canonical form, column {}: {}", pos_ + 1, what));
+    return Status::at({"canonical form", 0, static_cast<int>(pos_) + 1}, what);
   }
   int column() const { return static_cast<int>(pos_) + 1; }
   void skip() {

@@ -75,14 +75,14 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
 StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
   if (const SpaceScheme* scheme = scheme_of(name_or_path)) {
     auto source = scheme->read_source(name_or_path.substr(scheme->name.size() + 1));
-    if (!source.is_ok()) return Status::error("--space " + source.status().message());
+    if (!source.is_ok()) return Status::invalid_argument("--space " + source.status().message());
     return space_from_source(name_or_path, source.value());
   }
   auto it = builtins().find(name_or_path);
   if (it != builtins().end()) return space_from_source(it->first, it->second);
   std::ifstream in(name_or_path);
   if (!in) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("--space '{}' is neither a built-in space ({}) nor a readable "
                     "grammar file",
                     name_or_path, join(builtin_space_names(), ", ")));
@@ -95,7 +95,7 @@ StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
 StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& t) {
   if (is_supernet_source(space.source())) {
     if (t.max_nodes >= 0) {
-      return Status::error(fmt::format(
+      return Status::invalid_argument(fmt::format(
           "--max-nodes applies to typed grammars; space '{}' is a supernet's (--max-params, "
           "--max-flops bound it)",
           space.name()));
@@ -116,19 +116,19 @@ StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceT
     return space_from_source(space.name(), text);
   }
   if (t.max_flops >= 0) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("--max-flops applies to supernet spaces (supernet:FILE); space '{}' is not one",
                     space.name()));
   }
   const auto* typed = dynamic_cast<const TypedGrammarSpace*>(&space);
   if (!typed) {
     if (t.max_nodes >= 0) {
-      return Status::error(fmt::format(
+      return Status::invalid_argument(fmt::format(
           "--max-nodes applies to typed grammars (%state tensor); space '{}' is not one",
           space.name()));
     }
     if (t.max_params >= 0) {
-      return Status::error(fmt::format(
+      return Status::invalid_argument(fmt::format(
           "--max-params applies to typed grammars (%state tensor); space '{}' is not one",
           space.name()));
     }

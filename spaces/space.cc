@@ -95,7 +95,7 @@ StatusOr<Architecture> parse_key_with_cursor(const Space& space, const std::stri
   for (size_t i = 0; i < parts.size(); ++i) {
     const auto& ch = cursor->choices();
     if (ch.empty()) {
-      return Status::error(
+      return Status::invalid_argument(
           fmt::format("key '{}' has {} parts, but architectures of '{}' have {} decisions", text,
                       parts.size(), space.name(), i));
     }
@@ -106,13 +106,14 @@ StatusOr<Architecture> parse_key_with_cursor(const Space& space, const std::stri
       if (ch[c].label == parts[i]) found = static_cast<int>(c);
     }
     if (found < 0) {
-      return Status::error(fmt::format("key '{}': part {} '{}' is not a choice there (choices: {})",
-                                       text, i + 1, parts[i], join(labels, ", ")));
+      return Status::invalid_argument(
+          fmt::format("key '{}': part {} '{}' is not a choice there (choices: {})", text, i + 1,
+                      parts[i], join(labels, ", ")));
     }
     cursor->choose(found);
   }
   if (!cursor->choices().empty()) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("key '{}' ends after {} parts, but more decisions follow in '{}'", text,
                     parts.size(), space.name()));
   }

@@ -4,9 +4,9 @@
 // the next open decision, each with a prior and a label; appending the index
 // of one of them gives the next prefix; an empty list means the architecture
 // is complete and `make(prefix)` returns it. A choice with prior 0 is listed
-// but never taken by an engine: typed grammars list every alternative, so that
+// but never taken by a strategy: typed grammars list every alternative, so that
 // an index names the same alternative in every context, and give 0 to those
-// that cannot complete a valid network there. Every engine in search/ works on
+// that cannot complete a valid network there. Every strategy in search/ works on
 // this interface alone. Implementations are immutable after construction and
 // safe to share across threads.
 #pragma once
@@ -27,7 +27,7 @@ struct Choice {
   double prior = 0;  // priors of one decision's choices sum to 1
 };
 
-// How many of `choices` an engine may take (prior > 0).
+// How many of `choices` a strategy may take (prior > 0).
 inline int takeable_count(const std::vector<Choice>& choices) {
   int n = 0;
   for (const auto& c : choices) n += c.prior > 0;

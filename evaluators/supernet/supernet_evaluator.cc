@@ -7,6 +7,7 @@
 #include <chrono>
 #include <mutex>
 
+#include "base/thread_annotations.h"
 #include "evaluators/registry.h"
 #include "evaluators/supernet/supernet_trainer.h"
 #include "evaluators/train/compute_threads.h"
@@ -38,13 +39,12 @@ class SupernetEvaluator : public Evaluator {
       return r;
     }
     set_compute_threads(std::max(1, job.threads));
-    std::unique_ptr<Supernet> net = take();
+    Lease net(*this);  // back to the pool however this returns or throws
     const std::vector<int>& d = job.arch.decisions;
     activate_recalibrated(*net, d, calib_);
     for (const auto& [name, value] : net->space().known_metrics(d)) r.metrics[name] = value;
     r.metrics["latency_ms"] = latency_ms(*net, d, job.threads);
     if (max_latency_ms_ > 0 && r.metrics["latency_ms"] > max_latency_ms_) {
-      give(std::move(net));
       r.state = TrialState::kFail;
       r.message = fmt::format("latency {:.3f} ms per image is over --max-latency-ms {:g}",
                               r.metrics["latency_ms"], max_latency_ms_);
@@ -52,24 +52,38 @@ class SupernetEvaluator : public Evaluator {
     }
     r.metrics["val_acc"] = accuracy(*net, val_x_, val_y_);
     r.metrics["test_acc"] = accuracy(*net, test_x_, test_y_);
-    give(std::move(net));
     return r;
   }
 
  private:
   // Activation and recalibration change a supernet's state, so each
-  // concurrent evaluation gets a copy of its own: copies of the loaded
+  // concurrent evaluation leases a copy of its own: copies of the loaded
   // supernet (which is never activated) made as workers first need them and
-  // reused after. Recalibration starts from reset statistics, so a result
-  // does not depend on which copy computed it.
-  std::unique_ptr<Supernet> take() {
+  // returned to the pool when the lease ends, also by an exception (a
+  // c10::Error in a forward pass). Recalibration starts from reset
+  // statistics, so a result does not depend on which copy computed it.
+  class Lease {
+   public:
+    explicit Lease(SupernetEvaluator& owner) : owner_(owner), net_(owner.take()) {}
+    ~Lease() { owner_.give(std::move(net_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    Supernet& operator*() { return *net_; }
+    Supernet* operator->() { return net_.get(); }
+
+   private:
+    SupernetEvaluator& owner_;
+    std::unique_ptr<Supernet> net_;
+  };
+
+  std::unique_ptr<Supernet> take() LOCKS_EXCLUDED(mu_) {
     std::lock_guard<std::mutex> lock(mu_);
     if (free_.empty()) return master_->copy();
     std::unique_ptr<Supernet> net = std::move(free_.back());
     free_.pop_back();
     return net;
   }
-  void give(std::unique_ptr<Supernet> net) {
+  void give(std::unique_ptr<Supernet> net) LOCKS_EXCLUDED(mu_) {
     std::lock_guard<std::mutex> lock(mu_);
     free_.push_back(std::move(net));
   }
@@ -90,12 +104,14 @@ class SupernetEvaluator : public Evaluator {
     return ms;
   }
 
+  // Constant after construction
   const double max_latency_ms_;
-  std::mutex latency_mu_;
-  std::mutex mu_;
   const std::unique_ptr<Supernet> master_;
-  std::vector<std::unique_ptr<Supernet>> free_;
   const at::Tensor val_x_, val_y_, calib_, test_x_, test_y_;
+
+  std::mutex latency_mu_;  // one latency measurement at a time
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Supernet>> free_ GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -105,20 +121,11 @@ StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalO
   if (!net.is_ok()) return net.status();
   auto data = load_idx_dataset(o.dataset.empty() ? kDefaultDatasetDir : o.dataset);
   if (!data.is_ok()) return data.status();
-  const Dataset& d = data.value();
-  const int64_t n = d.train_images.size(0);
-  if (o.val_samples < 1 || o.val_samples + o.calibration > n) {
-    return Status::error(
-        fmt::format("--val-samples {} plus {} calibration images exceed the {} training images",
-                    o.val_samples, o.calibration, n));
-  }
-  const int64_t test =
-      o.test_samples > 0 ? std::min(o.test_samples, d.test_images.size(0)) : d.test_images.size(0);
-  return std::unique_ptr<Evaluator>(new SupernetEvaluator(
-      std::move(net).value(), o.max_latency_ms, d.train_images.narrow(0, 0, o.val_samples),
-      d.train_labels.narrow(0, 0, o.val_samples),
-      d.train_images.narrow(0, o.val_samples, o.calibration), d.test_images.narrow(0, 0, test),
-      d.test_labels.narrow(0, 0, test)));
+  SYLVA_ASSIGN(split,
+               split_for_calibration(data.value(), o.val_samples, o.calibration, o.test_samples));
+  return std::unique_ptr<Evaluator>(new SupernetEvaluator(std::move(net).value(), o.max_latency_ms,
+                                                          split.val_x, split.val_y, split.rest_x,
+                                                          split.test_x, split.test_y));
 }
 
 Status export_subnet(const SupernetEvalOptions& o, const Architecture& arch,
@@ -130,14 +137,16 @@ Status export_subnet(const SupernetEvalOptions& o, const Architecture& arch,
   if (!made.is_ok()) return made.status();
   auto data = load_idx_dataset(o.dataset.empty() ? kDefaultDatasetDir : o.dataset);
   if (!data.is_ok()) return data.status();
-  const at::Tensor calib = data.value().train_images.narrow(
-      0, o.val_samples, std::min(o.calibration, data.value().train_images.size(0) - o.val_samples));
+  const int64_t left = data.value().train_images.size(0) - o.val_samples;
+  SYLVA_ASSIGN(split,
+               split_for_training(data.value(), o.val_samples, std::min(o.calibration, left)));
+  const at::Tensor calib = split.rest_x;
   activate_recalibrated(sn, arch.decisions, calib);
   sn.module().eval();
   try {
     sn.script(arch.decisions).save(out);
   } catch (const c10::Error& e) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("export: cannot write '{}': {}", out, std::string(e.what_without_backtrace())));
   }
   return Status::ok();
@@ -147,11 +156,12 @@ void register_supernet_evaluator() {
   register_evaluator(
       {"supernet",
        "a configuration of a trained supernet with inherited weights (--space supernet:FILE)",
-       /*trains=*/false, nullptr,
+       /*trains=*/false,
+       nullptr,
        [](const OptionReader& c) -> StatusOr<std::unique_ptr<Evaluator>> {
          const std::string& space = c.text("space");
          if (space.rfind("supernet:", 0) != 0) {
-           return Status::error(fmt::format(
+           return Status::invalid_argument(fmt::format(
                "--evaluator supernet needs --space supernet:FILE (a trained supernet), got '{}'",
                space));
          }
@@ -171,7 +181,16 @@ void register_supernet_evaluator() {
            s.calibration = calibration;
          }
          return make_supernet_evaluator(s);
-       }});
+       },
+       {{"calibration-samples",
+         "supernet evaluator and sweep: training images (after the validation ones) that "
+         "recalibrate batch norm per configuration",
+         std::to_string(SupernetEvalOptions().calibration), OptionDef::kFilled, true},
+        {"max-latency-ms",
+         "--evaluator supernet: a configuration whose standalone network takes longer per image "
+         "(batch 1, one thread, median of 11 runs) fails with its measured latency",
+         "", OptionDef::kFilled, true}},
+       {{"max-latency-ms", "it measures each configuration"}}});
 }
 
 }  // namespace sylva::evaluators

@@ -11,10 +11,11 @@
 #include <random>
 #include <sstream>
 
+#include "base/strings.h"
+#include "evaluators/supernet/schedules.h"
+
 namespace sylva::evaluators {
 namespace {
-
-const char* const kSchedules[] = {"progressive", "sandwich", "nested", "deps", "stitch"};
 
 // What a checkpoint must have been written with to continue this run: the
 // options that shape the trajectory, the spec and the data.
@@ -46,23 +47,9 @@ std::string first_difference(const std::string& a, const std::string& b) {
   }
 }
 
-struct Phase {
-  std::string name;
-  bool shrink = false;  // sub-networks besides the largest are trained
-};
-
-Phase phase_at(const SupernetTrainOptions& o, int64_t step, int64_t total) {
+SchedulePhase phase_at(const SupernetTrainOptions& o, int64_t step, int64_t total) {
   if (o.only) return {"standalone", false};
-  const double t = static_cast<double>(step) / static_cast<double>(total);
-  if (o.schedule == "progressive") {
-    static const char* const names[] = {"full", "kernel", "depth", "expand"};
-    const int q = std::min(3, static_cast<int>(step * 4 / total));
-    return {names[q], q > 0};
-  }
-  if (o.schedule == "deps") return t < o.shrink_start ? Phase{"full"} : Phase{"shrink", true};
-  if (o.schedule == "nested") return {"nested", true};
-  if (o.schedule == "stitch") return t < o.shrink_start ? Phase{"anchors"} : Phase{"stitch", true};
-  return {"sandwich", true};
+  return find_schedule(o.schedule)->phase(o, step, total);
 }
 
 // The first step of the phase whose channels are sorted (-1: none).
@@ -73,12 +60,6 @@ int64_t sort_step(const SupernetTrainOptions& o, int64_t total) {
     if (name == "expand" || name == "shrink") return s;
   }
   return -1;
-}
-
-// Soft-target cross-entropy of `logits` against the teacher's probabilities.
-torch::Tensor distillation(const torch::Tensor& logits, const torch::Tensor& teacher,
-                           double temperature) {
-  return -(teacher * torch::log_softmax(logits / temperature, 1)).sum(1).mean();
 }
 
 Status write_checkpoint(const std::string& path, const std::string& print, int64_t step,
@@ -101,12 +82,12 @@ Status write_checkpoint(const std::string& path, const std::string& print, int64
     }
     archive.save_to(tmp);
   } catch (const c10::Error& e) {
-    return Status::error(fmt::format("cannot write checkpoint '{}': {}", tmp,
-                                     std::string(e.what_without_backtrace())));
+    return Status::io_error(fmt::format("cannot write checkpoint '{}': {}", tmp,
+                                        std::string(e.what_without_backtrace())));
   }
   // A rename is atomic: a kill leaves the old checkpoint or the new one.
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return Status::error(fmt::format("cannot replace checkpoint '{}'", path));
+    return Status::io_error(fmt::format("cannot replace checkpoint '{}'", path));
   }
   return Status::ok();
 }
@@ -118,15 +99,15 @@ StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& pr
   try {
     archive.load_from(path);
   } catch (const c10::Error&) {
-    return Status::error(fmt::format("checkpoint '{}' is not readable", path));
+    return Status::corruption(fmt::format("checkpoint '{}' is not readable", path));
   }
   c10::IValue stored, step;
   if (!archive.try_read("fingerprint", stored) || !stored.isString() ||
       !archive.try_read("step", step) || !step.isInt()) {
-    return Status::error(fmt::format("'{}' is not a supernet checkpoint", path));
+    return Status::corruption(fmt::format("'{}' is not a supernet checkpoint", path));
   }
   if (stored.toStringRef() != print) {
-    return Status::error(
+    return Status::failed_precondition(
         fmt::format("checkpoint '{}' belongs to another run ({}); delete it to start over", path,
                     first_difference(stored.toStringRef(), print)));
   }
@@ -142,8 +123,8 @@ StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& pr
       teacher->module().eval();
     }
   } catch (const c10::Error& e) {
-    return Status::error(fmt::format("checkpoint '{}' is damaged: {}", path,
-                                     std::string(e.what_without_backtrace())));
+    return Status::corruption(fmt::format("checkpoint '{}' is damaged: {}", path,
+                                          std::string(e.what_without_backtrace())));
   }
   return step.toInt();
 }
@@ -151,46 +132,41 @@ StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& pr
 }  // namespace
 
 Status check_supernet_options(const SupernetTrainOptions& o) {
-  if (std::find(std::begin(kSchedules), std::end(kSchedules), o.schedule) == std::end(kSchedules)) {
-    return Status::error(fmt::format(
-        "--schedule must be progressive, sandwich, nested, deps or stitch, got '{}'", o.schedule));
+  if (!find_schedule(o.schedule)) {
+    std::vector<std::string> names;
+    for (const Schedule& s : schedules()) names.push_back(s.name);
+    return Status::invalid_argument(
+        fmt::format("--schedule must be {}, got '{}'", join_words(names), o.schedule));
   }
-  if (o.epochs < 1) return Status::error(fmt::format("--epochs must be >= 1, got {}", o.epochs));
+  if (o.epochs < 1)
+    return Status::invalid_argument(fmt::format("--epochs must be >= 1, got {}", o.epochs));
   if (o.batch_size < 1) {
-    return Status::error(fmt::format("--batch-size must be >= 1, got {}", o.batch_size));
+    return Status::invalid_argument(fmt::format("--batch-size must be >= 1, got {}", o.batch_size));
   }
   if (o.random_subnets < 0) {
-    return Status::error(fmt::format("--random-subnets must be >= 0, got {}", o.random_subnets));
+    return Status::invalid_argument(
+        fmt::format("--random-subnets must be >= 0, got {}", o.random_subnets));
   }
-  if (o.schedule == "progressive" && o.random_subnets < 1) {
-    return Status::error("--random-subnets must be >= 1 with --schedule progressive, got 0");
+  const Schedule& schedule = *find_schedule(o.schedule);
+  if (o.random_subnets < schedule.min_random_subnets) {
+    return Status::invalid_argument(
+        fmt::format("--random-subnets must be >= {} with --schedule {}, got {}",
+                    schedule.min_random_subnets, schedule.name, o.random_subnets));
   }
   if (o.shrink_start < 0 || o.shrink_start >= 1) {
-    return Status::error(fmt::format("--shrink-start must be in [0, 1), got {}", o.shrink_start));
+    return Status::invalid_argument(
+        fmt::format("--shrink-start must be in [0, 1), got {}", o.shrink_start));
   }
   if (o.epsilon <= 0 || o.epsilon > 1) {
-    return Status::error(fmt::format("--epsilon must be in (0, 1], got {}", o.epsilon));
+    return Status::invalid_argument(fmt::format("--epsilon must be in (0, 1], got {}", o.epsilon));
   }
   return Status::ok();
 }
 
 Status check_schedule(const SupernetTrainOptions& o, const Supernet& net) {
-  if ((o.schedule == "stitch") != (net.family() == "stitch") && !o.only) {
-    return Status::error(
-        net.family() == "stitch"
-            ? fmt::format("family stitch trains with --schedule stitch (anchors, then their "
-                          "stitches), got --schedule {}",
-                          o.schedule)
-            : fmt::format("--schedule stitch trains the anchors of a stitch supernet; family {} "
-                          "takes progressive, sandwich, nested or deps",
-                          net.family()));
-  }
-  if (o.schedule == "progressive" && !net.has_phase("kernel")) {
-    return Status::error(fmt::format(
-        "--schedule progressive shrinks kernels, depths and expand ratios (family ofa); family "
-        "{} has none",
-        net.family()));
-  }
+  if (o.only) return Status::ok();
+  const std::string unfit = find_schedule(o.schedule)->unfit(net);
+  if (!unfit.empty()) return Status::invalid_argument(unfit);
   return Status::ok();
 }
 
@@ -230,6 +206,7 @@ StatusOr<SupernetTrainReport> train_supernet(
     if (!step.is_ok()) return step.status();
     report.resumed_from = report.steps = step.value();
   }
+  const Schedule& schedule = *find_schedule(o.schedule);
   const int64_t sorted_at = sort_step(o, total);
   const std::vector<int> big = o.only ? *o.only : net.largest();
   net.module().train();
@@ -238,7 +215,7 @@ StatusOr<SupernetTrainReport> train_supernet(
     if (checkpoint.stop_after > 0 && done_here == checkpoint.stop_after) break;
     const int64_t step = report.steps;
     const int64_t epoch = step / per_epoch, b = step % per_epoch;
-    const Phase phase = phase_at(o, step, total);
+    const SchedulePhase phase = phase_at(o, step, total);
     if (step == sorted_at) {
       // The momentum belongs to the old channel order: the shrinking phase
       // starts with a fresh optimizer state, as once-for-all's phases do.
@@ -248,7 +225,7 @@ StatusOr<SupernetTrainReport> train_supernet(
       // A fixed batch, whatever the step: resuming gives the same fit.
       net.begin_phase(phase.name, images.narrow(0, 0, std::min<int64_t>(256, n)));
     }
-    if (o.schedule == "progressive" && phase.shrink && !teacher) {
+    if (schedule.teacher && phase.shrink && !teacher) {
       teacher = net.copy();
       teacher->module().eval();
     }
@@ -263,66 +240,8 @@ StatusOr<SupernetTrainReport> train_supernet(
     const torch::Tensor x = images.index_select(0, idx);
     const torch::Tensor y = labels.index_select(0, idx);
     opt.zero_grad();
-    if (o.schedule == "stitch") {
-      // Anchors first, each on its own; then one configuration a step.
-      std::vector<std::vector<int>> configs = net.anchors();
-      if (phase.shrink) configs = {net.sample("", rng)};
-      for (const auto& c : configs) {
-        net.activate(c);
-        const torch::Tensor ce = torch::nn::functional::cross_entropy(net.forward(x), y);
-        ce.backward();
-        ++report.subnet_passes;
-        report.last_loss = ce.item<double>();
-      }
-    } else if (o.schedule == "progressive" && phase.shrink) {
-      torch::Tensor soft;
-      {
-        torch::NoGradGuard no_grad;
-        soft = torch::softmax(teacher->forward(x) / o.temperature, 1);
-      }
-      for (int i = 0; i < o.random_subnets; ++i) {
-        net.activate(net.sample(phase.name, rng));
-        const torch::Tensor logits = net.forward(x);
-        const torch::Tensor ce = torch::nn::functional::cross_entropy(logits, y);
-        (ce + o.kd_ratio * distillation(logits, soft, o.temperature)).backward();
-        ++report.subnet_passes;
-        report.last_loss = ce.item<double>();
-      }
-    } else {
-      // The largest sub-network learns from the labels and teaches the rest.
-      net.activate(big);
-      const torch::Tensor logits = net.forward(x);
-      const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y);
-      loss.backward();
-      ++report.subnet_passes;
-      report.last_loss = loss.item<double>();
-      if (phase.shrink) {
-        double scale = 1;
-        if (o.schedule == "deps") {
-          // Linear ramp of the sub-networks' scale from epsilon to 1.
-          const double begin = std::ceil(o.shrink_start * static_cast<double>(total));
-          const double t = (step - begin) / std::max(1.0, total - begin);
-          scale = o.epsilon + (1 - o.epsilon) * std::clamp(t, 0.0, 1.0);
-        }
-        if (o.schedule == "nested") {
-          // SortedNet / MatFormer: nested models on the labels alone.
-          for (int i = 0; i < o.random_subnets; ++i) {
-            net.activate(net.sample("nested", rng));
-            torch::nn::functional::cross_entropy(net.forward(x), y).backward();
-            ++report.subnet_passes;
-          }
-        } else {
-          const torch::Tensor soft = torch::softmax(logits.detach() / o.temperature, 1);
-          std::vector<std::vector<int>> subnets = {net.smallest()};
-          for (int i = 0; i < o.random_subnets; ++i) subnets.push_back(net.sample("", rng));
-          for (const auto& c : subnets) {
-            net.activate(c);
-            (distillation(net.forward(x), soft, o.temperature) * scale).backward();
-            ++report.subnet_passes;
-          }
-        }
-      }
-    }
+    ScheduleStep run{net, x, y, rng, o, phase, step, total, big, teacher.get(), report};
+    schedule.step(run);
     opt.step();
     ++report.steps;
     ++done_here;

@@ -50,7 +50,7 @@ StatusOr<std::string> find_file(const std::string& folder, const std::string& ba
     std::filesystem::path p = dir / name;
     if (std::filesystem::is_regular_file(p, ec)) return p.string();
   }
-  return Status::error(fmt::format("missing file {}[.gz]", (dir / base).string()));
+  return Status::invalid_argument(fmt::format("missing file {}[.gz]", (dir / base).string()));
 }
 
 int64_t count_of(const IdxArray& a) { return a.shape.empty() ? 0 : a.shape[0]; }
@@ -73,15 +73,16 @@ at::Tensor to_images(const IdxArray& images, double mean, double stddev) {
 
 StatusOr<IdxArray> read_idx(const std::string& path) {
   GzFile file(gzopen(path.c_str(), "rb"));
-  if (!file) return Status::error(fmt::format("{}: cannot open", path));
+  if (!file) return Status::invalid_argument(fmt::format("{}: cannot open", path));
   gzbuffer(file.get(), 1 << 17);
 
   std::array<uint8_t, 4> magic{};
   int64_t got = read_bytes(file.get(), magic.data(), 4);
-  if (got < 0) return Status::error(fmt::format("{}: {}", path, gz_error(file.get())));
-  if (got < 4) return Status::error(fmt::format("{}: truncated header ({} bytes)", path, got));
+  if (got < 0) return Status::invalid_argument(fmt::format("{}: {}", path, gz_error(file.get())));
+  if (got < 4)
+    return Status::invalid_argument(fmt::format("{}: truncated header ({} bytes)", path, got));
   if (magic[0] != 0 || magic[1] != 0 || magic[2] != 0x08 || magic[3] == 0) {
-    return Status::error(fmt::format(
+    return Status::invalid_argument(fmt::format(
         "{}: bad magic number {:02x}{:02x}{:02x}{:02x}, expected 000008nn (unsigned byte IDX)",
         path, magic[0], magic[1], magic[2], magic[3]));
   }
@@ -90,9 +91,9 @@ StatusOr<IdxArray> read_idx(const std::string& path) {
   const int ndims = magic[3];
   std::vector<uint8_t> dims(4 * ndims);
   got = read_bytes(file.get(), dims.data(), static_cast<int64_t>(dims.size()));
-  if (got < 0) return Status::error(fmt::format("{}: {}", path, gz_error(file.get())));
+  if (got < 0) return Status::invalid_argument(fmt::format("{}: {}", path, gz_error(file.get())));
   if (got < static_cast<int64_t>(dims.size())) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("{}: truncated header ({} of {} dimension bytes)", path, got, dims.size()));
   }
   int64_t total = 1;
@@ -102,16 +103,16 @@ StatusOr<IdxArray> read_idx(const std::string& path) {
     out.shape.push_back(n);
     total *= n;
     if (total > kMaxBytes) {
-      return Status::error(
+      return Status::invalid_argument(
           fmt::format("{}: dimensions too large (over {} bytes)", path, kMaxBytes));
     }
   }
 
   out.data.resize(total);
   got = read_bytes(file.get(), out.data.data(), total);
-  if (got < 0) return Status::error(fmt::format("{}: {}", path, gz_error(file.get())));
+  if (got < 0) return Status::invalid_argument(fmt::format("{}: {}", path, gz_error(file.get())));
   if (got < total) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("{}: truncated: expected {} data bytes, got {}", path, total, got));
   }
   return out;
@@ -131,25 +132,25 @@ StatusOr<Dataset> load_idx_dataset(const std::string& folder) {
     arrays[i] = std::move(array).value();
     const size_t want_dims = i % 2 == 0 ? 3 : 1;
     if (arrays[i].shape.size() != want_dims) {
-      return Status::error(fmt::format("{}: expected {} dimensions ({}), got {}", paths[i],
-                                       want_dims, i % 2 == 0 ? "images" : "labels",
-                                       arrays[i].shape.size()));
+      return Status::invalid_argument(
+          fmt::format("{}: expected {} dimensions ({}), got {}", paths[i], want_dims,
+                      i % 2 == 0 ? "images" : "labels", arrays[i].shape.size()));
     }
   }
   for (size_t i = 0; i < 4; i += 2) {
     if (count_of(arrays[i]) != count_of(arrays[i + 1])) {
-      return Status::error(fmt::format("count mismatch: {} has {} images but {} has {} labels",
-                                       paths[i], count_of(arrays[i]), paths[i + 1],
-                                       count_of(arrays[i + 1])));
+      return Status::invalid_argument(
+          fmt::format("count mismatch: {} has {} images but {} has {} labels", paths[i],
+                      count_of(arrays[i]), paths[i + 1], count_of(arrays[i + 1])));
     }
   }
   const IdxArray& train = arrays[0];
   const IdxArray& test = arrays[2];
-  if (train.data.empty()) return Status::error(fmt::format("{}: no images", paths[0]));
+  if (train.data.empty()) return Status::invalid_argument(fmt::format("{}: no images", paths[0]));
   if (test.shape[1] != train.shape[1] || test.shape[2] != train.shape[2]) {
-    return Status::error(fmt::format("{}: images are {}x{} but {} has {}x{}", paths[2],
-                                     test.shape[1], test.shape[2], paths[0], train.shape[1],
-                                     train.shape[2]));
+    return Status::invalid_argument(fmt::format("{}: images are {}x{} but {} has {}x{}", paths[2],
+                                                test.shape[1], test.shape[2], paths[0],
+                                                train.shape[1], train.shape[2]));
   }
 
   // Mean and standard deviation of the training pixels, exactly, from a histogram.
@@ -177,6 +178,38 @@ StatusOr<Dataset> load_idx_dataset(const std::string& folder) {
   }
   out.classes = max_label + 1;
   return out;
+}
+
+namespace {
+
+DataSplit cut(const Dataset& d, int64_t val, int64_t rest, int64_t test) {
+  const int64_t m = d.test_images.size(0);
+  const int64_t t = test > 0 ? std::min(test, m) : m;
+  return {d.train_images.narrow(0, 0, val),    d.train_labels.narrow(0, 0, val),
+          d.train_images.narrow(0, val, rest), d.train_labels.narrow(0, val, rest),
+          d.test_images.narrow(0, 0, t),       d.test_labels.narrow(0, 0, t)};
+}
+
+}  // namespace
+
+StatusOr<DataSplit> split_for_training(const Dataset& d, int64_t val, int64_t train, int64_t test) {
+  const int64_t n = d.train_images.size(0);
+  if (val >= n) {
+    return Status::invalid_argument(
+        fmt::format("--val-samples {} leaves no training images of {}", val, n));
+  }
+  return cut(d, val, train > 0 ? std::min(train, n - val) : n - val, test);
+}
+
+StatusOr<DataSplit> split_for_calibration(const Dataset& d, int64_t val, int64_t calibration,
+                                          int64_t test) {
+  const int64_t n = d.train_images.size(0);
+  if (val < 1 || val + calibration > n) {
+    return Status::invalid_argument(
+        fmt::format("--val-samples {} plus {} calibration images exceed the {} training images",
+                    val, calibration, n));
+  }
+  return cut(d, val, calibration, test);
 }
 
 }  // namespace sylva::evaluators

@@ -49,4 +49,20 @@ struct Dataset {
 // Loads the four IDX files from `folder`.
 StatusOr<Dataset> load_idx_dataset(const std::string& folder);
 
+// How the supernet verbs and the supernet evaluator cut a dataset, written
+// once: the first `val` training images score val_acc, the `rest` after them
+// are trained on (supernet train) or recalibrate batch norm (evaluation,
+// sweep, export), and the first `test` test images (0: all) score test_acc.
+struct DataSplit {
+  at::Tensor val_x, val_y, rest_x, rest_y, test_x, test_y;
+};
+// Training: `train` images after the validation ones (0 or more than are
+// left: all that are left); "--val-samples V leaves no training images of N".
+StatusOr<DataSplit> split_for_training(const Dataset& d, int64_t val, int64_t train,
+                                       int64_t test = 0);
+// Calibration: exactly `calibration` images after the validation ones;
+// "--val-samples V plus C calibration images exceed the N training images".
+StatusOr<DataSplit> split_for_calibration(const Dataset& d, int64_t val, int64_t calibration,
+                                          int64_t test);
+
 }  // namespace sylva::evaluators

@@ -40,10 +40,11 @@ StatusOr<ModelShape> parse_input_shape(const std::string& text, int64_t classes)
   long long c = 0, h = 0, w = 0;
   if (!(in >> c >> c1 >> h >> c2 >> w) || c1 != ',' || c2 != ',' || c < 1 || h < 1 || w < 1 ||
       in.peek() != EOF) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("--input-shape expects C,H,W with positive sizes, got '{}'", text));
   }
-  if (classes < 1) return Status::error(fmt::format("--classes must be >= 1, got {}", classes));
+  if (classes < 1)
+    return Status::invalid_argument(fmt::format("--classes must be >= 1, got {}", classes));
   shape.channels = c;
   shape.height = h;
   shape.width = w;
@@ -71,7 +72,7 @@ StatusOr<PackedWeights> unpack_weights(const std::string& artifact) {
   PackedWeights out;
   if (eol == std::string::npos || !(header >> magic) || magic != kMagic ||
       !(header >> out.shape.channels >> out.shape.height >> out.shape.width >> out.shape.classes)) {
-    return Status::error("the stored weights are not a sylva weights artifact");
+    return Status::corruption("the stored weights are not a sylva weights artifact");
   }
   out.weights = artifact.substr(eol + 1);
   return out;
@@ -89,10 +90,10 @@ Status export_torchscript(const Space& space, const Architecture& arch, const st
     torch::jit::Module module = to_torchscript(*net.value());
     module.save(path);
   } catch (const c10::Error& e) {
-    return Status::error(
+    return Status::io_error(
         fmt::format("cannot export to '{}': {}", path, e.what_without_backtrace()));
   } catch (const std::exception& e) {
-    return Status::error(fmt::format("cannot export to '{}': {}", path, e.what()));
+    return Status::io_error(fmt::format("cannot export to '{}': {}", path, e.what()));
   }
   return Status::ok();
 }

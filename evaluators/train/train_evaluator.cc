@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -68,37 +69,45 @@ double latency_ms(NetworkImpl& net, const InputShape& in) {
 }
 
 Status validate(const TrainOptions& o) {
-  if (o.epochs < 1) return Status::error(fmt::format("--epochs must be >= 1, got {}", o.epochs));
+  if (o.epochs < 1)
+    return Status::invalid_argument(fmt::format("--epochs must be >= 1, got {}", o.epochs));
   if (o.batch_size < 1) {
-    return Status::error(fmt::format("--batch-size must be >= 1, got {}", o.batch_size));
+    return Status::invalid_argument(fmt::format("--batch-size must be >= 1, got {}", o.batch_size));
   }
   if (o.train_samples < 0) {
-    return Status::error(fmt::format("--train-samples must be >= 0, got {}", o.train_samples));
+    return Status::invalid_argument(
+        fmt::format("--train-samples must be >= 0, got {}", o.train_samples));
   }
   if (o.val_samples < 1) {
-    return Status::error(fmt::format("--val-samples must be >= 1, got {}", o.val_samples));
+    return Status::invalid_argument(
+        fmt::format("--val-samples must be >= 1, got {}", o.val_samples));
   }
   if (o.test_samples < 0) {
-    return Status::error(fmt::format("--test-samples must be >= 0, got {}", o.test_samples));
+    return Status::invalid_argument(
+        fmt::format("--test-samples must be >= 0, got {}", o.test_samples));
   }
   if (!(o.lr > 0) || !std::isfinite(o.lr)) {
-    return Status::error(fmt::format("--lr must be a positive finite number, got {}", o.lr));
+    return Status::invalid_argument(
+        fmt::format("--lr must be a positive finite number, got {}", o.lr));
   }
   if (o.optimizer != "sgd" && o.optimizer != "adamw") {
-    return Status::error(fmt::format("--optimizer must be sgd or adamw, got '{}'", o.optimizer));
+    return Status::invalid_argument(
+        fmt::format("--optimizer must be sgd or adamw, got '{}'", o.optimizer));
   }
   if (!std::isfinite(o.weight_decay)) {
-    return Status::error(fmt::format("--weight-decay must be finite, got {}", o.weight_decay));
+    return Status::invalid_argument(
+        fmt::format("--weight-decay must be finite, got {}", o.weight_decay));
   }
   if (!(o.reject_below >= 0 && o.reject_below <= 100)) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("--reject-below must be a percentage in [0, 100], got {}", o.reject_below));
   }
   if (o.reject_after < 0) {
-    return Status::error(fmt::format("--reject-after must be >= 0, got {}", o.reject_after));
+    return Status::invalid_argument(
+        fmt::format("--reject-after must be >= 0, got {}", o.reject_after));
   }
   if ((o.reject_below > 0) != (o.reject_after > 0)) {
-    return Status::error(
+    return Status::invalid_argument(
         "--reject-below ACC and --reject-after STEPS go together (early rejection needs both)");
   }
   return Status::ok();
@@ -151,6 +160,41 @@ std::unique_ptr<torch::optim::Optimizer> TrainEvaluator::make_optimizer(NetworkI
       torch::optim::SGDOptions(options_.lr).momentum(0.9).nesterov(true).weight_decay(wd));
 }
 
+namespace {
+
+// Accuracy in percent, in chunks, without gradients; `check` runs before
+// each chunk (the trial's timeout).
+double chunked_accuracy(NetworkImpl& net, const at::Tensor& x, const at::Tensor& y,
+                        const std::function<void()>& check) {
+  torch::NoGradGuard no_grad;
+  net.eval();
+  const int64_t n = x.size(0);
+  int64_t correct = 0;
+  for (int64_t b = 0; b < n; b += kEvalChunk) {
+    check();
+    const int64_t e = std::min(n, b + kEvalChunk);
+    auto logits = net.forward(x.slice(0, b, e));
+    correct += logits.argmax(1).eq(y.slice(0, b, e)).sum().item<int64_t>();
+  }
+  return n == 0 ? 0.0 : 100.0 * static_cast<double>(correct) / static_cast<double>(n);
+}
+
+// A candidate stopped by early rejection: PRUNED with what it had.
+EvalResult rejected(double acc, int64_t steps, double below, const Cost& cost, double seconds) {
+  EvalResult result;
+  result.state = TrialState::kPruned;
+  result.message = fmt::format("rejected: val_acc {:.2f} after {} steps is below --reject-below {}",
+                               acc, steps, below);
+  result.metrics = {{"val_acc", acc},
+                    {"params", static_cast<double>(cost.params)},
+                    {"flops", static_cast<double>(cost.flops)},
+                    {"train_seconds", seconds},
+                    {"rejected_at_step", static_cast<double>(steps)}};
+  return result;
+}
+
+}  // namespace
+
 EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   const auto start = Clock::now();
   auto check_timeout = [&] {
@@ -178,19 +222,8 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   const Cost cost = measure_cost(*net);
   auto optimizer = make_optimizer(*net);
 
-  // Accuracy in percent, in chunks, without gradients.
   auto accuracy = [&](const at::Tensor& x, const at::Tensor& y) {
-    torch::NoGradGuard no_grad;
-    net->eval();
-    const int64_t n = x.size(0);
-    int64_t correct = 0;
-    for (int64_t b = 0; b < n; b += kEvalChunk) {
-      check_timeout();
-      const int64_t e = std::min(n, b + kEvalChunk);
-      auto logits = net->forward(x.slice(0, b, e));
-      correct += logits.argmax(1).eq(y.slice(0, b, e)).sum().item<int64_t>();
-    }
-    return n == 0 ? 0.0 : 100.0 * static_cast<double>(correct) / static_cast<double>(n);
+    return chunked_accuracy(*net, x, y, check_timeout);
   };
 
   const int64_t n = train_x_.size(0);
@@ -232,16 +265,7 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
         net->train();
         if (acc < options_.reject_below) {
           const std::chrono::duration<double> seconds = Clock::now() - start;
-          result.state = TrialState::kPruned;
-          result.message =
-              fmt::format("rejected: val_acc {:.2f} after {} steps is below --reject-below {}", acc,
-                          step + 1, options_.reject_below);
-          result.metrics = {{"val_acc", acc},
-                            {"params", static_cast<double>(cost.params)},
-                            {"flops", static_cast<double>(cost.flops)},
-                            {"train_seconds", seconds.count()},
-                            {"rejected_at_step", static_cast<double>(step + 1)}};
-          return result;
+          return rejected(acc, step + 1, options_.reject_below, cost, seconds.count());
         }
       }
     }
@@ -276,12 +300,13 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
 
   const int64_t available = data->train_images.size(0);
   if (options.val_samples >= available) {
-    return Status::error(fmt::format("--val-samples must be < {} (the training images), got {}",
-                                     available, options.val_samples));
+    return Status::invalid_argument(
+        fmt::format("--val-samples must be < {} (the training images), got {}", available,
+                    options.val_samples));
   }
   const int64_t left = available - options.val_samples;
   if (options.train_samples > left) {
-    return Status::error(fmt::format(
+    return Status::invalid_argument(fmt::format(
         "--train-samples must be <= {} (training images left after --val-samples {}), got {}", left,
         options.val_samples, options.train_samples));
   }
@@ -289,15 +314,15 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
   const int64_t train_count = options.train_samples == 0 ? left : options.train_samples;
   const int64_t total_steps = steps_per_epoch_for(train_count, options.batch_size) * options.epochs;
   if (options.reject_after > total_steps) {
-    return Status::error(fmt::format(
+    return Status::invalid_argument(fmt::format(
         "--reject-after {} is past the last training step ({} = {} epoch(s) of {} images in "
         "batches of {})",
         options.reject_after, total_steps, options.epochs, train_count, options.batch_size));
   }
   const int64_t tests = data->test_images.size(0);
   if (options.test_samples > tests) {
-    return Status::error(fmt::format("--test-samples must be <= {} (the test images), got {}",
-                                     tests, options.test_samples));
+    return Status::invalid_argument(fmt::format(
+        "--test-samples must be <= {} (the test images), got {}", tests, options.test_samples));
   }
 
   const std::vector<int64_t> perm = fixed_permutation(available, kSplitSeed);
@@ -333,9 +358,44 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
   return make_train_evaluator(options, std::make_shared<const Dataset>(std::move(data).value()));
 }
 
+namespace {
+
+// The training options, with TrainOptions' defaults; `supernet train` and
+// the supernet evaluator read some of them too.
+std::vector<OptionDef> train_options() {
+  const TrainOptions d;
+  auto stored = [](std::string name, std::string help, std::string value) {
+    return OptionDef{std::move(name), std::move(help), std::move(value), OptionDef::kFilled, true};
+  };
+  return {
+      stored("dataset", "folder of MNIST-format IDX files (.gz or plain); default Fashion-MNIST",
+             ""),
+      stored("epochs", "training epochs per trial", std::to_string(d.epochs)),
+      stored("train-samples", "training images per trial; 0: all", std::to_string(d.train_samples)),
+      stored("val-samples", "images held out of training for val_acc",
+             std::to_string(d.val_samples)),
+      stored("test-samples", "test images for test_acc; 0: all", std::to_string(d.test_samples)),
+      stored("batch-size", "mini-batch size", std::to_string(d.batch_size)),
+      stored("lr", "peak learning rate (cosine schedule)", fmt::format("{:g}", d.lr)),
+      stored("optimizer", "sgd (momentum 0.9) | adamw", d.optimizer),
+      stored("weight-decay", "weight decay; -1: the optimizer's default (sgd 5e-4, adamw 0.05)",
+             fmt::format("{:g}", d.weight_decay)),
+      stored("reject-below",
+             "early rejection: stop a candidate whose val_acc (%) is below this after "
+             "--reject-after steps; it is PRUNED",
+             fmt::format("{:g}", d.reject_below)),
+      stored("reject-after", "early rejection: training steps before the check",
+             std::to_string(d.reject_after)),
+  };
+}
+
+}  // namespace
+
 void register_train_evaluator() {
-  register_evaluator({"train", "trains each candidate with LibTorch on an image dataset",
-                      /*trains=*/true, nullptr,
+  register_evaluator({"train",
+                      "trains each candidate with LibTorch on an image dataset",
+                      /*trains=*/true,
+                      nullptr,
                       [](const OptionReader& c) -> StatusOr<std::unique_ptr<Evaluator>> {
                         TrainOptions t;
                         t.dataset = c.text("dataset");
@@ -359,7 +419,9 @@ void register_train_evaluator() {
                         t.reject_below = reject_below;
                         t.reject_after = reject_after;
                         return make_train_evaluator(t);
-                      }});
+                      },
+                      train_options(),
+                      {}});
 }
 
 }  // namespace sylva::evaluators

@@ -125,7 +125,8 @@ class Builder {
 
  private:
   static Status fail(const BracketNode& n, const std::string& what) {
-    return Status::error(fmt::format("einspace: '{}' at column {}: {}", n.name, n.col, what));
+    return Status::invalid_argument(
+        fmt::format("einspace: '{}' at column {}: {}", n.name, n.col, what));
   }
 
   // The op of a node that must be an op node (after pass-throughs).
@@ -294,7 +295,7 @@ StatusOr<std::shared_ptr<NetworkImpl>> build_einspace_network(const std::string&
                                                               const InputShape& input,
                                                               const EinspaceBuildOptions& opt) {
   if (input.channels <= 0 || input.height <= 0 || input.width <= 0 || input.classes <= 0) {
-    return Status::error(fmt::format(
+    return Status::invalid_argument(fmt::format(
         "einspace: input shape must be positive, got channels={} height={} width={} classes={}",
         input.channels, input.height, input.width, input.classes));
   }

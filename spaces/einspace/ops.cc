@@ -106,17 +106,18 @@ StatusOr<Op> make_family_op(const std::string& family, const std::vector<int64_t
   for (const Family& f : kFamilies) {
     if (family != f.name) continue;
     if (static_cast<int>(args.size()) != f.arity) {
-      if (f.arity == 0) return Status::error(fmt::format("op '{}' takes no arguments", family));
-      return Status::error(fmt::format("op '{}' takes {} argument(s): {}; got {}", family, f.arity,
-                                       f.args, args.size()));
+      if (f.arity == 0)
+        return Status::invalid_argument(fmt::format("op '{}' takes no arguments", family));
+      return Status::invalid_argument(fmt::format("op '{}' takes {} argument(s): {}; got {}",
+                                                  family, f.arity, f.args, args.size()));
     }
     if (!valid_args(f.kind, args)) {
-      return Status::error(
+      return Status::invalid_argument(
           fmt::format("op '{}' takes {}; got ({})", family, f.args, fmt::join(args, " ")));
     }
     return Op{f.kind, args};
   }
-  return Status::error(
+  return Status::invalid_argument(
       fmt::format("unknown op '{}' (known: {})", family, fmt::join(family_names(), ", ")));
 }
 

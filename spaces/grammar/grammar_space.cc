@@ -185,10 +185,11 @@ StatusOr<Architecture> GrammarSpace::make(const std::vector<int>& decisions) con
   try {
     d = derive(decisions);
   } catch (const std::invalid_argument& e) {
-    return Status::error(fmt::format("not an architecture of space '{}': {}", name_, e.what()));
+    return Status::invalid_argument(
+        fmt::format("not an architecture of space '{}': {}", name_, e.what()));
   }
   if (!d.complete) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("not an architecture of space '{}': {} decisions given, more needed", name_,
                     decisions.size()));
   }
@@ -235,7 +236,7 @@ StatusOr<Architecture> GrammarSpace::parse_canonical(const std::string& text) co
                                                                  int depth) -> Status {
     const GrammarRule& r = grammar_.rules[rule];
     if (n.name != r.name) {
-      return Status::error(
+      return Status::invalid_argument(
           fmt::format("canonical form: expected rule '{}', got '{}'", r.name, n.name));
     }
     std::vector<int> legal = allowed(rule, depth);
@@ -252,8 +253,9 @@ StatusOr<Architecture> GrammarSpace::parse_canonical(const std::string& text) co
     if (chosen < 0) {
       std::vector<std::string> got;
       for (const auto& c : n.children) got.push_back(c.name);
-      return Status::error(fmt::format("canonical form: '{}' has no alternative '{}' at depth {}",
-                                       r.name, join(got, " "), depth));
+      return Status::invalid_argument(
+          fmt::format("canonical form: '{}' has no alternative '{}' at depth {}", r.name,
+                      join(got, " "), depth));
     }
     if (r.alternatives.size() > 1) decisions.push_back(chosen);
     const auto& syms = r.alternatives[legal[chosen]].symbols;

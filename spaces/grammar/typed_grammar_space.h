@@ -5,7 +5,7 @@
 //
 // Valid by construction: a choice is offered only when the derivation can
 // still be completed into a valid network within the budgets (%max-depth,
-// %max-nodes, %max-params, %max-activation). The engine proves that by
+// %max-nodes, %max-params, %max-activation). The strategy proves that by
 // finding a completion (a witness) with a bounded depth-first search that
 // tries the cheapest alternatives first and, inside the second of two
 // branches, can finish by copying the first branch, which always aggregates.
@@ -17,8 +17,14 @@
 // index is the grammar alternative, the same in every context, so a kept
 // suffix means the same thing after a variation. The choices list every
 // alternative; those without a witness have prior 0 and are never taken by
-// the engines (a hand-written tree may take one: it is checked as it is
+// the strategies (a hand-written tree may take one: it is checked as it is
 // applied). Replaying stored decisions runs no witness search.
+//
+// Implemented in typed_grammar_space.cc (this class: the per-rule tables,
+// choices, make, parse, slots, size), typed_machine.{h,cc} (Machine: the
+// derivation as a stack machine, and the witness search) and
+// typed_cursor.{h,cc} (Cursor: decision by decision, with the offered
+// choices). The two .h files are private to those three .cc files.
 #pragma once
 
 #include <atomic>

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <utility>
 
+#include "spaces/builders.h"
 #include "spaces/nets/blocks.h"
 
 namespace sylva {
@@ -27,7 +28,7 @@ std::string describe(const std::vector<int>& v) {
 StatusOr<BlockPtr> op_at(const std::string& where, const std::string& name, int64_t cin,
                          int64_t cout, int64_t stride) {
   auto op = make_op(name, cin, cout, stride);
-  if (!op.is_ok()) return Status::error(where + ": " + op.status().message());
+  if (!op.is_ok()) return Status::invalid_argument(where + ": " + op.status().message());
   return op;
 }
 
@@ -36,7 +37,7 @@ StatusOr<std::vector<BlockPtr>> build_chain(const BuildSpec& spec,
                                             const InputShape& input) {
   const int n = static_cast<int>(primitives.size());
   if (spec.head_channels < 0) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("chain: head channels must be >= 0, got {}", spec.head_channels));
   }
   // Layer indices that halve the resolution and double the width.
@@ -45,14 +46,14 @@ StatusOr<std::vector<BlockPtr>> build_chain(const BuildSpec& spec,
     int sum = 0;
     for (int s : spec.stages) {
       if (s <= 0) {
-        return Status::error(fmt::format(
+        return Status::invalid_argument(fmt::format(
             "chain: every stage needs at least one layer, got stages {}", describe(spec.stages)));
       }
       if (sum < n) reduces[sum] = true;
       sum += s;
     }
     if (sum != n) {
-      return Status::error(
+      return Status::invalid_argument(
           fmt::format("chain: stages {} sum to {} layers but the architecture has {} primitives",
                       describe(spec.stages), sum, n));
     }
@@ -84,12 +85,12 @@ StatusOr<std::vector<BlockPtr>> build_cell(const BuildSpec& spec,
                                            const std::vector<std::string>& primitives,
                                            const InputShape& input) {
   if (primitives.size() != 6) {
-    return Status::error(fmt::format(
+    return Status::invalid_argument(fmt::format(
         "cell: a cell has 6 edges (1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2), got {} primitives",
         primitives.size()));
   }
   if (spec.cells_per_stage <= 0) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("cell: cells per stage must be positive, got {}", spec.cells_per_stage));
   }
   std::vector<BlockPtr> blocks;
@@ -137,20 +138,24 @@ StatusOr<std::shared_ptr<NetworkImpl>> build_network(const BuildSpec& spec,
                                                      const Architecture& arch,
                                                      const InputShape& input) {
   if (input.channels <= 0 || input.height <= 0 || input.width <= 0 || input.classes <= 0) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("input shape must be positive, got channels={} height={} width={} classes={}",
                     input.channels, input.height, input.width, input.classes));
   }
-  if (spec.builder == "einspace") return build_einspace_network(arch.canonical, input);
-  if (spec.builder != "chain" && spec.builder != "cell") {
-    return Status::error(
-        fmt::format("unknown builder '{}' (known: chain, cell, einspace)", spec.builder));
+  const BuilderDef* builder = find_builder(spec.builder);
+  if (!builder) {
+    return Status::invalid_argument(
+        fmt::format("unknown builder '{}' (known: {})", spec.builder, join(builder_names(), ", ")));
+  }
+  if (builder->kind == BuilderKind::kEinspace) {
+    return build_einspace_network(arch.canonical, input);
   }
   // Only chain and cell have a stem.
   if (spec.stem_channels <= 0) {
-    return Status::error(fmt::format("stem channels must be positive, got {}", spec.stem_channels));
+    return Status::invalid_argument(
+        fmt::format("stem channels must be positive, got {}", spec.stem_channels));
   }
-  StatusOr<std::vector<BlockPtr>> blocks = spec.builder == "chain"
+  StatusOr<std::vector<BlockPtr>> blocks = builder->kind == BuilderKind::kChain
                                                ? build_chain(spec, arch.primitives, input)
                                                : build_cell(spec, arch.primitives, input);
   if (!blocks.is_ok()) return blocks.status();

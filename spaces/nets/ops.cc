@@ -65,10 +65,11 @@ StatusOr<std::shared_ptr<BlockImpl>> make_op(const std::string& name, int64_t ci
                                              int64_t stride) {
   const OpDef* op = find_op(name);
   if (!op) {
-    return Status::error(fmt::format("unknown op '{}' (known: {})", name, join(op_names(), ", ")));
+    return Status::invalid_argument(
+        fmt::format("unknown op '{}' (known: {})", name, join(op_names(), ", ")));
   }
   if (cin <= 0 || cout <= 0 || stride <= 0) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("op '{}': channels and stride must be positive, got cin={} "
                     "cout={} stride={}",
                     name, cin, cout, stride));

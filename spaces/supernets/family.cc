@@ -39,8 +39,8 @@ const SupernetFamily* supernet_family_of_source(const std::string& source) {
 
 StatusOr<const SupernetFamily*> supernet_family(const std::string& name) {
   if (const SupernetFamily* f = find_supernet_family(name)) return f;
-  return Status::error(fmt::format("supernet family '{}' is unknown (families: {})", name,
-                                   join(supernet_family_names(), ", ")));
+  return Status::invalid_argument(fmt::format("supernet family '{}' is unknown (families: {})",
+                                              name, join(supernet_family_names(), ", ")));
 }
 
 std::vector<std::string> supernet_family_names() {

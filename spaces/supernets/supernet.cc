@@ -22,8 +22,8 @@ Status save_supernet(Supernet& net, const std::string& path) {
     net.module().save(archive);
     archive.save_to(path);
   } catch (const c10::Error& e) {
-    return Status::error(fmt::format("cannot write supernet '{}': {}", path,
-                                     std::string(e.what_without_backtrace())));
+    return Status::io_error(fmt::format("cannot write supernet '{}': {}", path,
+                                        std::string(e.what_without_backtrace())));
   }
   return Status::ok();
 }
@@ -34,11 +34,11 @@ StatusOr<std::string> spec_of(torch::serialize::InputArchive& archive, const std
   try {
     archive.load_from(path);
   } catch (const c10::Error&) {
-    return Status::error(fmt::format("'{}' is not a readable supernet file", path));
+    return Status::invalid_argument(fmt::format("'{}' is not a readable supernet file", path));
   }
   c10::IValue text;
   if (!archive.try_read("spec", text) || !text.isString()) {
-    return Status::error(fmt::format("'{}' holds no supernet spec", path));
+    return Status::invalid_argument(fmt::format("'{}' holds no supernet spec", path));
   }
   return text.toStringRef();
 }
@@ -55,12 +55,12 @@ StatusOr<std::unique_ptr<Supernet>> load_supernet(const std::string& path) {
   auto spec = spec_of(archive, path);
   if (!spec.is_ok()) return spec.status();
   auto net = make_supernet(spec.value());
-  if (!net.is_ok()) return Status::error(path + ": " + net.status().message());
+  if (!net.is_ok()) return Status::invalid_argument(path + ": " + net.status().message());
   try {
     net.value()->module().load(archive);
   } catch (const c10::Error& e) {
-    return Status::error(fmt::format("'{}': weights do not fit its spec: {}", path,
-                                     std::string(e.what_without_backtrace())));
+    return Status::corruption(fmt::format("'{}': weights do not fit its spec: {}", path,
+                                          std::string(e.what_without_backtrace())));
   }
   return net;
 }

@@ -1,4 +1,4 @@
-// Every engine behind the ask/tell interface: a golden trace of a fixed-seed
+// Every strategy behind the ask/tell interface: a golden trace of a fixed-seed
 // search on a toy recursive grammar, exact replay after a "kill" at any trial,
 // no architecture proposed twice until the space is exhausted, and options
 // checked by name.
@@ -23,15 +23,15 @@ op    -> "conv3x3" | "skip" | "none" | "conv1x1"
 std::unique_ptr<Space> toy() { return space_from_source("toy", kToy).value(); }
 
 // A deterministic stub objective: larger for more conv3x3, with a hash-based
-// tie-breaker, so that engines have something to climb.
+// tie-breaker, so that strategies have something to climb.
 double score(const Architecture& a) {
   double v = 0;
   for (const auto& p : a.primitives) v += p == "conv3x3" ? 1.0 : p == "none" ? -0.5 : 0.0;
   return v + static_cast<double>(mix_seed(a.hash, 3) >> 11) * 0x1.0p-53;
 }
 
-std::unique_ptr<Strategy> engine(const std::string& name, const Space& space, uint64_t seed,
-                                 StrategyParams params = {}) {
+std::unique_ptr<Strategy> strategy(const std::string& name, const Space& space, uint64_t seed,
+                                   StrategyParams params = {}) {
   StrategyContext ctx;
   ctx.space = &space;
   ctx.seed = seed;
@@ -66,13 +66,13 @@ std::vector<Architecture> run(Strategy& s, int trials) {
   return out;
 }
 
-class Engines : public ::testing::TestWithParam<std::string> {};
+class Strategies : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(Engines, SameSeedSameTraceAndDifferentSeedDiffers) {
+TEST_P(Strategies, SameSeedSameTraceAndDifferentSeedDiffers) {
   auto space = toy();
-  auto a = run(*engine(GetParam(), *space, 7), 60);
-  auto b = run(*engine(GetParam(), *space, 7), 60);
-  auto c = run(*engine(GetParam(), *space, 8), 60);
+  auto a = run(*strategy(GetParam(), *space, 7), 60);
+  auto b = run(*strategy(GetParam(), *space, 7), 60);
+  auto c = run(*strategy(GetParam(), *space, 8), 60);
   ASSERT_EQ(a.size(), 60u);
   int same = 0;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -82,14 +82,14 @@ TEST_P(Engines, SameSeedSameTraceAndDifferentSeedDiffers) {
   EXPECT_LT(same, 10);
 }
 
-TEST_P(Engines, ResumeAfterAKillAtAnyTrialReplaysTheSameSequence) {
+TEST_P(Strategies, ResumeAfterAKillAtAnyTrialReplaysTheSameSequence) {
   auto space = toy();
-  auto full = run(*engine(GetParam(), *space, 11), 80);
+  auto full = run(*strategy(GetParam(), *space, 11), 80);
   ASSERT_EQ(full.size(), 80u);
   for (int killed_at : {0, 1, 9, 16, 17, 40, 79}) {
     // Trials [0, finished) finished; the one being evaluated when the process
-    // died is pending and re-queued; the engine asks from killed_at + 1.
-    auto s = engine(GetParam(), *space, 11);
+    // died is pending and re-queued; the strategy asks from killed_at + 1.
+    auto s = strategy(GetParam(), *space, 11);
     for (int n = 0; n < killed_at; ++n) s->tell(observe(n, full[n]));
     s->pending(full[killed_at]);
     s->tell(observe(killed_at, full[killed_at]));  // the re-queued trial finishes first
@@ -102,13 +102,13 @@ TEST_P(Engines, ResumeAfterAKillAtAnyTrialReplaysTheSameSequence) {
   }
 }
 
-TEST_P(Engines, NeverProposesTwiceAndExhaustsTheSpace) {
+TEST_P(Strategies, NeverProposesTwiceAndExhaustsTheSpace) {
   // 4^2 + ... : enumerate the toy space with depth 3 (op pairs and triples).
   auto space = space_from_source("small", R"(net -> op op op
 op -> "conv3x3" | "skip" | "none"
 )")
                    .value();
-  auto s = engine(GetParam(), *space, 3);
+  auto s = strategy(GetParam(), *space, 3);
   std::set<uint64_t> hashes;
   int n = 0;
   // Several in flight at once, as with workers: ask 3, tell 1, ...
@@ -128,16 +128,16 @@ op -> "conv3x3" | "skip" | "none"
   EXPECT_EQ(hashes.size(), 27u);
 }
 
-TEST_P(Engines, FindsTheBestOfTheToySpaceBetterThanChance) {
+TEST_P(Strategies, FindsTheBestOfTheToySpaceBetterThanChance) {
   // Over 20 seeds, the best score within 40 trials beats random search's
   // (random is the baseline and is checked against itself).
   auto space = toy();
   double mine = 0, baseline = 0;
   for (uint64_t seed = 0; seed < 20; ++seed) {
     double best = -1e9, rbest = -1e9;
-    for (const auto& a : run(*engine(GetParam(), *space, seed), 40))
+    for (const auto& a : run(*strategy(GetParam(), *space, seed), 40))
       best = std::max(best, score(a));
-    for (const auto& a : run(*engine("random", *space, seed + 100), 40))
+    for (const auto& a : run(*strategy("random", *space, seed + 100), 40))
       rbest = std::max(rbest, score(a));
     mine += best;
     baseline += rbest;
@@ -149,9 +149,10 @@ TEST_P(Engines, FindsTheBestOfTheToySpaceBetterThanChance) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(All, Engines, ::testing::Values("random", "evolution", "mcts", "nsga2"));
+INSTANTIATE_TEST_SUITE_P(All, Strategies,
+                         ::testing::Values("random", "evolution", "mcts", "nsga2"));
 
-// Golden traces: trials 24 to 31 (past every engine's random phase) of a
+// Golden traces: trials 24 to 31 (past every strategy's random phase) of a
 // fixed-seed single-worker search on the toy grammar. A change here changes
 // every user's seeded runs: update the golden keys only on purpose, and say
 // so in the commit.
@@ -182,14 +183,14 @@ TEST(EnginesGolden, FixedSeedTraces) {
         "op/conv3x3/block block/op/skip/op/conv3x3", "op/conv3x3/block block/op/none/op/none",
         "op/conv1x1/op/none", "block block/op/skip/op/conv3x3/block block/op/conv1x1/op/skip"}}};
   for (const auto& [name, keys] : golden) {
-    auto trace = run(*engine(name, *space, 2024), 32);
+    auto trace = run(*strategy(name, *space, 2024), 32);
     ASSERT_EQ(trace.size(), 32u) << name;
     for (size_t i = 0; i < keys.size(); ++i)
       EXPECT_EQ(trace[24 + i].key, keys[i]) << name << " " << i;
   }
 }
 
-TEST(EngineOptions, AreCheckedByName) {
+TEST(StrategyOptions, AreCheckedByName) {
   auto space = toy();
   StrategyContext ctx;
   ctx.space = space.get();
@@ -212,7 +213,7 @@ TEST(EngineOptions, AreCheckedByName) {
             "--population does not apply to --strategy random");
 }
 
-TEST(EngineInit, SeedsComeFirstAndBadLinesNameTheFile) {
+TEST(StrategyInit, SeedsComeFirstAndBadLinesNameTheFile) {
   auto space = toy();
   StrategyContext ctx;
   ctx.space = space.get();

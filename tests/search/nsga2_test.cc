@@ -54,7 +54,7 @@ double hypervolume(std::vector<std::pair<double, double>> pts) {
   return area;
 }
 
-double search_hypervolume(const std::string& engine, uint64_t seed, int trials) {
+double search_hypervolume(const std::string& strategy, uint64_t seed, int trials) {
   auto space = space_from_source("ten", R"(net -> op op op op op op op op op op
 op -> "conv3x3" | "conv1x1" | "skip"
 )")
@@ -63,7 +63,7 @@ op -> "conv3x3" | "conv1x1" | "skip"
   ctx.space = space.get();
   ctx.seed = seed;
   ctx.objectives = {{"acc", true}, {"cost", false}};
-  auto s = make_strategy(engine, ctx).value();
+  auto s = make_strategy(strategy, ctx).value();
   std::vector<std::pair<double, double>> seen;
   for (int n = 0; n < trials; ++n) {
     auto a = s->ask(n);

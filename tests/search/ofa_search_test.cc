@@ -1,4 +1,4 @@
-// The engines on the once-for-all configuration space: mutation re-decides
+// The strategies on the once-for-all configuration space: mutation re-decides
 // one decision (a stage's depth redraws that stage's blocks) and crossover
 // swaps whole stages or single decisions of the same kind.
 #include <gtest/gtest.h>

@@ -2,7 +2,7 @@
 // configuration space, against synthetic objectives with known structure:
 // ridge recovers an objective linear in the encoding, the MLP fits an
 // interaction ridge cannot, and with the same number of real evaluations the
-// predictor-assisted engine finds better configurations than the engine alone.
+// predictor-assisted strategy finds better configurations than the strategy alone.
 #include "search/predictor.h"
 
 #include <gtest/gtest.h>

@@ -50,14 +50,15 @@ OfaConfig random_config(const OfaSpec& spec, std::mt19937_64& rng) {
 
 Status check_config(const OfaSpec& spec, const OfaConfig& c) {
   auto bad = [](const std::string& what, int64_t got, const std::vector<int64_t>& ok) {
-    return Status::error(fmt::format("{} is {}, not one of {}", what, got, fmt::join(ok, ", ")));
+    return Status::invalid_argument(
+        fmt::format("{} is {}, not one of {}", what, got, fmt::join(ok, ", ")));
   };
   if (!allowed(spec.resolutions, c.resolution)) {
     return bad("resolution", c.resolution, spec.resolutions);
   }
   const size_t stages = spec.widths.size();
   if (c.depth.size() != stages || c.kernel.size() != stages || c.expand.size() != stages) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("a configuration has {} stages, got {}", stages, c.depth.size()));
   }
   for (size_t s = 0; s < stages; ++s) {
@@ -66,8 +67,9 @@ Status check_config(const OfaSpec& spec, const OfaConfig& c) {
     }
     if (static_cast<int64_t>(c.kernel[s].size()) != c.depth[s] ||
         static_cast<int64_t>(c.expand[s].size()) != c.depth[s]) {
-      return Status::error(fmt::format("stage {} has depth {} but {} kernels and {} expand ratios",
-                                       s + 1, c.depth[s], c.kernel[s].size(), c.expand[s].size()));
+      return Status::invalid_argument(
+          fmt::format("stage {} has depth {} but {} kernels and {} expand ratios", s + 1,
+                      c.depth[s], c.kernel[s].size(), c.expand[s].size()));
     }
     for (int64_t b = 0; b < c.depth[s]; ++b) {
       if (!allowed(spec.kernels, c.kernel[s][b])) {
@@ -151,13 +153,13 @@ StatusOr<OfaSpec> parse_spec(const std::string& text) {
     if (f.list) {
       spec.*f.list = it->second;
     } else if (it->second.size() != 1) {
-      return Status::error(fmt::format("ofa spec: {} takes one integer", f.key));
+      return Status::invalid_argument(fmt::format("ofa spec: {} takes one integer", f.key));
     } else {
       spec.*f.value = it->second[0];
     }
   }
   if (spec.widths.size() != spec.strides.size()) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("ofa spec: {} widths but {} strides", spec.widths.size(), spec.strides.size()));
   }
   return spec;

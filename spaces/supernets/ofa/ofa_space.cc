@@ -10,9 +10,7 @@
 namespace sylva::ofa {
 
 OfaSpace::OfaSpace(std::string name, OfaSpec spec)
-    : name_(std::move(name)), spec_(std::move(spec)), source_(spec_text(spec_)) {
-  build_.builder = "ofa";
-}
+    : FamilySpace(std::move(name), std::move(spec), "ofa") {}
 
 const std::vector<int64_t>& OfaSpace::values(char kind) const {
   switch (kind) {
@@ -63,21 +61,7 @@ OfaConfig OfaSpace::cheapest(const std::vector<int>& prefix) const {
   });
 }
 
-bool OfaSpace::fits(const OfaConfig& c) const {
-  if (!spec_.max_params && !spec_.max_macs) return true;
-  const OfaCost cost = ofa::cost(spec_, c);
-  return (!spec_.max_params || cost.params <= spec_.max_params) &&
-         (!spec_.max_macs || cost.macs <= spec_.max_macs);
-}
-
-Status OfaSpace::check_budgets() const {
-  const OfaCost cost = ofa::cost(spec_, smallest(spec_));
-  if (fits(smallest(spec_))) return Status::ok();
-  return Status::error(fmt::format(
-      "the smallest configuration of '{}' has {} parameters and {} MACs, above the budget "
-      "(max-params {}, max-macs {})",
-      name_, cost.params, cost.macs, spec_.max_params, spec_.max_macs));
-}
+Status OfaSpace::check_budgets() const { return smallest_fits(smallest(spec_)); }
 
 std::vector<Choice> OfaSpace::choices(const std::vector<int>& prefix) const {
   const Next n = next(prefix);
@@ -96,44 +80,32 @@ std::vector<Choice> OfaSpace::choices(const std::vector<int>& prefix) const {
 
 StatusOr<Architecture> OfaSpace::make(const std::vector<int>& decisions) const {
   try {
-    if (next(decisions).kind) {
-      return Status::error(
-          fmt::format("not a configuration of '{}': {} decisions given, more are needed", name_,
-                      decisions.size()));
-    }
+    if (next(decisions).kind) return more_needed(decisions.size());
   } catch (const std::invalid_argument& e) {
-    return Status::error(fmt::format("not a configuration of '{}': {}", name_, e.what()));
+    return not_a_configuration(e.what());
   }
-  if (!fits(cheapest(decisions))) {
-    const OfaCost cost = ofa::cost(spec_, cheapest(decisions));
-    return Status::error(fmt::format(
-        "configuration of '{}' over budget: {} parameters, {} MACs (max-params {}, max-macs {})",
-        name_, cost.params, cost.macs, spec_.max_params, spec_.max_macs));
-  }
-  Architecture arch;
-  arch.decisions = decisions;
+  const OfaConfig c = cheapest(decisions);
+  if (!fits(c)) return over_budget(c);
+  std::vector<std::string> labels;
   size_t i = 0;
   auto label = [&](char kind) {
     std::string l = fmt::format("{}{}", kind, values(kind)[decisions[i++]]);
-    arch.labels.push_back(l);
+    labels.push_back(l);
     return l;
   };
-  arch.canonical = "[ofa " + label('r');
+  std::string canonical = "[ofa " + label('r');
   for (size_t s = 0; s < spec_.widths.size(); ++s) {
     const std::string d = label('d');
-    arch.canonical += " [stage " + d;
+    canonical += " [stage " + d;
     const int64_t depth = std::stoll(d.substr(1));
     for (int64_t b = 0; b < depth; ++b) {
       const std::string k = label('k');
-      arch.canonical += " [block " + k + " " + label('e') + "]";
+      canonical += " [block " + k + " " + label('e') + "]";
     }
-    arch.canonical += "]";
+    canonical += "]";
   }
-  arch.canonical += "]";
-  arch.primitives = arch.labels;
-  arch.key = join(arch.labels, "/");
-  arch.hash = fnv1a64(arch.canonical);
-  return arch;
+  canonical += "]";
+  return architecture(decisions, std::move(labels), std::move(canonical));
 }
 
 StatusOr<Architecture> OfaSpace::parse(const std::string& text) const {
@@ -143,7 +115,7 @@ StatusOr<Architecture> OfaSpace::parse(const std::string& text) const {
   if (!tree.is_ok()) return tree.status();
   std::vector<int> decisions;
   auto where = [](const BracketNode& n, const std::string& what) {
-    return Status::error(fmt::format("canonical form, column {}: {}", n.col, what));
+    return Status::at({"canonical form", 0, n.col}, what);
   };
   // An op label `kind` + value at child `c` of `n`.
   auto decide = [&](const BracketNode& n, size_t c, char kind) -> Status {
@@ -259,13 +231,6 @@ std::vector<double> OfaSpace::encode(const std::vector<int>& decisions) const {
     }
   }
   return out;
-}
-
-std::map<std::string, double> OfaSpace::known_metrics(const std::vector<int>& decisions) const {
-  auto c = config(decisions);
-  if (!c.is_ok()) return {};
-  const OfaCost cost = ofa::cost(spec_, c.value());
-  return {{"params", static_cast<double>(cost.params)}, {"flops", static_cast<double>(cost.macs)}};
 }
 
 }  // namespace sylva::ofa

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "spaces/bracket.h"
 #include "spaces/supernets/spec_words.h"
 
 namespace sylva::sorted {
@@ -94,7 +93,8 @@ StatusOr<SortedSpec> parse_spec(const std::string& text) {
       (key == "depths" ? s.depths : s.widths) = sorted;
       continue;
     }
-    if (v.size() != 1) return Status::error(fmt::format("sorted spec: {} takes one integer", key));
+    if (v.size() != 1)
+      return Status::invalid_argument(fmt::format("sorted spec: {} takes one integer", key));
     int64_t* field = key == "in"           ? &s.in_channels
                      : key == "classes"    ? &s.classes
                      : key == "size"       ? &s.size
@@ -107,9 +107,7 @@ StatusOr<SortedSpec> parse_spec(const std::string& text) {
 }
 
 SortedSpace::SortedSpace(std::string name, SortedSpec spec)
-    : name_(std::move(name)), spec_(std::move(spec)), source_(spec_text(spec_)) {
-  build_.builder = "sorted";
-}
+    : FamilySpace(std::move(name), std::move(spec), "sorted") {}
 
 char SortedSpace::next(const std::vector<int>& prefix) const {
   auto check = [&](size_t i, size_t n) {
@@ -144,15 +142,7 @@ bool SortedSpace::fits(const SortedConfig& c) const {
   return within(spec_, c, spec_.max_params, spec_.max_macs);
 }
 
-Status SortedSpace::check_budgets() const {
-  const SortedConfig small = cheapest({});
-  if (fits(small)) return Status::ok();
-  const SortedCost k = cost(spec_, small);
-  return Status::error(fmt::format(
-      "the smallest configuration of '{}' has {} parameters and {} MACs, above the budget "
-      "(max-params {}, max-macs {})",
-      name_, k.params, k.macs, spec_.max_params, spec_.max_macs));
-}
+Status SortedSpace::check_budgets() const { return smallest_fits(cheapest({})); }
 
 std::vector<Choice> SortedSpace::choices(const std::vector<int>& prefix) const {
   const char kind = next(prefix);
@@ -170,30 +160,15 @@ std::vector<Choice> SortedSpace::choices(const std::vector<int>& prefix) const {
 
 StatusOr<Architecture> SortedSpace::make(const std::vector<int>& decisions) const {
   try {
-    if (next(decisions)) {
-      return Status::error(
-          fmt::format("not a configuration of '{}': {} decisions given, more are needed", name_,
-                      decisions.size()));
-    }
+    if (next(decisions)) return more_needed(decisions.size());
   } catch (const std::invalid_argument& e) {
-    return Status::error(fmt::format("not a configuration of '{}': {}", name_, e.what()));
+    return not_a_configuration(e.what());
   }
   const SortedConfig c = cheapest(decisions);
-  if (!fits(c)) {
-    const SortedCost k = cost(spec_, c);
-    return Status::error(fmt::format(
-        "configuration of '{}' over budget: {} parameters, {} MACs (max-params {}, max-macs {})",
-        name_, k.params, k.macs, spec_.max_params, spec_.max_macs));
-  }
-  Architecture arch;
-  arch.decisions = decisions;
-  arch.labels.push_back(fmt::format("d{}", c.depth));
-  for (int64_t w : c.width) arch.labels.push_back(fmt::format("w{}", w));
-  arch.primitives = arch.labels;
-  arch.key = join(arch.labels, "/");
-  arch.canonical = "[sorted " + join(arch.labels, " ") + "]";
-  arch.hash = fnv1a64(arch.canonical);
-  return arch;
+  if (!fits(c)) return over_budget(c);
+  std::vector<std::string> labels = {fmt::format("d{}", c.depth)};
+  for (int64_t w : c.width) labels.push_back(fmt::format("w{}", w));
+  return flat_architecture(decisions, std::move(labels));
 }
 
 StatusOr<SortedConfig> SortedSpace::config(const std::vector<int>& decisions) const {
@@ -205,19 +180,19 @@ StatusOr<SortedConfig> SortedSpace::config(const std::vector<int>& decisions) co
 StatusOr<std::vector<int>> SortedSpace::decisions(const SortedConfig& c) const {
   const int64_t d = index_of(spec_.depths, c.depth);
   if (d < 0) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("depth is {}, not one of {}", c.depth, fmt::join(spec_.depths, ", ")));
   }
   if (static_cast<int64_t>(c.width.size()) != c.depth) {
-    return Status::error(
+    return Status::invalid_argument(
         fmt::format("depth {} needs {} widths, got {}", c.depth, c.depth, c.width.size()));
   }
   std::vector<int> out = {static_cast<int>(d)};
   for (size_t l = 0; l < c.width.size(); ++l) {
     const int64_t w = index_of(spec_.widths, c.width[l]);
     if (w < 0) {
-      return Status::error(fmt::format("width of block {} is {}, not one of {}", l + 1, c.width[l],
-                                       fmt::join(spec_.widths, ", ")));
+      return Status::invalid_argument(fmt::format("width of block {} is {}, not one of {}", l + 1,
+                                                  c.width[l], fmt::join(spec_.widths, ", ")));
     }
     out.push_back(static_cast<int>(w));
   }
@@ -225,21 +200,7 @@ StatusOr<std::vector<int>> SortedSpace::decisions(const SortedConfig& c) const {
 }
 
 StatusOr<Architecture> SortedSpace::parse(const std::string& text) const {
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || text[first] != '[') return parse_key_with_cursor(*this, text);
-  auto tree = parse_bracket(text);
-  if (!tree.is_ok()) return tree.status();
-  const BracketNode& root = tree.value();
-  auto where = [](const BracketNode& n, const std::string& what) {
-    return Status::error(fmt::format("canonical form, column {}: {}", n.col, what));
-  };
-  if (root.is_op || root.name != "sorted") return where(root, "expected '[sorted ...]'");
-  std::vector<std::string> labels;
-  for (const BracketNode& c : root.children) {
-    if (!c.is_op) return where(c, "expected a label ('d4', 'w128')");
-    labels.push_back(c.name);
-  }
-  return parse_key_with_cursor(*this, join(labels, "/"));
+  return parse_flat(text, "'d4', 'w128'");
 }
 
 std::vector<DecisionSlot> SortedSpace::slots(const std::vector<int>& decisions) const {
@@ -262,13 +223,6 @@ std::vector<double> SortedSpace::encode(const std::vector<int>& decisions) const
     if (static_cast<size_t>(l) + 1 < decisions.size()) out[at + decisions[l + 1]] = 1;
   }
   return out;
-}
-
-std::map<std::string, double> SortedSpace::known_metrics(const std::vector<int>& decisions) const {
-  auto c = config(decisions);
-  if (!c.is_ok()) return {};
-  const SortedCost k = cost(spec_, c.value());
-  return {{"params", static_cast<double>(k.params)}, {"flops", static_cast<double>(k.macs)}};
 }
 
 }  // namespace sylva::sorted

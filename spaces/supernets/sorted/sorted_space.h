@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "spaces/space.h"
+#include "spaces/supernets/family_space.h"
 
 namespace sylva::sorted {
 
@@ -68,39 +68,30 @@ std::optional<SortedConfig> largest_nested_within(const SortedSpec& spec, int64_
 std::string spec_text(const SortedSpec& spec);
 StatusOr<SortedSpec> parse_spec(const std::string& text);
 
-class SortedSpace : public Space {
+class SortedSpace : public FamilySpace<SortedSpec, SortedConfig> {
  public:
   SortedSpace(std::string name, SortedSpec spec);
 
-  const std::string& name() const override { return name_; }
   std::vector<Choice> choices(const std::vector<int>& prefix) const override;
   StatusOr<Architecture> make(const std::vector<int>& decisions) const override;
   StatusOr<Architecture> parse(const std::string& text) const override;
   std::vector<DecisionSlot> slots(const std::vector<int>& decisions) const override;
   // One-hot depth, then per block position a one-hot width (zeros past the depth).
   std::vector<double> encode(const std::vector<int>& decisions) const override;
-  std::map<std::string, double> known_metrics(const std::vector<int>& decisions) const override;
-  const BuildSpec& build_spec() const override { return build_; }
-  const std::string& source() const override { return source_; }
 
-  const SortedSpec& spec() const { return spec_; }
-  StatusOr<SortedConfig> config(const std::vector<int>& decisions) const;
+  StatusOr<SortedConfig> config(const std::vector<int>& decisions) const override;
   // Errors name the dimension and the allowed values.
-  StatusOr<std::vector<int>> decisions(const SortedConfig& c) const;
-  Status check_budgets() const;
+  StatusOr<std::vector<int>> decisions(const SortedConfig& c) const override;
+  Status check_budgets() const override;
 
  private:
   // `prefix` completed with the least value of every open decision.
   SortedConfig cheapest(const std::vector<int>& prefix) const;
-  bool fits(const SortedConfig& c) const;
+  // within() the spec's budgets (<= 0: none).
+  bool fits(const SortedConfig& c) const override;
   // Throws std::invalid_argument for an illegal prefix; 0 when complete,
   // else 'd' or 'w'.
   char next(const std::vector<int>& prefix) const;
-
-  std::string name_;
-  SortedSpec spec_;
-  std::string source_;
-  BuildSpec build_;
 };
 
 }  // namespace sylva::sorted

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "spaces/bracket.h"
 #include "spaces/supernets/sorted/sorted_space.h"
 #include "spaces/supernets/spec_words.h"
 
@@ -68,12 +67,13 @@ StatusOr<StitchSpec> parse_spec(const std::string& text) {
   for (const auto& [key, v] : words.value()) {
     if (key == "dims") {
       if (v.size() < 2 || !std::is_sorted(v.begin(), v.end())) {
-        return Status::error("stitch spec: dims takes 2 or more ascending widths");
+        return Status::invalid_argument("stitch spec: dims takes 2 or more ascending widths");
       }
       s.dims = v;
       continue;
     }
-    if (v.size() != 1) return Status::error(fmt::format("stitch spec: {} takes one integer", key));
+    if (v.size() != 1)
+      return Status::invalid_argument(fmt::format("stitch spec: {} takes one integer", key));
     int64_t* field = key == "in"           ? &s.in_channels
                      : key == "classes"    ? &s.classes
                      : key == "size"       ? &s.size
@@ -83,33 +83,22 @@ StatusOr<StitchSpec> parse_spec(const std::string& text) {
                                            : &s.max_macs;
     *field = v[0];
   }
-  if (s.depth < 2) return Status::error("stitch spec: depth must be >= 2");
+  if (s.depth < 2) return Status::invalid_argument("stitch spec: depth must be >= 2");
   return s;
 }
 
 StitchSpace::StitchSpace(std::string name, StitchSpec spec)
-    : name_(std::move(name)),
-      spec_(std::move(spec)),
-      routes_(routes(spec_)),
-      source_(spec_text(spec_)) {
-  build_.builder = "stitch";
-}
+    : FamilySpace(std::move(name), std::move(spec), "stitch"), routes_(routes(spec_)) {}
 
 std::string StitchSpace::route_label(const StitchConfig& r) const {
   return r.from == r.to ? fmt::format("a{}", r.from) : fmt::format("s{}-{}", r.from, r.to);
-}
-
-bool StitchSpace::fits(const StitchConfig& c) const {
-  const StitchCost k = cost(spec_, c);
-  return (!spec_.max_params || k.params <= spec_.max_params) &&
-         (!spec_.max_macs || k.macs <= spec_.max_macs);
 }
 
 Status StitchSpace::check_budgets() const {
   for (const StitchConfig& c : all_configs(spec_)) {
     if (fits(c)) return Status::ok();
   }
-  return Status::error(
+  return Status::invalid_argument(
       fmt::format("no configuration of '{}' fits the budget (max-params {}, max-macs {})", name_,
                   spec_.max_params, spec_.max_macs));
 }
@@ -162,39 +151,22 @@ std::vector<Choice> StitchSpace::choices(const std::vector<int>& prefix) const {
 
 StatusOr<StitchConfig> StitchSpace::config(const std::vector<int>& decisions) const {
   try {
-    if (!choices(decisions).empty() || decisions.empty()) {
-      return Status::error(
-          fmt::format("not a configuration of '{}': {} decisions given, more are needed", name_,
-                      decisions.size()));
-    }
+    if (!choices(decisions).empty() || decisions.empty()) return more_needed(decisions.size());
   } catch (const std::invalid_argument& e) {
-    return Status::error(fmt::format("not a configuration of '{}': {}", name_, e.what()));
+    return not_a_configuration(e.what());
   }
   StitchConfig c = routes_[decisions[0]];
   if (c.from != c.to) c.position = decisions[1] + 1;
-  if (!fits(c)) {
-    const StitchCost k = cost(spec_, c);
-    return Status::error(fmt::format(
-        "configuration of '{}' over budget: {} parameters, {} MACs (max-params {}, max-macs {})",
-        name_, k.params, k.macs, spec_.max_params, spec_.max_macs));
-  }
+  if (!fits(c)) return over_budget(c);
   return c;
 }
 
 StatusOr<Architecture> StitchSpace::make(const std::vector<int>& decisions) const {
   auto c = config(decisions);
   if (!c.is_ok()) return c.status();
-  Architecture arch;
-  arch.decisions = decisions;
-  arch.labels.push_back(route_label(routes_[decisions[0]]));
-  if (c.value().from != c.value().to) {
-    arch.labels.push_back(fmt::format("p{}", c.value().position));
-  }
-  arch.primitives = arch.labels;
-  arch.key = join(arch.labels, "/");
-  arch.canonical = "[stitch " + join(arch.labels, " ") + "]";
-  arch.hash = fnv1a64(arch.canonical);
-  return arch;
+  std::vector<std::string> labels = {route_label(routes_[decisions[0]])};
+  if (c.value().from != c.value().to) labels.push_back(fmt::format("p{}", c.value().position));
+  return flat_architecture(decisions, std::move(labels));
 }
 
 StatusOr<std::vector<int>> StitchSpace::decisions(const StitchConfig& c) const {
@@ -202,35 +174,18 @@ StatusOr<std::vector<int>> StitchSpace::decisions(const StitchConfig& c) const {
     if (routes_[i].from != c.from || routes_[i].to != c.to) continue;
     if (c.from == c.to) return std::vector<int>{static_cast<int>(i)};
     if (c.position < 1 || c.position >= spec_.depth) {
-      return Status::error(
+      return Status::invalid_argument(
           fmt::format("stitch position is {}, not one of 1..{}", c.position, spec_.depth - 1));
     }
     return std::vector<int>{static_cast<int>(i), static_cast<int>(c.position - 1)};
   }
-  return Status::error(fmt::format(
+  return Status::invalid_argument(fmt::format(
       "anchors {} -> {} are not a route of '{}': anchors 0..{}, stitched to a neighbour", c.from,
       c.to, name_, spec_.dims.size() - 1));
 }
 
 StatusOr<Architecture> StitchSpace::parse(const std::string& text) const {
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos || text[first] != '[') return parse_key_with_cursor(*this, text);
-  auto tree = parse_bracket(text);
-  if (!tree.is_ok()) return tree.status();
-  const BracketNode& root = tree.value();
-  if (root.is_op || root.name != "stitch") {
-    return Status::error(
-        fmt::format("canonical form, column {}: expected '[stitch ...]'", root.col));
-  }
-  std::vector<std::string> labels;
-  for (const BracketNode& c : root.children) {
-    if (!c.is_op) {
-      return Status::error(
-          fmt::format("canonical form, column {}: expected a label ('a1', 's0-1', 'p3')", c.col));
-    }
-    labels.push_back(c.name);
-  }
-  return parse_key_with_cursor(*this, join(labels, "/"));
+  return parse_flat(text, "'a1', 's0-1', 'p3'");
 }
 
 std::vector<DecisionSlot> StitchSpace::slots(const std::vector<int>& decisions) const {
@@ -247,13 +202,6 @@ std::vector<double> StitchSpace::encode(const std::vector<int>& decisions) const
   out.at(decisions.at(0)) = 1;
   if (decisions.size() > 1) out.at(routes_.size() + decisions[1]) = 1;
   return out;
-}
-
-std::map<std::string, double> StitchSpace::known_metrics(const std::vector<int>& decisions) const {
-  auto c = config(decisions);
-  if (!c.is_ok()) return {};
-  const StitchCost k = cost(spec_, c.value());
-  return {{"params", static_cast<double>(k.params)}, {"flops", static_cast<double>(k.macs)}};
 }
 
 }  // namespace sylva::stitch

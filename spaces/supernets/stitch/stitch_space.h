@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "spaces/space.h"
+#include "spaces/supernets/family_space.h"
 
 namespace sylva::stitch {
 
@@ -52,35 +52,26 @@ std::vector<StitchConfig> all_configs(const StitchSpec& spec);
 std::string spec_text(const StitchSpec& spec);
 StatusOr<StitchSpec> parse_spec(const std::string& text);
 
-class StitchSpace : public Space {
+class StitchSpace : public FamilySpace<StitchSpec, StitchConfig> {
  public:
   StitchSpace(std::string name, StitchSpec spec);
 
-  const std::string& name() const override { return name_; }
   std::vector<Choice> choices(const std::vector<int>& prefix) const override;
   StatusOr<Architecture> make(const std::vector<int>& decisions) const override;
   StatusOr<Architecture> parse(const std::string& text) const override;
   std::vector<DecisionSlot> slots(const std::vector<int>& decisions) const override;
   // One-hot route, one-hot position (zeros for an anchor alone).
   std::vector<double> encode(const std::vector<int>& decisions) const override;
-  std::map<std::string, double> known_metrics(const std::vector<int>& decisions) const override;
-  const BuildSpec& build_spec() const override { return build_; }
-  const std::string& source() const override { return source_; }
 
-  const StitchSpec& spec() const { return spec_; }
-  StatusOr<StitchConfig> config(const std::vector<int>& decisions) const;
-  StatusOr<std::vector<int>> decisions(const StitchConfig& c) const;
-  Status check_budgets() const;
+  StatusOr<StitchConfig> config(const std::vector<int>& decisions) const override;
+  StatusOr<std::vector<int>> decisions(const StitchConfig& c) const override;
+  // An error when no configuration fits the budgets.
+  Status check_budgets() const override;
 
  private:
-  bool fits(const StitchConfig& c) const;
   std::string route_label(const StitchConfig& r) const;
 
-  std::string name_;
-  StitchSpec spec_;
-  std::vector<StitchConfig> routes_;
-  std::string source_;
-  BuildSpec build_;
+  std::vector<StitchConfig> routes_;  // routes(spec_), in decision order
 };
 
 }  // namespace sylva::stitch

@@ -34,7 +34,7 @@ std::unique_ptr<Space> einspace_at(int64_t c, int64_t h, int64_t w) {
 
 const TypedGrammarSpace& typed(const Space& s) { return dynamic_cast<const TypedGrammarSpace&>(s); }
 
-// Chooses by the priors, as the engines' samplers do.
+// Chooses by the priors, as the strategies' samplers do.
 Architecture sample(const Space& space, std::mt19937_64& rng) {
   auto cursor = space.cursor();
   while (!cursor->choices().empty()) {

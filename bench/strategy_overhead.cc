@@ -1,7 +1,7 @@
-// Engine overhead: microseconds of one ask() + tell() on a 20-decision space
+// Strategy overhead: microseconds of one ask() + tell() on a 20-decision space
 // (20 layers of 4 ops, 4^20 architectures), measured over the first N trials
 // of a search (Google Benchmark; N = the benchmark's range). No evaluator and
-// no database: the engine alone.
+// no database: the strategy alone.
 #include <benchmark/benchmark.h>
 
 #include "base/random.h"
@@ -21,14 +21,14 @@ const Space& space20() {
   return *space;
 }
 
-void ask_tell(benchmark::State& state, const std::string& engine) {
+void ask_tell(benchmark::State& state, const std::string& strategy) {
   const int64_t trials = state.range(0);
   for (auto _ : state) {
     state.PauseTiming();
     search::StrategyContext ctx;
     ctx.space = &space20();
     ctx.seed = 1;
-    auto s = search::make_strategy(engine, ctx).value();
+    auto s = search::make_strategy(strategy, ctx).value();
     state.ResumeTiming();
     for (int64_t n = 0; n < trials; ++n) {
       auto arch = s->ask(n);

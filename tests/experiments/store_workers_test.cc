@@ -1,0 +1,179 @@
+// Store tests of several workers on one experiment, on SQLite and
+// PostgreSQL: concurrent claims take every trial exactly once, trials of lost
+// workers are re-queued until their retries run out (and late results from
+// those workers are refused), one coordinator leads at a time and a hung one
+// loses its lease, and released trials count no retry.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "experiments/store.h"
+#include "tests/experiments/store_fixture.h"
+
+namespace sylva::experiments {
+namespace {
+
+using testing::StoreBackendTest;
+
+// Several processes' view: each thread has its own Store (connection).
+TEST_P(StoreBackendTest, ConcurrentClaimsTakeEveryTrialExactlyOnce) {
+  int64_t exp;
+  {
+    auto store = open();
+    exp = store->create_experiment("e", "{}").value();
+    for (int i = 0; i < 60; ++i) store->add_trial(exp, i, "h", "k", "c", i);
+  }
+  std::mutex mu;
+  std::map<int64_t, std::string> claimed;  // number -> worker
+  std::vector<std::thread> threads;
+  std::atomic<int> twice{0};
+  for (int w = 0; w < 4; ++w) {
+    threads.emplace_back([&, w] {
+      auto store = open();
+      const std::string label = "host:" + std::to_string(100 + w);
+      while (auto row = store->claim_trial(exp, label)) {
+        EXPECT_EQ(row->state, TrialState::kRunning);
+        EXPECT_EQ(row->worker, label);
+        EXPECT_EQ(row->seed, static_cast<uint64_t>(row->number));
+        std::lock_guard<std::mutex> lock(mu);
+        if (!claimed.emplace(row->number, label).second) ++twice;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(twice.load(), 0);
+  EXPECT_EQ(claimed.size(), 60u);
+  auto store = open();
+  for (const TrialRow& t : store->trials(exp)) {
+    EXPECT_EQ(t.state, TrialState::kRunning);
+    EXPECT_EQ(t.worker, claimed.at(t.number));
+  }
+  EXPECT_FALSE(store->claim_trial(exp, "late:1").has_value());
+  TrialCounts c = store->counts(exp, 60);
+  EXPECT_EQ(c.total, 60);
+  EXPECT_EQ(c.running, 60);
+  EXPECT_EQ(c.waiting, 0);
+}
+
+TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
+  auto store = open();
+  const int64_t exp = store->create_experiment("e", "{}").value();
+  for (int i = 0; i < 4; ++i) store->add_trial(exp, i, "h" + std::to_string(i), "k", "c", 7 + i);
+  const WorkerRow a = store->add_worker(exp, "a:1", "a", 1, 2, "m");
+  const WorkerRow b = store->add_worker(exp, "b:2", "b", 2, 1, "m");
+  const int64_t alive = a.id;
+  EXPECT_EQ(a.label, "a:1." + std::to_string(a.id));
+  ASSERT_EQ(store->claim_trial(exp, a.label)->number, 0);
+  ASSERT_EQ(store->claim_trial(exp, b.label)->number, 1);
+  ASSERT_EQ(store->claim_trial(exp, a.label)->number, 2);
+  // Nobody is stale after a minute's grace; b:2 is known dead.
+  auto back = store->requeue_lost(exp, 60, {b.label}, 1);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_EQ(back[0].number, 1);
+  EXPECT_EQ(back[0].worker, b.label);
+  EXPECT_FALSE(back[0].failed);
+  TrialRow t1 = store->trial(exp, 1).value();
+  EXPECT_EQ(t1.state, TrialState::kWaiting);
+  EXPECT_EQ(t1.retries, 1);
+  EXPECT_EQ(t1.seed, 8u);  // same genotype and seed
+  // A result from the lost worker is refused and changes nothing; so are
+  // its intermediate values, while the holder's are kept.
+  EXPECT_FALSE(store->finish_trial(t1.id, TrialState::kComplete, "", {{"acc", 1}}, b.label));
+  store->add_intermediate(t1.id, 1, "val_acc", 0.5, b.label);
+  store->add_intermediate(store->trial(exp, 0)->id, 1, "val_acc", 0.25, a.label);
+  ASSERT_EQ(store->intermediates(exp).size(), 1u);
+  EXPECT_EQ(store->intermediates(exp)[0].trial_number, 0);
+  EXPECT_EQ(store->intermediates(exp)[0].value, 0.25);
+  EXPECT_EQ(store->trial(exp, 1)->state, TrialState::kWaiting);
+  // Claimed again (lowest number first) and lost again: out of retries.
+  ASSERT_EQ(store->claim_trial(exp, "c:3")->number, 1);
+  back = store->requeue_lost(exp, 60, {"c:3"}, 1);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_TRUE(back[0].failed);
+  t1 = store->trial(exp, 1).value();
+  EXPECT_EQ(t1.state, TrialState::kFail);
+  EXPECT_NE(t1.message.find("worker c:3 lost (its process is gone) and the trial was re-queued 1 "
+                            "time(s) already (--max-retries 1)"),
+            std::string::npos)
+      << t1.message;
+  // Stale heartbeats: with a zero-second timeout every RUNNING trial is
+  // stale; a heartbeat does not make it fresh against zero seconds.
+  EXPECT_EQ(
+      store->worker_heartbeat(alive, {store->trial(exp, 0)->id, store->trial(exp, 2)->id}).size(),
+      2u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  back = store->requeue_lost(exp, 0.001, {}, 3);
+  ASSERT_EQ(back.size(), 2u);
+  EXPECT_EQ(back[0].number, 0);
+  EXPECT_EQ(back[1].number, 2);
+  std::vector<WorkerRow> workers = store->workers(exp);
+  ASSERT_EQ(workers.size(), 2u);
+  EXPECT_EQ(workers[0].label, a.label);
+  EXPECT_EQ(workers[0].machine, "m");
+  EXPECT_EQ(workers[0].state, "LOST");
+  EXPECT_EQ(workers[1].state, "LOST");
+  EXPECT_TRUE(workers[0].running.empty());
+  // A heartbeat from a worker judged lost makes it ACTIVE again, but stamps
+  // none of the trials it lost.
+  EXPECT_TRUE(store->worker_heartbeat(alive, {store->trial(exp, 0)->id}).empty());
+  EXPECT_EQ(store->workers(exp)[0].state, "ACTIVE");
+  TrialCounts c = store->counts(exp, 60);
+  EXPECT_EQ(c.waiting, 3);
+  EXPECT_EQ(c.finished, 1);
+  EXPECT_EQ(c.failed, 1);
+  EXPECT_EQ(c.live_slots, 2);  // a:1 only; b:2 stays LOST
+}
+
+TEST_P(StoreBackendTest, OneCoordinatorAtATimeAndReleasedTrialsCountNoRetry) {
+  auto a = open();
+  auto b = open();
+  const int64_t exp = a->create_experiment("e", "{}").value();
+  const int64_t wa = a->add_worker(exp, "a:1", "a", 1, 1, "m").id;
+  const int64_t wb = b->add_worker(exp, "b:2", "b", 2, 1, "m").id;
+  EXPECT_TRUE(a->try_lead(exp, wa, 60));
+  EXPECT_FALSE(b->try_lead(exp, wb, 60));
+  EXPECT_TRUE(a->try_lead(exp, wa, 60));  // renewed
+  EXPECT_TRUE(a->workers(exp)[0].leader);
+  EXPECT_FALSE(a->workers(exp)[1].leader);
+  // The coordinator leaves (PostgreSQL: its connection closes): b takes over.
+  a->worker_exit(wa);
+  a.reset();
+  EXPECT_TRUE(b->try_lead(exp, wb, 60));
+  EXPECT_TRUE(b->workers(exp)[1].leader);
+
+  // A hung coordinator (it stops renewing; on PostgreSQL it keeps its
+  // connection and advisory lock) loses the lease when it expires, and
+  // steps down when it wakes.
+  auto c = open();
+  const int64_t wc = c->add_worker(exp, "c:3", "c", 3, 1, "m").id;
+  EXPECT_TRUE(b->try_lead(exp, wb, 0.01));
+  EXPECT_FALSE(c->try_lead(exp, wc, 60));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  EXPECT_TRUE(c->try_lead(exp, wc, 60));
+  EXPECT_FALSE(b->try_lead(exp, wb, 60));
+  EXPECT_TRUE(c->try_lead(exp, wc, 60));
+  EXPECT_TRUE(c->workers(exp)[2].leader);
+  EXPECT_FALSE(c->workers(exp)[1].leader);
+
+  b->add_trial(exp, 0, "h", "k", "c", 1);
+  EXPECT_FALSE(b->insert_trial(exp, 0, "h2", "k2", "c2", 2).has_value());  // number taken
+  ASSERT_TRUE(b->claim_trial(exp, "b:2").has_value());
+  EXPECT_EQ(b->release_trials(exp, "b:2", "worker b:2 stopped by signal 15"), 1);
+  TrialRow t = b->trial(exp, 0).value();
+  EXPECT_EQ(t.state, TrialState::kWaiting);
+  EXPECT_EQ(t.retries, 0);
+  EXPECT_EQ(t.worker, "");
+  b->close_experiment(exp, "budget");
+  EXPECT_EQ(b->counts(exp, 60).closed, "budget");
+  b->update_config(exp, "{}");  // resume reopens
+  EXPECT_EQ(b->counts(exp, 60).closed, "");
+}
+
+}  // namespace
+}  // namespace sylva::experiments
