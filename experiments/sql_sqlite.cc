@@ -3,8 +3,10 @@
 // "database is locked".
 #include <sqlite3.h>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <thread>
 
 #include "experiments/sql.h"
 
@@ -154,7 +156,19 @@ StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path) {
     if (!path.empty() && path != ":memory:") {
       // WAL: readers never block the writer and a killed process loses no
       // committed transaction; NORMAL sync is durable against process crashes.
-      c->prepare("PRAGMA journal_mode = WAL")->step();
+      // Switching a new file to WAL needs it alone for a moment: another
+      // connection opening the same file at once makes the switch return
+      // busy without calling the busy handler, so it is retried (up to the
+      // busy timeout) rather than failing the second process.
+      for (int attempt = 0;; ++attempt) {
+        try {
+          c->prepare("PRAGMA journal_mode = WAL")->step();
+          break;
+        } catch (const Error&) {
+          if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || attempt >= 6000) throw;
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+      }
       c->exec("PRAGMA synchronous = NORMAL");
     }
     c->table_count();  // sqlite reads the file lazily: "not a database" surfaces here
