@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "cli/options.h"
 #include "cli/verbs.h"
@@ -19,11 +20,12 @@ namespace sylva::cli {
 
 namespace {
 
-// The trial --trial names: "best" by the first objective, or a number.
-StatusOr<experiments::TrialRow> chosen_trial(OpenedExperiment& e, const std::string& which,
+// The trial --trial names: the best by the first objective (no number), or
+// trial `number`.
+StatusOr<experiments::TrialRow> chosen_trial(OpenedExperiment& e, std::optional<int64_t> number,
                                              const std::string& name) {
   const int64_t exp_id = e.row.id;
-  if (which == "best") {
+  if (!number) {
     SYLVA_ASSIGN(objective, experiments::objective_of(e.config));
     auto ranked = experiments::ranked(e.store->trials(exp_id), objective);
     if (ranked.empty()) {
@@ -31,15 +33,10 @@ StatusOr<experiments::TrialRow> chosen_trial(OpenedExperiment& e, const std::str
     }
     return ranked.front();
   }
-  auto n = OptionReader({{"trial", which}}).integer("trial", 0);
-  if (!n.is_ok()) {
-    return Status::invalid_argument(
-        fmt::format("export: --trial must be 'best' or a trial number, got '{}'", which));
-  }
-  auto trial = e.store->trial(exp_id, n.value());
+  auto trial = e.store->trial(exp_id, *number);
   if (!trial) {
     return Status::not_found(fmt::format("export: experiment '{}' has no trial {} (it has {})",
-                                         name, n.value(), e.store->trials(exp_id).size()));
+                                         name, *number, e.store->trials(exp_id).size()));
   }
   return *trial;
 }
@@ -106,9 +103,14 @@ int run_export(int argc, char** argv) {
     return fail(Status::invalid_argument(
         fmt::format("export: --format must be json or torchscript, got '{}'", format)));
   }
-  if (v["trial"] != "best" && !OptionReader(v).integer("trial", 0).is_ok()) {
-    return fail(Status::invalid_argument(
-        fmt::format("export: --trial must be 'best' or a trial number, got '{}'", v["trial"])));
+  std::optional<int64_t> number;  // none: the best
+  if (v["trial"] != "best") {
+    auto n = OptionReader(v).integer("trial", 0);
+    if (!n.is_ok()) {
+      return fail(Status::invalid_argument(
+          fmt::format("export: --trial must be 'best' or a trial number, got '{}'", v["trial"])));
+    }
+    number = n.value();
   }
   auto opened = open_experiment("export", v["db"], v["name"]);
   if (!opened.is_ok()) return fail(opened.status());
@@ -117,7 +119,7 @@ int run_export(int argc, char** argv) {
   // A stored space or architecture that no longer rebuilds: the database
   // is not what it claims.
   if (!space.is_ok()) return fail(space.status().with_code(StatusCode::kCorruption));
-  auto trial = chosen_trial(e, v["trial"], v["name"]);
+  auto trial = chosen_trial(e, number, v["name"]);
   if (!trial.is_ok()) return fail(trial.status());
   auto arch = space.value()->parse(trial.value().arch_canonical);
   if (!arch.is_ok()) return fail(arch.status().with_code(StatusCode::kCorruption));

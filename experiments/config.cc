@@ -214,8 +214,8 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
     SYLVA_ASSIGN(evaluator, evaluators::find_evaluator(ev));
     if (!evaluator->trains) {
       std::vector<std::string> trainers;
-      for (const std::string& name : evaluators::evaluator_names()) {
-        if (evaluators::find_evaluator(name).value()->trains) trainers.push_back(name);
+      for (const evaluators::EvaluatorDef* d : evaluators::evaluator_defs()) {
+        if (d->trains) trainers.push_back(d->name);
       }
       return Status::invalid_argument(
           fmt::format("--fidelity epochs needs an evaluator that trains ({}), got --evaluator {}",

@@ -146,7 +146,7 @@ Status export_subnet(const SupernetEvalOptions& o, const Architecture& arch,
   try {
     sn.script(arch.decisions).save(out);
   } catch (const c10::Error& e) {
-    return Status::invalid_argument(
+    return Status::io_error(
         fmt::format("export: cannot write '{}': {}", out, std::string(e.what_without_backtrace())));
   }
   return Status::ok();
