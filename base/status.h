@@ -130,3 +130,10 @@ class StatusOr {
   auto var##_or = (expr);                          \
   if (!var##_or.is_ok()) return var##_or.status(); \
   auto var = std::move(var##_or).value()
+
+// Returns the Status of `expr` when it is an error.
+#define SYLVA_RETURN_IF_ERROR(expr)                   \
+  do {                                                \
+    ::sylva::Status sylva_status_ = (expr);           \
+    if (!sylva_status_.is_ok()) return sylva_status_; \
+  } while (0)

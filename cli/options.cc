@@ -64,8 +64,6 @@ std::vector<OptionDef> tail_options() {
                  "steps between checkpoints (OUT.ckpt; a rerun of the same command resumes from "
                  "it)",
                  "10"),
-      cli_option("input-shape", "C,H,W of the input (sample)", "1,28,28"),
-      cli_option("classes", "classes of the classifier (sample)", "10"),
   };
 }
 

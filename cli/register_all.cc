@@ -3,8 +3,10 @@
 #include <mutex>
 
 #include "cli/verbs.h"
+#include "evaluators/command/command_evaluator.h"
 #include "evaluators/registry.h"
 #include "evaluators/supernet/supernet_evaluator.h"
+#include "evaluators/train/model_tools.h"
 #include "evaluators/train/train_evaluator.h"
 #include "search/strategy.h"
 #include "spaces/supernets/supernet.h"
@@ -20,11 +22,24 @@ void register_all() {
     evaluators::register_table_evaluator();
     evaluators::register_train_evaluator();
     evaluators::register_supernet_evaluator();
+    evaluators::register_command_evaluator();
+    // The command evaluator's model.pt: a supernet's configuration with its
+    // weights, any other space's candidate untrained.
+    evaluators::set_model_writer([](const Space& space, const Architecture& arch,
+                                    const SpaceTarget& input, uint64_t seed,
+                                    const std::string& path) {
+      if (space.name().rfind("supernet:", 0) == 0) {
+        return evaluators::write_subnet_model(space.name().substr(9), arch, path);
+      }
+      return evaluators::write_untrained_torchscript(
+          space, arch, {input.channels, input.height, input.width, input.classes}, seed, path);
+    });
     register_all_supernet_families();
     // The verbs, in the order `sylva` lists them when one is unknown.
     register_search_verbs();
     register_report_verbs();
     register_export_verb();
+    register_logs_verb();
     register_sample_verb();
     register_supernet_verbs();
   });

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <charconv>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,6 +17,7 @@
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "experiments/store.h"
+#include "spaces/hparam_space.h"
 
 namespace sylva::cli {
 
@@ -54,6 +57,23 @@ Status write_json(const std::string& name, const experiments::TrialRow& trial, c
   j["decisions"] = arch.decisions;
   j["labels"] = arch.labels;
   j["primitives"] = arch.primitives;
+  // The chosen hyperparameters: numbers where the value reads as one.
+  nlohmann::json hparams = nlohmann::json::object();
+  for (const HparamValue& h : split_hparams(space, arch).hparams) {
+    const char* begin = h.value.data();
+    const char* end = begin + h.value.size();
+    int64_t integer = 0;
+    double number = 0;
+    if (auto r = std::from_chars(begin, end, integer); r.ec == std::errc() && r.ptr == end) {
+      hparams[h.name] = integer;
+    } else if (auto d = std::from_chars(begin, end, number);
+               d.ec == std::errc() && d.ptr == end && std::isfinite(number)) {
+      hparams[h.name] = number;
+    } else {
+      hparams[h.name] = h.value;
+    }
+  }
+  j["hyperparameters"] = hparams;
   j["metrics"] = trial.metrics;
   j["seed"] = trial.seed;
   std::ofstream out(path);
@@ -65,7 +85,12 @@ Status write_json(const std::string& name, const experiments::TrialRow& trial, c
 // A supernet's configuration, extracted from the supernet file; any other
 // trial from its stored weights.
 Status write_torchscript(OpenedExperiment& e, const experiments::TrialRow& trial,
-                         const Space& space, const Architecture& arch, const std::string& path) {
+                         const Space& searched, const Architecture& searched_arch,
+                         const std::string& path) {
+  // The network is the inner space's: hyperparameters build nothing.
+  const HparamSplit split = split_hparams(searched, searched_arch);
+  const Space& space = *split.space;
+  const Architecture& arch = split.arch;
   if (space.name().rfind("supernet:", 0) == 0) {
     evaluators::SupernetEvalOptions o;
     o.path = space.name().substr(9);

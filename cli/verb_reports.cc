@@ -7,6 +7,7 @@
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "experiments/store.h"
+#include "spaces/hparam_space.h"
 
 namespace sylva::cli {
 namespace {
@@ -80,7 +81,8 @@ int run_status(int argc, char** argv) {
 int run_trials(int argc, char** argv) {
   Report rep = open_report("trials", argc, argv, true);
   if (rep.exit_code >= 0) return rep.exit_code;
-  return print_table(experiments::trials_table(rep.store->trials(rep.experiment.id)),
+  return print_table(experiments::trials_table(rep.store->trials(rep.experiment.id),
+                                               hparam_names_of_source(rep.config.space_source)),
                      rep.options.values["format"]);
 }
 
@@ -91,18 +93,19 @@ int run_best(int argc, char** argv) {
   if (!v.count("count")) v["count"] = "1";
   auto n = OptionReader(v).integer("count", 1);
   if (!n.is_ok()) return fail(n.status());
+  const std::vector<std::string> hparams = hparam_names_of_source(rep.config.space_source);
   if (v.count("pareto")) {
     auto objectives = experiments::objectives_of(rep.config);
     if (!objectives.is_ok()) return fail(objectives.status());
-    return print_table(
-        experiments::pareto_table(rep.store->trials(rep.experiment.id), objectives.value()),
-        v["format"]);
+    return print_table(experiments::pareto_table(rep.store->trials(rep.experiment.id),
+                                                 objectives.value(), hparams),
+                       v["format"]);
   }
   auto objective = experiments::objective_of(rep.config);
   if (!objective.is_ok()) return fail(objective.status());
-  return print_table(
-      experiments::best_table(rep.store->trials(rep.experiment.id), objective.value(), n.value()),
-      v["format"]);
+  return print_table(experiments::best_table(rep.store->trials(rep.experiment.id),
+                                             objective.value(), n.value(), hparams),
+                     v["format"]);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "search/strategy.h"
+#include "spaces/hparam_space.h"
 
 namespace sylva::cli {
 namespace {
@@ -30,7 +31,7 @@ int run_sample(int argc, char** argv) {
   if (!classes.is_ok()) return fail(classes.status());
   auto shape = evaluators::parse_input_shape(v["input-shape"], classes.value());
   if (!shape.is_ok()) return fail(shape.status());
-  auto space = make_space(v["space"]);
+  auto space = make_space_with_hparams(v["space"], v["hparam"]);
   if (!space.is_ok()) return fail(space.status());
   SpaceTarget target{shape.value().channels, shape.value().height, shape.value().width,
                      shape.value().classes};
@@ -59,7 +60,9 @@ int run_sample(int argc, char** argv) {
                             static_cast<int64_t>(known.at("flops"))});
       continue;
     }
-    auto cost = evaluators::measure_architecture(*space.value(), arch, shape.value());
+    // The network is the inner space's (hyperparameters build nothing).
+    const HparamSplit split = split_hparams(*space.value(), arch);
+    auto cost = evaluators::measure_architecture(*split.space, split.arch, shape.value());
     if (!cost.is_ok()) return fail(cost.status());
     table.rows.push_back({arch.key, arch.canonical, cost.value().params, cost.value().flops});
   }
@@ -74,9 +77,10 @@ int run_sample(int argc, char** argv) {
 void register_sample_verb() {
   register_verb({"sample",
                  "sample architectures from a space",
-                 "usage: sylva sample --space S [-n N] [--seed S] [-f table|json|csv]",
+                 "usage: sylva sample --space S [--hparam NAME=V1,V2,...] [-n N] [--seed S] [-f "
+                 "table|json|csv]",
                  accepts_names({"space", "max-nodes", "max-params", "max-flops", "seed", "format",
-                                "count", "input-shape", "classes"}),
+                                "count", "input-shape", "classes", "hparam"}),
                  run_sample,
                  /*listed=*/true,
                  {}});

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -17,11 +18,13 @@
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "cli/verbs.h"
+#include "evaluators/command/command_evaluator.h"
 #include "experiments/cluster.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "experiments/runner.h"
 #include "experiments/store.h"
+#include "spaces/hparam_space.h"
 
 namespace sylva::cli {
 
@@ -145,6 +148,7 @@ experiments::ClusterSettings stored_settings(Store& store, const std::string& na
 int execute(Store& store, int64_t experiment_id, const std::string& name, const std::string& db,
             const ExperimentConfig& config, Components& c, Role role) {
   const std::string shown = experiments::database_for_display(db);
+  c.run.experiment = name;
   stop_cleanly_on_interrupt(name, shown, c.run.min_budget == 0);
   int64_t finished_before = 0;
   for (const auto& t : store.trials(experiment_id))
@@ -227,13 +231,33 @@ int run_search(int argc, char** argv) {
   Begun begun = begin_verb("search", argc, argv, {"name"});
   if (begun.exit_code >= 0) return begun.exit_code;
   auto& v = begun.options.values;
-  auto space = make_space(v["space"]);
+  auto space = make_space_with_hparams(v["space"], v["hparam"]);
   if (!space.is_ok()) return fail(space.status());
   ExperimentConfig config;
   for (const OptionDef& o : option_table()) {
     if (o.stored) config.options[o.name] = v[o.name];
   }
   config.space_source = space.value()->source();
+  // With --gpus and no --workers, one evaluation per GPU slot.
+  if (!v["gpus"].empty() && !begun.options.given.count("workers")) {
+    auto gpus = evaluators::parse_gpus(v["gpus"]);
+    auto per_gpu = OptionReader(v).integer_or("trials-per-gpu", 1, 1);
+    if (gpus.is_ok() && per_gpu.is_ok()) {
+      config.options["workers"] =
+          std::to_string(static_cast<int64_t>(gpus.value().size()) * per_gpu.value());
+    }
+  }
+  // Trial directories of the command evaluator: beside the database unless
+  // told, as an absolute path so that resume and workers elsewhere find them.
+  if (v["evaluator"] == "command" && config.options["trial-dir"].empty()) {
+    config.options["trial-dir"] =
+        experiments::is_database_url(v["db"]) ? "sylva-trials" : v["db"] + ".trials";
+  }
+  if (!config.options["trial-dir"].empty()) {
+    std::error_code ec;
+    auto absolute = std::filesystem::absolute(config.options["trial-dir"], ec);
+    if (!ec) config.options["trial-dir"] = absolute.lexically_normal().string();
+  }
   if (!v["init"].empty()) {
     std::ifstream in(v["init"]);
     if (!in)
@@ -304,6 +328,10 @@ int run_worker(int argc, char** argv) {
   // those of the process that made the experiment.
   config.options["workers"] = v["workers"];
   config.options["threads-per-worker"] = v["threads-per-worker"];
+  // And so are its GPUs (the command evaluator's slots).
+  for (const char* own : {"gpus", "trials-per-gpu"}) {
+    if (r.options.given.count(own)) config.options[own] = v[own];
+  }
   if (v["workers"] == "0")
     return fail(Status::invalid_argument("worker: --workers must be >= 1, got 0"));
   if (config.text("fidelity") != "none") {
@@ -353,7 +381,7 @@ void register_search_verbs() {
        "Joins experiment NAME (made by `sylva search`) from this host and evaluates its trials "
        "until it is finished;\nany number of workers may join, on any host that reaches the "
        "database.",
-       accepts_names({"name", "db", "workers", "threads-per-worker"}),
+       accepts_names({"name", "db", "workers", "threads-per-worker", "gpus", "trials-per-gpu"}),
        run_worker,
        /*listed=*/true,
        {}});

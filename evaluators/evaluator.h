@@ -14,6 +14,7 @@
 
 #include "base/status.h"
 #include "spaces/architecture.h"
+#include "spaces/hparam_space.h"
 #include "spaces/space.h"
 
 namespace sylva::evaluators {
@@ -28,11 +29,28 @@ inline bool is_finished(TrialState s) {
 struct Job {
   int64_t trial_number = 0;
   uint64_t seed = 0;  // derived from the experiment seed and trial number
+  // The architecture to build, without hyperparameter decisions, and its
+  // space (a space with hyperparameters passes its inner space).
   Architecture arch;
   const Space* space = nullptr;
-  int threads = 1;             // intra-op threads this job may use
-  double timeout_seconds = 0;  // 0: none
-  int64_t epochs = 0;          // training budget (successive halving); 0: the evaluator's own
+  // The searched architecture's key and canonical form, hyperparameters
+  // included (equal to arch's when the space has none).
+  std::string key;
+  std::string canonical;
+  std::vector<HparamValue> hparams;  // in declaration order; empty: none
+  int threads = 1;                   // intra-op threads this job may use
+  double timeout_seconds = 0;        // 0: none
+  int64_t epochs = 0;                // training budget (successive halving); 0: the evaluator's own
+  // The concurrent-evaluation slot of this process that runs the job, in
+  // [0, workers): evaluators that hand out devices per slot (--gpus) read it.
+  int slot = 0;
+  std::string experiment;  // the experiment's name
+  std::string objective;   // the metric the search optimises (the first objective)
+  bool maximize = true;
+  // A successive-halving promotion: the number of the rung run before this
+  // one's budget (its epochs), 0: none. Evaluators with per-run state (the
+  // command evaluator's trial directory) continue from it.
+  int64_t previous_epochs = 0;
 };
 
 // Called by an evaluator while it runs, from the worker thread.
@@ -41,6 +59,12 @@ class Reporter {
   virtual ~Reporter() = default;
   // An intermediate value (e.g. val_acc after epoch `step`).
   virtual void intermediate(int step, const std::string& name, double value) = 0;
+  // Whether the loop asks the trial to stop (a pruner judged its
+  // intermediate values): an evaluator checks it after reporting and returns
+  // kPruned with the metrics it has.
+  virtual bool should_stop() const { return false; }
+  // Why, once should_stop() is true.
+  virtual std::string stop_reason() const { return ""; }
 };
 
 struct EvalResult {
@@ -48,6 +72,9 @@ struct EvalResult {
   std::string message;  // why FAIL / PRUNED
   std::map<std::string, double> metrics;
   std::string weights;  // trained weights (bytes), may be empty
+  // Other artifacts to keep with the trial, by kind (the command
+  // evaluator's "stdout" and "stderr" tails); replaced on each run.
+  std::map<std::string, std::string> artifacts;
 };
 
 class Evaluator {
@@ -57,6 +84,19 @@ class Evaluator {
   // The input networks are built for (from the dataset); typed grammars are
   // derived for it. All zero: the evaluator builds no network.
   virtual SpaceTarget input() const { return {}; }
+  // The device slot `slot` (Job::slot) evaluates on, as `sylva status`
+  // shows it ("GPU 1"); empty when the evaluator hands out none.
+  virtual std::string slot_device(int slot) const {
+    (void)slot;
+    return "";
+  }
+  // Whether the evaluator honours the space's hyperparameters (names and
+  // every value), checked once before the first trial; an error names the
+  // hyperparameter and the value. Default: any is accepted (stub, table).
+  virtual Status check_hparams(const std::vector<HparamDecl>& hparams) const {
+    (void)hparams;
+    return Status::ok();
+  }
 };
 
 // Thrown by evaluators when a job runs past its timeout.

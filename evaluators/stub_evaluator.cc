@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "base/random.h"
+#include "base/strings.h"
 #include "evaluators/registry.h"
 
 namespace sylva::evaluators {
@@ -18,9 +19,11 @@ class StubEvaluator : public Evaluator {
   EvalResult evaluate(const Job& job, Reporter& reporter) override {
     if (options_.delay_ms > 0)
       std::this_thread::sleep_for(std::chrono::milliseconds(options_.delay_ms));
-    // Accuracy in [50, 100) from the architecture alone; seed-free so that the
-    // same architecture always scores the same.
-    double acc = 50.0 + 50.0 * static_cast<double>(mix_seed(job.arch.hash, 1) >> 11) * 0x1.0p-53;
+    // Accuracy in [50, 100) from the searched architecture alone, its
+    // hyperparameters included (the hash of its canonical form); seed-free so
+    // that the same architecture always scores the same.
+    const uint64_t hash = job.canonical.empty() ? job.arch.hash : fnv1a64(job.canonical);
+    double acc = 50.0 + 50.0 * static_cast<double>(mix_seed(hash, 1) >> 11) * 0x1.0p-53;
     // A training budget (successive halving) scales it like a learning curve
     // that keeps the architectures' order: acc * (1 - 0.5 / epochs).
     if (job.epochs > 0) {

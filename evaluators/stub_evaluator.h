@@ -1,5 +1,6 @@
-// Stub evaluator: a deterministic pseudo-accuracy from the architecture hash,
-// after an optional delay; with a training budget (Job::epochs) it follows a
+// Stub evaluator: a deterministic pseudo-accuracy from the architecture hash
+// (of the searched canonical form, Job::canonical, so that hyperparameters
+// change it too), after an optional delay; with a training budget (Job::epochs) it follows a
 // learning curve that keeps the architectures' order. For tests and demos of the search
 // machinery where training is not the point.
 #pragma once

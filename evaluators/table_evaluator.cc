@@ -85,10 +85,15 @@ class TableEvaluator : public Evaluator {
   EvalResult evaluate(const Job& job, Reporter& reporter) override {
     if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
     EvalResult result;
-    auto it = rows_.find(job.arch.key);
+    // The searched key (hyperparameters included) first, then the network's.
+    auto it = job.key.empty() ? rows_.end() : rows_.find(job.key);
+    if (it == rows_.end()) it = rows_.find(job.arch.key);
     if (it == rows_.end()) {
       result.state = TrialState::kFail;
-      result.message = fmt::format("key '{}' not in table {}", job.arch.key, path_);
+      result.message = job.key.empty() || job.key == job.arch.key
+                           ? fmt::format("key '{}' not in table {}", job.arch.key, path_)
+                           : fmt::format("neither key '{}' nor '{}' is in table {}", job.key,
+                                         job.arch.key, path_);
       return result;
     }
     const double* row = &values_[it->second * columns_.size()];

@@ -4,7 +4,9 @@
 // The CSV has a header row with a `key` column holding Architecture::key and
 // numeric columns (an empty cell is a missing value, left out of the metrics).
 // evaluate() returns every present numeric column of the key's row as a
-// metric, or state kFail with "key 'K' not in table PATH". The whole file is
+// metric, or state kFail with "key 'K' not in table PATH". A space with
+// hyperparameters looks the searched key (Job::key, "lr=0.1/...") up first,
+// then the network's (Job::arch.key), so a plain benchmark table serves it. The whole file is
 // read at construction; afterwards the evaluator is read-only, so concurrent
 // evaluate() calls are safe, and a lookup takes microseconds. No torch.
 #pragma once

@@ -179,6 +179,10 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   target.max_flops = max_flops;
   SYLVA_ASSIGN(retargeted, retarget_space(*out.space, target));
   if (retargeted) out.space = std::move(retargeted);
+  // Hyperparameters the evaluator cannot honour stop the run before it starts.
+  if (const HparamSpace* h = as_hparam_space(*out.space)) {
+    SYLVA_RETURN_IF_ERROR(out.evaluator->check_hparams(h->hparams()));
+  }
   SYLVA_ASSIGN(seed, c.integer("seed", 0));
   SYLVA_ASSIGN(strategy, new_strategy(c, *out.space));
   out.strategy = std::move(strategy);
@@ -231,6 +235,22 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   } else if (fidelity != "none") {
     return Status::invalid_argument(
         fmt::format("--fidelity must be none or epochs, got '{}'", fidelity));
+  }
+  const std::string prune = c.options.count("prune") ? c.text("prune") : "none";
+  if (prune != "none" && prune != "median") {
+    return Status::invalid_argument(fmt::format("--prune must be none or median, got '{}'", prune));
+  }
+  if (prune == "median") {
+    if (fidelity != "none") {
+      return Status::invalid_argument(
+          "--prune median stops trials by their reported values; successive halving (--fidelity "
+          "epochs) prunes by rungs already: use one of them");
+    }
+    SYLVA_ASSIGN(startup, c.integer("prune-startup", 1));
+    SYLVA_ASSIGN(warmup, c.integer("prune-warmup", 0));
+    out.run.prune_median = true;
+    out.run.prune_startup = static_cast<int>(startup);
+    out.run.prune_warmup = static_cast<int>(warmup);
   }
   out.run.seed = static_cast<uint64_t>(seed);
   out.run.worker_name = host_and_pid();

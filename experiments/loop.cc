@@ -54,7 +54,13 @@ ExperimentLoop::ExperimentLoop(Store& store, int64_t experiment_id, const Space&
       timeout_(options.heartbeat_timeout),
       max_retries_(options.max_retries),
       interval_(interval_of(options.heartbeat_timeout)),
-      pool_(std::max(1, slots_)) {}
+      pool_(std::max(1, slots_)),
+      free_slots_(std::max(1, slots_)) {
+  if (options.prune_median) {
+    pruner_ = std::make_unique<internal::MedianPruner>(options.objective, options.maximize,
+                                                       options.prune_startup, options.prune_warmup);
+  }
+}
 
 StatusOr<RunSummary> ExperimentLoop::run() {
   refresh_settings();
@@ -164,6 +170,8 @@ Status ExperimentLoop::heartbeat() {
   }
   if (!leader_) strategy_.reset();
   if (leader_) summary_.taken_back += take_back({});
+  // The pruner's view of the trials other processes completed.
+  if (pruner_) pruner_->load(store_.trials(experiment_id_), store_.intermediates(experiment_id_));
   last_beat_ = Clock::now();
   return Status::ok();
 }
@@ -332,21 +340,44 @@ void ExperimentLoop::dispatch(TrialRow row) {
                         label_);
     return;
   }
-  internal::submit_trial(pool_, queue_, evaluator_, space_, options_, row, arch.value());
+  internal::TrialRun run;
+  run.slot = std::max(0, free_slots_.take());
+  auto stop = std::make_shared<internal::StopFlag>();
+  run.stop = stop;
+  const std::string device = evaluator_.slot_device(run.slot);
+  if (!device.empty()) store_.add_event(row.id, "device", device);
+  internal::submit_trial(pool_, queue_, evaluator_, space_, options_, row, arch.value(), run);
+  slot_of_[row.id] = run.slot;
+  stops_[row.id] = std::move(stop);
   running_[row.id] = std::move(row);
 }
 
 void ExperimentLoop::record(internal::Event& event) {
   if (!event.finished) {
     store_.add_intermediate(event.trial_id, event.step, event.name, event.value, label_);
+    auto held = running_.find(event.trial_id);
+    if (pruner_ && event.name == pruner_->metric() && held != running_.end()) {
+      const std::string why = pruner_->judge(held->second.number, event.step, event.value);
+      if (!why.empty()) stops_[event.trial_id]->set(why);
+    }
     return;
   }
   auto it = running_.find(event.trial_id);
   if (it == running_.end()) return;  // cannot happen: one evaluation per trial here
   TrialRow row = std::move(it->second);
   running_.erase(it);
+  free_slots_.give(slot_of_[row.id]);
+  slot_of_.erase(row.id);
+  stops_.erase(row.id);
   EvalResult& r = event.result;
   internal::require_metrics(r, required_);
+  if (pruner_) {
+    if (r.state == TrialState::kComplete) {
+      pruner_->complete(row.number);
+    } else {
+      pruner_->forget(row.number);
+    }
+  }
   if (!store_.finish_trial(row.id, r.state, r.message, r.metrics, label_)) {
     // Judged lost (a long pause) and taken back: the trial is someone else's
     // now, and its result will be theirs.
@@ -354,6 +385,7 @@ void ExperimentLoop::record(internal::Event& event) {
                      fmt::format("result from {} came after the trial was taken back", label_));
     return;
   }
+  for (const auto& [kind, bytes] : r.artifacts) store_.put_artifact(row.id, kind, bytes);
   row.state = r.state;
   row.message = r.message;
   row.metrics = r.metrics;

@@ -123,6 +123,13 @@ class ExperimentLoop {
 
   // Per held trial
   std::map<int64_t, TrialRow> running_;  // the trials evaluating here, by id
+  internal::SlotSet free_slots_;
+  std::map<int64_t, int> slot_of_;                                // by trial id
+  std::map<int64_t, std::shared_ptr<internal::StopFlag>> stops_;  // by trial id
+
+  // --prune median: the completed trials' curves, reloaded from the database
+  // at heartbeats when other processes finished trials.
+  std::unique_ptr<internal::MedianPruner> pruner_;
 };
 
 }  // namespace sylva::experiments

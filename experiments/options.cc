@@ -24,6 +24,10 @@ const std::vector<OptionDef>& experiment_options() {
              "input [the grammar's %max-params]"),
       stored("max-flops",
              "supernet spaces: most multiply-accumulates per image of a configuration"),
+      {"hparam",
+       "NAME=V1,V2,... (or NAME=log(a,b,n), NAME=linear(a,b,n)): a hyperparameter searched with "
+       "the architecture, once per hyperparameter; added to the space's own %hparam lines",
+       "", OptionDef::kFilled, true, false, 0, OptionDef::kRepeated},
       stored("strategy", "search strategy", "random"),
       stored("init", "file of architectures (canonical form or key, one per line) evaluated first"),
       stored("evaluator", "evaluator", "train"),
@@ -57,6 +61,12 @@ const std::vector<OptionDef>& halving_options() {
       stored("max-epochs", "successive halving: epochs of the top rung", "9"),
       stored("eta", "successive halving: 1/eta of each rung is promoted, budgets grow eta-fold",
              "3"),
+      stored("prune",
+             "none | median: stop a running trial whose best objective so far is worse than the "
+             "median of completed trials at the same step (Optuna's MedianPruner); PRUNED",
+             "none"),
+      stored("prune-startup", "median pruning: completed trials before any trial is pruned", "5"),
+      stored("prune-warmup", "median pruning: steps of a trial before it may be pruned", "0"),
   };
   return kOptions;
 }

@@ -92,7 +92,32 @@ StatusOr<std::string> render(const Table& table, const std::string& format) {
       fmt::format("--format must be table, json or csv, got '{}'", format));
 }
 
-Table trials_table(const std::vector<TrialRow>& trials) {
+namespace {
+
+// The value of hyperparameter `names[i]` in each leading "name=value/" part of
+// `key`, null where the part is not that hyperparameter's.
+std::vector<nlohmann::json> hparam_cells(const std::string& key,
+                                         const std::vector<std::string>& names) {
+  std::vector<nlohmann::json> out;
+  size_t pos = 0;
+  for (const std::string& name : names) {
+    const size_t slash = key.find('/', pos);
+    const std::string part =
+        pos > key.size() ? "" : key.substr(pos, slash == std::string::npos ? slash : slash - pos);
+    if (part.compare(0, name.size() + 1, name + "=") != 0) {
+      out.resize(names.size());
+      return out;
+    }
+    out.push_back(part.substr(name.size() + 1));
+    pos = slash == std::string::npos ? key.size() + 1 : slash + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Table trials_table(const std::vector<TrialRow>& trials,
+                   const std::vector<std::string>& hparam_names) {
   std::set<std::string> names;
   for (const auto& t : trials)
     for (const auto& [name, v] : t.metrics) names.insert(name);
@@ -103,10 +128,12 @@ Table trials_table(const std::vector<TrialRow>& trials) {
   metric_cols.insert(metric_cols.end(), names.begin(), names.end());
   Table table;
   table.columns = {"number", "state", "key"};
+  table.columns.insert(table.columns.end(), hparam_names.begin(), hparam_names.end());
   table.columns.insert(table.columns.end(), metric_cols.begin(), metric_cols.end());
   table.columns.push_back("message");
   for (const auto& t : trials) {
     std::vector<nlohmann::json> row = {t.number, evaluators::state_name(t.state), t.arch_key};
+    for (auto& cell : hparam_cells(t.arch_key, hparam_names)) row.push_back(std::move(cell));
     for (const auto& m : metric_cols) {
       auto it = t.metrics.find(m);
       row.push_back(it == t.metrics.end() ? nlohmann::json() : number_or_null(it->second));
@@ -135,8 +162,9 @@ std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objectiv
 namespace {
 
 // best_table's layout for trials already chosen and ordered.
-Table ranked_table(const std::vector<TrialRow>& best) {
-  Table table = trials_table(best);
+Table ranked_table(const std::vector<TrialRow>& best,
+                   const std::vector<std::string>& hparam_names) {
+  Table table = trials_table(best, hparam_names);
   table.columns.insert(table.columns.begin(), "rank");
   table.columns.pop_back();  // message: always empty for COMPLETE trials
   table.columns.push_back("canonical");
@@ -150,13 +178,15 @@ Table ranked_table(const std::vector<TrialRow>& best) {
 
 }  // namespace
 
-Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count) {
+Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count,
+                 const std::vector<std::string>& hparam_names) {
   std::vector<TrialRow> best = ranked(trials, objective);
   if (static_cast<int64_t>(best.size()) > count) best.resize(count);
-  return ranked_table(best);
+  return ranked_table(best, hparam_names);
 }
 
-Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Objective>& objectives) {
+Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Objective>& objectives,
+                   const std::vector<std::string>& hparam_names) {
   std::vector<TrialRow> candidates;
   std::vector<std::vector<double>> points;
   for (const auto& t : ranked(trials, objectives.front())) {
@@ -175,7 +205,7 @@ Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Object
   for (size_t i = 0; i < candidates.size(); ++i) {
     if (ranks[i] == 0) front.push_back(candidates[i]);
   }
-  return ranked_table(front);
+  return ranked_table(front, hparam_names);
 }
 
 Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) {
@@ -226,9 +256,13 @@ Table workers_table(const std::vector<WorkerRow>& workers) {
                    "started", "last_heartbeat", "running"};
   for (const WorkerRow& w : workers) {
     std::vector<std::string> numbers;
-    for (int64_t n : w.running) numbers.push_back(std::to_string(n));
+    for (size_t i = 0; i < w.running.size(); ++i) {
+      const std::string device = i < w.running_devices.size() ? w.running_devices[i] : "";
+      numbers.push_back(std::to_string(w.running[i]) +
+                        (device.empty() ? "" : " (" + device + ")"));
+    }
     table.rows.push_back({w.label, w.host, w.pid, w.state, w.slots, w.leader ? "yes" : "",
-                          w.started_at, w.seen_at, join(numbers, " ")});
+                          w.started_at, w.seen_at, join(numbers, ", ")});
   }
   return table;
 }

@@ -23,17 +23,22 @@ StatusOr<std::string> render(const Table& table, const std::string& format);
 // significant digits.
 std::string format_number(double v);
 
-// Columns: number, state, key, the metrics (val_acc, test_acc first, then by
-// name), seconds, message.
-Table trials_table(const std::vector<TrialRow>& trials);
+// Columns: number, state, key, one per hyperparameter of `hparam_names` (the
+// space's, hparam_names_of_source: the value, as its label, read from the
+// key's leading "name=value/" parts), the metrics (val_acc, test_acc first,
+// then by name), message.
+Table trials_table(const std::vector<TrialRow>& trials,
+                   const std::vector<std::string>& hparam_names = {});
 
 // The best `count` COMPLETE trials by the objective, best first, with rank and
 // canonical form.
-Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count);
+Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count,
+                 const std::vector<std::string>& hparam_names = {});
 
 // The COMPLETE trials that no other COMPLETE trial dominates on every
 // objective, best first by the first objective; columns as best_table.
-Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Objective>& objectives);
+Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Objective>& objectives,
+                   const std::vector<std::string>& hparam_names = {});
 
 // Sorted copy: COMPLETE trials with the objective, best first.
 std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objective& objective);

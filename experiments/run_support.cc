@@ -5,8 +5,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 
+#include "spaces/hparam_space.h"
 #include "spaces/space.h"
 
 namespace sylva::experiments::internal {
@@ -17,7 +19,10 @@ using evaluators::TrialState;
 
 class QueueReporter : public evaluators::Reporter {
  public:
-  QueueReporter(EventQueue& queue, int64_t trial_id) : queue_(queue), trial_id_(trial_id) {}
+  QueueReporter(EventQueue& queue, int64_t trial_id, std::shared_ptr<const StopFlag> stop)
+      : queue_(queue), trial_id_(trial_id), stop_(std::move(stop)) {}
+  bool should_stop() const override { return stop_ && stop_->is_set(); }
+  std::string stop_reason() const override { return stop_ ? stop_->reason() : ""; }
   void intermediate(int step, const std::string& name, double value) override {
     Event e;
     e.trial_id = trial_id_;
@@ -30,6 +35,7 @@ class QueueReporter : public evaluators::Reporter {
  private:
   EventQueue& queue_;
   int64_t trial_id_;
+  std::shared_ptr<const StopFlag> stop_;
 };
 
 std::string first_line(const std::string& text) {
@@ -55,9 +61,23 @@ std::optional<Event> EventQueue::pop_for(std::chrono::milliseconds timeout) {
   return e;
 }
 
+void StopFlag::set(const std::string& why) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (set_.load()) return;
+    reason_ = why;
+  }
+  set_.store(true);
+}
+
+std::string StopFlag::reason() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reason_;
+}
+
 void run_job(EventQueue& queue, evaluators::Evaluator& evaluator, const evaluators::Job& job,
-             int64_t trial_id) {
-  QueueReporter reporter(queue, trial_id);
+             int64_t trial_id, std::shared_ptr<const StopFlag> stop) {
+  QueueReporter reporter(queue, trial_id, std::move(stop));
   Event done;
   done.finished = true;
   done.trial_id = trial_id;
@@ -78,19 +98,98 @@ void run_job(EventQueue& queue, evaluators::Evaluator& evaluator, const evaluato
 
 void submit_trial(evaluators::WorkerPool& pool, EventQueue& queue, evaluators::Evaluator& evaluator,
                   const Space& space, const RunOptions& options, const TrialRow& row,
-                  const Architecture& arch, int64_t epochs) {
+                  const Architecture& arch, const TrialRun& run) {
   evaluators::Job job;
   job.trial_number = row.number;
   job.seed = row.seed;
-  job.arch = arch;
-  job.space = &space;
+  HparamSplit split = split_hparams(space, arch);
+  job.arch = std::move(split.arch);
+  job.space = split.space;
+  job.hparams = std::move(split.hparams);
+  job.key = arch.key;
+  job.canonical = arch.canonical;
   job.threads = options.threads_per_worker;
   job.timeout_seconds = options.trial_timeout;
-  job.epochs = epochs;
+  job.epochs = run.epochs;
+  job.previous_epochs = run.previous_epochs;
+  job.slot = run.slot;
+  job.experiment = options.experiment;
+  job.objective = options.objective;
+  job.maximize = options.maximize;
   const int64_t id = row.id;
-  pool.submit(
-      [&queue, &evaluator, job = std::move(job), id] { run_job(queue, evaluator, job, id); });
+  pool.submit([&queue, &evaluator, job = std::move(job), id, stop = run.stop] {
+    run_job(queue, evaluator, job, id, stop);
+  });
 }
+
+SlotSet::SlotSet(int count) : busy_(static_cast<size_t>(std::max(0, count)), false) {}
+
+int SlotSet::take() {
+  for (size_t i = 0; i < busy_.size(); ++i) {
+    if (!busy_[i]) {
+      busy_[i] = true;
+      return static_cast<int>(i);
+    }
+  }
+  return -1;
+}
+
+void SlotSet::give(int slot) {
+  if (slot >= 0 && static_cast<size_t>(slot) < busy_.size())
+    busy_[static_cast<size_t>(slot)] = false;
+}
+
+MedianPruner::MedianPruner(std::string metric, bool maximize, int startup, int warmup)
+    : metric_(std::move(metric)), maximize_(maximize), startup_(startup), warmup_(warmup) {}
+
+void MedianPruner::load(const std::vector<TrialRow>& trials,
+                        const std::vector<IntermediateRow>& values) {
+  completed_.clear();
+  at_step_.clear();
+  for (const TrialRow& t : trials) {
+    if (t.state == TrialState::kComplete) completed_.insert(t.number);
+  }
+  for (const IntermediateRow& v : values) {
+    if (v.name != metric_ || std::isnan(v.value)) continue;
+    if (completed_.count(v.trial_number)) {
+      at_step_[v.step].push_back(v.value);
+    } else {
+      running_[v.trial_number][v.step] = v.value;
+    }
+  }
+}
+
+std::string MedianPruner::judge(int64_t number, int step, double value) {
+  if (std::isnan(value)) return "";
+  auto& curve = running_[number];
+  curve[step] = value;
+  if (step < warmup_ || static_cast<int>(completed_.size()) < startup_) return "";
+  auto it = at_step_.find(step);
+  if (it == at_step_.end() || it->second.empty()) return "";
+  double best = value;
+  for (const auto& [s, v] : curve) {
+    if (better(v, best)) best = v;
+  }
+  std::vector<double> others = it->second;
+  const size_t n = others.size();
+  std::sort(others.begin(), others.end());
+  const double median = n % 2 ? others[n / 2] : 0.5 * (others[n / 2 - 1] + others[n / 2]);
+  if (!better(median, best)) return "";
+  return fmt::format(
+      "pruned at step {}: best {} so far {:g} is {} the median {:g} of {} completed "
+      "trial(s) at that step",
+      step, metric_, best, maximize_ ? "below" : "above", median, n);
+}
+
+void MedianPruner::complete(int64_t number) {
+  if (!completed_.insert(number).second) return;
+  auto it = running_.find(number);
+  if (it == running_.end()) return;
+  for (const auto& [step, v] : it->second) at_step_[step].push_back(v);
+  running_.erase(it);
+}
+
+void MedianPruner::forget(int64_t number) { running_.erase(number); }
 
 Status replay_trials(search::Strategy& strategy, const Space& space,
                      const std::vector<TrialRow>& rows, const RunOptions& options,

@@ -5,13 +5,16 @@
 // into a fresh strategy, and the checks on a result.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,19 +49,81 @@ class EventQueue {
   std::deque<Event> events_ GUARDED_BY(mu_);
 };
 
+// The loop thread's request that a running trial stop (a pruner's
+// verdict), read by the worker thread through Reporter::should_stop().
+class StopFlag {
+ public:
+  void set(const std::string& why);
+  bool is_set() const { return set_.load(); }
+  std::string reason() const;
+
+ private:
+  std::atomic<bool> set_{false};
+  mutable std::mutex mu_;
+  std::string reason_ GUARDED_BY(mu_);
+};
+
 // Runs `job` on a worker thread: intermediate values and then the result go
-// to `queue` as events of `trial_id`; an exception becomes a FAIL.
+// to `queue` as events of `trial_id`; an exception becomes a FAIL. `stop`
+// (may be null) is what the job's Reporter::should_stop() reads.
 void run_job(EventQueue& queue, evaluators::Evaluator& evaluator, const evaluators::Job& job,
-             int64_t trial_id);
+             int64_t trial_id, std::shared_ptr<const StopFlag> stop = nullptr);
+
+// How one run of a trial is dispatched.
+struct TrialRun {
+  int64_t epochs = 0;           // > 0: a successive-halving rung's budget
+  int64_t previous_epochs = 0;  // > 0: the rung this promotion continues
+  int slot = 0;                 // this process's evaluation slot
+  std::shared_ptr<const StopFlag> stop;
+};
 
 // Submits the evaluation of trial `row` (its architecture `arch`, parsed
 // from the stored canonical form) to `pool`, with the threads and timeout of
 // `options`: its intermediate values and result come to `queue` as events of
-// row.id. `epochs` > 0 is a successive-halving rung's budget; 0 leaves the
-// evaluator's own.
+// row.id. Hyperparameters are split from the architecture here
+// (split_hparams), so evaluators get the inner architecture and the values.
 void submit_trial(evaluators::WorkerPool& pool, EventQueue& queue, evaluators::Evaluator& evaluator,
                   const Space& space, const RunOptions& options, const TrialRow& row,
-                  const Architecture& arch, int64_t epochs = 0);
+                  const Architecture& arch, const TrialRun& run = {});
+
+// Evaluation slots of one process, [0, count): the lowest free one is taken
+// for each dispatched trial (--gpus hands out GPUs by slot).
+class SlotSet {
+ public:
+  explicit SlotSet(int count);
+  int take();  // -1 when none is free
+  void give(int slot);
+
+ private:
+  std::vector<bool> busy_;
+};
+
+// Optuna's MedianPruner on one metric: a running trial whose best value so
+// far, at step S >= `warmup`, is worse than the median of the values that
+// completed trials reported at step S is stopped, once `startup` trials
+// have completed. Fed the stored curves (load) and then each reported value
+// (judge) and each completed trial (complete). Loop thread only.
+class MedianPruner {
+ public:
+  MedianPruner(std::string metric, bool maximize, int startup, int warmup);
+  // Rebuilds the completed trials' curves from the database.
+  void load(const std::vector<TrialRow>& trials, const std::vector<IntermediateRow>& values);
+  // Trial `number` reported `value` at `step`: the reason to stop it, or "".
+  std::string judge(int64_t number, int step, double value);
+  // Trial `number` completed: its curve counts for the others from now on.
+  void complete(int64_t number);
+  void forget(int64_t number);  // a trial that did not complete
+  const std::string& metric() const { return metric_; }
+
+ private:
+  bool better(double a, double b) const { return maximize_ ? a > b : a < b; }
+  const std::string metric_;
+  const bool maximize_;
+  const int startup_, warmup_;
+  std::set<int64_t> completed_;
+  std::map<int, std::vector<double>> at_step_;        // completed trials' values per step
+  std::map<int64_t, std::map<int, double>> running_;  // reported values of unfinished trials
+};
 
 // What the loop adds to a replay, per trial.
 struct ReplayHooks {

@@ -39,7 +39,8 @@ class OneProcessLoop {
         listener_(listener),
         start_(Clock::now()),
         required_(internal::required_metrics(options)),
-        pool_(options.workers) {
+        pool_(options.workers),
+        free_slots_(options.workers) {
     progress_.total = options.trials;
   }
 
@@ -67,6 +68,7 @@ class OneProcessLoop {
     TrialRow row;
     Architecture arch;
     int rung = 0;
+    int slot = 0;
   };
 
   Status replay();
@@ -109,6 +111,7 @@ class OneProcessLoop {
 
   // Per held trial
   std::map<int64_t, Running> running_;  // by trial id
+  internal::SlotSet free_slots_;
 };
 
 // Re-queues what a killed process left RUNNING and tells the strategy (and
@@ -230,10 +233,15 @@ bool OneProcessLoop::start_new() {
 void OneProcessLoop::dispatch(TrialRow row, Architecture arch, int rung) {
   store_.set_running(row.id, options_.worker_name);
   row.state = TrialState::kRunning;
-  internal::submit_trial(pool_, queue_, evaluator_, space_, options_, row, arch,
-                         halving_ ? halving_->rungs()[rung] : 0);
+  internal::TrialRun run;
+  run.epochs = halving_ ? halving_->rungs()[rung] : 0;
+  run.previous_epochs = halving_ && rung > 0 ? halving_->rungs()[rung - 1] : 0;
+  run.slot = std::max(0, free_slots_.take());
+  const std::string device = evaluator_.slot_device(run.slot);
+  if (!device.empty()) store_.add_event(row.id, "device", device);
+  internal::submit_trial(pool_, queue_, evaluator_, space_, options_, row, arch, run);
   const int64_t id = row.id;
-  running_[id] = Running{std::move(row), std::move(arch), rung};
+  running_[id] = Running{std::move(row), std::move(arch), rung, run.slot};
 }
 
 // Waits for one event (a quarter second at most), heartbeating the running
@@ -262,10 +270,12 @@ void OneProcessLoop::record(internal::Event& event) {
   auto it = running_.find(event.trial_id);
   Running done = std::move(it->second);
   running_.erase(it);
+  free_slots_.give(done.slot);
   EvalResult& r = event.result;
   internal::require_metrics(r, required_);
   if (halving_) finish_rung(done, r);
   store_.finish_trial(done.row.id, r.state, r.message, r.metrics);
+  for (const auto& [kind, bytes] : r.artifacts) store_.put_artifact(done.row.id, kind, bytes);
   done.row.state = r.state;
   done.row.message = r.message;
   done.row.metrics = r.metrics;

@@ -49,6 +49,12 @@ struct RunOptions {
   // most max_retries times before it FAILs.
   double heartbeat_timeout = 60;
   int max_retries = 3;
+  std::string experiment;  // its name, passed to evaluators (trial directories)
+  // Median pruning of running trials on their reported objective (see
+  // internal::MedianPruner): on when prune_median.
+  bool prune_median = false;
+  int prune_startup = 5;
+  int prune_warmup = 0;
 };
 
 // What the loop reports as it goes (progress display, logs).

@@ -84,6 +84,9 @@ struct WorkerRow {
   std::string started_at, seen_at;
   bool leader = false;           // holds the coordinator's lease now
   std::vector<int64_t> running;  // numbers of the trials it holds
+  // The device each of them runs on ("GPU 1", from the trial's latest
+  // 'device' event), "" when its evaluator hands out none.
+  std::vector<std::string> running_devices;
 };
 
 // An experiment at a glance, read in one snapshot.

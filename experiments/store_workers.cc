@@ -105,14 +105,18 @@ std::vector<WorkerRow> SqlStore::workers(int64_t experiment_id) {
     w.machine = select.col_text(9);
     rows.push_back(std::move(w));
   }
+  // With the device its evaluator gave it (the latest 'device' event).
   Stmt running(*db_,
-               "SELECT worker, number FROM trials WHERE experiment_id = ? AND state = 'RUNNING' "
-               "ORDER BY number");
+               "SELECT worker, number, (SELECT e.message FROM trial_events e WHERE e.trial_id = "
+               "t.id AND e.event = 'device' ORDER BY e.id DESC LIMIT 1) FROM trials t "
+               "WHERE experiment_id = ? AND state = 'RUNNING' ORDER BY number");
   running.bind_int(1, experiment_id);
   while (running.step()) {
     const std::string label = running.col_text(0);
     for (WorkerRow& w : rows) {
-      if (w.label == label) w.running.push_back(running.col_int(1));
+      if (w.label != label) continue;
+      w.running.push_back(running.col_int(1));
+      w.running_devices.push_back(running.col_text(2));
     }
   }
   snapshot.commit();

@@ -1,8 +1,10 @@
 // Built-in spaces are the grammars in spaces/grammar/grammars/, embedded in the binary
 // at build time (CMake writes builtin_grammars.inc), so `--space NAME` needs
-// no file on disk.
+// no file on disk. space_from_source takes a source's `%hparam` lines out
+// and wraps the space built from the rest in an HparamSpace.
 #include <fmt/format.h>
 
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -10,6 +12,7 @@
 #include "spaces/grammar/grammar.h"
 #include "spaces/grammar/grammar_space.h"
 #include "spaces/grammar/typed_grammar_space.h"
+#include "spaces/hparam_space.h"
 #include "spaces/space.h"
 #include "spaces/supernets/family.h"
 
@@ -55,9 +58,54 @@ bool is_supernet_source(const std::string& source) {
   return supernet_family_of_source(source) != nullptr;
 }
 
-StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
-                                                   const std::string& source) {
-  // A supernet's configurations: the source is its spec.
+namespace {
+
+// `%hparam` lines taken out of a space's source: each replaced by an empty
+// line, so that the grammar parser's line numbers stay right.
+struct HparamLines {
+  std::vector<HparamDecl> hparams;
+  std::string rest;
+};
+
+StatusOr<HparamLines> take_hparam_lines(const std::string& name, const std::string& source) {
+  HparamLines out;
+  std::vector<int> lines;  // where each was declared
+  size_t start = 0;
+  int line = 0;
+  while (start <= source.size()) {
+    size_t nl = source.find('\n', start);
+    const bool last = nl == std::string::npos;
+    if (last) nl = source.size();
+    const std::string text = source.substr(start, nl - start);
+    ++line;
+    const size_t first = text.find_first_not_of(" \t\r");
+    const bool directive =
+        first != std::string::npos && text.compare(first, 7, "%hparam") == 0 &&
+        (first + 7 == text.size() || std::isspace(static_cast<unsigned char>(text[first + 7])));
+    if (directive) {
+      SYLVA_ASSIGN(decl, parse_hparam_decl(text, name, line));
+      for (size_t i = 0; i < out.hparams.size(); ++i) {
+        if (out.hparams[i].name == decl.name) {
+          return Status::at({name, line, static_cast<int>(text.find(decl.name, first + 7)) + 1},
+                            fmt::format("hyperparameter '{}' is declared twice (first on line {})",
+                                        decl.name, lines[i]));
+        }
+      }
+      out.hparams.push_back(std::move(decl));
+      lines.push_back(line);
+    } else {
+      out.rest += text;
+    }
+    if (last) break;
+    out.rest += '\n';
+    start = nl + 1;
+  }
+  return out;
+}
+
+// The space of `source` without `%hparam` lines.
+StatusOr<std::unique_ptr<Space>> inner_space_from_source(const std::string& name,
+                                                         const std::string& source) {
   if (const SupernetFamily* family = supernet_family_of_source(source)) {
     return family->space(name, source);
   }
@@ -70,6 +118,25 @@ StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
     return std::unique_ptr<Space>(std::move(typed));
   }
   return std::unique_ptr<Space>(new GrammarSpace(name, source, std::move(grammar).value()));
+}
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
+                                                   const std::string& source) {
+  if (source.find("%hparam") == std::string::npos) return inner_space_from_source(name, source);
+  SYLVA_ASSIGN(taken, take_hparam_lines(name, source));
+  if (taken.hparams.empty()) return inner_space_from_source(name, source);
+  // A supernet's spec is one line: without the blank lines left in its place.
+  const size_t first = taken.rest.find_first_not_of(" \t\r\n");
+  const size_t last = taken.rest.find_last_not_of(" \t\r\n");
+  if (first != std::string::npos) {
+    const std::string spec = taken.rest.substr(first, last - first + 1);
+    if (is_supernet_source(spec)) taken.rest = spec;
+  }
+  SYLVA_ASSIGN(inner, inner_space_from_source(name, taken.rest));
+  SYLVA_ASSIGN(wrapped, HparamSpace::make(std::move(inner), std::move(taken.hparams), source));
+  return std::unique_ptr<Space>(std::move(wrapped));
 }
 
 StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
@@ -93,6 +160,13 @@ StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
 }
 
 StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& t) {
+  // The inner space is retargeted; the hyperparameters stay.
+  if (const HparamSpace* h = as_hparam_space(space)) {
+    SYLVA_ASSIGN(inner, retarget_space(h->inner(), t));
+    if (!inner) return std::unique_ptr<Space>();
+    SYLVA_ASSIGN(wrapped, HparamSpace::make(std::move(inner), h->hparams()));
+    return std::unique_ptr<Space>(std::move(wrapped));
+  }
   if (is_supernet_source(space.source())) {
     if (t.max_nodes >= 0) {
       return Status::invalid_argument(fmt::format(

@@ -144,7 +144,8 @@ struct SpaceTarget {
 };
 
 // The space with the target's directives appended to its source (a later
-// directive wins), or nullptr when nothing changes. Budgets for a space that
+// directive wins), or nullptr when nothing changes; an HparamSpace's inner
+// space is retargeted and keeps its hyperparameters. Budgets for a space that
 // is not a typed grammar are an error naming the option.
 StatusOr<std::unique_ptr<Space>> retarget_space(const Space& space, const SpaceTarget& target);
 
@@ -164,7 +165,9 @@ StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path);
 // Whether stored space text is a registered supernet family's spec ("ofa
 // ...", "sorted ...": spaces/supernets/family.h).
 bool is_supernet_source(const std::string& source);
-// Rebuilds a space from stored grammar text or a supernet family's spec.
+// Rebuilds a space from stored grammar text or a supernet family's spec;
+// `%hparam` lines in it make the result an HparamSpace around the space of
+// the rest (spaces/hparam_space.h).
 StatusOr<std::unique_ptr<Space>> space_from_source(const std::string& name,
                                                    const std::string& source);
 

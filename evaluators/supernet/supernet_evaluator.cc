@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <mutex>
 
 #include "base/thread_annotations.h"
@@ -148,6 +149,29 @@ Status export_subnet(const SupernetEvalOptions& o, const Architecture& arch,
   } catch (const c10::Error& e) {
     return Status::io_error(
         fmt::format("export: cannot write '{}': {}", out, std::string(e.what_without_backtrace())));
+  }
+  return Status::ok();
+}
+
+Status write_subnet_model(const std::string& supernet_path, const Architecture& arch,
+                          const std::string& out) {
+  static std::mutex mu;
+  static std::map<std::string, std::unique_ptr<Supernet>> loaded;
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = loaded.find(supernet_path);
+  if (it == loaded.end()) {
+    SYLVA_ASSIGN(net, load_supernet(supernet_path));
+    it = loaded.emplace(supernet_path, std::move(net)).first;
+  }
+  Supernet& sn = *it->second;
+  SYLVA_ASSIGN(made, sn.space().make(arch.decisions));
+  (void)made;
+  try {
+    sn.module().eval();
+    sn.script(arch.decisions).save(out);
+  } catch (const c10::Error& e) {
+    return Status::io_error(
+        fmt::format("cannot write '{}': {}", out, std::string(e.what_without_backtrace())));
   }
   return Status::ok();
 }

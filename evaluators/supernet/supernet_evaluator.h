@@ -37,6 +37,13 @@ StatusOr<std::unique_ptr<Evaluator>> make_supernet_evaluator(const SupernetEvalO
 Status export_subnet(const SupernetEvalOptions& options, const Architecture& arch,
                      const std::string& out);
 
+// Writes configuration `arch` of the supernet file at `supernet_path` as a
+// standalone TorchScript module with the supernet's weights (not
+// recalibrated): the command evaluator's model.pt for supernet spaces. The
+// supernet is loaded once per path; thread-safe.
+Status write_subnet_model(const std::string& supernet_path, const Architecture& arch,
+                          const std::string& out);
+
 // Registers `--evaluator supernet` (evaluators/registry.h).
 void register_supernet_evaluator();
 

@@ -1,5 +1,6 @@
 #include "evaluators/train/model_tools.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -94,6 +95,24 @@ Status export_torchscript(const Space& space, const Architecture& arch, const st
         fmt::format("cannot export to '{}': {}", path, e.what_without_backtrace()));
   } catch (const std::exception& e) {
     return Status::io_error(fmt::format("cannot export to '{}': {}", path, e.what()));
+  }
+  return Status::ok();
+}
+
+Status write_untrained_torchscript(const Space& space, const Architecture& arch,
+                                   const ModelShape& shape, uint64_t seed,
+                                   const std::string& path) {
+  auto net = build_network(space.build_spec(), arch, to_input(shape));
+  if (!net.is_ok()) return net.status();
+  try {
+    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(seed);
+    init_weights(*net.value(), generator);
+    net.value()->eval();
+    to_torchscript(*net.value()).save(path);
+  } catch (const c10::Error& e) {
+    return Status::io_error(fmt::format("cannot write '{}': {}", path, e.what_without_backtrace()));
+  } catch (const std::exception& e) {
+    return Status::io_error(fmt::format("cannot write '{}': {}", path, e.what()));
   }
   return Status::ok();
 }

@@ -50,4 +50,10 @@ StatusOr<PackedWeights> unpack_weights(const std::string& artifact);
 Status export_torchscript(const Space& space, const Architecture& arch, const std::string& artifact,
                           const std::string& path);
 
+// Builds the untrained network of `arch` for `shape`, initialises it from
+// `seed` as the train evaluator does, and writes it as TorchScript to
+// `path`: the command evaluator's model.pt.
+Status write_untrained_torchscript(const Space& space, const Architecture& arch,
+                                   const ModelShape& shape, uint64_t seed, const std::string& path);
+
 }  // namespace sylva::evaluators

@@ -18,6 +18,7 @@
 #include "evaluators/train/compute_threads.h"
 #include "evaluators/train/idx_dataset.h"
 #include "evaluators/train/model_tools.h"
+#include "evaluators/train/train_hparams.h"
 #include "spaces/nets/network.h"
 
 namespace sylva::evaluators {
@@ -128,6 +129,9 @@ class TrainEvaluator : public Evaluator {
         input_(input) {}
 
   EvalResult evaluate(const Job& job, Reporter& reporter) override;
+  Status check_hparams(const std::vector<HparamDecl>& hparams) const override {
+    return check_train_hparams(hparams);
+  }
   SpaceTarget input() const override {
     SpaceTarget t;
     t.channels = input_.channels;
@@ -138,7 +142,8 @@ class TrainEvaluator : public Evaluator {
   }
 
  private:
-  std::unique_ptr<torch::optim::Optimizer> make_optimizer(NetworkImpl& net) const;
+  static std::unique_ptr<torch::optim::Optimizer> make_optimizer(NetworkImpl& net,
+                                                                 const TrainSettings& s);
 
   // Constant after construction; tensors are only read, by any thread.
   const TrainOptions options_;
@@ -148,16 +153,19 @@ class TrainEvaluator : public Evaluator {
   const InputShape input_;
 };
 
-std::unique_ptr<torch::optim::Optimizer> TrainEvaluator::make_optimizer(NetworkImpl& net) const {
-  if (options_.optimizer == "adamw") {
-    const double wd = options_.weight_decay >= 0 ? options_.weight_decay : 0.05;
-    return std::make_unique<torch::optim::AdamW>(
-        net.parameters(), torch::optim::AdamWOptions(options_.lr).weight_decay(wd));
+std::unique_ptr<torch::optim::Optimizer> TrainEvaluator::make_optimizer(NetworkImpl& net,
+                                                                        const TrainSettings& s) {
+  if (s.optimizer == "adamw") {
+    const double wd = s.weight_decay >= 0 ? s.weight_decay : 0.05;
+    return std::make_unique<torch::optim::AdamW>(net.parameters(),
+                                                 torch::optim::AdamWOptions(s.lr).weight_decay(wd));
   }
-  const double wd = options_.weight_decay >= 0 ? options_.weight_decay : 5e-4;
-  return std::make_unique<torch::optim::SGD>(
-      net.parameters(),
-      torch::optim::SGDOptions(options_.lr).momentum(0.9).nesterov(true).weight_decay(wd));
+  const double wd = s.weight_decay >= 0 ? s.weight_decay : 5e-4;
+  // Nesterov needs a momentum.
+  return std::make_unique<torch::optim::SGD>(net.parameters(), torch::optim::SGDOptions(s.lr)
+                                                                   .momentum(s.momentum)
+                                                                   .nesterov(s.momentum > 0)
+                                                                   .weight_decay(wd));
 }
 
 namespace {
@@ -206,11 +214,19 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
     }
   };
   if (job.space == nullptr) throw std::invalid_argument("train evaluator: job has no space");
+  EvalResult result;
+  // The evaluator's options with the trial's hyperparameters applied.
+  auto settings_or = train_settings(options_, job.hparams);
+  if (!settings_or.is_ok()) {
+    result.state = TrialState::kFail;
+    result.message = settings_or.status().message();
+    return result;
+  }
+  const TrainSettings settings = std::move(settings_or).value();
 
   set_compute_threads(job.threads);
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(job.seed);
 
-  EvalResult result;
   auto built = build_network(job.space->build_spec(), job.arch, input_);
   if (!built.is_ok()) {
     result.state = TrialState::kFail;
@@ -220,17 +236,19 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   std::shared_ptr<NetworkImpl> net = built.value();
   init_weights(*net, generator);
   const Cost cost = measure_cost(*net);
-  auto optimizer = make_optimizer(*net);
+  auto optimizer = make_optimizer(*net, settings);
 
   auto accuracy = [&](const at::Tensor& x, const at::Tensor& y) {
     return chunked_accuracy(*net, x, y, check_timeout);
   };
 
   const int64_t n = train_x_.size(0);
-  const int64_t batch = batch_size_for(n, options_.batch_size);
-  const int64_t steps_per_epoch = steps_per_epoch_for(n, options_.batch_size);
+  const int64_t batch = batch_size_for(n, settings.batch_size);
+  const int64_t steps_per_epoch = steps_per_epoch_for(n, settings.batch_size);
   // Successive halving sets the budget per job.
-  const int64_t epochs = job.epochs > 0 ? job.epochs : options_.epochs;
+  const int64_t epochs = job.epochs > 0 ? job.epochs : settings.epochs;
+  const auto loss_options =
+      torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(settings.label_smoothing);
   const int64_t total_steps = steps_per_epoch * epochs;
   int64_t step = 0;
   double train_loss = 0;
@@ -242,14 +260,14 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       check_timeout();
       const double lr =
-          0.5 * options_.lr * (1 + std::cos(kPi * static_cast<double>(step) / total_steps));
+          0.5 * settings.lr * (1 + std::cos(kPi * static_cast<double>(step) / total_steps));
       for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
 
       auto index = order.slice(0, s * batch, (s + 1) * batch);
       auto x = train_x_.index_select(0, index);
       auto y = train_y_.index_select(0, index);
       optimizer->zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+      auto loss = torch::nn::functional::cross_entropy(net->forward(x), y, loss_options);
       const double value = loss.item<double>();
       if (!std::isfinite(value)) {
         throw std::runtime_error(fmt::format("loss is {} at epoch {} step {}",
@@ -273,6 +291,19 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
     val_acc = accuracy(val_x_, val_y_);
     reporter.intermediate(epoch, "train_loss", train_loss);
     reporter.intermediate(epoch, "val_acc", val_acc);
+    // A pruner (--prune median) judged the curve so far: stop here.
+    if (reporter.should_stop() && epoch < epochs) {
+      const std::chrono::duration<double> seconds = Clock::now() - start;
+      result.state = TrialState::kPruned;
+      result.message = reporter.stop_reason();
+      result.metrics = {{"val_acc", val_acc},
+                        {"train_loss", train_loss},
+                        {"params", static_cast<double>(cost.params)},
+                        {"flops", static_cast<double>(cost.flops)},
+                        {"train_seconds", seconds.count()},
+                        {"epochs", static_cast<double>(epoch)}};
+      return result;
+    }
   }
   const double test_acc = accuracy(test_x_, test_y_);
   const std::chrono::duration<double> seconds = Clock::now() - start;

@@ -20,10 +20,19 @@
 // kPruned with val_acc (on the rejection images), params, flops,
 // train_seconds and rejected_at_step, and no weights. EvalResult::weights holds the trained
 // weights with their input shape (pack_weights of model_tools.h), ready for
-// export_torchscript. A network the builder rejects is
+// export_torchscript. After each epoch, a Reporter whose should_stop() is
+// true (the loop's median pruner) ends the training: kPruned with its
+// stop_reason(), val_acc, train_loss, params, flops, train_seconds and
+// epochs (trained so far). A network the builder rejects is
 // returned as kFail. A non-finite loss throws std::runtime_error ("loss is NaN
 // at epoch E step S"); running past job.timeout_seconds (checked before every
 // batch) throws TimeoutError.
+//
+// A trial's hyperparameters (Job::hparams) override lr, weight_decay,
+// optimizer, batch_size and epochs and set sgd's momentum and the loss's
+// label_smoothing (train_hparams.h); a value that does not read makes the
+// trial kFail naming it, and check_hparams() refuses unknown names and such
+// values before the first trial.
 //
 // This header is torch-free.
 #pragma once

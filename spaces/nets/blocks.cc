@@ -20,7 +20,9 @@ std::string strided(const std::string& size, int64_t stride) {
 // Shortest text that reads back as the same double.
 std::string script_float(double v) { return fmt::format("{}", v); }
 
-// Eval-mode batch norm of `x` into `y` (torch.batch_norm with training=False).
+// Batch norm of `x` into `y`, batch statistics and running-stat updates in
+// training mode (self.training: a script that trains the exported module
+// calls .train()), running statistics in eval mode, the mode it is saved in.
 // Tensors are registered one statement at a time so their names follow the
 // order weight, bias, mean, var whatever the compiler's argument order.
 void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std::string& x,
@@ -29,8 +31,8 @@ void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std
   const std::string b = e.param("bn_b", bn.bias);
   const std::string mean = e.buffer("bn_mean", bn.running_mean);
   const std::string var = e.buffer("bn_var", bn.running_var);
-  e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, False, {}, {}, False)", y, x, w, b,
-                     mean, var, script_float(bn.options.momentum().value_or(0.1)),
+  e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, self.training, {}, {}, False)", y,
+                     x, w, b, mean, var, script_float(bn.options.momentum().value_or(0.1)),
                      script_float(bn.options.eps())));
 }
 

@@ -39,6 +39,8 @@ torch::jit::Module ScriptEmitter::finish(const std::string& input, const std::st
       module.register_buffer(t.name, value);
     }
   }
+  // What nn.Module.train()/eval() switch (batch norm reads it); saved in eval mode.
+  module.register_attribute("training", c10::BoolType::get(), false);
   std::string source = "def forward(self, " + input + "):\n";
   for (const auto& l : lines_) source += "    " + l + "\n";
   source += "    return " + output + "\n";

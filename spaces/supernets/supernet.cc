@@ -159,8 +159,8 @@ std::string emit_conv_bn(ScriptEmitter& e, const std::string& x, const torch::nn
   e.line(fmt::format("{} = torch.conv2d({}, {}, None, [{}, {}], [{}, {}], [1, 1], {})", y, x, w,
                      stride, stride, padding, padding, o.groups()));
   const std::string z = e.var();
-  e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, False, 0.1, {}, False)", z, y,
-                     e.param("bn_w", bn->weight), e.param("bn_b", bn->bias),
+  e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, self.training, 0.1, {}, False)", z,
+                     y, e.param("bn_w", bn->weight), e.param("bn_b", bn->bias),
                      e.buffer("bn_mean", bn->running_mean), e.buffer("bn_var", bn->running_var),
                      bn->options.eps()));
   if (!relu) return z;

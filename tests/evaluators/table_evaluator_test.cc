@@ -81,6 +81,29 @@ TEST(TableEvaluatorTest, MissingKeyFails) {
   EXPECT_TRUE(r.metrics.empty());
 }
 
+TEST(TableEvaluatorTest, SearchedKeyWithHyperparametersFirstThenTheNetworks) {
+  const std::string path = temp_csv("hparams",
+                                    "key,acc\n"
+                                    "lr=0.1/conv3x3/skip,71\n"
+                                    "conv3x3/skip,60\n");
+  auto made = make_table_evaluator({path, "acc"});
+  ASSERT_TRUE(made.is_ok()) << made.status().message();
+  NullReporter reporter;
+  Job job = job_for("conv3x3/skip");
+  job.key = "lr=0.1/conv3x3/skip";
+  EXPECT_DOUBLE_EQ(made.value()->evaluate(job, reporter).metrics.at("acc"), 71);
+  // A value the table does not list: the network's row.
+  job.key = "lr=0.01/conv3x3/skip";
+  EXPECT_DOUBLE_EQ(made.value()->evaluate(job, reporter).metrics.at("acc"), 60);
+  job.arch.key = "skip/skip";
+  job.key = "lr=0.01/skip/skip";
+  EvalResult r = made.value()->evaluate(job, reporter);
+  EXPECT_EQ(r.state, TrialState::kFail);
+  EXPECT_EQ(r.message, "neither key 'lr=0.01/skip/skip' nor 'skip/skip' is in table " + path);
+  // Hyperparameters are the table's business: any is accepted up front.
+  EXPECT_TRUE(made.value()->check_hparams({{"anything", {"1", "x"}}}).is_ok());
+}
+
 TEST(TableEvaluatorTest, ConcurrentLookupsAgree) {
   auto table = macro_table();
   ASSERT_NE(table, nullptr);

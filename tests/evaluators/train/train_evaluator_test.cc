@@ -17,33 +17,13 @@
 #include <vector>
 
 #include "evaluators/train/idx_dataset.h"
+#include "train_test_support.h"
 
 namespace sylva::evaluators {
 namespace {
 
-// A space with one fixed architecture: only build_spec() matters here.
-class StubSpace : public Space {
- public:
-  explicit StubSpace(BuildSpec spec) : spec_(std::move(spec)) {}
-  const std::string& name() const override { return name_; }
-  std::vector<Choice> choices(const std::vector<int>&) const override { return {}; }
-  StatusOr<Architecture> make(const std::vector<int>&) const override { return Architecture(); }
-  StatusOr<Architecture> parse(const std::string&) const override { return Architecture(); }
-  const BuildSpec& build_spec() const override { return spec_; }
-  const std::string& source() const override { return name_; }
-
- private:
-  BuildSpec spec_;
-  std::string name_ = "stub";
-};
-
-class RecordingReporter : public Reporter {
- public:
-  void intermediate(int step, const std::string& name, double value) override {
-    values.emplace_back(step, name, value);
-  }
-  std::vector<std::tuple<int, std::string, double>> values;
-};
+using testing::RecordingReporter;
+using testing::StubSpace;
 
 BuildSpec small_spec() {
   BuildSpec spec;

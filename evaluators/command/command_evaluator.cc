@@ -1,0 +1,657 @@
+#include "evaluators/command/command_evaluator.h"
+
+#include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "base/strings.h"
+#include "evaluators/command/child_process.h"
+#include "evaluators/registry.h"
+
+namespace sylva::evaluators {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+std::mutex& writer_mutex() {
+  static auto* mu = new std::mutex;
+  return *mu;
+}
+ModelWriter& model_writer() {
+  static auto* w = new ModelWriter;
+  return *w;
+}
+
+// A hyperparameter's value as JSON: a number when the whole text is one.
+nlohmann::json typed_value(const std::string& text) {
+  double v = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec == std::errc() && ptr == text.data() + text.size() && std::isfinite(v)) {
+    int64_t i = 0;
+    auto [iptr, iec] = std::from_chars(text.data(), text.data() + text.size(), i);
+    if (iec == std::errc() && iptr == text.data() + text.size()) return i;
+    return v;
+  }
+  return text;
+}
+
+// Output of one stream: the file in the trial directory (up to
+// kLogFileLimit bytes) and the last kLogTail bytes in memory.
+class LogSink {
+ public:
+  explicit LogSink(const fs::path& path) : file_(path, std::ios::binary) {}
+  void add(const std::string& bytes) {
+    if (bytes.empty()) return;
+    if (written_ < kLogFileLimit) {
+      const size_t n = std::min(bytes.size(), kLogFileLimit - written_);
+      file_.write(bytes.data(), static_cast<std::streamsize>(n));
+      written_ += n;
+      if (written_ == kLogFileLimit) {
+        file_ << "\n[sylva: output truncated here; the last " << kLogTail / 1024
+              << " KiB are kept in the database]\n";
+      }
+      file_.flush();
+    }
+    tail_ += bytes;
+    if (tail_.size() > 2 * kLogTail) tail_.erase(0, tail_.size() - kLogTail);
+  }
+  std::string tail() const {
+    return tail_.size() > kLogTail ? tail_.substr(tail_.size() - kLogTail) : tail_;
+  }
+
+ private:
+  std::ofstream file_;
+  size_t written_ = 0;
+  std::string tail_;
+};
+
+// The last few non-empty lines of `text`, on one line.
+std::string last_lines(const std::string& text, int count) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) lines.push_back(line);
+  }
+  if (lines.size() > static_cast<size_t>(count)) lines.erase(lines.begin(), lines.end() - count);
+  std::string out = join(lines, " | ");
+  if (out.size() > 600) out = "..." + out.substr(out.size() - 597);
+  return out;
+}
+
+// Reads the JSON lines a trial appends to its report file, as they come.
+class ReportReader {
+ public:
+  explicit ReportReader(fs::path path) : path_(std::move(path)) {}
+
+  struct Line {
+    bool final = false;
+    int step = 0;
+    std::map<std::string, double> values;
+  };
+
+  // The complete lines added since the last call (and, with `at_end`, a
+  // last line without its newline). A malformed line is an error naming it.
+  StatusOr<std::vector<Line>> read(bool at_end) {
+    std::vector<Line> out;
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) return out;
+    in.seekg(static_cast<std::streamoff>(offset_));
+    std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t start = 0;
+    while (true) {
+      const size_t nl = chunk.find('\n', start);
+      if (nl == std::string::npos && !(at_end && start < chunk.size())) break;
+      const std::string text =
+          chunk.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
+      ++line_number_;
+      start = nl == std::string::npos ? chunk.size() : nl + 1;
+      offset_ += text.size() + (nl == std::string::npos ? 0 : 1);
+      if (text.find_first_not_of(" \t\r") == std::string::npos) continue;
+      SYLVA_ASSIGN(line, parse(text));
+      out.push_back(std::move(line));
+    }
+    return out;
+  }
+
+ private:
+  StatusOr<Line> parse(const std::string& text) {
+    auto where = [&](const std::string& what) {
+      return Status::at({path_.string(), line_number_}, what);
+    };
+    nlohmann::json j;
+    try {
+      j = nlohmann::json::parse(text);
+    } catch (const std::exception&) {
+      std::string shown = text.size() > 80 ? text.substr(0, 77) + "..." : text;
+      return where(fmt::format("not a JSON object: '{}'", shown));
+    }
+    if (!j.is_object()) return where("not a JSON object");
+    Line line;
+    for (auto it = j.begin(); it != j.end(); ++it) {
+      const std::string& key = it.key();
+      const auto& v = it.value();
+      if (key == "final") {
+        if (!v.is_boolean()) return where("'final' must be true or false");
+        line.final = v.get<bool>();
+      } else if (key == "step") {
+        if (!v.is_number_integer()) return where("'step' must be an integer");
+        line.step = v.get<int>();
+      } else if (v.is_number()) {
+        line.values[key] = v.get<double>();
+      } else if (v.is_boolean()) {
+        line.values[key] = v.get<bool>() ? 1 : 0;
+      } else if (v.is_null()) {
+        line.values[key] = std::nan("");
+      } else {
+        return where(fmt::format("'{}' is not a number", key));
+      }
+    }
+    if (!line.final && !j.contains("step")) {
+      return where("a line needs \"step\" (an intermediate value) or \"final\": true");
+    }
+    return line;
+  }
+
+  const fs::path path_;
+  size_t offset_ = 0;
+  int line_number_ = 0;
+};
+
+class CommandEvaluator : public Evaluator {
+ public:
+  explicit CommandEvaluator(CommandOptions options) : options_(std::move(options)) {}
+
+  SpaceTarget input() const override { return options_.input; }
+
+  std::string slot_device(int slot) const override {
+    if (options_.gpus.empty()) return "";
+    return fmt::format("GPU {}", gpu_of(slot));
+  }
+
+  EvalResult evaluate(const Job& job, Reporter& reporter) override;
+
+ private:
+  int gpu_of(int slot) const {
+    const size_t i = static_cast<size_t>(slot / std::max(1, options_.trials_per_gpu));
+    return options_.gpus[std::min(i, options_.gpus.size() - 1)];
+  }
+  fs::path directory_of(const Job& job, int64_t epochs) const {
+    std::string leaf = std::to_string(job.trial_number);
+    if (epochs > 0) leaf += fmt::format("-e{}", epochs);
+    return fs::path(options_.trial_root) /
+           (job.experiment.empty() ? "experiment" : job.experiment) / leaf;
+  }
+  StatusOr<fs::path> fresh_directory(const Job& job) const;
+  Status write_trial(const Job& job, const fs::path& dir, bool with_model) const;
+
+  const CommandOptions options_;
+};
+
+StatusOr<fs::path> CommandEvaluator::fresh_directory(const Job& job) const {
+  const fs::path dir = directory_of(job, job.epochs);
+  std::error_code ec;
+  if (fs::exists(dir, ec)) {
+    // An earlier attempt (its worker was lost): kept aside, not reused.
+    for (int k = 1;; ++k) {
+      fs::path aside = dir;
+      aside += fmt::format(".stale-{}", k);
+      if (fs::exists(aside, ec)) continue;
+      fs::rename(dir, aside, ec);
+      if (ec) {
+        return Status::io_error(fmt::format("cannot move the old trial directory {} aside: {}",
+                                            dir.string(), ec.message()));
+      }
+      break;
+    }
+  }
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return Status::io_error(
+        fmt::format("cannot create the trial directory {}: {}", dir.string(), ec.message()));
+  }
+  return dir;
+}
+
+Status CommandEvaluator::write_trial(const Job& job, const fs::path& dir, bool with_model) const {
+  nlohmann::json j;
+  j["experiment"] = job.experiment;
+  j["trial"] = job.trial_number;
+  j["seed"] = job.seed;
+  j["space"] = job.space ? job.space->name() : "";
+  j["key"] = job.key.empty() ? job.arch.key : job.key;
+  j["canonical"] = job.canonical.empty() ? job.arch.canonical : job.canonical;
+  j["decisions"] = job.arch.decisions;
+  j["labels"] = job.arch.labels;
+  nlohmann::json hp = nlohmann::json::object();
+  for (const HparamValue& h : job.hparams) hp[h.name] = typed_value(h.value);
+  j["hyperparameters"] = hp;
+  j["budget"] = job.epochs;
+  j["previous_dir"] = job.previous_epochs > 0
+                          ? nlohmann::json(directory_of(job, job.previous_epochs).string())
+                          : nlohmann::json(nullptr);
+  j["input_shape"] = {options_.input.channels, options_.input.height, options_.input.width};
+  j["classes"] = options_.input.classes;
+  j["model"] = with_model ? nlohmann::json("model.pt") : nlohmann::json(nullptr);
+  j["objective"] = job.objective;
+  j["maximize"] = job.maximize;
+  j["threads"] = job.threads;
+  j["gpus"] = options_.gpus.empty() ? "" : std::to_string(gpu_of(job.slot));
+  j["trial_dir"] = dir.string();
+  j["report"] = (dir / "report.jsonl").string();
+  j["stop_file"] = (dir / "stop").string();
+  const fs::path path = dir / "trial.json";
+  std::ofstream out(path);
+  out << j.dump(2) << "\n";
+  if (!out) return Status::io_error(fmt::format("cannot write {}", path.string()));
+  return Status::ok();
+}
+
+EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
+  EvalResult result;
+  auto fail = [&](std::string message) {
+    result.state = TrialState::kFail;
+    result.message = std::move(message);
+    return result;
+  };
+  const auto start = Clock::now();
+  auto made = fresh_directory(job);
+  if (!made.is_ok()) return fail(made.status().message());
+  const fs::path dir = made.value();
+
+  ModelWriter writer;
+  {
+    std::lock_guard<std::mutex> lock(writer_mutex());
+    writer = model_writer();
+  }
+  const bool with_model = options_.write_model && writer && job.space != nullptr;
+  if (with_model) {
+    Status written =
+        writer(*job.space, job.arch, options_.input, job.seed, (dir / "model.pt").string());
+    if (!written.is_ok()) return fail("model.pt: " + written.message());
+  }
+  Status described = write_trial(job, dir, with_model);
+  if (!described.is_ok()) return fail(described.message());
+
+  ChildOptions child;
+  // A single program replaces the shell (exec), so that its exit status and
+  // the signal that killed it reach Sylva as they are, not as 128+N.
+  const bool simple = options_.command.find_first_of(";&|<>()`\n") == std::string::npos;
+  child.command = simple ? "exec " + options_.command : options_.command;
+  child.directory = dir.string();
+  child.env = {
+      "SYLVA_TRIAL_DIR=" + dir.string(),
+      "SYLVA_TRIAL_JSON=" + (dir / "trial.json").string(),
+      "SYLVA_REPORT=" + (dir / "report.jsonl").string(),
+      "SYLVA_STOP_FILE=" + (dir / "stop").string(),
+      fmt::format("SYLVA_TRIAL_NUMBER={}", job.trial_number),
+      fmt::format("SYLVA_SEED={}", job.seed),
+      fmt::format("SYLVA_BUDGET={}", job.epochs),
+      fmt::format("SYLVA_THREADS={}", job.threads),
+      fmt::format("OMP_NUM_THREADS={}", job.threads),
+  };
+  if (job.previous_epochs > 0) {
+    child.env.push_back("SYLVA_PREVIOUS_DIR=" + directory_of(job, job.previous_epochs).string());
+  }
+  if (!options_.gpus.empty()) {
+    child.env.push_back(fmt::format("CUDA_VISIBLE_DEVICES={}", gpu_of(job.slot)));
+  }
+  LogSink out_log(dir / "stdout.log"), err_log(dir / "stderr.log");
+  ChildProcess process;
+  Status started = process.start(child);
+  if (!started.is_ok()) return fail(started.message());
+
+  ReportReader report(dir / "report.jsonl");
+  std::map<std::string, double> last;  // the last reported value of each metric
+  std::map<std::string, double> final_metrics;
+  bool have_final = false;
+  std::string stopped;  // why Sylva stopped the command, if it did
+  bool pruned = false;
+  std::optional<Status> bad_report;
+  Clock::time_point kill_at{};
+  auto stop = [&](std::string why, bool prune) {
+    if (process.terminated()) return;
+    stopped = std::move(why);
+    pruned = prune;
+    std::ofstream(dir / "stop") << stopped << "\n";
+    process.terminate();
+    kill_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(options_.kill_grace));
+  };
+  auto take = [&](bool at_end) {
+    if (bad_report) return;
+    auto lines = report.read(at_end);
+    if (!lines.is_ok()) {
+      bad_report = lines.status();
+      stop(lines.status().message(), false);
+      return;
+    }
+    for (const ReportReader::Line& line : lines.value()) {
+      if (line.final) {
+        have_final = true;
+        for (const auto& [k, v] : line.values) final_metrics[k] = v;
+        continue;
+      }
+      for (const auto& [k, v] : line.values) {
+        last[k] = v;
+        reporter.intermediate(line.step, k, v);
+      }
+      auto it = line.values.find(job.objective);
+      if (options_.reject_after > 0 && it != line.values.end() &&
+          line.step >= options_.reject_after && it->second < options_.reject_below) {
+        stop(fmt::format("rejected at step {}: {} {:g} is below --reject-below {:g}", line.step,
+                         job.objective, it->second, options_.reject_below),
+             true);
+      }
+    }
+    if (!process.terminated() && reporter.should_stop()) stop(reporter.stop_reason(), true);
+  };
+
+  std::string out_chunk, err_chunk;
+  auto wait = std::chrono::milliseconds(1);
+  while (true) {
+    out_chunk.clear();
+    err_chunk.clear();
+    const bool ended = process.poll(wait, out_chunk, err_chunk);
+    out_log.add(out_chunk);
+    err_log.add(err_chunk);
+    wait = std::min(wait * 2, std::chrono::milliseconds(20));
+    if (!out_chunk.empty() || !err_chunk.empty()) wait = std::chrono::milliseconds(1);
+    take(ended);
+    if (ended) break;
+    const std::chrono::duration<double> elapsed = Clock::now() - start;
+    if (job.timeout_seconds > 0 && elapsed.count() > job.timeout_seconds && !process.terminated()) {
+      stop(fmt::format("trial exceeded --trial-timeout of {:g} s", job.timeout_seconds), false);
+    }
+    if (process.terminated() && Clock::now() >= kill_at) process.kill();
+  }
+  result.artifacts["stdout"] = out_log.tail();
+  result.artifacts["stderr"] = err_log.tail();
+
+  if (!have_final && !bad_report) {
+    const fs::path result_file = dir / "result.json";
+    std::ifstream in(result_file);
+    if (in) {
+      try {
+        nlohmann::json j = nlohmann::json::parse(in);
+        if (!j.is_object()) throw std::runtime_error("not a JSON object");
+        for (auto it = j.begin(); it != j.end(); ++it) {
+          if (it.value().is_number()) final_metrics[it.key()] = it.value().get<double>();
+        }
+        have_final = true;
+      } catch (const std::exception& e) {
+        bad_report = Status::invalid_argument(
+            fmt::format("{}: not a JSON object of metrics: {}", result_file.string(),
+                        std::string(e.what()).substr(0, std::string(e.what()).find('\n'))));
+      }
+    }
+  }
+
+  const ChildExit& exit = process.exit_status();
+  const std::string stderr_tail = last_lines(err_log.tail(), 5);
+  auto with_stderr = [&](std::string message) {
+    if (!stderr_tail.empty()) message += "; stderr: " + stderr_tail;
+    return message;
+  };
+  if (bad_report) return fail(with_stderr(bad_report->message()));
+  if (pruned) {
+    result.state = TrialState::kPruned;
+    result.message = stopped;
+    result.metrics = last;
+    for (const auto& [k, v] : final_metrics) result.metrics[k] = v;
+    return result;
+  }
+  if (!stopped.empty()) return fail(with_stderr(fmt::format("{} ({})", stopped, exit.describe())));
+  if (!exit.exited || exit.code != 0) {
+    return fail(with_stderr(fmt::format("command failed: {}", exit.describe())));
+  }
+  if (!have_final) {
+    return fail(with_stderr(
+        "command exited 0 but reported no final metrics (a {\"final\": true, ...} line in "
+        "$SYLVA_REPORT, or result.json)"));
+  }
+  result.metrics = final_metrics;
+  return result;
+}
+
+bool executable_file(const fs::path& p) {
+  struct stat st;
+  return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(p.c_str(), X_OK) == 0;
+}
+
+}  // namespace
+
+void set_model_writer(ModelWriter writer) {
+  std::lock_guard<std::mutex> lock(writer_mutex());
+  model_writer() = std::move(writer);
+}
+
+StatusOr<std::vector<int>> parse_gpus(const std::string& text) {
+  std::vector<int> out;
+  if (text.empty()) return out;
+  if (text == "all") {
+    std::error_code ec;
+    const fs::path dir = "/proc/driver/nvidia/gpus";
+    int count = 0;
+    if (fs::is_directory(dir, ec)) {
+      for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator();
+           it.increment(ec)) {
+        ++count;
+      }
+    }
+    if (count == 0) {
+      return Status::invalid_argument(
+          "--gpus all: no GPU found (/proc/driver/nvidia/gpus lists none); name them, e.g. "
+          "--gpus 0,1");
+    }
+    for (int i = 0; i < count; ++i) out.push_back(i);
+    return out;
+  }
+  std::set<int> seen;
+  std::string rest = text;
+  while (true) {
+    const size_t comma = rest.find(',');
+    const std::string part = rest.substr(0, comma);
+    int v = -1;
+    auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+    if (part.empty() || ec != std::errc() || ptr != part.data() + part.size() || v < 0) {
+      return Status::invalid_argument(fmt::format(
+          "--gpus expects GPU numbers separated by commas (e.g. 0,1) or 'all', got '{}' in '{}'",
+          part, text));
+    }
+    if (!seen.insert(v).second) {
+      return Status::invalid_argument(fmt::format("--gpus names GPU {} twice in '{}'", v, text));
+    }
+    out.push_back(v);
+    if (comma == std::string::npos) break;
+    rest = rest.substr(comma + 1);
+  }
+  return out;
+}
+
+Status check_command(const std::string& command) {
+  const size_t b = command.find_first_not_of(" \t\n");
+  if (b == std::string::npos) return Status::invalid_argument("--command is empty");
+  const size_t e = command.find_first_of(" \t\n", b);
+  const std::string program = command.substr(b, e == std::string::npos ? e : e - b);
+  // Shell syntax (a variable, quotes, an assignment, a subshell...): the shell judges.
+  if (program.find_first_of("'\"$`\\;|&<>(){}*?[]~=") != std::string::npos) return Status::ok();
+  static const std::set<std::string> kBuiltins = {
+      "cd",    "exec",    "export", "set",    ".",     "eval",   "if",   "for",
+      "while", "case",    "true",   "false",  "echo",  "printf", "exit", "test",
+      "read",  "command", "time",   "ulimit", "umask", "trap"};
+  if (kBuiltins.count(program)) return Status::ok();
+  if (program.find('/') != std::string::npos) {
+    if (program[0] != '/') {
+      return Status::invalid_argument(fmt::format(
+          "--command: '{}' is a relative path, but the command runs in its trial directory; give "
+          "an absolute path (e.g. $PWD/{})",
+          program, program));
+    }
+    if (!executable_file(program)) {
+      return Status::invalid_argument(
+          fmt::format("--command: '{}' is not an executable file", program));
+    }
+    return Status::ok();
+  }
+  const char* path = getenv("PATH");
+  std::istringstream dirs(path ? path : "");
+  for (std::string d; std::getline(dirs, d, ':');) {
+    if (!d.empty() && executable_file(fs::path(d) / program)) return Status::ok();
+  }
+  return Status::invalid_argument(
+      fmt::format("--command: '{}' is not found on PATH ({})", program, path ? path : ""));
+}
+
+StatusOr<std::unique_ptr<Evaluator>> make_command_evaluator(const CommandOptions& options) {
+  SYLVA_RETURN_IF_ERROR(check_command(options.command));
+  if (options.trial_root.empty()) {
+    return Status::invalid_argument("--trial-dir: no directory for the trials");
+  }
+  if (options.trials_per_gpu < 1) {
+    return Status::invalid_argument(
+        fmt::format("--trials-per-gpu must be >= 1, got {}", options.trials_per_gpu));
+  }
+  if (!(options.kill_grace >= 0)) {
+    return Status::invalid_argument(
+        fmt::format("--kill-grace must be >= 0 seconds, got {:g}", options.kill_grace));
+  }
+  std::error_code ec;
+  fs::create_directories(options.trial_root, ec);
+  if (ec || !fs::is_directory(options.trial_root)) {
+    return Status::invalid_argument(fmt::format("--trial-dir: cannot create directory '{}': {}",
+                                                options.trial_root,
+                                                ec ? ec.message() : "not a directory"));
+  }
+  return std::unique_ptr<Evaluator>(new CommandEvaluator(options));
+}
+
+void register_command_evaluator() {
+  auto stored = [](std::string name, std::string help, std::string value,
+                   OptionDef::Kind kind = OptionDef::kValue) {
+    return OptionDef{std::move(name),
+                     std::move(help),
+                     std::move(value),
+                     OptionDef::kFilled,
+                     true,
+                     false,
+                     0,
+                     kind};
+  };
+  register_evaluator(
+      {"command",
+       "runs your program per trial (any language): trial.json and model.pt in, JSON lines out",
+       /*trains=*/true,
+       nullptr,
+       [](const OptionReader& o) -> StatusOr<std::unique_ptr<Evaluator>> {
+         CommandOptions c;
+         c.command = o.text("command");
+         if (c.command.empty()) {
+           return Status::invalid_argument(
+               "--evaluator command needs --command 'PROGRAM ARGS...' (run per trial in its "
+               "directory)");
+         }
+         c.trial_root = o.text("trial-dir");
+         SYLVA_ASSIGN(classes, o.integer("classes", 1));
+         const std::string shape = o.text("input-shape");
+         int64_t dims[3] = {0, 0, 0};
+         {
+           std::istringstream in(shape);
+           std::string part;
+           int n = 0;
+           bool ok = true;
+           while (std::getline(in, part, ',')) {
+             int64_t v = 0;
+             auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
+             if (n >= 3 || ec != std::errc() || ptr != part.data() + part.size() || v < 1)
+               ok = false;
+             if (n < 3) dims[n] = v;
+             ++n;
+           }
+           if (!ok || n != 3) {
+             return Status::invalid_argument(fmt::format(
+                 "--input-shape expects C,H,W (three positive integers, e.g. 3,32,32), got '{}'",
+                 shape));
+           }
+         }
+         c.input.channels = dims[0];
+         c.input.height = dims[1];
+         c.input.width = dims[2];
+         c.input.classes = classes;
+         SYLVA_ASSIGN(gpus, parse_gpus(o.text("gpus")));
+         c.gpus = gpus;
+         // Empty (not given): the defaults, so that these stay options of
+         // this evaluator alone (see `exclusive` below).
+         SYLVA_ASSIGN(per_gpu, o.integer_or("trials-per-gpu", 1, 1));
+         c.trials_per_gpu = static_cast<int>(per_gpu);
+         if (o.given("kill-grace")) {
+           SYLVA_ASSIGN(grace, o.real("kill-grace", 0));
+           c.kill_grace = grace;
+         }
+         const std::string model = o.given("model-file") ? o.text("model-file") : "yes";
+         if (model != "yes" && model != "no") {
+           return Status::invalid_argument(
+               fmt::format("--model-file must be yes or no, got '{}'", model));
+         }
+         c.write_model = model == "yes";
+         if (o.given("reject-after")) {
+           SYLVA_ASSIGN(after, o.integer("reject-after", 0));
+           SYLVA_ASSIGN(below, o.real("reject-below", -1e300));
+           c.reject_after = after;
+           c.reject_below = below;
+         }
+         if (!c.gpus.empty() && o.given("workers")) {
+           SYLVA_ASSIGN(workers, o.integer("workers", 0));
+           const int64_t slots = static_cast<int64_t>(c.gpus.size()) * c.trials_per_gpu;
+           if (workers > slots) {
+             return Status::invalid_argument(fmt::format(
+                 "--workers {} is more than the GPU slots: --gpus {} x --trials-per-gpu {} = {}",
+                 workers, o.text("gpus"), c.trials_per_gpu, slots));
+           }
+         }
+         return make_command_evaluator(c);
+       },
+       {
+           stored("command",
+                  "the program that evaluates a trial, run by /bin/sh -c in the trial's "
+                  "directory (README: The command evaluator)",
+                  ""),
+           stored("trial-dir",
+                  "where trial directories go (EXPERIMENT/NUMBER/ under it); default DB.trials "
+                  "beside an SQLite database",
+                  ""),
+           stored("input-shape", "C,H,W of the input (sample, command evaluator's model.pt)",
+                  "1,28,28"),
+           stored("classes", "classes of the classifier (sample, command evaluator's model.pt)",
+                  "10"),
+           stored("gpus",
+                  "GPUs for the trials, e.g. 0,1,2,3 or all: each slot gets one through "
+                  "CUDA_VISIBLE_DEVICES",
+                  ""),
+           stored("trials-per-gpu", "concurrent trials on one GPU (with --gpus) [1]", ""),
+           stored("kill-grace", "seconds between SIGTERM and SIGKILL when a trial is stopped [10]",
+                  ""),
+           stored("model-file",
+                  "yes | no: write model.pt (the untrained candidate) per trial [yes]", ""),
+       },
+       {{"command", "it names the program the command evaluator runs"},
+        {"trial-dir", "the command evaluator's trial directories"},
+        {"gpus", "the command evaluator hands GPUs to its trials"},
+        {"trials-per-gpu", "the command evaluator hands GPUs to its trials"},
+        {"kill-grace", "the command evaluator stops its trials' processes"},
+        {"model-file", "the command evaluator writes model.pt"}}});
+}
+
+}  // namespace sylva::evaluators
