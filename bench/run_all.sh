@@ -111,6 +111,30 @@ echo
 echo "## workers on many processes: sylva search + sylva worker"
 "$build/workers_cluster" "$sylva" "$table" 2000 6
 
+# 10. The command evaluator: overhead per trial with a command that reports at
+# once (evaluate() alone, then `sylva search` with 1 and 2 workers; with and
+# without model.pt), and the reference candidate trained on 10,000
+# Fashion-MNIST images for one epoch by the built-in trainer and by
+# examples/train_fashion_mnist.py through the command evaluator (one thread
+# each, batch 128, SGD lr 0.05 cosine).
+echo
+echo "## command evaluator: overhead per trial"
+"$build/command_overhead" "$sylva" 200
+echo
+echo "## command evaluator: the reference candidate, built-in trainer vs examples/train_fashion_mnist.py"
+rm -f "$work/b.db" "$work/c.db"
+"$sylva" search --name b --db "$work/b.db" --space "$work/reference.grammar" --evaluator train \
+  --trials 1 --epochs 1 --train-samples 10000 --val-samples 2000 --test-samples 1 \
+  --threads-per-worker 1 --seed 1 > /dev/null
+"$sylva" search --name c --db "$work/c.db" --space "$work/reference.grammar" --evaluator command \
+  --command "/usr/bin/python3 $here/../examples/train_fashion_mnist.py --train-images 10000 --val-images 2000 --epochs 1" \
+  --trials 1 --threads-per-worker 1 --seed 1 > /dev/null
+for e in b c; do
+  "$sylva" trials --name $e --db "$work/$e.db" -f csv |
+    awk -F, -v who=$e 'NR==1{for(i=1;i<=NF;i++){if($i=="train_seconds")t=i; if($i=="val_acc")v=i}}
+      NR==2{printf "%s: %.1f s, val_acc %.1f\n", (who=="b"?"built-in train evaluator":"command evaluator + example script"), $t, $v}'
+done
+
 # 8. Supernets (about 1.5 hours on 2 cores; only with SYLVA_BENCH_SUPERNETS=1):
 # once-for-all schedules at an equal epoch budget against standalone training,
 # the sorted family's nested ladder against standalone, and subnet search with
