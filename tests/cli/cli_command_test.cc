@@ -261,3 +261,64 @@ TEST_F(CommandCliTest, MistakesAreRefusedBeforeTheFirstTrial) {
 
 }  // namespace
 }  // namespace sylva::testing
+
+namespace sylva::testing {
+namespace {
+
+TEST_F(CommandCliTest, SuccessiveHalvingRerunsTheCommandWithTheRungsBudget) {
+  const std::string log = dir_ + "/runs.log";
+  // val_acc grows with the trial number: trial 2 is the one promoted.
+  const std::string command =
+      script("rungs", std::string(kReport) + "echo \"$SYLVA_TRIAL_NUMBER $SYLVA_BUDGET " +
+                          "${SYLVA_PREVIOUS_DIR:-none} $(basename \"$PWD\")\" >> " + log +
+                          "\nfinish $((SYLVA_TRIAL_NUMBER * 10 + SYLVA_BUDGET))\n");
+  Output o = run("search --name h --db " + db_ + " --space " + grammar() + " --evaluator command " +
+                 command + " --trials 3 --fidelity epochs --min-epochs 1 --max-epochs 3 --eta 3");
+  ASSERT_EQ(o.code, 0) << o.out << o.err;
+  std::istringstream in(slurp(log));
+  std::multiset<std::string> runs;
+  for (std::string line; std::getline(in, line);) runs.insert(line);
+  const std::string trials = db_ + ".trials/h/";
+  EXPECT_EQ(runs, (std::multiset<std::string>{"0 1 none 0-e1", "1 1 none 1-e1", "2 1 none 2-e1",
+                                              "2 3 " + trials + "2-e1 2-e3"}));
+  auto stored = stored_trials("h");
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[2].state, experiments::TrialState::kComplete);
+  EXPECT_EQ(stored[2].metrics.at("val_acc"), 23);
+  EXPECT_EQ(stored[0].state, experiments::TrialState::kPruned);
+}
+
+TEST_F(CommandCliTest, AWorkerElsewhereBringsItsOwnGpusAndStatusShowsWhoHoldsWhich) {
+  const std::string log = dir_ + "/gpus.log";
+  const std::string command =
+      script("hold", std::string(kReport) + "echo $CUDA_VISIBLE_DEVICES >> " + log +
+                         "\nsleep 0.6\nfinish 1\n");
+  Output searched;
+  std::thread search([&] {
+    searched = run("search --name w --db " + db_ + " --space " + grammar() +
+                   " --evaluator command " + command + " --trials 9 --gpus 0");
+  });
+  // Once the experiment runs, a worker joins with a GPU of its own, and the
+  // status lists the GPU of each running trial.
+  bool status_shows_gpu = false;
+  for (int i = 0; i < 200 && !status_shows_gpu; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    Output s = run("status --name w --db " + db_);
+    status_shows_gpu = s.code == 0 && s.out.find("(GPU 0)") != std::string::npos;
+  }
+  EXPECT_TRUE(status_shows_gpu);
+  Output worker = run("worker --name w --db " + db_ + " --gpus 7");
+  search.join();
+  ASSERT_EQ(searched.code, 0) << searched.out << searched.err;
+  ASSERT_EQ(worker.code, 0) << worker.out << worker.err;
+  std::istringstream in(slurp(log));
+  std::multiset<std::string> gpus;
+  for (std::string g; in >> g;) gpus.insert(g);
+  EXPECT_EQ(gpus.size(), 9u);
+  EXPECT_GT(gpus.count("0"), 0u);
+  EXPECT_GT(gpus.count("7"), 0u) << "the worker evaluated nothing";
+  EXPECT_EQ(gpus.count("0") + gpus.count("7"), 9u);
+}
+
+}  // namespace
+}  // namespace sylva::testing
