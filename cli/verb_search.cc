@@ -227,6 +227,17 @@ ExperimentConfig stored_config(ExperimentConfig config, const ParsedOptions& par
   return config;
 }
 
+// --workers for --gpus G and --trials-per-gpu K when --workers is not given:
+// one evaluation per slot, G x K (`fallback` when they do not parse: the
+// evaluator reports that).
+std::string gpu_slots(const std::string& gpus, const std::string& per_gpu,
+                      const std::string& fallback) {
+  auto list = evaluators::parse_gpus(gpus);
+  auto k = OptionReader({{"trials-per-gpu", per_gpu}}).integer_or("trials-per-gpu", 1, 1);
+  if (!list.is_ok() || !k.is_ok() || list.value().empty()) return fallback;
+  return std::to_string(static_cast<int64_t>(list.value().size()) * k.value());
+}
+
 int run_search(int argc, char** argv) {
   Begun begun = begin_verb("search", argc, argv, {"name"});
   if (begun.exit_code >= 0) return begun.exit_code;
@@ -240,12 +251,7 @@ int run_search(int argc, char** argv) {
   config.space_source = space.value()->source();
   // With --gpus and no --workers, one evaluation per GPU slot.
   if (!v["gpus"].empty() && !begun.options.given.count("workers")) {
-    auto gpus = evaluators::parse_gpus(v["gpus"]);
-    auto per_gpu = OptionReader(v).integer_or("trials-per-gpu", 1, 1);
-    if (gpus.is_ok() && per_gpu.is_ok()) {
-      config.options["workers"] =
-          std::to_string(static_cast<int64_t>(gpus.value().size()) * per_gpu.value());
-    }
+    config.options["workers"] = gpu_slots(v["gpus"], v["trials-per-gpu"], v["workers"]);
   }
   // Trial directories of the command evaluator: beside the database unless
   // told, as an absolute path so that resume and workers elsewhere find them.
@@ -331,6 +337,10 @@ int run_worker(int argc, char** argv) {
   // And so are its GPUs (the command evaluator's slots).
   for (const char* own : {"gpus", "trials-per-gpu"}) {
     if (r.options.given.count(own)) config.options[own] = v[own];
+  }
+  if (r.options.given.count("gpus") && !r.options.given.count("workers")) {
+    config.options["workers"] = gpu_slots(config.options["gpus"], config.options["trials-per-gpu"],
+                                          config.options["workers"]);
   }
   if (v["workers"] == "0")
     return fail(Status::invalid_argument("worker: --workers must be >= 1, got 0"));

@@ -110,7 +110,7 @@ def main(argv=None):
     args = parse_args(argv)
     trial = sylva_trial.load(args.trial)
     if trial.model_path is None:
-        sys.exit("trial %d has no model.pt (a space that builds no network, or --no-model)"
+        sys.exit("trial %d has no model.pt (--model-file no, or see model_error in trial.json)"
                  % trial.number)
 
     torch.manual_seed(trial.seed % 2**63)

@@ -139,6 +139,8 @@ RunSummary ExperimentLoop::leave() {
 
 void ExperimentLoop::leave_on_error() {
   if (left_) return;
+  // The held trials go back to the queue: their evaluations here stop.
+  for (auto& [id, stop] : stops_) stop->set("worker " + label_ + " stopped by an error");
   try {
     store_.release_trials(experiment_id_, label_, "worker " + label_ + " stopped by an error");
     store_.worker_exit(worker_id_);
@@ -159,7 +161,14 @@ void ExperimentLoop::check_here() {
 Status ExperimentLoop::heartbeat() {
   std::vector<int64_t> ids;
   for (const auto& [id, row] : running_) ids.push_back(id);
-  store_.worker_heartbeat(worker_id_, ids);
+  const std::vector<int64_t> held = store_.worker_heartbeat(worker_id_, ids);
+  // Trials taken back from this process (judged lost during a long pause)
+  // are someone else's now: stop their evaluations here.
+  for (int64_t id : ids) {
+    if (std::find(held.begin(), held.end(), id) == held.end() && stops_.count(id)) {
+      stops_[id]->set("taken back from " + label_ + ": the trial runs elsewhere");
+    }
+  }
   refresh_settings();
   progress_.total = budget_;
   const bool was = leader_;

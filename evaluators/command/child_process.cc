@@ -159,6 +159,7 @@ bool ChildProcess::reap_if_ended() {
   int status = 0;
   waitpid(pid_, &status, 0);
   ended_ = true;
+  ended_at_ = std::chrono::steady_clock::now();
   exit_.exited = WIFEXITED(status);
   exit_.code = exit_.exited ? WEXITSTATUS(status) : 0;
   exit_.signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
@@ -183,6 +184,13 @@ bool ChildProcess::poll(std::chrono::milliseconds timeout, std::string& out, std
     return reap_if_ended();
   }
   if (!ended && pid_fd_ >= 0) fds[n++] = {pid_fd_, POLLIN, 0};
+  // A process that left the group (setsid) may hold the pipes open: after
+  // the end, what it writes is drained for two seconds at most.
+  if (ended && std::chrono::steady_clock::now() - ended_at_ > std::chrono::seconds(2)) {
+    close_quietly(out_fd_);
+    close_quietly(err_fd_);
+    return true;
+  }
   // Once ended, the pipes only need draining.
   const int ready = ::poll(fds, n, ended ? 0 : static_cast<int>(timeout.count()));
   if (ready > 0) {

@@ -78,6 +78,7 @@ class ChildProcess {
   int out_fd_ = -1, err_fd_ = -1;
   int pid_fd_ = -1;  // pidfd of the guard, or -1
   bool ended_ = false;
+  std::chrono::steady_clock::time_point ended_at_;
   bool terminated_ = false;
   ChildExit exit_;
 };

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -77,6 +78,33 @@ class LogSink {
   std::string tail_;
 };
 
+// Shell words whose meaning `exec` would change.
+const std::set<std::string>& shell_words() {
+  static const std::set<std::string> kWords = {
+      "cd",   "exec",   "export", "set",  ".",      "eval", "if",    "for",   "while",
+      "case", "true",   "false",  "echo", "printf", "exit", "test",  "read",  "command",
+      "time", "ulimit", "umask",  "trap", "source", "!",    "unset", "alias", "until"};
+  return kWords;
+}
+
+// The command's first word, when it is a plain program name or path (not a
+// variable assignment, a builtin or shell syntax).
+std::string program_of(const std::string& command) {
+  const size_t b = command.find_first_not_of(" \t\n");
+  if (b == std::string::npos) return "";
+  const size_t e = command.find_first_of(" \t\n", b);
+  const std::string word = command.substr(b, e == std::string::npos ? e : e - b);
+  if (word.find_first_of("'\"$`\\;|&<>(){}*?[]~=#") != std::string::npos) return "";
+  if (shell_words().count(word)) return "";
+  return word;
+}
+
+// Whether `command` is one program with arguments, which exec can run in
+// the shell's place.
+bool plain_program(const std::string& command) {
+  return !program_of(command).empty() && command.find_first_of(";&|<>()`\n") == std::string::npos;
+}
+
 // The last few non-empty lines of `text`, on one line.
 std::string last_lines(const std::string& text, int count) {
   std::vector<std::string> lines;
@@ -91,6 +119,32 @@ std::string last_lines(const std::string& text, int count) {
   return out;
 }
 
+// A report line longer than this is an error (a runaway writer), not a
+// line to buffer forever.
+constexpr size_t kMaxReportLine = 1 << 20;
+
+// The metrics of one JSON object: numbers, booleans as 1/0, null as NaN
+// (missing). Other values are an error naming the field; `skip` fields are
+// the caller's.
+Status metrics_of(const nlohmann::json& j, const std::set<std::string>& skip,
+                  std::map<std::string, double>& out) {
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    const std::string& key = it.key();
+    const auto& v = it.value();
+    if (skip.count(key)) continue;
+    if (v.is_number()) {
+      out[key] = v.get<double>();
+    } else if (v.is_boolean()) {
+      out[key] = v.get<bool>() ? 1 : 0;
+    } else if (v.is_null()) {
+      out[key] = std::nan("");
+    } else {
+      return Status::invalid_argument(fmt::format("'{}' is not a number", key));
+    }
+  }
+  return Status::ok();
+}
+
 // Reads the JSON lines a trial appends to its report file, as they come.
 class ReportReader {
  public:
@@ -102,18 +156,33 @@ class ReportReader {
     std::map<std::string, double> values;
   };
 
-  // The complete lines added since the last call (and, with `at_end`, a
-  // last line without its newline). A malformed line is an error naming it.
-  StatusOr<std::vector<Line>> read(bool at_end) {
-    std::vector<Line> out;
+  // The complete lines added since the last call into `out` (and, with
+  // `at_end`, a last line without its newline). A malformed line, a file
+  // that shrank (rewritten with > instead of appended to) or a line past
+  // kMaxReportLine is an error naming the file and line; the good lines
+  // before it are in `out`.
+  Status read(bool at_end, std::vector<Line>& out) {
+    std::error_code ec;
+    const auto size = fs::file_size(path_, ec);
+    if (ec) return Status::ok();  // not written yet
+    if (size < offset_) {
+      return Status::at({path_.string(), line_number_},
+                        "the report shrank: it was rewritten, not appended to (use >>)");
+    }
+    if (size == offset_) return Status::ok();
     std::ifstream in(path_, std::ios::binary);
-    if (!in) return out;
     in.seekg(static_cast<std::streamoff>(offset_));
     std::string chunk((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     size_t start = 0;
     while (true) {
       const size_t nl = chunk.find('\n', start);
-      if (nl == std::string::npos && !(at_end && start < chunk.size())) break;
+      if (nl == std::string::npos) {
+        if (chunk.size() - start > kMaxReportLine) {
+          return Status::at({path_.string(), line_number_ + 1},
+                            fmt::format("a line longer than {} bytes", kMaxReportLine));
+        }
+        if (!(at_end && start < chunk.size())) break;
+      }
       const std::string text =
           chunk.substr(start, nl == std::string::npos ? std::string::npos : nl - start);
       ++line_number_;
@@ -123,7 +192,7 @@ class ReportReader {
       SYLVA_ASSIGN(line, parse(text));
       out.push_back(std::move(line));
     }
-    return out;
+    return Status::ok();
   }
 
  private:
@@ -140,25 +209,20 @@ class ReportReader {
     }
     if (!j.is_object()) return where("not a JSON object");
     Line line;
-    for (auto it = j.begin(); it != j.end(); ++it) {
-      const std::string& key = it.key();
-      const auto& v = it.value();
-      if (key == "final") {
-        if (!v.is_boolean()) return where("'final' must be true or false");
-        line.final = v.get<bool>();
-      } else if (key == "step") {
-        if (!v.is_number_integer()) return where("'step' must be an integer");
-        line.step = v.get<int>();
-      } else if (v.is_number()) {
-        line.values[key] = v.get<double>();
-      } else if (v.is_boolean()) {
-        line.values[key] = v.get<bool>() ? 1 : 0;
-      } else if (v.is_null()) {
-        line.values[key] = std::nan("");
-      } else {
-        return where(fmt::format("'{}' is not a number", key));
-      }
+    if (j.contains("final")) {
+      if (!j["final"].is_boolean()) return where("'final' must be true or false");
+      line.final = j["final"].get<bool>();
     }
+    if (j.contains("step")) {
+      const auto& step = j["step"];
+      if (!step.is_number_integer() || step.get<int64_t>() < 0 ||
+          step.get<int64_t>() > std::numeric_limits<int>::max()) {
+        return where("'step' must be an integer from 0 to 2147483647");
+      }
+      line.step = step.get<int>();
+    }
+    Status values = metrics_of(j, {"final", "step"}, line.values);
+    if (!values.is_ok()) return where(values.message());
     if (!line.final && !j.contains("step")) {
       return where("a line needs \"step\" (an intermediate value) or \"final\": true");
     }
@@ -184,9 +248,9 @@ class CommandEvaluator : public Evaluator {
   EvalResult evaluate(const Job& job, Reporter& reporter) override;
 
  private:
+  // Slots go round the GPUs, so that K trials per GPU fill every GPU first.
   int gpu_of(int slot) const {
-    const size_t i = static_cast<size_t>(slot / std::max(1, options_.trials_per_gpu));
-    return options_.gpus[std::min(i, options_.gpus.size() - 1)];
+    return options_.gpus[static_cast<size_t>(slot) % options_.gpus.size()];
   }
   fs::path directory_of(const Job& job, int64_t epochs) const {
     std::string leaf = std::to_string(job.trial_number);
@@ -195,37 +259,51 @@ class CommandEvaluator : public Evaluator {
            (job.experiment.empty() ? "experiment" : job.experiment) / leaf;
   }
   StatusOr<fs::path> fresh_directory(const Job& job) const;
-  Status write_trial(const Job& job, const fs::path& dir, bool with_model) const;
+  // The directory of the last run of the trial at `epochs` (a promotion's
+  // previous rung).
+  fs::path latest_attempt(const Job& job, int64_t epochs) const;
+  Status write_trial(const Job& job, const fs::path& dir, bool with_model,
+                     const std::string& model_error) const;
 
   const CommandOptions options_;
 };
 
 StatusOr<fs::path> CommandEvaluator::fresh_directory(const Job& job) const {
-  const fs::path dir = directory_of(job, job.epochs);
+  const fs::path base = directory_of(job, job.epochs);
   std::error_code ec;
-  if (fs::exists(dir, ec)) {
-    // An earlier attempt (its worker was lost): kept aside, not reused.
-    for (int k = 1;; ++k) {
-      fs::path aside = dir;
-      aside += fmt::format(".stale-{}", k);
-      if (fs::exists(aside, ec)) continue;
-      fs::rename(dir, aside, ec);
-      if (ec) {
-        return Status::io_error(fmt::format("cannot move the old trial directory {} aside: {}",
-                                            dir.string(), ec.message()));
-      }
-      break;
+  fs::create_directories(base.parent_path(), ec);
+  if (ec) {
+    return Status::io_error(fmt::format("cannot create the trial directory {}: {}",
+                                        base.parent_path().string(), ec.message()));
+  }
+  // Each run of a trial gets a directory of its own, made atomically: an
+  // earlier attempt (its worker was lost, and may still be running) keeps
+  // its own; a re-run is NUMBER.2, NUMBER.3, ...
+  for (int attempt = 1;; ++attempt) {
+    fs::path dir = base;
+    if (attempt > 1) dir += fmt::format(".{}", attempt);
+    if (fs::create_directory(dir, ec)) return dir;
+    if (ec) {
+      return Status::io_error(
+          fmt::format("cannot create the trial directory {}: {}", dir.string(), ec.message()));
     }
   }
-  fs::create_directories(dir, ec);
-  if (ec) {
-    return Status::io_error(
-        fmt::format("cannot create the trial directory {}: {}", dir.string(), ec.message()));
-  }
-  return dir;
 }
 
-Status CommandEvaluator::write_trial(const Job& job, const fs::path& dir, bool with_model) const {
+fs::path CommandEvaluator::latest_attempt(const Job& job, int64_t epochs) const {
+  const fs::path base = directory_of(job, epochs);
+  fs::path latest = base;
+  std::error_code ec;
+  for (int attempt = 2;; ++attempt) {
+    fs::path dir = base;
+    dir += fmt::format(".{}", attempt);
+    if (!fs::exists(dir, ec)) return latest;
+    latest = dir;
+  }
+}
+
+Status CommandEvaluator::write_trial(const Job& job, const fs::path& dir, bool with_model,
+                                     const std::string& model_error) const {
   nlohmann::json j;
   j["experiment"] = job.experiment;
   j["trial"] = job.trial_number;
@@ -240,11 +318,12 @@ Status CommandEvaluator::write_trial(const Job& job, const fs::path& dir, bool w
   j["hyperparameters"] = hp;
   j["budget"] = job.epochs;
   j["previous_dir"] = job.previous_epochs > 0
-                          ? nlohmann::json(directory_of(job, job.previous_epochs).string())
+                          ? nlohmann::json(latest_attempt(job, job.previous_epochs).string())
                           : nlohmann::json(nullptr);
   j["input_shape"] = {options_.input.channels, options_.input.height, options_.input.width};
   j["classes"] = options_.input.classes;
   j["model"] = with_model ? nlohmann::json("model.pt") : nlohmann::json(nullptr);
+  if (!model_error.empty()) j["model_error"] = model_error;
   j["objective"] = job.objective;
   j["maximize"] = job.maximize;
   j["threads"] = job.threads;
@@ -276,20 +355,26 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
     std::lock_guard<std::mutex> lock(writer_mutex());
     writer = model_writer();
   }
-  const bool with_model = options_.write_model && writer && job.space != nullptr;
+  // A network the builder cannot make (a grammar of the script's own
+  // primitives) is no reason to fail: the command gets "model": null and
+  // the reason, and may build its own from trial.json.
+  std::string model_error;
+  bool with_model = options_.write_model && writer && job.space != nullptr;
   if (with_model) {
     Status written =
         writer(*job.space, job.arch, options_.input, job.seed, (dir / "model.pt").string());
-    if (!written.is_ok()) return fail("model.pt: " + written.message());
+    if (!written.is_ok()) {
+      with_model = false;
+      model_error = written.message();
+    }
   }
-  Status described = write_trial(job, dir, with_model);
+  Status described = write_trial(job, dir, with_model, model_error);
   if (!described.is_ok()) return fail(described.message());
 
   ChildOptions child;
   // A single program replaces the shell (exec), so that its exit status and
   // the signal that killed it reach Sylva as they are, not as 128+N.
-  const bool simple = options_.command.find_first_of(";&|<>()`\n") == std::string::npos;
-  child.command = simple ? "exec " + options_.command : options_.command;
+  child.command = plain_program(options_.command) ? "exec " + options_.command : options_.command;
   child.directory = dir.string();
   child.env = {
       "SYLVA_TRIAL_DIR=" + dir.string(),
@@ -303,7 +388,7 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
       fmt::format("OMP_NUM_THREADS={}", job.threads),
   };
   if (job.previous_epochs > 0) {
-    child.env.push_back("SYLVA_PREVIOUS_DIR=" + directory_of(job, job.previous_epochs).string());
+    child.env.push_back("SYLVA_PREVIOUS_DIR=" + latest_attempt(job, job.previous_epochs).string());
   }
   if (!options_.gpus.empty()) {
     child.env.push_back(fmt::format("CUDA_VISIBLE_DEVICES={}", gpu_of(job.slot)));
@@ -319,10 +404,12 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
   bool have_final = false;
   std::string stopped;  // why Sylva stopped the command, if it did
   bool pruned = false;
+  bool ended = false;  // the command has ended (on its own, or stopped)
   std::optional<Status> bad_report;
   Clock::time_point kill_at{};
   auto stop = [&](std::string why, bool prune) {
-    if (process.terminated()) return;
+    // A command that ended on its own is judged by how it ended.
+    if (ended || process.terminated()) return;
     stopped = std::move(why);
     pruned = prune;
     std::ofstream(dir / "stop") << stopped << "\n";
@@ -330,15 +417,16 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
     kill_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(
                                  std::chrono::duration<double>(options_.kill_grace));
   };
+  auto worse = [&](double v) {
+    return job.maximize ? v < options_.reject_below : v > options_.reject_below;
+  };
   auto take = [&](bool at_end) {
     if (bad_report) return;
-    auto lines = report.read(at_end);
-    if (!lines.is_ok()) {
-      bad_report = lines.status();
-      stop(lines.status().message(), false);
-      return;
-    }
-    for (const ReportReader::Line& line : lines.value()) {
+    std::vector<ReportReader::Line> lines;
+    // A partial last line is read only from a command that ended on its own
+    // (one killed mid-write left half a line).
+    Status read = report.read(at_end && !process.terminated(), lines);
+    for (const ReportReader::Line& line : lines) {
       if (line.final) {
         have_final = true;
         for (const auto& [k, v] : line.values) final_metrics[k] = v;
@@ -350,13 +438,19 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
       }
       auto it = line.values.find(job.objective);
       if (options_.reject_after > 0 && it != line.values.end() &&
-          line.step >= options_.reject_after && it->second < options_.reject_below) {
-        stop(fmt::format("rejected at step {}: {} {:g} is below --reject-below {:g}", line.step,
-                         job.objective, it->second, options_.reject_below),
+          line.step >= options_.reject_after && worse(it->second)) {
+        stop(fmt::format("rejected at step {}: {} {:g} is {} --reject-below {:g}", line.step,
+                         job.objective, it->second, job.maximize ? "below" : "above (minimised)",
+                         options_.reject_below),
              true);
       }
     }
-    if (!process.terminated() && reporter.should_stop()) stop(reporter.stop_reason(), true);
+    if (!read.is_ok()) {
+      bad_report = read;
+      stop(read.message(), false);
+      return;
+    }
+    if (reporter.should_stop()) stop(reporter.stop_reason(), true);
   };
 
   std::string out_chunk, err_chunk;
@@ -364,7 +458,7 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
   while (true) {
     out_chunk.clear();
     err_chunk.clear();
-    const bool ended = process.poll(wait, out_chunk, err_chunk);
+    ended = process.poll(wait, out_chunk, err_chunk);
     out_log.add(out_chunk);
     err_log.add(err_chunk);
     wait = std::min(wait * 2, std::chrono::milliseconds(20));
@@ -372,7 +466,7 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
     take(ended);
     if (ended) break;
     const std::chrono::duration<double> elapsed = Clock::now() - start;
-    if (job.timeout_seconds > 0 && elapsed.count() > job.timeout_seconds && !process.terminated()) {
+    if (job.timeout_seconds > 0 && elapsed.count() > job.timeout_seconds) {
       stop(fmt::format("trial exceeded --trial-timeout of {:g} s", job.timeout_seconds), false);
     }
     if (process.terminated() && Clock::now() >= kill_at) process.kill();
@@ -387,9 +481,8 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
       try {
         nlohmann::json j = nlohmann::json::parse(in);
         if (!j.is_object()) throw std::runtime_error("not a JSON object");
-        for (auto it = j.begin(); it != j.end(); ++it) {
-          if (it.value().is_number()) final_metrics[it.key()] = it.value().get<double>();
-        }
+        Status values = metrics_of(j, {}, final_metrics);
+        if (!values.is_ok()) throw std::runtime_error(values.message());
         have_final = true;
       } catch (const std::exception& e) {
         bad_report = Status::invalid_argument(
@@ -421,6 +514,10 @@ EvalResult CommandEvaluator::evaluate(const Job& job, Reporter& reporter) {
     return fail(with_stderr(
         "command exited 0 but reported no final metrics (a {\"final\": true, ...} line in "
         "$SYLVA_REPORT, or result.json)"));
+  }
+  auto objective = final_metrics.find(job.objective);
+  if (objective != final_metrics.end() && std::isnan(objective->second)) {
+    return fail(fmt::format("the final {} is null (not a number)", job.objective));
   }
   result.metrics = final_metrics;
   return result;
@@ -482,17 +579,12 @@ StatusOr<std::vector<int>> parse_gpus(const std::string& text) {
 }
 
 Status check_command(const std::string& command) {
-  const size_t b = command.find_first_not_of(" \t\n");
-  if (b == std::string::npos) return Status::invalid_argument("--command is empty");
-  const size_t e = command.find_first_of(" \t\n", b);
-  const std::string program = command.substr(b, e == std::string::npos ? e : e - b);
-  // Shell syntax (a variable, quotes, an assignment, a subshell...): the shell judges.
-  if (program.find_first_of("'\"$`\\;|&<>(){}*?[]~=") != std::string::npos) return Status::ok();
-  static const std::set<std::string> kBuiltins = {
-      "cd",    "exec",    "export", "set",    ".",     "eval",   "if",   "for",
-      "while", "case",    "true",   "false",  "echo",  "printf", "exit", "test",
-      "read",  "command", "time",   "ulimit", "umask", "trap"};
-  if (kBuiltins.count(program)) return Status::ok();
+  if (command.find_first_not_of(" \t\n") == std::string::npos) {
+    return Status::invalid_argument("--command is empty");
+  }
+  // Shell syntax (a variable, quotes, an assignment, a builtin...): the shell judges.
+  const std::string program = program_of(command);
+  if (program.empty()) return Status::ok();
   if (program.find('/') != std::string::npos) {
     if (program[0] != '/') {
       return Status::invalid_argument(fmt::format(
@@ -524,9 +616,9 @@ StatusOr<std::unique_ptr<Evaluator>> make_command_evaluator(const CommandOptions
     return Status::invalid_argument(
         fmt::format("--trials-per-gpu must be >= 1, got {}", options.trials_per_gpu));
   }
-  if (!(options.kill_grace >= 0)) {
+  if (!(options.kill_grace >= 0) || options.kill_grace > 86400) {
     return Status::invalid_argument(
-        fmt::format("--kill-grace must be >= 0 seconds, got {:g}", options.kill_grace));
+        fmt::format("--kill-grace must be from 0 to 86400 seconds, got {:g}", options.kill_grace));
   }
   std::error_code ec;
   fs::create_directories(options.trial_root, ec);
@@ -539,16 +631,10 @@ StatusOr<std::unique_ptr<Evaluator>> make_command_evaluator(const CommandOptions
 }
 
 void register_command_evaluator() {
-  auto stored = [](std::string name, std::string help, std::string value,
-                   OptionDef::Kind kind = OptionDef::kValue) {
-    return OptionDef{std::move(name),
-                     std::move(help),
-                     std::move(value),
-                     OptionDef::kFilled,
-                     true,
-                     false,
-                     0,
-                     kind};
+  auto stored = [](std::string name, std::string help, std::string value, bool resumable = false) {
+    return OptionDef{
+        std::move(name),  std::move(help), std::move(value), OptionDef::kFilled, true, resumable, 0,
+        OptionDef::kValue};
   };
   register_evaluator(
       {"command",
@@ -639,10 +725,12 @@ void register_command_evaluator() {
            stored("gpus",
                   "GPUs for the trials, e.g. 0,1,2,3 or all: each slot gets one through "
                   "CUDA_VISIBLE_DEVICES",
-                  ""),
-           stored("trials-per-gpu", "concurrent trials on one GPU (with --gpus) [1]", ""),
+                  "", /*resumable=*/true),
+           stored("trials-per-gpu", "concurrent trials on one GPU (with --gpus) [1]", "",
+                  /*resumable=*/true),
            stored("kill-grace", "seconds between SIGTERM and SIGKILL when a trial is stopped [10]",
-                  ""),
+                  "",
+                  /*resumable=*/true),
            stored("model-file",
                   "yes | no: write model.pt (the untrained candidate) per trial [yes]", ""),
        },

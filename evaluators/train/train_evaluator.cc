@@ -253,12 +253,28 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   int64_t step = 0;
   double train_loss = 0;
   double val_acc = 0;
+  // Stopped by a pruner after `epoch` epochs: the values so far.
+  auto pruned = [&](int epoch) {
+    const std::chrono::duration<double> seconds = Clock::now() - start;
+    result.state = TrialState::kPruned;
+    result.message = reporter.stop_reason();
+    result.metrics = {{"val_acc", val_acc},
+                      {"train_loss", train_loss},
+                      {"params", static_cast<double>(cost.params)},
+                      {"flops", static_cast<double>(cost.flops)},
+                      {"train_seconds", seconds.count()},
+                      {"epochs", static_cast<double>(epoch)}};
+    return result;
+  };
   for (int epoch = 1; epoch <= epochs; ++epoch) {
     net->train();
     auto order = torch::randperm(n, generator, torch::kLong);
     double loss_sum = 0;
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       check_timeout();
+      // A pruner's verdict on the last epoch's values (--prune median)
+      // arrives while the next one trains.
+      if (epoch > 1 && reporter.should_stop()) return pruned(epoch - 1);
       const double lr =
           0.5 * settings.lr * (1 + std::cos(kPi * static_cast<double>(step) / total_steps));
       for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
@@ -291,19 +307,7 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
     val_acc = accuracy(val_x_, val_y_);
     reporter.intermediate(epoch, "train_loss", train_loss);
     reporter.intermediate(epoch, "val_acc", val_acc);
-    // A pruner (--prune median) judged the curve so far: stop here.
-    if (reporter.should_stop() && epoch < epochs) {
-      const std::chrono::duration<double> seconds = Clock::now() - start;
-      result.state = TrialState::kPruned;
-      result.message = reporter.stop_reason();
-      result.metrics = {{"val_acc", val_acc},
-                        {"train_loss", train_loss},
-                        {"params", static_cast<double>(cost.params)},
-                        {"flops", static_cast<double>(cost.flops)},
-                        {"train_seconds", seconds.count()},
-                        {"epochs", static_cast<double>(epoch)}};
-      return result;
-    }
+    if (epoch < epochs && reporter.should_stop()) return pruned(epoch);
   }
   const double test_acc = accuracy(test_x_, test_y_);
   const std::chrono::duration<double> seconds = Clock::now() - start;

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -51,18 +52,29 @@ int main(int argc, char** argv) {
     kill(0, SIGKILL);
     return 137;
   }
+  // Whatever of Sylva's was not close-on-exec (other trials' log files).
+  bool closed = false;
 #ifdef SYS_close_range
-  syscall(SYS_close_range, 3U, ~0U, 0U);  // whatever of Sylva's was not close-on-exec
+  closed = syscall(SYS_close_range, 3U, ~0U, 0U) == 0;
 #endif
+  if (!closed) {
+    const long most = sysconf(_SC_OPEN_MAX);
+    for (int fd = 3; fd < (most > 0 && most < 65536 ? most : 65536); ++fd) close(fd);
+  }
   if (chdir(argv[2]) != 0) {
     say("sylva: cannot enter the trial directory\n");
     return 126;
   }
+  // Orphans of the command (a shell's children when the shell dies) become
+  // the guard's, so that it can wait for them and reap them.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
   const pid_t command = fork();
   if (command < 0) return 126;
   if (command == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // the guard is gone: so is the command
-    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGPIPE}) signal(s, SIG_DFL);
+    for (int s = 1; s < NSIG; ++s) {
+      if (s != SIGKILL && s != SIGSTOP) signal(s, SIG_DFL);  // nothing ignored is inherited
+    }
     sigprocmask(SIG_SETMASK, &none, nullptr);
     char sh[] = "sh", dash_c[] = "-c";
     char* args[] = {sh, dash_c, argv[3], nullptr};
@@ -70,6 +82,12 @@ int main(int argc, char** argv) {
     say("sylva: cannot run /bin/sh\n");
     _exit(127);
   }
+  // Once Sylva stops the trial (SIGTERM to the group), the guard outlives the
+  // shell until every process of the command has ended, so that a script's
+  // handler gets the whole --kill-grace (Sylva sends SIGKILL after it).
+  bool stopping = false;
+  bool command_done = false;
+  int command_status = 0;
   for (;;) {
     struct timespec second = {1, 0};
     siginfo_t info;
@@ -78,16 +96,33 @@ int main(int argc, char** argv) {
       kill(0, SIGKILL);
       return 137;
     }
-    int status = 0;
-    if (waitpid(command, &status, WNOHANG) != command) continue;
-    if (WIFEXITED(status)) return WEXITSTATUS(status);
-    const int by = WTERMSIG(status);
-    signal(by, SIG_DFL);
-    sigset_t only;
-    sigemptyset(&only);
-    sigaddset(&only, by);
-    sigprocmask(SIG_UNBLOCK, &only, nullptr);
-    kill(getpid(), by);
-    return 128 + by;
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) stopping = true;
+    for (;;) {
+      int status = 0;
+      const pid_t done = waitpid(-1, &status, WNOHANG);
+      if (done <= 0) break;
+      if (done == command) {
+        command_done = true;
+        command_status = status;
+      }
+    }
+    if (!command_done) continue;
+    if (stopping) {
+      // Wait while any process of the command is left (exited or not).
+      siginfo_t left = {};
+      if (waitid(P_ALL, 0, &left, WEXITED | WNOHANG | WNOWAIT) == 0) continue;
+    }
+    break;
   }
+  if (WIFEXITED(command_status)) return WEXITSTATUS(command_status);
+  const int by = WTERMSIG(command_status);
+  const struct rlimit no_core = {0, 0};
+  setrlimit(RLIMIT_CORE, &no_core);  // the command's core file, if any, is the one to keep
+  signal(by, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, by);
+  sigprocmask(SIG_UNBLOCK, &only, nullptr);
+  kill(getpid(), by);
+  return 128 + by;
 }

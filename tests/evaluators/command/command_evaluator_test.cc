@@ -154,9 +154,15 @@ TEST_F(CommandEvaluatorTest, TheCommandSeesItsTrial) {
 }
 
 TEST_F(CommandEvaluatorTest, ResultJsonServesForAFinalLine) {
-  EvalResult r = run("echo '{\"val_acc\": 70, \"note\": \"text is skipped\"}' > result.json");
+  EvalResult r = run("echo '{\"val_acc\": 70, \"converged\": true}' > result.json");
   ASSERT_EQ(r.state, TrialState::kComplete) << r.message;
-  EXPECT_EQ(r.metrics, (std::map<std::string, double>{{"val_acc", 70}}));
+  EXPECT_EQ(r.metrics, (std::map<std::string, double>{{"val_acc", 70}, {"converged", 1}}));
+  // The same rules as a report line: every field a number.
+  EvalResult text = run("echo '{\"val_acc\": 70, \"note\": \"fine\"}' > result.json");
+  EXPECT_EQ(text.state, TrialState::kFail);
+  EXPECT_NE(text.message.find("result.json: not a JSON object of metrics: 'note' is not a number"),
+            std::string::npos)
+      << text.message;
 }
 
 TEST_F(CommandEvaluatorTest, EveryFailureSaysWhatHappened) {
@@ -242,8 +248,51 @@ TEST_F(CommandEvaluatorTest, ARerunStartsInAFreshDirectory) {
   EvalResult again = run("ls > listing; echo '{\"final\": true, \"v\": 2}' > \"$SYLVA_REPORT\"");
   ASSERT_EQ(again.state, TrialState::kComplete);
   EXPECT_EQ(again.metrics.at("v"), 2);
-  EXPECT_EQ(slurp(fs::path(dir().string() + ".stale-1") / "mark"), "first\n");
-  EXPECT_EQ(slurp(dir() / "listing").find("mark"), std::string::npos);
+  // The first run's directory is left as it was (its process may still run).
+  EXPECT_EQ(slurp(dir() / "mark"), "first\n");
+  const fs::path second = dir().string() + ".2";
+  EXPECT_EQ(slurp(second / "listing").find("mark"), std::string::npos);
+  EXPECT_EQ(nlohmann::json::parse(slurp(second / "trial.json"))["trial_dir"], second.string());
+}
+
+TEST_F(CommandEvaluatorTest, AShellsChildrenGetTheWholeGraceToSaveTheirWork) {
+  CommandOptions o;
+  o.kill_grace = 5;
+  o.reject_after = 1;
+  o.reject_below = 50;
+  // A compound command: sh itself dies of the SIGTERM at once; its child
+  // traps it and takes 0.3 s to save a checkpoint.
+  const auto start = std::chrono::steady_clock::now();
+  EvalResult r =
+      run("sh -c 'trap \"sleep 0.3; echo saved > saved; exit 0\" TERM; "
+          "echo \"{\\\"step\\\": 1, \\\"val_acc\\\": 3}\" >> \"$SYLVA_REPORT\"; sleep 30 & wait'; "
+          "echo unreachable",
+          o);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(r.state, TrialState::kPruned) << r.message;
+  EXPECT_EQ(slurp(dir() / "saved"), "saved\n");
+  EXPECT_LT(seconds, 4);  // ended by itself, not by the SIGKILL after 5 s
+}
+
+TEST_F(CommandEvaluatorTest, AssignmentsBeforeTheProgramWork) {
+  EvalResult r =
+      run("WHO=me sh -c 'echo \"{\\\"final\\\": true, \\\"v\\\": 1}\" > \"$SYLVA_REPORT\"'");
+  EXPECT_EQ(r.state, TrialState::kComplete) << r.message;
+}
+
+TEST_F(CommandEvaluatorTest, ANullObjectiveOrARewrittenReportFails) {
+  EvalResult null = run("echo '{\"final\": true, \"val_acc\": null}' > \"$SYLVA_REPORT\"");
+  EXPECT_EQ(null.state, TrialState::kFail);
+  EXPECT_EQ(null.message, "the final val_acc is null (not a number)");
+  EvalResult shrunk =
+      run("echo '{\"step\": 1, \"val_acc\": 10}' >> \"$SYLVA_REPORT\"; sleep 0.2; "
+          "echo '{}' > \"$SYLVA_REPORT\"; sleep 0.2; echo '{\"final\": true, \"val_acc\": 1}' >> "
+          "\"$SYLVA_REPORT\"");
+  EXPECT_EQ(shrunk.state, TrialState::kFail);
+  EXPECT_NE(shrunk.message.find("the report shrank: it was rewritten, not appended to (use >>)"),
+            std::string::npos)
+      << shrunk.message;
 }
 
 TEST_F(CommandEvaluatorTest, PromotionsNameTheirBudgetAndThePreviousRung) {
