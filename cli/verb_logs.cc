@@ -15,6 +15,9 @@ int run_logs(int argc, char** argv) {
   Begun begun = begin_verb("logs", argc, argv, {"name", "trial"});
   if (begun.exit_code >= 0) return begun.exit_code;
   auto& v = begun.options.values;
+  if (!begun.options.given.count("trial")) {
+    return fail(Status::invalid_argument("logs: give the trial, --trial N (see `sylva trials`)"));
+  }
   auto number = OptionReader(v).integer("trial", 0);
   if (!number.is_ok()) {
     return fail(Status::invalid_argument(
