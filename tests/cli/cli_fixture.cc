@@ -13,6 +13,8 @@
 #include <sstream>
 #include <thread>
 
+#include "experiments/store.h"
+
 namespace sylva::testing {
 namespace {
 
@@ -73,12 +75,18 @@ int CliTest::start_and_kill(const std::vector<std::string>& args, const std::str
   return start_and_kill_when(
       args,
       [&] {
-        // Not trials(): it asserts, and the experiment may not exist yet.
-        Output o = run("trials --name " + name + " --db " + db_ + " -f csv");
-        if (o.code != 0) return false;
+        // Read from the database directly: a `sylva trials` process takes
+        // about a second to start (more on a loaded machine), long enough for
+        // a fast experiment to finish before the kill.
+        if (access(db_.c_str(), F_OK) != 0) return false;
+        auto store = experiments::Store::open(db_);
+        if (!store.is_ok()) return false;
+        auto e = store.value()->find_experiment(name);
+        if (!e.is_ok()) return false;
         size_t done = 0;
-        for (const char* state : {",COMPLETE,", ",PRUNED,"}) {
-          for (size_t at = 0; (at = o.out.find(state, at)) != std::string::npos; ++at) ++done;
+        for (const auto& t : store.value()->trials(e.value().id)) {
+          done += t.state == experiments::TrialState::kComplete ||
+                  t.state == experiments::TrialState::kPruned;
         }
         return done >= complete;
       },
