@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -173,7 +174,34 @@ StatusOr<ParsedOptions> parse_options(const VerbDef& verb, int argc, char** argv
   }
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(argc, argv).options(describe(verb, false)).run(), vm);
+    const po::options_description desc = describe(verb, false);
+    po::parsed_options given =
+        po::command_line_parser(argc, argv).options(desc).allow_unregistered().run();
+    // `--name --db x`: the next option taken for a value.
+    for (const po::option& o : given.options) {
+      if (o.unregistered || o.value.empty()) continue;
+      const std::string& text = o.value.front();
+      if (text.rfind("--", 0) != 0) continue;
+      const std::string other = text.substr(2, text.find('=') - 2);
+      for (const OptionDef& known : option_table()) {
+        if (known.name == other || other == "help") {
+          return Status::invalid_argument(
+              fmt::format("{}: --{} needs a value, but the next word is the option '{}'", verb.name,
+                          o.string_key, text));
+        }
+      }
+    }
+    // Words that belong to no option: a typo or a forgotten --.
+    for (const std::string& word :
+         po::collect_unrecognized(given.options, po::include_positional)) {
+      if (word.rfind("-", 0) == 0) {
+        return Status::invalid_argument(
+            fmt::format("{}: unrecognised option '{}'", verb.name, word));
+      }
+      return Status::invalid_argument(fmt::format(
+          "{}: unexpected argument '{}' (every value follows its --option)", verb.name, word));
+    }
+    po::store(given, vm);
   } catch (const po::error& e) {
     return Status::invalid_argument(fmt::format("{}: {}", verb.name, e.what()));
   }
@@ -183,6 +211,11 @@ StatusOr<ParsedOptions> parse_options(const VerbDef& verb, int argc, char** argv
   }
   if (vm.count("config")) {
     std::string path = vm["config"].as<std::string>();
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      return Status::invalid_argument(
+          fmt::format("--config: '{}' is a directory, not an INI file", path));
+    }
     std::ifstream in(path);
     if (!in) return Status::invalid_argument(fmt::format("--config: cannot read '{}'", path));
     try {

@@ -265,6 +265,11 @@ int run_search(int argc, char** argv) {
     if (!ec) config.options["trial-dir"] = absolute.lexically_normal().string();
   }
   if (!v["init"].empty()) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(v["init"], ec)) {
+      return fail(Status::invalid_argument(
+          fmt::format("--init: '{}' is a directory, not a file of architectures", v["init"])));
+    }
     std::ifstream in(v["init"]);
     if (!in)
       return fail(Status::invalid_argument(fmt::format("--init: cannot read '{}'", v["init"])));

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <cctype>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -147,6 +148,11 @@ StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
   }
   auto it = builtins().find(name_or_path);
   if (it != builtins().end()) return space_from_source(it->first, it->second);
+  std::error_code ec;
+  if (std::filesystem::is_directory(name_or_path, ec)) {
+    return Status::invalid_argument(
+        fmt::format("--space '{}' is a directory, not a grammar file", name_or_path));
+  }
   std::ifstream in(name_or_path);
   if (!in) {
     return Status::invalid_argument(
