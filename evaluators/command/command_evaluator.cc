@@ -18,6 +18,7 @@
 
 #include "base/strings.h"
 #include "evaluators/command/child_process.h"
+#include "evaluators/model_shape.h"
 #include "evaluators/registry.h"
 
 namespace sylva::evaluators {
@@ -651,31 +652,11 @@ void register_command_evaluator() {
          }
          c.trial_root = o.text("trial-dir");
          SYLVA_ASSIGN(classes, o.integer("classes", 1));
-         const std::string shape = o.text("input-shape");
-         int64_t dims[3] = {0, 0, 0};
-         {
-           std::istringstream in(shape);
-           std::string part;
-           int n = 0;
-           bool ok = true;
-           while (std::getline(in, part, ',')) {
-             int64_t v = 0;
-             auto [ptr, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-             if (n >= 3 || ec != std::errc() || ptr != part.data() + part.size() || v < 1)
-               ok = false;
-             if (n < 3) dims[n] = v;
-             ++n;
-           }
-           if (!ok || n != 3) {
-             return Status::invalid_argument(fmt::format(
-                 "--input-shape expects C,H,W (three positive integers, e.g. 3,32,32), got '{}'",
-                 shape));
-           }
-         }
-         c.input.channels = dims[0];
-         c.input.height = dims[1];
-         c.input.width = dims[2];
-         c.input.classes = classes;
+         SYLVA_ASSIGN(shape, parse_input_shape(o.text("input-shape"), classes));
+         c.input.channels = shape.channels;
+         c.input.height = shape.height;
+         c.input.width = shape.width;
+         c.input.classes = shape.classes;
          SYLVA_ASSIGN(gpus, parse_gpus(o.text("gpus")));
          c.gpus = gpus;
          // Empty (not given): the defaults, so that these stay options of

@@ -34,25 +34,6 @@ InputShape to_input(const ModelShape& s) {
 
 }  // namespace
 
-StatusOr<ModelShape> parse_input_shape(const std::string& text, int64_t classes) {
-  ModelShape shape;
-  char c1 = 0, c2 = 0;
-  std::istringstream in(text);
-  long long c = 0, h = 0, w = 0;
-  if (!(in >> c >> c1 >> h >> c2 >> w) || c1 != ',' || c2 != ',' || c < 1 || h < 1 || w < 1 ||
-      in.peek() != EOF) {
-    return Status::invalid_argument(
-        fmt::format("--input-shape expects C,H,W with positive sizes, got '{}'", text));
-  }
-  if (classes < 1)
-    return Status::invalid_argument(fmt::format("--classes must be >= 1, got {}", classes));
-  shape.channels = c;
-  shape.height = h;
-  shape.width = w;
-  shape.classes = classes;
-  return shape;
-}
-
 StatusOr<ModelCost> measure_architecture(const Space& space, const Architecture& arch,
                                          const ModelShape& shape) {
   auto net = build_network(space.build_spec(), arch, to_input(shape));

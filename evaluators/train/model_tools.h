@@ -8,25 +8,15 @@
 #include <string>
 
 #include "base/status.h"
+#include "evaluators/model_shape.h"
 #include "spaces/architecture.h"
 #include "spaces/space.h"
 
 namespace sylva::evaluators {
 
-// Input of a network (no batch dimension) and its class count.
-struct ModelShape {
-  int64_t channels = 1;
-  int64_t height = 28;
-  int64_t width = 28;
-  int64_t classes = 10;
-};
-
 // Median wall time of `run` in milliseconds over `runs` calls, after
 // `warmup` untimed ones: the latency_ms of the evaluators.
 double median_latency_ms(const std::function<void()>& run, int warmup, int runs);
-
-// Parses "C,H,W" (e.g. "1,28,28").
-StatusOr<ModelShape> parse_input_shape(const std::string& text, int64_t classes);
 
 struct ModelCost {
   int64_t params = 0;
