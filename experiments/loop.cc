@@ -350,11 +350,9 @@ void ExperimentLoop::dispatch(TrialRow row) {
     return;
   }
   internal::TrialRun run;
-  run.slot = std::max(0, free_slots_.take());
+  run.slot = internal::take_slot(free_slots_, evaluator_, store_, row.id);
   auto stop = std::make_shared<internal::StopFlag>();
   run.stop = stop;
-  const std::string device = evaluator_.slot_device(run.slot);
-  if (!device.empty()) store_.add_event(row.id, "device", device);
   internal::submit_trial(pool_, queue_, evaluator_, space_, options_, row, arch.value(), run);
   slot_of_[row.id] = run.slot;
   stops_[row.id] = std::move(stop);

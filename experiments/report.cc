@@ -258,8 +258,7 @@ Table workers_table(const std::vector<WorkerRow>& workers) {
     std::vector<std::string> numbers;
     for (size_t i = 0; i < w.running.size(); ++i) {
       const std::string device = i < w.running_devices.size() ? w.running_devices[i] : "";
-      numbers.push_back(std::to_string(w.running[i]) +
-                        (device.empty() ? "" : " (" + device + ")"));
+      numbers.push_back(std::to_string(w.running[i]) + (device.empty() ? "" : " (" + device + ")"));
     }
     table.rows.push_back({w.label, w.host, w.pid, w.state, w.slots, w.leader ? "yes" : "",
                           w.started_at, w.seen_at, join(numbers, ", ")});

@@ -139,6 +139,14 @@ void SlotSet::give(int slot) {
     busy_[static_cast<size_t>(slot)] = false;
 }
 
+int take_slot(SlotSet& slots, const evaluators::Evaluator& evaluator, Store& store,
+              int64_t trial_id) {
+  const int slot = std::max(0, slots.take());
+  const std::string device = evaluator.slot_device(slot);
+  if (!device.empty()) store.add_event(trial_id, "device", device);
+  return slot;
+}
+
 MedianPruner::MedianPruner(std::string metric, bool maximize, int startup, int warmup)
     : metric_(std::move(metric)), maximize_(maximize), startup_(startup), warmup_(warmup) {}
 

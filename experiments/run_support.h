@@ -98,6 +98,12 @@ class SlotSet {
   std::vector<bool> busy_;
 };
 
+// Takes the lowest free slot of `slots` for trial `trial_id` (0 when none is
+// free, which the loops never let happen) and records the device the
+// evaluator gives that slot as the trial's 'device' event (`sylva status`).
+int take_slot(SlotSet& slots, const evaluators::Evaluator& evaluator, Store& store,
+              int64_t trial_id);
+
 // Optuna's MedianPruner on one metric: a running trial whose best value so
 // far, at step S >= `warmup`, is worse than the median of the values that
 // completed trials reported at step S is stopped, once `startup` trials

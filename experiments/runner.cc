@@ -236,9 +236,7 @@ void OneProcessLoop::dispatch(TrialRow row, Architecture arch, int rung) {
   internal::TrialRun run;
   run.epochs = halving_ ? halving_->rungs()[rung] : 0;
   run.previous_epochs = halving_ && rung > 0 ? halving_->rungs()[rung - 1] : 0;
-  run.slot = std::max(0, free_slots_.take());
-  const std::string device = evaluator_.slot_device(run.slot);
-  if (!device.empty()) store_.add_event(row.id, "device", device);
+  run.slot = internal::take_slot(free_slots_, evaluator_, store_, row.id);
   internal::submit_trial(pool_, queue_, evaluator_, space_, options_, row, arch, run);
   const int64_t id = row.id;
   running_[id] = Running{std::move(row), std::move(arch), rung, run.slot};
