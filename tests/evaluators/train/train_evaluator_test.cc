@@ -44,21 +44,8 @@ TrainOptions small_options() {
   return o;
 }
 
-class TrainEvaluatorTest : public ::testing::Test {
+class TrainEvaluatorTest : public testing::FashionMnistTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(kDefaultDatasetDir)) return;
-    auto loaded = load_idx_dataset(kDefaultDatasetDir);
-    ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
-    data_ = std::make_shared<const Dataset>(std::move(loaded).value());
-  }
-  static void TearDownTestSuite() { data_.reset(); }
-
-  void SetUp() override {
-    // scripts/install-deps.sh installs dataset-fashion-mnist: its absence fails.
-    ASSERT_TRUE(data_) << kDefaultDatasetDir << " is missing (dataset-fashion-mnist)";
-  }
-
   std::unique_ptr<Evaluator> make(const TrainOptions& options) {
     auto made = make_train_evaluator(options, data_);
     if (!made.is_ok()) ADD_FAILURE() << made.status().message();
@@ -76,11 +63,8 @@ class TrainEvaluatorTest : public ::testing::Test {
     return j;
   }
 
-  static std::shared_ptr<const Dataset> data_;
   StubSpace space_{small_spec()};
 };
-
-std::shared_ptr<const Dataset> TrainEvaluatorTest::data_;
 
 TEST_F(TrainEvaluatorTest, LearnsAboveChanceAndReportsEveryMetric) {
   TrainOptions options = small_options();

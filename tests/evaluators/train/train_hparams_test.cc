@@ -92,17 +92,11 @@ BuildSpec chain_spec() {
   return spec;
 }
 
-class TrainHparamsRun : public ::testing::Test {
+class TrainHparamsRun : public testing::FashionMnistTest {
  protected:
-  static void SetUpTestSuite() {
-    if (!std::filesystem::exists(kDefaultDatasetDir)) return;
-    auto loaded = load_idx_dataset(kDefaultDatasetDir);
-    ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
-    data_ = std::make_shared<const Dataset>(std::move(loaded).value());
-  }
-  static void TearDownTestSuite() { data_.reset(); }
   void SetUp() override {
-    ASSERT_TRUE(data_) << kDefaultDatasetDir << " is missing (dataset-fashion-mnist)";
+    FashionMnistTest::SetUp();
+    if (HasFatalFailure()) return;
     TrainOptions o;
     o.epochs = 1;
     o.train_samples = 512;
@@ -130,12 +124,9 @@ class TrainHparamsRun : public ::testing::Test {
     return evaluator_->evaluate(j, reporter ? *reporter : own);
   }
 
-  static std::shared_ptr<const Dataset> data_;
   testing::StubSpace space_{chain_spec()};
   std::unique_ptr<Evaluator> evaluator_;
 };
-
-std::shared_ptr<const Dataset> TrainHparamsRun::data_;
 
 TEST_F(TrainHparamsRun, EachHyperparameterChangesTheTrainingAndABadValueFailsTheTrial) {
   EXPECT_EQ(evaluator_->check_hparams({{"foo", {"1"}}}).message(),

@@ -1,14 +1,20 @@
 // What the train evaluator's tests share: a space with one fixed
-// architecture (only its build_spec() matters) and a Reporter that records
-// every intermediate value.
+// architecture (only its build_spec() matters), a Reporter that records
+// every intermediate value, and a fixture holding Fashion-MNIST, loaded
+// once per test suite.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "evaluators/evaluator.h"
+#include "evaluators/train/idx_dataset.h"
 #include "spaces/space.h"
 
 namespace sylva::evaluators::testing {
@@ -34,6 +40,24 @@ class RecordingReporter : public Reporter {
     values.emplace_back(step, name, value);
   }
   std::vector<std::tuple<int, std::string, double>> values;
+};
+
+// scripts/install-deps.sh installs dataset-fashion-mnist: its absence fails
+// every test of the suite.
+class FashionMnistTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (!std::filesystem::exists(kDefaultDatasetDir)) return;
+    auto loaded = load_idx_dataset(kDefaultDatasetDir);
+    ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
+    data_ = std::make_shared<const Dataset>(std::move(loaded).value());
+  }
+  static void TearDownTestSuite() { data_.reset(); }
+  void SetUp() override {
+    ASSERT_TRUE(data_) << kDefaultDatasetDir << " is missing (dataset-fashion-mnist)";
+  }
+
+  static inline std::shared_ptr<const Dataset> data_;
 };
 
 }  // namespace sylva::evaluators::testing
