@@ -137,7 +137,8 @@ int run_export(int argc, char** argv) {
     }
     number = n.value();
   }
-  auto opened = open_experiment("export", v["db"], v["name"]);
+  auto opened =
+      open_experiment("export", v["db"], v["name"], experiments::Store::Access::kReadOnly);
   if (!opened.is_ok()) return fail(opened.status());
   OpenedExperiment& e = opened.value();
   auto space = space_from_source(e.config.text("space"), e.config.space_source);

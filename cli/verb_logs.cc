@@ -23,7 +23,7 @@ int run_logs(int argc, char** argv) {
     return fail(Status::invalid_argument(
         fmt::format("logs: --trial must be a trial number, got '{}'", v["trial"])));
   }
-  auto opened = open_experiment("logs", v["db"], v["name"]);
+  auto opened = open_experiment("logs", v["db"], v["name"], experiments::Store::Access::kReadOnly);
   if (!opened.is_ok()) return fail(opened.status());
   OpenedExperiment& e = opened.value();
   auto trial = e.store->trial(e.row.id, number.value());

@@ -40,7 +40,7 @@ Report open_report(const std::string& verb, int argc, char** argv, bool need_nam
   auto& v = r.options.values;
   if (!v.count("format")) v["format"] = "table";
   if (v.count("name")) {
-    auto opened = open_experiment(verb, v["db"], v["name"]);
+    auto opened = open_experiment(verb, v["db"], v["name"], experiments::Store::Access::kReadOnly);
     if (!opened.is_ok()) {
       r.exit_code = fail(opened.status());
       return r;
@@ -50,7 +50,7 @@ Report open_report(const std::string& verb, int argc, char** argv, bool need_nam
     r.config = std::move(opened.value().config);
     return r;
   }
-  auto store = open_existing(verb, v["db"]);
+  auto store = open_existing(verb, v["db"], experiments::Store::Access::kReadOnly);
   if (!store.is_ok()) {
     r.exit_code = fail(store.status());
     return r;

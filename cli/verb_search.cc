@@ -37,17 +37,18 @@ int fail(const Status& status) {
   return exit_code(status);
 }
 
-StatusOr<std::unique_ptr<Store>> open_existing(const std::string& verb, const std::string& db) {
-  if (!experiments::is_database_url(db) && access(db.c_str(), F_OK) != 0) {
+StatusOr<std::unique_ptr<Store>> open_existing(const std::string& verb, const std::string& db,
+                                               Store::Access access) {
+  if (!experiments::is_database_url(db) && ::access(db.c_str(), F_OK) != 0) {
     return Status::not_found(fmt::format("{}: database '{}' does not exist", verb, db));
   }
-  return Store::open(db);
+  return Store::open(db, access);
 }
 
 StatusOr<OpenedExperiment> open_experiment(const std::string& verb, const std::string& db,
-                                           const std::string& name) {
+                                           const std::string& name, Store::Access access) {
   OpenedExperiment e;
-  SYLVA_ASSIGN(store, open_existing(verb, db));
+  SYLVA_ASSIGN(store, open_existing(verb, db, access));
   e.store = std::move(store);
   SYLVA_ASSIGN(row, e.store->find_experiment(name));
   e.row = std::move(row);
@@ -72,10 +73,16 @@ void print_best(Store& store, int64_t experiment_id, const ExperimentConfig& con
     metrics += fmt::format("  {} {}", m, experiments::format_number(v));
   fmt::print("best trial {}:{}\n  key       {}\n  canonical {}\n", t.number, metrics, t.arch_key,
              t.arch_canonical);
+  // A TorchScript export needs the trial's trained weights (or a supernet to
+  // take them from); a table, stub or command search has none: JSON then.
+  const std::vector<int64_t> with_weights = store.trials_with_artifact(experiment_id, "weights");
+  const bool scripted =
+      config.text("space").rfind("supernet:", 0) == 0 ||
+      std::find(with_weights.begin(), with_weights.end(), t.id) != with_weights.end();
   fmt::print(
       "(sylva best --name {} --db {}; sylva export --name {} --db {} --trial best "
-      "--format torchscript --out model.pt)\n",
-      name, db, name, db);
+      "--format {})\n",
+      name, db, name, db, scripted ? "torchscript --out model.pt" : "json --out best.json");
 }
 
 // Ctrl-C or SIGTERM (a batch system preempting the job). With several
@@ -307,7 +314,8 @@ Rejoined rejoin(const std::string& verb, int argc, char** argv) {
   r.exit_code = begun.exit_code;
   if (r.exit_code >= 0) return r;
   r.options = std::move(begun.options);
-  auto opened = open_experiment(verb, r.options.values["db"], r.options.values["name"]);
+  auto opened = open_experiment(verb, r.options.values["db"], r.options.values["name"],
+                                Store::Access::kReadWrite);
   if (!opened.is_ok()) {
     r.exit_code = fail(opened.status());
     return r;

@@ -26,9 +26,11 @@ int fail(const Status& status);
 
 // Opens the database of existing experiments: an SQLite file must exist
 // ("VERB: database 'X' does not exist"); reports, resume, export and
-// workers never create one. PostgreSQL URLs are opened as they are.
+// workers never create one. PostgreSQL URLs are opened as they are. The
+// verbs that only read open with Access::kReadOnly.
 StatusOr<std::unique_ptr<experiments::Store>> open_existing(const std::string& verb,
-                                                            const std::string& db);
+                                                            const std::string& db,
+                                                            experiments::Store::Access access);
 
 // An existing experiment of a database, for the verbs that read one.
 struct OpenedExperiment {
@@ -37,6 +39,7 @@ struct OpenedExperiment {
   experiments::ExperimentConfig config;  // as stored
 };
 StatusOr<OpenedExperiment> open_experiment(const std::string& verb, const std::string& db,
-                                           const std::string& name);
+                                           const std::string& name,
+                                           experiments::Store::Access access);
 
 }  // namespace sylva::cli

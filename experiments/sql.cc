@@ -62,8 +62,8 @@ bool is_postgres(const std::string& target) {
   return false;
 }
 
-StatusOr<std::unique_ptr<Connection>> connect(const std::string& target) {
-  return is_postgres(target) ? connect_postgres(target) : connect_sqlite(target);
+StatusOr<std::unique_ptr<Connection>> connect(const std::string& target, bool read_only) {
+  return is_postgres(target) ? connect_postgres(target) : connect_sqlite(target, read_only);
 }
 
 }  // namespace sylva::experiments::sql

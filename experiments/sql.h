@@ -84,6 +84,13 @@ class Connection {
   virtual bool has_session_locks() const { return false; }
   virtual bool has_table(const std::string& name) = 0;
   virtual int64_t table_count() = 0;  // tables of any kind in the database
+  // The first problem PRAGMA quick_check finds, "" when the file is sound
+  // (and on drivers whose server keeps its own integrity).
+  virtual std::string integrity_problem() { return ""; }
+  // A private, writable in-memory copy of the database (SQLite), so that a
+  // read-only file of an older schema can be migrated and read without
+  // being written; nullptr where the driver cannot.
+  virtual std::unique_ptr<Connection> copy_in_memory() { return nullptr; }
   // Where the database is, for messages (a URL without its password).
   virtual const std::string& where() const = 0;
 };
@@ -104,12 +111,14 @@ std::string expand(const std::string& sql, const std::map<std::string, std::stri
 // Opens a driver: "postgresql://..." or "postgres://..." (or a libpq
 // "key=value" string starting with "host=" or "dbname=") is PostgreSQL,
 // anything else an SQLite file (":memory:" a private in-memory database).
-StatusOr<std::unique_ptr<Connection>> connect(const std::string& target);
+// With `read_only`, an SQLite file is opened without writing anything to it
+// or beside it (a read-only directory, a WAL file whose -shm cannot be made).
+StatusOr<std::unique_ptr<Connection>> connect(const std::string& target, bool read_only = false);
 bool is_postgres(const std::string& target);
 // The target for messages: a URL's password (user:PASSWORD@) or a
 // password=... keyword replaced by ***.
 std::string redact(const std::string& target);
-StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path);
+StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path, bool read_only);
 StatusOr<std::unique_ptr<Connection>> connect_postgres(const std::string& url);
 
 // A statement with chaining binds, as the Store writes them.

@@ -2,10 +2,14 @@
 // IMMEDIATE for writes, so that several processes share one file without
 // "database is locked".
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <filesystem>
 #include <limits>
+#include <system_error>
 #include <thread>
 
 #include "experiments/sql.h"
@@ -93,8 +97,55 @@ class SqliteQuery final : public Query {
 
 class SqliteConnection final : public Connection {
  public:
-  SqliteConnection(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  ~SqliteConnection() override { sqlite3_close_v2(db_); }
+  // `scratch`: a private directory holding a copy of the database, removed
+  // with the connection.
+  SqliteConnection(sqlite3* db, std::string path, std::string scratch = "")
+      : db_(db), path_(std::move(path)), scratch_(std::move(scratch)) {}
+  ~SqliteConnection() override {
+    sqlite3_close_v2(db_);
+    if (!scratch_.empty()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(scratch_, ignored);
+    }
+  }
+
+  std::string integrity_problem() override {
+    try {
+      SqliteQuery check(db_, "PRAGMA quick_check(1)");
+      if (!check.step()) return "quick_check returned nothing";
+      // "*** in database main ***\nPage 39: ...": the first line that says
+      // what is wrong.
+      std::string first = check.col_text(0);
+      if (first == "ok") return "";
+      std::string line;
+      for (size_t at = 0; at < first.size();) {
+        size_t end = first.find('\n', at);
+        if (end == std::string::npos) end = first.size();
+        line = first.substr(at, end - at);
+        if (line.rfind("***", 0) != 0 && !line.empty()) break;
+        at = end + 1;
+      }
+      return line;
+    } catch (const Error& e) {
+      return e.driver_message();
+    }
+  }
+
+  std::unique_ptr<Connection> copy_in_memory() override {
+    sqlite3* memory = nullptr;
+    if (sqlite3_open(":memory:", &memory) != SQLITE_OK) {
+      sqlite3_close(memory);
+      return nullptr;
+    }
+    sqlite3_backup* backup = sqlite3_backup_init(memory, "main", db_, "main");
+    const bool copied = backup && sqlite3_backup_step(backup, -1) == SQLITE_DONE;
+    if (backup) sqlite3_backup_finish(backup);
+    if (!copied) {
+      sqlite3_close(memory);
+      return nullptr;
+    }
+    return std::make_unique<SqliteConnection>(memory, path_);
+  }
 
   std::unique_ptr<Query> prepare(const std::string& sql) override {
     return std::make_unique<SqliteQuery>(db_, expand(sql, sqlite_words()));
@@ -125,29 +176,104 @@ class SqliteConnection final : public Connection {
     return q.col_int(0);
   }
   const std::string& where() const override { return path_; }
+  sqlite3* handle() const { return db_; }
 
  private:
   sqlite3* db_;  // owned
   std::string path_;
+  std::string scratch_;
 };
+
+std::string fmt_hex(unsigned char ch) {
+  static const char kDigits[] = "0123456789ABCDEF";
+  return std::string{'%', kDigits[ch >> 4], kDigits[ch & 15]};
+}
+
+// `path` as an SQLite URI with `query` ("immutable=1").
+std::string file_uri(const std::string& path, const std::string& query) {
+  std::string uri = "file:";
+  for (unsigned char ch : path) {
+    if (ch == '%' || ch == '?' || ch == '#' || ch < 0x20) {
+      uri += fmt_hex(ch);
+    } else {
+      uri += static_cast<char>(ch);
+    }
+  }
+  return uri + "?" + query;
+}
+
+Status open_handle(const std::string& name, int flags, const std::string& path, sqlite3** db) {
+  int rc = sqlite3_open_v2(name.c_str(), db, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = *db ? sqlite3_errmsg(*db) : sqlite3_errstr(rc);
+    sqlite3_close_v2(*db);
+    *db = nullptr;
+    return Status::io_error("cannot open database " + path + ": " + why);
+  }
+  sqlite3_extended_result_codes(*db, 1);
+  return Status::ok();
+}
+
+// A read-only connection: the file as it is, without creating anything
+// beside it. A WAL database needs its -shm index: where that cannot be made
+// (a read-only directory), a file without a pending -wal is read immutable;
+// one with a -wal left by a killed writer is copied, with its -wal, to a
+// private directory and read there, so that its last transactions are seen.
+StatusOr<std::unique_ptr<SqliteConnection>> open_read_only(const std::string& path) {
+  sqlite3* db = nullptr;
+  SYLVA_RETURN_IF_ERROR(open_handle(path, SQLITE_OPEN_READONLY, path, &db));
+  auto c = std::make_unique<SqliteConnection>(db, path);
+  try {
+    c->table_count();
+    return std::move(c);
+  } catch (const Error& e) {
+    const int code = sqlite3_extended_errcode(db);
+    if ((code & 0xff) != SQLITE_CANTOPEN && (code & 0xff) != SQLITE_READONLY) {
+      return Status::io_error("cannot open database " + path + ": " + e.driver_message());
+    }
+  }
+  c.reset();
+  std::error_code ec;
+  const std::string wal = path + "-wal";
+  if (std::filesystem::exists(wal, ec) && std::filesystem::file_size(wal, ec) > 0 && !ec) {
+    std::string scratch = (std::filesystem::temp_directory_path(ec) / "sylva-ro-XXXXXX").string();
+    if (!mkdtemp(scratch.data())) {
+      return Status::io_error("cannot read database " + path +
+                              " read-only: its -wal needs a private copy, and no temporary "
+                              "directory could be made");
+    }
+    const std::string copy = scratch + "/copy.db";
+    std::filesystem::copy_file(path, copy, ec);
+    if (!ec) std::filesystem::copy_file(wal, copy + "-wal", ec);
+    if (ec) {
+      std::filesystem::remove_all(scratch, ec);
+      return Status::io_error("cannot copy database " + path + " to read it: " + ec.message());
+    }
+    SYLVA_RETURN_IF_ERROR(open_handle(copy, SQLITE_OPEN_READWRITE, path, &db));
+    return std::make_unique<SqliteConnection>(db, path, scratch);
+  }
+  db = nullptr;
+  SYLVA_RETURN_IF_ERROR(open_handle(file_uri(path, "immutable=1"),
+                                    SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, path, &db));
+  return std::make_unique<SqliteConnection>(db, path);
+}
 
 }  // namespace
 
-StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path) {
+StatusOr<std::unique_ptr<Connection>> connect_sqlite(const std::string& path, bool read_only) {
   // RETURNING and INSERT ... SELECT ... ON CONFLICT need 3.35 (Debian 12 has 3.40).
   if (sqlite3_libversion_number() < 3035000) {
     return Status::failed_precondition(std::string("SQLite ") + sqlite3_libversion() +
                                        " is too old for sylva's store: 3.35 or newer is needed");
   }
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string why = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
-    sqlite3_close_v2(db);
-    return Status::io_error("cannot open database " + path + ": " + why);
+  if (read_only && path != ":memory:") {
+    SYLVA_ASSIGN(c, open_read_only(path));
+    sqlite3_busy_timeout(c->handle(), 60000);
+    return StatusOr<std::unique_ptr<Connection>>(std::unique_ptr<Connection>(std::move(c)));
   }
+  sqlite3* db = nullptr;
+  SYLVA_RETURN_IF_ERROR(open_handle(path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, path, &db));
   auto c = std::make_unique<SqliteConnection>(db, path);
-  sqlite3_extended_result_codes(db, 1);
   // Writers wait for each other (BEGIN IMMEDIATE) instead of failing: a
   // minute covers many worker processes finishing trials at once.
   sqlite3_busy_timeout(db, 60000);

@@ -14,7 +14,7 @@ using sql::Transaction;
 
 const char* const kTrialColumns =
     "id, number, state, arch_hash, arch_key, arch_canonical, seed, worker, message, "
-    "created_at, started_at, finished_at, retries";
+    "created_at, started_at, finished_at, retries, charged";
 
 TrialRow read_trial(const Stmt& s) {
   TrialRow t;
@@ -35,6 +35,7 @@ TrialRow read_trial(const Stmt& s) {
   t.started_at = s.col_text(10);
   t.finished_at = s.col_text(11);
   t.retries = static_cast<int>(s.col_int(12));
+  t.charged = static_cast<int>(s.col_int(13));
   return t;
 }
 

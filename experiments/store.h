@@ -9,7 +9,7 @@
 //   experiments(id, name UNIQUE, created_at, config_json, closed)
 //   trials(id, experiment_id, number, state, arch_hash, arch_key,
 //          arch_canonical, seed, worker, message, created_at, started_at,
-//          finished_at, retries; UNIQUE(experiment_id, number))
+//          finished_at, retries, charged; UNIQUE(experiment_id, number))
 //   trial_metrics(trial_id, name, value)
 //   trial_intermediate(trial_id, step, name, value)
 //   trial_heartbeats(trial_id, at)
@@ -48,7 +48,7 @@ namespace sylva::experiments {
 
 using evaluators::TrialState;
 
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct ExperimentRow {
   int64_t id = 0;
@@ -69,6 +69,7 @@ struct TrialRow {
   std::string message;
   std::string created_at, started_at, finished_at;
   int retries = 0;  // times re-queued after its worker was lost
+  int charged = 0;  // of those, the losses that count toward --max-retries
   std::map<std::string, double> metrics;
 };
 
@@ -121,7 +122,14 @@ class Store {
   // Opens (creating and migrating if needed) the database at `path`;
   // ":memory:" gives a private in-memory database. Refuses a database whose
   // schema version is newer than this build's.
-  static StatusOr<std::unique_ptr<Store>> open(const std::string& path);
+  // kReadOnly (the verbs that only read): nothing is written to the file or
+  // beside it, so a database in a read-only directory or on read-only media
+  // reads; an older schema is migrated in a private in-memory copy. Either
+  // way an SQLite file is checked first (PRAGMA quick_check) and a damaged
+  // one refused, before anything reads or writes it.
+  enum class Access { kReadWrite, kReadOnly };
+  static StatusOr<std::unique_ptr<Store>> open(const std::string& path,
+                                               Access access = Access::kReadWrite);
   virtual ~Store() = default;
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -201,9 +209,12 @@ class Store {
   virtual std::optional<TrialRow> claim_trial(int64_t experiment_id, const std::string& worker) = 0;
   // Takes back the RUNNING trials whose heartbeat is older than
   // `stale_seconds` by the database's clock, or whose worker is in
-  // `dead_workers`: WAITING again (same genotype and seed) while they have
-  // been re-queued fewer than `max_retries` times, else FAIL; each with an
-  // event naming the worker. Marks such workers LOST.
+  // `dead_workers`: WAITING again (same genotype and seed), or FAIL when
+  // the trial looks like the cause; each with an event naming the worker.
+  // A loss is charged to the trial when another trial finished while it ran
+  // (on its holder, or elsewhere before its last heartbeat): FAIL after more
+  // than `max_retries` charged losses, or after more than 4 x `max_retries`
+  // losses in all. Marks such workers LOST.
   virtual std::vector<Requeue> requeue_lost(int64_t experiment_id, double stale_seconds,
                                             const std::set<std::string>& dead_workers,
                                             int max_retries) = 0;

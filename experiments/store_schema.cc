@@ -114,6 +114,12 @@ CREATE TABLE leaders (
 );
 )sql";
 
+// Version 3: which losses of a trial's holder count toward --max-retries
+// (see requeue_lost); `retries` keeps counting every re-queue.
+const char* const kSchemaV3 = R"sql(
+ALTER TABLE trials ADD COLUMN charged {int} NOT NULL DEFAULT 0;
+)sql";
+
 using Migration = std::function<void(sql::Connection&)>;
 
 // migrations()[i] takes the schema from version i to i+1. A future version
@@ -122,6 +128,11 @@ const std::vector<Migration>& migrations() {
   static const std::vector<Migration> steps = {
       [](sql::Connection& db) { db.exec(kSchemaV1); },
       [](sql::Connection& db) { db.exec(kSchemaV2); },
+      // Retries counted before version 3 were all charged.
+      [](sql::Connection& db) {
+        db.exec(kSchemaV3);
+        db.exec("UPDATE trials SET charged = retries");
+      },
   };
   return steps;
 }
@@ -157,12 +168,12 @@ bool is_database_url(const std::string& target) { return sql::is_postgres(target
 
 std::string database_for_display(const std::string& target) { return sql::redact(target); }
 
-StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
-  SYLVA_ASSIGN(db, sql::connect(path));
+StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path, Access access) {
+  SYLVA_ASSIGN(db, sql::connect(path, access == Access::kReadOnly));
   const std::string where = db->where();
   auto store = std::make_unique<SqlStore>(std::move(db));
   try {
-    Status s = store->configure();
+    Status s = store->configure(access);
     if (!s.is_ok()) return s;
   } catch (const sql::Error& e) {
     // sqlite reads the file lazily: "file is not a database" and permission
@@ -172,12 +183,30 @@ StatusOr<std::unique_ptr<Store>> Store::open(const std::string& path) {
   return StatusOr<std::unique_ptr<Store>>(std::unique_ptr<Store>(std::move(store)));
 }
 
-Status SqlStore::configure() {
-  sql::Connection& db = *db_;
+Status SqlStore::configure(Access access) {
+  const std::string problem = db_->integrity_problem();
+  if (!problem.empty()) {
+    return Status::corruption("database " + where() +
+                              " is damaged (PRAGMA quick_check: " + problem +
+                              "); sylva will not use it: restore a copy, or save what is left "
+                              "with `sqlite3 " +
+                              where() + " .recover`");
+  }
   // Fast path without the write lock: most opens find the current version.
-  int version = read_version(db);
+  int version = read_version(*db_);
   Status s = check_version(version, where());
   if (!s.is_ok() || version == kSchemaVersion) return s;
+  if (access == Access::kReadOnly) {
+    std::unique_ptr<sql::Connection> copy = db_->copy_in_memory();
+    if (!copy) {
+      return Status::failed_precondition("database " + where() + " has schema version " +
+                                         std::to_string(version) + ", older than this sylva's " +
+                                         std::to_string(kSchemaVersion) +
+                                         "; a command that writes (sylva resume) upgrades it");
+    }
+    db_ = std::move(copy);
+  }
+  sql::Connection& db = *db_;
 
   Transaction txn(db);
   db.lock_transaction(5977618502);  // one migration at a time

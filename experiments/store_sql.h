@@ -65,8 +65,8 @@ class SqlStore final : public Store {
   TrialCounts counts(int64_t experiment_id, double stale_seconds) override;
   void close_experiment(int64_t experiment_id, const std::string& why) override;
 
-  // Creates or migrates the schema (store_schema.cc).
-  Status configure();
+  // Checks the file, creates or migrates the schema (store_schema.cc).
+  Status configure(Access access);
   const std::string& where() const { return db_->where(); }
 
  private:

@@ -192,14 +192,14 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
   db_->lock_transaction((int64_t{0x5352} << 32) | experiment_id);
   // A trial's last sign of life: its heartbeat, else its start.
   Stmt running(*db_,
-               "SELECT t.id, t.number, t.worker, t.retries, "
+               "SELECT t.id, t.number, t.worker, t.retries, t.charged, "
                "CASE WHEN coalesce(h.at, t.started_at, '') < {ago} THEN 1 ELSE 0 END "
                "FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.id "
                "WHERE t.experiment_id = ? AND t.state = 'RUNNING' ORDER BY t.number");
   running.bind_real(1, stale_seconds).bind_int(2, experiment_id);
   struct Lost {
     Requeue r;
-    int retries;
+    int retries, charged;
     bool stale;
   };
   std::vector<Lost> lost;
@@ -209,36 +209,67 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
     l.r.number = running.col_int(1);
     l.r.worker = running.col_text(2);
     l.retries = static_cast<int>(running.col_int(3));
-    l.stale = running.col_int(4) != 0;
+    l.charged = static_cast<int>(running.col_int(4));
+    l.stale = running.col_int(5) != 0;
     if (l.stale || dead_workers.count(l.r.worker)) lost.push_back(std::move(l));
   }
+  // Whether the loss is the trial's doing: another trial finished while
+  // this one ran (on its holder, which is dead now, or elsewhere up to the
+  // lost trial's last heartbeat). A process killed from outside, again and
+  // again before anything could finish, charges nothing; one that dies under
+  // this trial while the rest of the experiment gets on does.
+  Stmt witness(*db_,
+               "SELECT count(*) FROM trials o, trials t LEFT JOIN trial_heartbeats h ON "
+               "h.trial_id = t.id WHERE t.id = ? AND o.experiment_id = t.experiment_id AND "
+               "o.id <> t.id AND o.state IN ('COMPLETE', 'PRUNED', 'FAIL') AND "
+               "o.finished_at > t.started_at AND (o.worker = t.worker OR o.finished_at <= "
+               "coalesce(h.at, t.started_at))");
   std::vector<Requeue> done;
   std::set<std::string> lost_workers = dead_workers;
   for (Lost& l : lost) {
     const std::string why = l.stale ? fmt::format("no heartbeat for {:g} s", stale_seconds)
                                     : std::string("its process is gone");
-    l.r.failed = l.retries >= max_retries;
+    witness.bind_int(1, l.r.trial_id).step();
+    const bool charge = witness.col_int(0) > 0;
+    witness.reset();
+    const int charged = l.charged + (charge ? 1 : 0);
+    // Uncharged losses have a bound too, so that a trial that takes down
+    // every process running it before anything else can finish (one slot,
+    // restarted by a supervisor) cannot stall the experiment for ever.
+    const int loss_limit = 4 * max_retries;
+    l.r.failed = charged > max_retries || l.retries + 1 > loss_limit;
     std::string message;
     if (l.r.failed) {
-      message = fmt::format(
-          "worker {} lost ({}) and the trial was re-queued {} time(s) already "
-          "(--max-retries {})",
-          l.r.worker, why, l.retries, max_retries);
+      message = charged > max_retries
+                    ? fmt::format(
+                          "worker {} lost ({}): its holder died under it {} time(s) while other "
+                          "trials finished (--max-retries {})",
+                          l.r.worker, why, charged, max_retries)
+                    : fmt::format(
+                          "worker {} lost ({}): the trial was lost {} time(s) in all (at most "
+                          "4 x --max-retries {})",
+                          l.r.worker, why, l.retries + 1, max_retries);
       Stmt fail(*db_, std::string("UPDATE trials SET state = 'FAIL', message = ?, finished_at = "
-                                  "{now} WHERE id = ? AND state = 'RUNNING' AND worker = ? AND ") +
+                                  "{now}, retries = retries + 1, charged = ? WHERE id = ? AND "
+                                  "state = 'RUNNING' AND worker = ? AND ") +
                           kStillLost);
-      fail.bind_text(1, message).bind_int(2, l.r.trial_id).bind_text(3, l.r.worker);
-      fail.bind_int(4, l.stale ? 0 : 1).bind_real(5, stale_seconds).run();
+      fail.bind_text(1, message).bind_int(2, charged).bind_int(3, l.r.trial_id);
+      fail.bind_text(4, l.r.worker).bind_int(5, l.stale ? 0 : 1).bind_real(6, stale_seconds).run();
       if (fail.changes() == 0) continue;
     } else {
-      message = fmt::format("worker {} lost ({}); retry {} of {}", l.r.worker, why, l.retries + 1,
-                            max_retries);
+      message = charge
+                    ? fmt::format("worker {} lost ({}) while other trials finished; retry {} of {}",
+                                  l.r.worker, why, charged, max_retries)
+                    : fmt::format(
+                          "worker {} lost ({}) before any other trial finished; re-queued "
+                          "without counting a retry ({} of {} used)",
+                          l.r.worker, why, charged, max_retries);
       Stmt back(*db_, std::string("UPDATE trials SET state = 'WAITING', worker = '', started_at = "
-                                  "NULL, retries = retries + 1 WHERE id = ? AND state = 'RUNNING' "
-                                  "AND worker = ? AND ") +
+                                  "NULL, retries = retries + 1, charged = ? WHERE id = ? AND "
+                                  "state = 'RUNNING' AND worker = ? AND ") +
                           kStillLost);
-      back.bind_int(1, l.r.trial_id).bind_text(2, l.r.worker);
-      back.bind_int(3, l.stale ? 0 : 1).bind_real(4, stale_seconds).run();
+      back.bind_int(1, charged).bind_int(2, l.r.trial_id).bind_text(3, l.r.worker);
+      back.bind_int(4, l.stale ? 0 : 1).bind_real(5, stale_seconds).run();
       if (back.changes() == 0) continue;
     }
     Stmt event(*db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, ?, ?)");

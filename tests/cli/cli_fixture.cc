@@ -37,9 +37,11 @@ void CliTest::SetUp() {
 
 void CliTest::TearDown() { std::system(("rm -rf " + dir_).c_str()); }
 
-Output CliTest::run(const std::string& args) {
+Output CliTest::run(const std::string& args) { return run_prefixed("", args); }
+
+Output CliTest::run_prefixed(const std::string& prefix, const std::string& args) {
   std::string err = dir_ + "/stderr.txt";
-  FILE* p = popen((kSylva + " " + args + " 2>" + err).c_str(), "r");
+  FILE* p = popen((prefix + kSylva + " " + args + " 2>" + err).c_str(), "r");
   Output o;
   char buf[4096];
   size_t n;

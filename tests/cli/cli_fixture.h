@@ -34,6 +34,8 @@ class CliTest : public ::testing::Test {
 
   // Runs `sylva ARGS` through the shell and waits for it.
   Output run(const std::string& args);
+  // The same behind `prefix` (e.g. "setpriv --reuid=65534 ... ").
+  Output run_prefixed(const std::string& prefix, const std::string& args);
 
   // CSV of `sylva trials` as rows of column -> value.
   std::vector<std::map<std::string, std::string>> trials(const std::string& name);

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <set>
 #include <string>
 #include <utility>
@@ -86,6 +87,69 @@ TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated
   EXPECT_EQ(nlohmann::json::parse(st.out)[0]["budget"], "20");
   ASSERT_EQ(run("resume --name k --db " + db_).code, 0);
   EXPECT_EQ(trials("k").size(), 20u);
+}
+
+TEST_F(CliTest, TenKillsAtRandomMomentsCostNoTrialItsRetries) {
+  // search, then resume after resume, each SIGKILLed at a random moment
+  // (seeded): a killed process is not the trials' fault, so all 40 finish,
+  // each architecture once, the uninterrupted run's sequence.
+  const std::string common = " --space nas-bench-macro --evaluator table --table " + kTable +
+                             " --metric test_acc_mean --trials 40 --workers 2 --seed 5";
+  ASSERT_EQ(run("search --name ref --db " + db_ + common).code, 0);
+  auto ref = trials("ref");
+  ASSERT_EQ(ref.size(), 40u);
+  std::mt19937 rng(14);
+  std::uniform_int_distribution<int> moment_ms(300, 1500);
+  int kills = 0;
+  for (; kills < 10; ++kills) {
+    std::vector<std::string> args = {"resume", "--name", "k", "--db", db_};
+    if (kills == 0) {
+      args = {"search",
+              "--name",
+              "k",
+              "--db",
+              db_,
+              "--space",
+              "nas-bench-macro",
+              "--evaluator",
+              "table",
+              "--table",
+              kTable,
+              "--metric",
+              "test_acc_mean",
+              "--trials",
+              "40",
+              "--workers",
+              "2",
+              "--seed",
+              "5",
+              "--stub-delay-ms",
+              "200"};
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(moment_ms(rng));
+    const int status =
+        start_and_kill_when(args, [&] { return std::chrono::steady_clock::now() >= until; });
+    if (!WIFSIGNALED(status)) break;  // it finished first
+  }
+  EXPECT_GE(kills, 6) << "the runs finished before most kills";
+  Output o = run("resume --name k --db " + db_);
+  ASSERT_EQ(o.code, 0) << o.err;
+  auto after = trials("k");
+  ASSERT_EQ(after.size(), 40u);
+  std::set<std::string> keys;
+  int requeued = 0;
+  for (size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i]["state"], "COMPLETE") << i << ": " << after[i]["message"];
+    EXPECT_EQ(after[i]["key"], ref[i]["key"]) << i;
+    keys.insert(after[i]["key"]);
+  }
+  EXPECT_EQ(keys.size(), 40u);
+  auto store = sylva::experiments::Store::open(db_);
+  ASSERT_TRUE(store.is_ok());
+  for (const auto& t : store.value()->trials(store.value()->find_experiment("k").value().id)) {
+    requeued += t.retries;
+  }
+  EXPECT_GE(requeued, 3) << "the kills hit few running trials";
 }
 
 TEST_F(CliTest, EveryStrategyResumesAKilledRunToTheUninterruptedSequence) {

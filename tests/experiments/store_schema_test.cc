@@ -72,6 +72,7 @@ TEST(StoreSchemaTest, MigratesAVersionOneDatabaseKeepingItsTrials) {
   // Back to version 1 as an older sylva left it.
   raw_query(path,
             "DROP TABLE workers; DROP TABLE leaders; ALTER TABLE trials DROP COLUMN retries; "
+            "ALTER TABLE trials DROP COLUMN charged; "
             "ALTER TABLE experiments DROP COLUMN closed; UPDATE schema_version SET version = 1");
   auto store = must_open(path);
   EXPECT_EQ(raw_query(path, "SELECT version FROM schema_version")[0][0],

@@ -91,17 +91,43 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
   EXPECT_EQ(store->intermediates(exp)[0].trial_number, 0);
   EXPECT_EQ(store->intermediates(exp)[0].value, 0.25);
   EXPECT_EQ(store->trial(exp, 1)->state, TrialState::kWaiting);
-  // Claimed again (lowest number first) and lost again: out of retries.
-  ASSERT_EQ(store->claim_trial(exp, "c:3")->number, 1);
-  back = store->requeue_lost(exp, 60, {"c:3"}, 1);
+  // Lost before anything else finished: not charged to the trial.
+  EXPECT_EQ(t1.charged, 0);
+  // Claimed again (lowest number first) by c, lost after trial 3 finished
+  // on a while it ran (c's heartbeat came later): charged to the trial.
+  const WorkerRow c3 = store->add_worker(exp, "c:3", "c", 3, 1, "m");
+  ASSERT_EQ(store->claim_trial(exp, c3.label)->number, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));  // a later finished_at
+  ASSERT_EQ(store->claim_trial(exp, a.label)->number, 3);
+  ASSERT_TRUE(store->finish_trial(store->trial(exp, 3)->id, TrialState::kComplete, "",
+                                  {{"acc", 0.5}}, a.label));
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  store->worker_heartbeat(c3.id, {t1.id});
+  back = store->requeue_lost(exp, 60, {c3.label}, 1);
+  ASSERT_EQ(back.size(), 1u);
+  EXPECT_FALSE(back[0].failed);
+  t1 = store->trial(exp, 1).value();
+  EXPECT_EQ(t1.retries, 2);
+  EXPECT_EQ(t1.charged, 1);
+  // Once more, with trial 4 finishing on a, this time on its dead holder
+  // (no heartbeat after it): out of retries.
+  store->add_trial(exp, 4, "h4", "k", "c", 11);
+  const WorkerRow c4 = store->add_worker(exp, "c:4", "c", 4, 2, "m");
+  ASSERT_EQ(store->claim_trial(exp, c4.label)->number, 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(store->claim_trial(exp, c4.label)->number, 4);
+  ASSERT_TRUE(store->finish_trial(store->trial(exp, 4)->id, TrialState::kComplete, "",
+                                  {{"acc", 0.5}}, c4.label));
+  back = store->requeue_lost(exp, 60, {c4.label}, 1);
   ASSERT_EQ(back.size(), 1u);
   EXPECT_TRUE(back[0].failed);
   t1 = store->trial(exp, 1).value();
   EXPECT_EQ(t1.state, TrialState::kFail);
-  EXPECT_NE(t1.message.find("worker c:3 lost (its process is gone) and the trial was re-queued 1 "
-                            "time(s) already (--max-retries 1)"),
-            std::string::npos)
-      << t1.message;
+  EXPECT_EQ(t1.retries, 3);
+  EXPECT_EQ(t1.charged, 2);
+  EXPECT_EQ(t1.message, "worker " + c4.label +
+                            " lost (its process is gone): its holder died under it 2 time(s) "
+                            "while other trials finished (--max-retries 1)");
   // Stale heartbeats: with a zero-second timeout every RUNNING trial is
   // stale; a heartbeat does not make it fresh against zero seconds.
   EXPECT_EQ(
@@ -113,7 +139,7 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
   EXPECT_EQ(back[0].number, 0);
   EXPECT_EQ(back[1].number, 2);
   std::vector<WorkerRow> workers = store->workers(exp);
-  ASSERT_EQ(workers.size(), 2u);
+  ASSERT_EQ(workers.size(), 4u);
   EXPECT_EQ(workers[0].label, a.label);
   EXPECT_EQ(workers[0].machine, "m");
   EXPECT_EQ(workers[0].state, "LOST");
@@ -124,10 +150,33 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
   EXPECT_TRUE(store->worker_heartbeat(alive, {store->trial(exp, 0)->id}).empty());
   EXPECT_EQ(store->workers(exp)[0].state, "ACTIVE");
   TrialCounts c = store->counts(exp, 60);
-  EXPECT_EQ(c.waiting, 3);
-  EXPECT_EQ(c.finished, 1);
+  EXPECT_EQ(c.waiting, 2);
+  EXPECT_EQ(c.finished, 3);
   EXPECT_EQ(c.failed, 1);
   EXPECT_EQ(c.live_slots, 2);  // a:1 only; b:2 stays LOST
+}
+
+TEST_P(StoreBackendTest, LossesWithNothingFinishingAreBoundedButNotCharged) {
+  // A process killed again and again before anything could finish (or a
+  // trial that takes down every process at once): never charged, but FAIL
+  // after 4 x max_retries losses so that nothing stalls for ever.
+  auto store = open();
+  const int64_t exp = store->create_experiment("e", "{}").value();
+  store->add_trial(exp, 0, "h0", "k", "c", 7);
+  for (int loss = 1; loss <= 9; ++loss) {
+    const std::string holder = "p:" + std::to_string(loss);
+    ASSERT_EQ(store->claim_trial(exp, holder)->number, 0);
+    auto back = store->requeue_lost(exp, 60, {holder}, 2);
+    ASSERT_EQ(back.size(), 1u);
+    const TrialRow t = store->trial(exp, 0).value();
+    EXPECT_EQ(t.retries, loss);
+    EXPECT_EQ(t.charged, 0);
+    EXPECT_EQ(back[0].failed, loss == 9) << loss;
+    EXPECT_EQ(t.state, loss < 9 ? TrialState::kWaiting : TrialState::kFail);
+  }
+  EXPECT_EQ(store->trial(exp, 0)->message,
+            "worker p:9 lost (its process is gone): the trial was lost 9 time(s) in all (at most "
+            "4 x --max-retries 2)");
 }
 
 TEST_P(StoreBackendTest, OneCoordinatorAtATimeAndReleasedTrialsCountNoRetry) {
