@@ -19,6 +19,8 @@ int exit_code(const Status& status) {
     case StatusCode::kOk:
       return 0;
     case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kAlreadyExists:
       return 2;
     default:
       return 1;

@@ -17,8 +17,8 @@ namespace sylva {
 enum class StatusCode {
   kOk,
   kInvalidArgument,     // a bad option, value or input file: the user's to fix (exit 2)
-  kNotFound,            // no such experiment, trial, file or key
-  kAlreadyExists,       // an experiment of that name exists
+  kNotFound,            // no such experiment, trial, file or key (exit 2)
+  kAlreadyExists,       // an experiment of that name exists (exit 2)
   kIOError,             // a read, write or connection failed
   kCorruption,          // stored data that cannot be what it claims
   kBusy,                // the database is locked
@@ -89,8 +89,11 @@ class Status {
   std::optional<SourceLocation> location_;
 };
 
-// The process exit code for a failure: 2 for usage errors (invalid
-// arguments), 1 for the rest; 0 for ok.
+// The process exit code for a failure, one rule for every verb: 2 for usage
+// errors (a bad option or value, or a database, experiment, trial or file
+// named on the command line that is not there, a name already taken), 1 for
+// what fails while doing valid work (I/O, a damaged database, a run in which
+// nothing completed); 0 for ok.
 int exit_code(const Status& status);
 
 // Holds either a value or a failed Status.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -111,15 +112,22 @@ std::vector<OptionDef> build_table() {
   return table;
 }
 
+// Whether `verb` takes option `o`: its own list, and --config everywhere
+// (every option of every verb may come from an INI file).
+bool takes(const VerbDef& verb, const OptionDef& o) { return o.name == "config" || verb.accepts(o); }
+
 po::options_description describe(const VerbDef& verb, bool for_config_file) {
   po::options_description desc("Options");
   for (const OptionDef& o : option_table()) {
-    if (!verb.accepts(o)) continue;
+    if (!takes(verb, o)) continue;
     if (for_config_file && o.name == "config") continue;
     std::string names = o.name;
     if (o.short_name && !for_config_file) names += std::string(",") + o.short_name;
     std::string help = o.help;
-    if (o.defaults == OptionDef::kFilled && !o.default_value.empty()) {
+    // resume keeps the experiment's stored values of what it is not given.
+    if (verb.name == "resume" && o.stored) {
+      help += " [stored]";
+    } else if (o.defaults == OptionDef::kFilled && !o.default_value.empty()) {
       help += fmt::format(" [{}]", o.default_value);
     }
     if (o.kind == OptionDef::kRepeated) {
@@ -147,6 +155,25 @@ Status misplaced(const VerbDef& verb, const OptionDef& o) {
       fmt::format("{}: option '--{}' does not apply to {}", verb.name, o.name, verb.name));
 }
 
+// An experiment name is printed in one-line messages and tables and typed
+// back on command lines: no control characters (a newline, a tab, an
+// escape), and short enough to read.
+Status check_name(const std::string& verb, const std::string& name) {
+  constexpr size_t kMaxName = 200;
+  for (unsigned char c : name) {
+    if (c < 0x20 || c == 0x7F) {
+      return Status::invalid_argument(fmt::format(
+          "{}: --name must not contain control characters (newlines, tabs, ...), got '{}'", verb,
+          quote_cut(name)));
+    }
+  }
+  if (name.size() > kMaxName) {
+    return Status::invalid_argument(fmt::format("{}: --name must be at most {} bytes, got '{}'",
+                                                verb, kMaxName, quote_cut(name)));
+  }
+  return Status::ok();
+}
+
 }  // namespace
 
 const std::vector<OptionDef>& option_table() {
@@ -169,7 +196,7 @@ StatusOr<ParsedOptions> parse_options(const VerbDef& verb, int argc, char** argv
     std::string key =
         arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
     for (const OptionDef& o : option_table()) {
-      if (key == o.name && !verb.accepts(o)) return misplaced(verb, o);
+      if (key == o.name && !takes(verb, o)) return misplaced(verb, o);
     }
   }
   po::variables_map vm;
@@ -219,13 +246,27 @@ StatusOr<ParsedOptions> parse_options(const VerbDef& verb, int argc, char** argv
     std::ifstream in(path);
     if (!in) return Status::invalid_argument(fmt::format("--config: cannot read '{}'", path));
     try {
-      po::store(po::parse_config_file(in, describe(verb, true), /*allow_unregistered=*/false), vm);
+      // One file serves every verb of an experiment (search, then trials,
+      // export, ...): an option of sylva that this verb does not take is
+      // passed over; a key that is no option at all is an error.
+      const po::options_description keys = describe(verb, true);  // `file` points into it
+      po::parsed_options file = po::parse_config_file(in, keys, /*allow_unregistered=*/true);
+      for (const po::option& o : file.options) {
+        if (!o.unregistered) continue;
+        const bool known = std::any_of(option_table().begin(), option_table().end(),
+                                       [&](const OptionDef& d) { return d.name == o.string_key; });
+        if (!known) {
+          return Status::invalid_argument(
+              fmt::format("{}: unrecognised option '{}'", path, o.string_key));
+        }
+      }
+      po::store(file, vm);
     } catch (const po::error& e) {
       return Status::invalid_argument(fmt::format("{}: {}", path, e.what()));
     }
   }
   for (const OptionDef& o : option_table()) {
-    if (!verb.accepts(o)) continue;
+    if (!takes(verb, o)) continue;
     if (vm.count(o.name) && o.kind == OptionDef::kRepeated) {
       parsed.values[o.name] = join(vm[o.name].as<std::vector<std::string>>(), ",");
       parsed.given.insert(o.name);
@@ -257,6 +298,14 @@ Begun begin_verb(const std::string& name, int argc, char** argv,
     fmt::print("{}\n\n{}", verb->usage, options_help(*verb));
     b.exit_code = 0;
     return b;
+  }
+  if (b.options.given.count("name")) {
+    const Status named = check_name(name, b.options.values["name"]);
+    if (!named.is_ok()) {
+      fmt::print(stderr, "sylva: {}\n", named.message());
+      b.exit_code = exit_code(named);
+      return b;
+    }
   }
   for (const std::string& r : required) {
     auto it = b.options.values.find(r);

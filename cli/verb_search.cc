@@ -59,14 +59,12 @@ StatusOr<OpenedExperiment> open_experiment(const std::string& verb, const std::s
 
 namespace {
 
-void print_best(Store& store, int64_t experiment_id, const ExperimentConfig& config,
+// Prints the best trial; false when no trial has a result to rank.
+bool print_best(Store& store, int64_t experiment_id, const ExperimentConfig& config,
                 const std::string& name, const std::string& db) {
   auto objective = experiments::objective_of(config).value();
   auto best = experiments::ranked(store.trials(experiment_id), objective);
-  if (best.empty()) {
-    fmt::print("no trial completed\n");
-    return;
-  }
+  if (best.empty()) return false;
   const auto& t = best.front();
   std::string metrics;
   for (const auto& [m, v] : t.metrics)
@@ -83,6 +81,7 @@ void print_best(Store& store, int64_t experiment_id, const ExperimentConfig& con
       "(sylva best --name {} --db {}; sylva export --name {} --db {} --trial best "
       "--format {})\n",
       name, db, name, db, scripted ? "torchscript --out model.pt" : "json --out best.json");
+  return true;
 }
 
 // Ctrl-C or SIGTERM (a batch system preempting the job). With several
@@ -215,8 +214,17 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
   fmt::print("{} finished trial(s) of {}: {} complete, {}{} failed{}\n", s.finished, budget,
              complete, pruned ? fmt::format("{} pruned, ", pruned) : "", failed,
              s.exhausted ? " (the space has no new architecture left)" : "");
-  print_best(store, experiment_id, config, name, shown);
-  return 0;
+  if (print_best(store, experiment_id, config, name, shown)) return 0;
+  // A run in which nothing succeeded is a failed run, whatever the reason.
+  std::string first_failure;
+  for (const auto& t : store.trials(experiment_id)) {
+    if (t.state == evaluators::TrialState::kFail) {
+      first_failure = fmt::format(" (trial {}: {})", t.number, quote_cut(t.message, 200));
+      break;
+    }
+  }
+  fmt::print(stderr, "sylva: no trial of experiment '{}' completed{}\n", name, first_failure);
+  return 1;
 }
 
 // The stored configuration of an experiment, with the defaults of options
@@ -331,6 +339,18 @@ int run_resume(int argc, char** argv) {
   auto& v = r.options.values;
   OpenedExperiment& e = r.experiment;
   ExperimentConfig& config = r.config;
+  // The budget counts finished trials: it cannot go below them.
+  if (r.options.given.count("trials")) {
+    int64_t finished = 0;
+    for (const auto& t : e.store->trials(e.row.id)) finished += evaluators::is_finished(t.state);
+    const auto wanted = config.integer("trials", 1);
+    if (wanted.is_ok() && wanted.value() < finished) {
+      return fail(Status::invalid_argument(fmt::format(
+          "resume: --trials {} is below the {} trial(s) experiment '{}' has finished; the budget "
+          "counts them, so give {} or more",
+          wanted.value(), finished, v["name"], finished)));
+    }
+  }
   auto components = experiments::build_components(config);
   if (!components.is_ok()) return fail(components.status());
   e.store->update_config(e.row.id, config.to_json());

@@ -97,6 +97,18 @@ class Evaluator {
     (void)hparams;
     return Status::ok();
   }
+  // The metrics every finished trial reports, so that an --objective no
+  // trial could report is refused before the first; empty: not known in
+  // advance (a command's program reports what it likes).
+  virtual std::vector<std::string> metrics() const { return {}; }
+  // Whether `arch` can be evaluated at all (its network builds for the
+  // input and runs), checked before the first trial on a few architectures
+  // the search may propose: the run is refused when none can. Default: any.
+  virtual Status check_architecture(const Space& space, const Architecture& arch) const {
+    (void)space;
+    (void)arch;
+    return Status::ok();
+  }
 };
 
 // Thrown by evaluators when a job runs past its timeout.

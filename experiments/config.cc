@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -13,6 +15,7 @@
 #include "experiments/halving.h"
 #include "experiments/run_support.h"
 #include "search/predictor_assisted.h"
+#include "search/strategy.h"
 
 namespace sylva::experiments {
 
@@ -162,6 +165,35 @@ StatusOr<std::unique_ptr<search::Strategy>> new_strategy(const ExperimentConfig&
   return search::make_strategy(c.text("strategy"), ctx);
 }
 
+// What can be known before the first trial about a run in which no trial
+// could succeed: an objective the evaluator never reports, a space none of
+// whose sampled architectures it can evaluate (a grammar whose %stages do
+// not fit its layers, say).
+Status check_before_first_trial(const ExperimentConfig& c, const Components& out) {
+  const std::vector<std::string> reported = out.evaluator->metrics();
+  if (!reported.empty()) {
+    for (const std::string& metric : out.run.required_metrics) {
+      if (std::find(reported.begin(), reported.end(), metric) == reported.end()) {
+        return Status::invalid_argument(
+            fmt::format("--objective {}: evaluator {} never reports it (it reports {})", metric,
+                        c.text("evaluator"), join_words(reported, "and")));
+      }
+    }
+  }
+  constexpr int kSamples = 3;
+  std::mt19937_64 rng(out.run.seed ^ 0x9e3779b97f4a7c15ULL);
+  Status first = Status::ok();
+  for (int i = 0; i < kSamples; ++i) {
+    const Architecture arch = search::sample_by_priors(*out.space, rng);
+    Status s = out.evaluator->check_architecture(*out.space, arch);
+    if (s.is_ok()) return s;
+    if (first.is_ok()) first = s;
+  }
+  return first.prefixed(fmt::format(
+      "no architecture of space {} can be evaluated ({} sampled before the first trial): ",
+      out.space->name(), kSamples));
+}
+
 StatusOr<Components> build_components(const ExperimentConfig& c) {
   Components out;
   SYLVA_ASSIGN(space, space_from_source(c.text("space"), c.space_source));
@@ -253,6 +285,7 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
     out.run.prune_warmup = static_cast<int>(warmup);
   }
   out.run.seed = static_cast<uint64_t>(seed);
+  SYLVA_RETURN_IF_ERROR(check_before_first_trial(c, out));
   out.run.worker_name = host_and_pid();
   SYLVA_ASSIGN(heartbeat_timeout, c.real("heartbeat-timeout", 0.3));
   SYLVA_ASSIGN(max_retries, c.integer("max-retries", 0));

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/random.h"
+#include "base/strings.h"
 #include "evaluators/registry.h"
 #include "evaluators/train/compute_threads.h"
 #include "evaluators/train/idx_dataset.h"
@@ -91,6 +92,9 @@ Status validate(const TrainOptions& o) {
     return Status::invalid_argument(
         fmt::format("--lr must be a positive finite number, got {}", o.lr));
   }
+  if (o.lr > kMaxLr) {
+    return Status::invalid_argument(fmt::format("--lr must be <= {:g}, got {:g}", kMaxLr, o.lr));
+  }
   if (o.optimizer != "sgd" && o.optimizer != "adamw") {
     return Status::invalid_argument(
         fmt::format("--optimizer must be sgd or adamw, got '{}'", o.optimizer));
@@ -98,6 +102,11 @@ Status validate(const TrainOptions& o) {
   if (!std::isfinite(o.weight_decay)) {
     return Status::invalid_argument(
         fmt::format("--weight-decay must be finite, got {}", o.weight_decay));
+  }
+  if (!(o.weight_decay == -1 || (o.weight_decay >= 0 && o.weight_decay <= kMaxWeightDecay))) {
+    return Status::invalid_argument(fmt::format(
+        "--weight-decay must be in [0, {:g}] or -1 (the optimizer's default), got {:g}",
+        kMaxWeightDecay, o.weight_decay));
   }
   if (!(o.reject_below >= 0 && o.reject_below <= 100)) {
     return Status::invalid_argument(
@@ -131,6 +140,24 @@ class TrainEvaluator : public Evaluator {
   EvalResult evaluate(const Job& job, Reporter& reporter) override;
   Status check_hparams(const std::vector<HparamDecl>& hparams) const override {
     return check_train_hparams(hparams);
+  }
+  std::vector<std::string> metrics() const override {
+    return {"val_acc", "test_acc", "train_loss", "params", "flops", "train_seconds", "latency_ms"};
+  }
+  // The network builds and a forward pass of one blank image runs.
+  Status check_architecture(const Space& space, const Architecture& arch) const override {
+    auto built = build_network(space.build_spec(), arch, input_);
+    if (!built.is_ok()) return Status::invalid_argument(built.status().message());
+    try {
+      torch::NoGradGuard no_grad;
+      built.value()->eval();
+      built.value()->forward(torch::zeros({1, input_.channels, input_.height, input_.width}));
+    } catch (const c10::Error& e) {
+      std::string why = e.what_without_backtrace();
+      return Status::invalid_argument(
+          fmt::format("{}: {}", quote_cut(arch.key), why.substr(0, why.find('\n'))));
+    }
+    return Status::ok();
   }
   SpaceTarget input() const override {
     SpaceTarget t;
@@ -235,7 +262,13 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   }
   std::shared_ptr<NetworkImpl> net = built.value();
   init_weights(*net, generator);
-  const Cost cost = measure_cost(*net);
+  auto measured = measure_cost(*net, job.arch.key);
+  if (!measured.is_ok()) {
+    result.state = TrialState::kFail;
+    result.message = measured.status().message();
+    return result;
+  }
+  const Cost cost = measured.value();
   auto optimizer = make_optimizer(*net, settings);
 
   auto accuracy = [&](const at::Tensor& x, const at::Tensor& y) {
