@@ -37,4 +37,30 @@ std::string hash_hex(uint64_t hash) {
   return buf;
 }
 
+std::string quote_cut(std::string_view text, size_t max) {
+  std::string out;
+  size_t i = 0;
+  for (; i < text.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    char piece[5] = {static_cast<char>(c), 0, 0, 0, 0};
+    if (c == '\n' || c == '\t' || c == '\r') {
+      piece[0] = '\\';
+      piece[1] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+    } else if (c < 0x20 || c == 0x7F) {
+      std::snprintf(piece, sizeof(piece), "\\x%02X", c);
+    }
+    const size_t n = std::char_traits<char>::length(piece);
+    if (out.size() + n > max) break;
+    out.append(piece, n);
+  }
+  if (i == text.size()) return out;
+  // Not inside a UTF-8 character: its bytes were copied one for one, so
+  // dropping the continuation bytes (10xxxxxx) and their lead byte aligns.
+  while (i > 0 && (static_cast<unsigned char>(text[i]) & 0xC0) == 0x80) {
+    --i;
+    out.pop_back();
+  }
+  return out + "... (" + std::to_string(text.size()) + " bytes)";
+}
+
 }  // namespace sylva

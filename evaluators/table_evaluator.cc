@@ -7,10 +7,12 @@
 #include <fstream>
 #include <limits>
 #include <optional>
+#include <sstream>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "base/strings.h"
 #include "evaluators/registry.h"
 #include "fmt/format.h"
 #include "spaces/architecture.h"
@@ -58,16 +60,21 @@ std::optional<std::vector<std::string>> split_csv(const std::string& line) {
   return fields;
 }
 
-// Parses a whole field as a double (locale-independent); empty is kMissing.
-std::optional<double> parse_number(const std::string& text) {
-  if (text.empty()) return kMissing;
+// What a cell holds.
+enum class Cell { kEmpty, kNumber, kNotFinite, kText };
+
+// Parses a whole field as a double (locale-independent): kNumber with
+// `*value` set, kEmpty, kNotFinite for inf, nan and values out of a
+// double's range in any spelling from_chars reads, kText otherwise.
+Cell parse_cell(const std::string& text, double* value) {
+  if (text.empty()) return Cell::kEmpty;
   const char* begin = text.data();
   const char* end = begin + text.size();
-  if (*begin == '+') ++begin;
-  double value = 0;
-  auto [ptr, ec] = std::from_chars(begin, end, value);
-  if (ec != std::errc() || ptr != end) return std::nullopt;
-  return value;
+  if (*begin == '+' && end - begin > 1 && begin[1] != '-' && begin[1] != '+') ++begin;
+  auto [ptr, ec] = std::from_chars(begin, end, *value);
+  if (ptr != end || (ec != std::errc() && ec != std::errc::result_out_of_range)) return Cell::kText;
+  if (ec == std::errc::result_out_of_range || !std::isfinite(*value)) return Cell::kNotFinite;
+  return Cell::kNumber;
 }
 
 class TableEvaluator : public Evaluator {
@@ -139,35 +146,56 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
   }
   if (header.empty())
     return Status::invalid_argument(fmt::format("{}: empty table, no header", path));
+  const int header_line = line_number;
   // Strip a UTF-8 byte-order mark from the first column name.
   if (header[0].rfind("\xEF\xBB\xBF", 0) == 0) header[0] = header[0].substr(3);
 
-  const std::string columns_text = join(header, ", ");
-  size_t key_column = header.size();
-  std::vector<std::string> columns;  // all but key
+  const std::string columns_text = quote_cut(join(header, ", "), 300);
+  std::unordered_map<std::string, size_t> column_of;  // named columns
   for (size_t i = 0; i < header.size(); ++i) {
-    if (header[i] == "key") {
-      key_column = i;
-    } else {
-      columns.push_back(header[i]);
+    if (header[i].empty()) continue;  // unnamed: never a metric
+    auto [it, inserted] = column_of.emplace(header[i], i);
+    if (!inserted) {
+      return Status::at({path, header_line},
+                        fmt::format("duplicate column '{}' (columns {} and {})",
+                                    quote_cut(header[i]), it->second + 1, i + 1));
     }
   }
-  if (key_column == header.size()) {
+  auto key_it = column_of.find("key");
+  if (key_it == column_of.end()) {
     return Status::invalid_argument(
         fmt::format("{}: no 'key' column in the header (columns: {})", path, columns_text));
   }
-  if (!options.metric.empty() && options.metric != "key" &&
-      std::find(columns.begin(), columns.end(), options.metric) == columns.end()) {
-    return Status::invalid_argument(fmt::format("{}: metric '{}' is not a column (columns: {})",
-                                                path, options.metric, columns_text));
-  }
-  if (options.metric == "key") {
-    return Status::invalid_argument(fmt::format("{}: metric 'key' is not numeric", path));
+  const size_t key_column = key_it->second;
+  // The columns the search reads must be there and numeric.
+  std::vector<bool> used(header.size(), false);
+  std::vector<std::string> wanted = {options.metric};
+  wanted.insert(wanted.end(), options.objectives.begin(), options.objectives.end());
+  for (size_t w = 0; w < wanted.size(); ++w) {
+    const std::string& name = wanted[w];
+    if (name.empty()) continue;
+    const char* what = w == 0 ? "metric" : "objective";
+    if (name == "key") {
+      return Status::invalid_argument(fmt::format("{}: {} 'key' is not numeric", path, what));
+    }
+    auto it = column_of.find(name);
+    if (it == column_of.end()) {
+      return Status::invalid_argument(fmt::format("{}: {} '{}' is not a column (columns: {})", path,
+                                                  what, quote_cut(name), columns_text));
+    }
+    used[it->second] = true;
   }
 
+  // Every column but the key is read as numbers; an unused one with a cell
+  // that is not a finite number is a text column and never reported.
+  std::vector<bool> numeric(header.size(), true);
+  numeric[key_column] = false;
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (header[i].empty()) numeric[i] = false;
+  }
   std::unordered_map<std::string, size_t> rows;
   std::unordered_map<std::string, int> first_line;
-  std::vector<double> values;
+  std::vector<double> cells;  // row-major, header.size() per row; NaN: empty or text
   while (std::getline(in, line)) {
     ++line_number;
     if (trim(line).empty()) continue;
@@ -180,22 +208,47 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
     const std::string& key = (*fields)[key_column];
     auto [it, inserted] = first_line.emplace(key, line_number);
     if (!inserted) {
-      return Status::at({path, line_number},
-                        fmt::format("duplicate key '{}' (first on line {})", key, it->second));
+      return Status::at({path, line_number}, fmt::format("duplicate key '{}' (first on line {})",
+                                                         quote_cut(key), it->second));
     }
     for (size_t i = 0; i < header.size(); ++i) {
-      if (i == key_column) continue;
-      auto value = parse_number((*fields)[i]);
-      if (!value) {
-        return Status::at({path, line_number}, fmt::format("column '{}': '{}' is not a number",
-                                                           header[i], (*fields)[i]));
+      double value = kMissing;
+      const Cell cell = numeric[i] ? parse_cell((*fields)[i], &value) : Cell::kText;
+      if (cell != Cell::kNumber) value = kMissing;
+      if (used[i] && cell == Cell::kText) {
+        return Status::at({path, line_number},
+                          fmt::format("column '{}': '{}' is not a number", quote_cut(header[i]),
+                                      quote_cut((*fields)[i])));
       }
-      values.push_back(*value);
+      if (used[i] && cell == Cell::kNotFinite) {
+        return Status::at({path, line_number},
+                          fmt::format("column '{}': '{}' is not a finite number",
+                                      quote_cut(header[i]), quote_cut((*fields)[i])));
+      }
+      if (cell == Cell::kText || cell == Cell::kNotFinite) numeric[i] = false;
+      cells.push_back(value);
     }
     rows.emplace(key, rows.size());
   }
   if (in.bad()) return Status::io_error(fmt::format("{}: read error", path));
+  if (rows.empty()) {
+    return Status::at({path, header_line}, "the table has a header but no rows");
+  }
 
+  // Keep the numeric columns only.
+  std::vector<std::string> columns;
+  std::vector<size_t> kept;
+  for (size_t i = 0; i < header.size(); ++i) {
+    if (!numeric[i]) continue;
+    columns.push_back(header[i]);
+    kept.push_back(i);
+  }
+  std::vector<double> values;
+  values.reserve(rows.size() * kept.size());
+  for (size_t r = 0; r < rows.size(); ++r) {
+    for (size_t i : kept) values.push_back(cells[r * header.size() + i]);
+  }
+  cells = {};
   auto evaluator = std::make_unique<TableEvaluator>(path, options.metric, std::move(columns),
                                                     std::move(rows), std::move(values));
   evaluator->set_delay_ms(options.delay_ms);
@@ -217,6 +270,14 @@ void register_table_evaluator() {
          TableOptions t;
          t.path = o.text("table");
          t.metric = o.text("metric");
+         // "metric[:max|min],..." (experiments/config.h): the columns named.
+         if (o.given("objective")) {
+           std::istringstream items(o.text("objective"));
+           for (std::string item; std::getline(items, item, ',');) {
+             const std::string name = item.substr(0, item.find(':'));
+             if (!name.empty() && name != t.metric) t.objectives.push_back(name);
+           }
+         }
          if (t.path.empty())
            return Status::invalid_argument("--evaluator table needs --table PATH");
          if (t.metric.empty())

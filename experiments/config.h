@@ -22,6 +22,8 @@ struct ExperimentConfig {
   std::map<std::string, std::string> options;  // option name (no dashes) -> value
   std::string space_source;                    // grammar text of the space
   std::string init_text;                       // contents of the --init file
+  // Fingerprints of the files it reads, by option (experiments/stored_files.h).
+  std::map<std::string, std::string> files;
 
   // Options read by the search strategies (passed as StrategyParams when set).
   static const std::vector<std::string>& strategy_options();

@@ -21,8 +21,13 @@
 // every primitive a registered op, weights in range, no duplicate rules or
 // alternatives, and every nonterminal able to finish (its shortest derivation
 // is finite and fits in %max-depth). Errors read "FILE:LINE:COL: message".
+// What a grammar may ask for is bounded (grammar_limits below) so that a
+// generated or mangled file is refused at once instead of taking minutes
+// and gigabytes; quoted input is cut in messages (quote_cut).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -90,6 +95,23 @@ struct Grammar {
   int64_t max_activation = 0;                // %max-activation (elements), 0: 1024 x input
   int64_t max_memory = 0;  // %max-memory: elements training stores per example, 0: default
 };
+
+// Limits far above any real grammar (the built-in ones have under 100
+// symbols, 10 alternatives per rule, %max-depth 100, %stem 32, %head 1280);
+// each message names the limit it met.
+namespace grammar_limits {
+inline constexpr size_t kBytes = 1 << 20;  // the whole grammar text
+inline constexpr int kRules = 10000;
+inline constexpr int kAlternatives = 10000;  // in one rule, op-family instances included
+// Symbols in one alternative, and ops in the shortest derivation of the start
+// rule (and %stages' sum): the layers of the smallest network it can build.
+inline constexpr int kLayers = 10000;
+inline constexpr int kMaxDepth = 1000;       // %max-depth: derivations are walked recursively
+inline constexpr int kChannels = 4096;       // %stem, %head and the widest layer they make
+inline constexpr int kCells = 500;           // %cells: 3 stages x 500 cells x 6 edges < 10000
+inline constexpr int64_t kInputSide = 8192;  // %input height and width (channels: kChannels)
+inline constexpr int64_t kClasses = 100000;  // %classes (ImageNet-21k has 21841)
+}  // namespace grammar_limits
 
 StatusOr<Grammar> parse_grammar(const std::string& text, const std::string& source_name);
 

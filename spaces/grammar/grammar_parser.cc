@@ -16,6 +16,11 @@ Parser::Parser(const std::string& text, const std::string& source) : text_(text)
 
 StatusOr<Grammar> Parser::parse() {
   g_.source_name = source_;
+  if (text_.size() > grammar_limits::kBytes) {
+    return Status::at({source_, 0, 0},
+                      fmt::format("{} bytes, more than the limit of {} for a grammar", text_.size(),
+                                  grammar_limits::kBytes));
+  }
   std::istringstream in(text_);
   std::string line;
   int lineno = 0;
@@ -77,7 +82,8 @@ StatusOr<std::vector<Token>> Parser::tokenize(const std::string& line, int linen
       char* stop = nullptr;
       double w = std::strtod(num.c_str(), &stop);
       if (num.empty() || *stop != '\0' || !(w > 0) || w > 1) {
-        return error(lineno, col, fmt::format("weight must be a number in (0, 1], got '{}'", num));
+        return error(lineno, col,
+                     fmt::format("weight must be a number in (0, 1], got '{}'", quote_cut(num)));
       }
       out.push_back({Token::kWeight, num, w, col});
       i = end + 1;
@@ -92,7 +98,8 @@ StatusOr<std::vector<Token>> Parser::tokenize(const std::string& line, int linen
       out.push_back({Token::kIdent, line.substr(i, end - i), 0, col});
       i = end;
     } else {
-      return error(lineno, col, fmt::format("unexpected character '{}'", c));
+      return error(lineno, col,
+                   fmt::format("unexpected character '{}'", quote_cut(std::string_view(&c, 1))));
     }
   }
   out.push_back({Token::kEnd, "", 0, static_cast<int>(line.size()) + 1});
@@ -112,12 +119,16 @@ Status Parser::parse_line(const std::string& line, int lineno) {
   } else {
     if (t[0].kind != Token::kIdent) return error(lineno, t[0].col, "expected a rule name");
     if (t[1].kind != Token::kArrow) {
-      return error(lineno, t[1].col, fmt::format("expected '->' after '{}'", t[0].text));
+      return error(lineno, t[1].col, fmt::format("expected '->' after '{}'", quote_cut(t[0].text)));
     }
     if (g_.index.count(t[0].text)) {
       return error(lineno, t[0].col,
-                   fmt::format("rule '{}' is defined twice (first on line {})", t[0].text,
-                               g_.rules[g_.index[t[0].text]].line));
+                   fmt::format("rule '{}' is defined twice (first on line {})",
+                               quote_cut(t[0].text), g_.rules[g_.index[t[0].text]].line));
+    }
+    if (g_.rules.size() >= static_cast<size_t>(grammar_limits::kRules)) {
+      return error(lineno, t[0].col,
+                   fmt::format("more than {} rules, the limit", grammar_limits::kRules));
     }
     GrammarRule rule;
     rule.name = t[0].text;
@@ -125,12 +136,13 @@ Status Parser::parse_line(const std::string& line, int lineno) {
     rule.col = t[0].col;
     g_.index[rule.name] = static_cast<int>(g_.rules.size());
     g_.rules.push_back(rule);
+    labels_.emplace_back();
     pos = 2;
     if (t[pos].kind == Token::kBar)
       return error(lineno, t[pos].col, "expected an alternative before '|'");
   }
   if (t[pos].kind == Token::kBar) ++pos;
-  GrammarRule& rule = g_.rules.back();
+  const int rule = static_cast<int>(g_.rules.size()) - 1;
   // alternatives separated by '|'
   while (true) {
     GrammarAlternative alt;
@@ -139,7 +151,17 @@ Status Parser::parse_line(const std::string& line, int lineno) {
     alt.prior = -1;
     std::vector<std::string> words;
     std::vector<std::vector<int64_t>> instances;  // an op family's argument tuples
+    const size_t alt_start = pos;
     while (t[pos].kind == Token::kIdent || t[pos].kind == Token::kQuoted) {
+      if (alt.symbols.size() >= static_cast<size_t>(grammar_limits::kLayers)) {
+        size_t n = pos;
+        while (t[n].kind == Token::kIdent || t[n].kind == Token::kQuoted) ++n;
+        return error(
+            lineno, t[alt_start].col,
+            fmt::format("an alternative of rule '{}' has {} symbols (layers), more than "
+                        "the limit of {}",
+                        quote_cut(g_.rules[rule].name), n - alt_start, grammar_limits::kLayers));
+      }
       GrammarSymbol sym;
       sym.is_primitive = t[pos].kind == Token::kQuoted;
       sym.name = t[pos].text;
@@ -149,14 +171,14 @@ Status Parser::parse_line(const std::string& line, int lineno) {
       if (t[pos].kind == Token::kLParen) {
         if (!alt.symbols.empty()) {
           return error(lineno, sym.col,
-                       fmt::format("'{}(...)' must be the whole alternative", sym.name));
+                       fmt::format("'{}(...)' must be the whole alternative", quote_cut(sym.name)));
         }
         Status s = sym.is_primitive ? family_instances(t, &pos, lineno, &instances)
                                     : constructor(t, &pos, lineno, sym, &alt, &words);
         if (!s.is_ok()) return s;
         if (t[pos].kind == Token::kIdent || t[pos].kind == Token::kQuoted) {
           return error(lineno, t[pos].col,
-                       fmt::format("'{}(...)' must be the whole alternative", sym.name));
+                       fmt::format("'{}(...)' must be the whole alternative", quote_cut(sym.name)));
         }
         if (sym.is_primitive) {
           sym.family = sym.name;
@@ -179,7 +201,7 @@ Status Parser::parse_line(const std::string& line, int lineno) {
     }
     if (instances.empty()) {
       alt.label = join(words, " ");
-      Status s = add_alternative(&rule, alt);
+      Status s = add_alternative(rule, alt);
       if (!s.is_ok()) return s;
     } else {
       // One alternative per tuple; a weight is the family's, shared equally.
@@ -190,29 +212,33 @@ Status Parser::parse_line(const std::string& line, int lineno) {
         std::vector<std::string> text;
         for (int64_t a : args) text.push_back(std::to_string(a));
         inst.label = inst.symbols[0].name + "(" + join(text, " ") + ")";
-        Status s = add_alternative(&rule, inst);
+        Status s = add_alternative(rule, inst);
         if (!s.is_ok()) return s;
       }
     }
     if (t[pos].kind == Token::kEnd) break;
     if (t[pos].kind != Token::kBar) {
       return error(lineno, t[pos].col,
-                   fmt::format("expected '|' or end of line, got '{}'", t[pos].text));
+                   fmt::format("expected '|' or end of line, got '{}'", quote_cut(t[pos].text)));
     }
     ++pos;
   }
   return Status::ok();
 }
 
-Status Parser::add_alternative(GrammarRule* rule, const GrammarAlternative& alt) const {
-  for (const auto& other : rule->alternatives) {
-    if (other.label == alt.label) {
-      return error(
-          alt.line, alt.col,
-          fmt::format("alternative '{}' appears twice in rule '{}'", alt.label, rule->name));
-    }
+Status Parser::add_alternative(int rule, const GrammarAlternative& alt) {
+  GrammarRule& r = g_.rules[rule];
+  if (!labels_[rule].insert(alt.label).second) {
+    return error(alt.line, alt.col,
+                 fmt::format("alternative '{}' appears twice in rule '{}'", quote_cut(alt.label),
+                             quote_cut(r.name)));
   }
-  rule->alternatives.push_back(alt);
+  if (r.alternatives.size() >= static_cast<size_t>(grammar_limits::kAlternatives)) {
+    return error(alt.line, alt.col,
+                 fmt::format("rule '{}' has more than {} alternatives, the limit",
+                             quote_cut(r.name), grammar_limits::kAlternatives));
+  }
+  r.alternatives.push_back(alt);
   return Status::ok();
 }
 
@@ -228,13 +254,13 @@ Status Parser::family_instances(const std::vector<Token>& t, size_t* pos, int li
     if (args.empty()) {
       return error(lineno, t[*pos].col,
                    fmt::format("expected the op's arguments (numbers), got '{}'",
-                               t[*pos].text.empty() ? "end of line" : t[*pos].text));
+                               t[*pos].text.empty() ? "end of line" : quote_cut(t[*pos].text)));
     }
     out->push_back(args);
     if (t[*pos].kind == Token::kRParen) break;
     if (t[*pos].kind != Token::kBar) {
       return error(lineno, t[*pos].col,
-                   fmt::format("expected a number, '|' or ')', got '{}'", t[*pos].text));
+                   fmt::format("expected a number, '|' or ')', got '{}'", quote_cut(t[*pos].text)));
     }
     ++*pos;
   }
@@ -254,15 +280,15 @@ Status Parser::constructor(const std::vector<Token>& t, size_t* pos, int lineno,
     return error(lineno, name.col,
                  fmt::format("unknown constructor '{}' (known: sequential(X, Y), "
                              "branch(B, M, A), route(P, M, R))",
-                             name.name));
+                             quote_cut(name.name)));
   }
   ++*pos;
   std::vector<std::string> args;
   while (true) {
     if (t[*pos].kind != Token::kIdent) {
-      return error(
-          lineno, t[*pos].col,
-          fmt::format("expected a rule name in '{}(...)', got '{}'", name.name, t[*pos].text));
+      return error(lineno, t[*pos].col,
+                   fmt::format("expected a rule name in '{}(...)', got '{}'", name.name,
+                               quote_cut(t[*pos].text)));
     }
     GrammarSymbol sym;
     sym.name = t[*pos].text;
@@ -273,7 +299,8 @@ Status Parser::constructor(const std::vector<Token>& t, size_t* pos, int lineno,
     ++*pos;
     if (t[*pos].kind == Token::kRParen) break;
     if (t[*pos].kind != Token::kComma) {
-      return error(lineno, t[*pos].col, fmt::format("expected ',' or ')', got '{}'", t[*pos].text));
+      return error(lineno, t[*pos].col,
+                   fmt::format("expected ',' or ')', got '{}'", quote_cut(t[*pos].text)));
     }
     ++*pos;
   }

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "base/status.h"
@@ -50,7 +51,9 @@ class Parser {
   // Splits one line into tokens; comments end it.
   StatusOr<std::vector<Token>> tokenize(const std::string& line, int lineno) const;
   Status parse_line(const std::string& line, int lineno);
-  Status add_alternative(GrammarRule* rule, const GrammarAlternative& alt) const;
+  // Appends `alt` to rule `g_.rules[rule]`: an error when its label is there
+  // already or the rule would pass grammar_limits::kAlternatives.
+  Status add_alternative(int rule, const GrammarAlternative& alt);
   // "family"(a b | c d | ...) after the name; `pos` is at '('.
   Status family_instances(const std::vector<Token>& t, size_t* pos, int lineno,
                           std::vector<std::vector<int64_t>>* out) const;
@@ -61,8 +64,10 @@ class Parser {
 
   // grammar_directives.cc
   static std::vector<std::string> split_words(const std::string& s);
+  // An integer in [lo, hi]; below lo or not one: "%WHAT expects an integer
+  // >= LO", above hi: "%WHAT V is more than the limit of HI".
   Status parse_int(const std::string& word, int lineno, size_t col, const std::string& what, int lo,
-                   int* out) const;
+                   int hi, int* out) const;
   Status parse_int64(const std::string& word, int lineno, size_t col, const std::string& what,
                      int64_t lo, int64_t hi, int64_t* out) const;
   Status parse_directive(const std::string& rest, int lineno, size_t col);
@@ -70,6 +75,10 @@ class Parser {
   // grammar_checks.cc
   // Links symbols to rules, checks ops, normalises priors, computes heights.
   Status resolve();
+  // Shortest derivations: each rule's height, and ops of the start rule.
+  Status check_heights();
+  // The widest layer %stem, %stages and %head make (untyped builders).
+  Status check_widths() const;
   Status check_untyped() const;
 
   // In a typed grammar each rule has one role, given by where it is used:
@@ -88,6 +97,8 @@ class Parser {
   std::string source_;
   Grammar g_;
   int builder_line_ = 0;  // the line of %builder, 0: not given
+  int width_line_ = 0;    // the last line of %stem, %stages or %head, 0: none
+  std::vector<std::unordered_set<std::string>> labels_;  // per rule: its alternatives' labels
 };
 
 }  // namespace sylva::grammar_internal

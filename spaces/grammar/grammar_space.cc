@@ -6,6 +6,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include "base/strings.h"
 #include "spaces/bracket.h"
 
 namespace sylva {
@@ -237,7 +238,7 @@ StatusOr<Architecture> GrammarSpace::parse_canonical(const std::string& text) co
     const GrammarRule& r = grammar_.rules[rule];
     if (n.name != r.name) {
       return Status::invalid_argument(
-          fmt::format("canonical form: expected rule '{}', got '{}'", r.name, n.name));
+          fmt::format("canonical form: expected rule '{}', got '{}'", r.name, quote_cut(n.name)));
     }
     std::vector<int> legal = allowed(rule, depth);
     int chosen = -1;
@@ -255,7 +256,7 @@ StatusOr<Architecture> GrammarSpace::parse_canonical(const std::string& text) co
       for (const auto& c : n.children) got.push_back(c.name);
       return Status::invalid_argument(
           fmt::format("canonical form: '{}' has no alternative '{}' at depth {}", r.name,
-                      join(got, " "), depth));
+                      quote_cut(join(got, " ")), depth));
     }
     if (r.alternatives.size() > 1) decisions.push_back(chosen);
     const auto& syms = r.alternatives[legal[chosen]].symbols;

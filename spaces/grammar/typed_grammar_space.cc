@@ -10,6 +10,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include "base/strings.h"
 #include "spaces/bracket.h"
 #include "spaces/grammar/typed_cursor.h"
 #include "spaces/grammar/typed_machine.h"
@@ -299,7 +300,7 @@ Status decode(const Grammar& g, const BracketNode& n, int rule, std::vector<int>
   const GrammarRule& r = g.rules[rule];
   if (n.is_op || n.name != r.name) {
     return error_at(n, fmt::format("expected '[{} ...]', got '{}'", r.name,
-                                   n.is_op ? n.name : "[" + n.name + " ...]"));
+                                   quote_cut(n.is_op ? n.name : "[" + n.name + " ...]")));
   }
   for (size_t a = 0; a < r.alternatives.size(); ++a) {
     const GrammarAlternative& alt = r.alternatives[a];
@@ -323,7 +324,7 @@ Status decode(const Grammar& g, const BracketNode& n, int rule, std::vector<int>
   std::vector<std::string> want;
   for (const auto& alt : r.alternatives) want.push_back(alt.label);
   return error_at(n, fmt::format("rule '{}' has no alternative '{}' (alternatives: {})", r.name,
-                                 join(got, " "), join(want, " | ")));
+                                 quote_cut(join(got, " ")), quote_cut(join(want, " | "), 300)));
 }
 
 }  // namespace

@@ -198,5 +198,110 @@ TEST(TableEvaluatorTest, QuotesCrlfAndEmptyCells) {
   EXPECT_EQ(r.message, "key 'c' has no value for 'acc' in table " + path);
 }
 
+TEST(TableEvaluatorTest, TextColumnsAreReadButNeverMetrics) {
+  // A description, an arch string with commas, a column mixing numbers and
+  // text, one with an inf and an unnamed one: none is used, so none needs to
+  // be numeric, and none is reported; the numeric `params` is.
+  const std::string path = temp_csv("text",
+                                    "key,arch,acc,note,size,flops,params,\n"
+                                    "a,\"conv3x3, skip\",91.5,\"the first, best\",3,inf,10,x\n"
+                                    "b,\"skip, skip\",80,second,big,5,20,7\n");
+  auto made = make_table_evaluator({path, "acc"});
+  ASSERT_TRUE(made.is_ok()) << made.status().message();
+  NullReporter reporter;
+  EvalResult r = made.value()->evaluate(job_for("a"), reporter);
+  EXPECT_EQ(r.state, TrialState::kComplete);
+  EXPECT_EQ(r.metrics, (std::map<std::string, double>{{"acc", 91.5}, {"params", 10}}));
+  r = made.value()->evaluate(job_for("b"), reporter);
+  EXPECT_EQ(r.metrics, (std::map<std::string, double>{{"acc", 80}, {"params", 20}}));
+
+  // A column an objective names must be numeric like the metric.
+  TableOptions options{path, "acc"};
+  options.objectives = {"params"};
+  ASSERT_TRUE(make_table_evaluator(options).is_ok());
+  options.objectives = {"size"};
+  made = make_table_evaluator(options);
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), path + ":3: column 'size': 'big' is not a number");
+  options.objectives = {"latency"};
+  made = make_table_evaluator(options);
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(),
+            path +
+                ": objective 'latency' is not a column (columns: key, arch, acc, note, size, "
+                "flops, params, )");
+}
+
+TEST(TableEvaluatorTest, InfAndNanInAUsedColumnAreRefusedAtLoad) {
+  for (const std::string bad :
+       {"inf", "-inf", "nan", "NaN", "infinity", "-Infinity", "+inf", "1e999", "-1e999"}) {
+    SCOPED_TRACE(bad);
+    const std::string path = temp_csv("inf", "key,acc,params\na,1,10\nb," + bad + ",20\n");
+    auto made = make_table_evaluator({path, "acc"});
+    ASSERT_FALSE(made.is_ok());
+    EXPECT_EQ(made.status().message(),
+              path + ":3: column 'acc': '" + bad + "' is not a finite number");
+    // In an objective's column too.
+    const std::string cost = temp_csv("infcost", "key,acc,params\na,1,10\n\nb,2," + bad + "\n");
+    TableOptions options{cost, "acc"};
+    options.objectives = {"params"};
+    made = make_table_evaluator(options);
+    ASSERT_FALSE(made.is_ok());
+    EXPECT_EQ(made.status().message(),
+              cost + ":4: column 'params': '" + bad + "' is not a finite number");
+  }
+  // A sign alone or doubled is no number either.
+  const std::string path = temp_csv("signs", "key,acc\na,+-1\n");
+  auto made = make_table_evaluator({path, "acc"});
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), path + ":2: column 'acc': '+-1' is not a number");
+}
+
+TEST(TableEvaluatorTest, DuplicateColumnNamesAreRefusedWithTheHeaderLine) {
+  std::string path = temp_csv("dupcol", "\nkey,acc,params,acc\na,1,2,3\n");
+  auto made = make_table_evaluator({path, "acc"});
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), path + ":2: duplicate column 'acc' (columns 2 and 4)");
+
+  path = temp_csv("dupkey", "key,acc,key\na,1,b\n");
+  made = make_table_evaluator({path, "acc"});
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), path + ":1: duplicate column 'key' (columns 1 and 3)");
+}
+
+TEST(TableEvaluatorTest, DuplicateKeyNamesBothLines) {
+  const std::string path = temp_csv("dupkey2", "key,acc,note\nx,1,a\ny,2,b\n\nx,1,c\n");
+  auto made = make_table_evaluator({path, "acc"});
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), path + ":5: duplicate key 'x' (first on line 2)");
+}
+
+TEST(TableEvaluatorTest, HeaderWithoutRowsIsRefused) {
+  std::string path = temp_csv("headeronly", "key,acc,params\n");
+  auto made = make_table_evaluator({path, "acc"});
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), path + ":1: the table has a header but no rows");
+  // Blank lines around it change nothing but the line.
+  path = temp_csv("headeronly2", "\r\nkey,acc\r\n\r\n  \n");
+  made = make_table_evaluator({path, "acc"});
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), path + ":2: the table has a header but no rows");
+}
+
+TEST(TableEvaluatorTest, LongCellsAreCutInMessages) {
+  // A 1 MB cell is quoted by its first 60 bytes and its length.
+  const std::string big(1000000, '7');
+  const std::string path = temp_csv("long", "key,acc\na,1\nb," + big + "x\na,2\n");
+  auto made = make_table_evaluator({path, "acc"});
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), path + ":3: column 'acc': '" + std::string(60, '7') +
+                                         "... (1000001 bytes)' is not a number");
+  const std::string dup = temp_csv("longkey", "key,acc\n" + big + ",1\n" + big + ",2\n");
+  made = make_table_evaluator({dup, "acc"});
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(), dup + ":3: duplicate key '" + std::string(60, '7') +
+                                         "... (1000000 bytes)' (first on line 2)");
+}
+
 }  // namespace
 }  // namespace sylva::evaluators
