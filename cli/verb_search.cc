@@ -21,6 +21,7 @@
 #include "evaluators/command/command_evaluator.h"
 #include "experiments/cluster.h"
 #include "experiments/config.h"
+#include "experiments/stored_files.h"
 #include "experiments/report.h"
 #include "experiments/runner.h"
 #include "experiments/store.h"
@@ -264,6 +265,9 @@ int run_search(int argc, char** argv) {
     if (o.stored) config.options[o.name] = v[o.name];
   }
   config.space_source = space.value()->source();
+  // The files it reads, absolute and fingerprinted: resume, export and
+  // workers may start elsewhere.
+  experiments::anchor_files(config);
   // With --gpus and no --workers, one evaluation per GPU slot.
   if (!v["gpus"].empty() && !begun.options.given.count("workers")) {
     config.options["workers"] = gpu_slots(v["gpus"], v["trials-per-gpu"], v["workers"]);
@@ -330,6 +334,8 @@ Rejoined rejoin(const std::string& verb, int argc, char** argv) {
   }
   r.experiment = std::move(opened).value();
   r.config = stored_config(r.experiment.config, r.options);
+  Status files = experiments::check_files(r.config, verb, r.options.values["name"]);
+  if (!files.is_ok()) r.exit_code = fail(files);
   return r;
 }
 

@@ -24,6 +24,7 @@ std::string ExperimentConfig::to_json() const {
   j["options"] = options;
   j["space_source"] = space_source;
   j["init_text"] = init_text;
+  if (!files.empty()) j["files"] = files;
   return j.dump(2);
 }
 
@@ -34,6 +35,7 @@ StatusOr<ExperimentConfig> ExperimentConfig::from_json(const std::string& json) 
     c.options = j.at("options").get<std::map<std::string, std::string>>();
     c.space_source = j.at("space_source").get<std::string>();
     c.init_text = j.value("init_text", std::string());
+    if (j.contains("files")) c.files = j.at("files").get<std::map<std::string, std::string>>();
     return c;
   } catch (const std::exception& e) {
     return Status::corruption(
