@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "base/strings.h"
+
 namespace sylva {
 
 const std::string& OptionReader::text(const std::string& name) const {
@@ -28,7 +30,8 @@ StatusOr<int64_t> OptionReader::integer(const std::string& name, int64_t min) co
   char* end = nullptr;
   long long x = std::strtoll(v.c_str(), &end, 10);
   if (v.empty() || *end != '\0' || errno == ERANGE) {
-    return Status::invalid_argument(fmt::format("--{} expects an integer, got '{}'", name, v));
+    return Status::invalid_argument(
+        fmt::format("--{} expects an integer, got '{}'", name, quote_cut(v)));
   }
   if (x < min)
     return Status::invalid_argument(fmt::format("--{} must be >= {}, got {}", name, min, x));
@@ -46,7 +49,8 @@ StatusOr<double> OptionReader::real(const std::string& name, double min) const {
   char* end = nullptr;
   double x = std::strtod(v.c_str(), &end);
   if (v.empty() || *end != '\0' || !std::isfinite(x)) {
-    return Status::invalid_argument(fmt::format("--{} expects a number, got '{}'", name, v));
+    return Status::invalid_argument(
+        fmt::format("--{} expects a number, got '{}'", name, quote_cut(v)));
   }
   if (x < min)
     return Status::invalid_argument(fmt::format("--{} must be >= {:g}, got {:g}", name, min, x));

@@ -11,7 +11,9 @@
 namespace {
 
 void usage(FILE* out) {
-  fmt::print(out, "usage: sylva VERB [options]   (sylva VERB --help for its options)\n\nverbs:\n");
+  fmt::print(out,
+             "usage: sylva VERB [options]   (sylva VERB --help for its options; sylva --version)"
+             "\n\nverbs:\n");
   std::vector<const sylva::cli::VerbDef*> sorted = sylva::cli::verbs();
   std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
   for (const auto* v : sorted) fmt::print(out, "  {:<8} {}\n", v->name, v->help);
@@ -28,6 +30,10 @@ int main(int argc, char** argv) {
   std::string verb = argv[1];
   if (verb == "-h" || verb == "--help" || verb == "help") {
     usage(stdout);
+    return 0;
+  }
+  if (verb == "--version") {
+    fmt::print("sylva {}\n", SYLVA_VERSION);
     return 0;
   }
   const sylva::cli::VerbDef* found = sylva::cli::find_verb(verb);

@@ -2,8 +2,8 @@
 
 #include <fmt/format.h>
 
-#include <boost/program_options.hpp>
 #include <algorithm>
+#include <boost/program_options.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -114,7 +114,9 @@ std::vector<OptionDef> build_table() {
 
 // Whether `verb` takes option `o`: its own list, and --config everywhere
 // (every option of every verb may come from an INI file).
-bool takes(const VerbDef& verb, const OptionDef& o) { return o.name == "config" || verb.accepts(o); }
+bool takes(const VerbDef& verb, const OptionDef& o) {
+  return o.name == "config" || verb.accepts(o);
+}
 
 po::options_description describe(const VerbDef& verb, bool for_config_file) {
   po::options_description desc("Options");

@@ -37,7 +37,8 @@ std::string options_help(const VerbDef& verb);
 
 // The verb's arguments parsed, or the exit code when the verb ends here:
 // 0 after printing its --help (usage and options), 2 after a usage error,
-// or a missing one of `required` ("VERB: --NAME is required").
+// a missing one of `required` ("VERB: --NAME is required") or an --name
+// with control characters or over 200 bytes.
 struct Begun {
   ParsedOptions options;
   int exit_code = -1;  // >= 0: return it

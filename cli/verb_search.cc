@@ -21,10 +21,10 @@
 #include "evaluators/command/command_evaluator.h"
 #include "experiments/cluster.h"
 #include "experiments/config.h"
-#include "experiments/stored_files.h"
 #include "experiments/report.h"
 #include "experiments/runner.h"
 #include "experiments/store.h"
+#include "experiments/stored_files.h"
 #include "spaces/hparam_space.h"
 
 namespace sylva::cli {

@@ -4,7 +4,8 @@
 // checkpoints to OUT.ckpt; the same command run again after a kill resumes
 // from it, and a finished run removes it.
 // `sylva supernet select`: search-free selection for a budget in a `sorted`
-// supernet: the largest nested configuration within --max-flops/--max-params.
+// supernet: the largest nested configuration within --max-flops/--max-params
+// (-f json|csv: one row of key, canonical, params, flops, fit, nested).
 // `sylva supernet sweep`: every configuration of the family's sweep (sorted:
 // the nested ladder; stitch: all of them) scored with inherited weights after
 // batch-norm recalibration: the accuracy-FLOPs curve and its Pareto front.
@@ -13,7 +14,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 
 #include "base/strings.h"
 #include "cli/options.h"
@@ -38,7 +38,8 @@ std::string usage() {
   for (const evaluators::Schedule& s : evaluators::schedules()) schedules.push_back(s.name);
   return fmt::format(
       "usage: sylva supernet train --family {} --out FILE [--schedule {}] [options]\n"
-      "       sylva supernet select --space supernet:FILE [--max-flops N] [--max-params N]\n"
+      "       sylva supernet select --space supernet:FILE [--max-flops N] [--max-params N] "
+      "[-f table|csv|json]\n"
       "       sylva supernet sweep --space supernet:FILE [--val-samples N] [--test-samples N] "
       "[-f table|csv|json]",
       join(supernet_family_names(), "|"), join(schedules, "|"));
@@ -53,6 +54,11 @@ int parse_space_verb(const std::string& verb, int argc, char** argv, ParsedOptio
   if (!out.given.count("space") || out.values["space"].rfind("supernet:", 0) != 0) {
     return fail(Status::invalid_argument("supernet " + verb + " needs --space supernet:FILE"));
   }
+  // An unknown -f is refused before the supernet is read (a sweep scores
+  // every configuration first): rendering no rows checks it.
+  if (!out.values.count("format")) out.values["format"] = "table";
+  auto format = experiments::render({}, out.values["format"]);
+  if (!format.is_ok()) return fail(format.status());
   return -1;
 }
 
@@ -90,8 +96,18 @@ int run_select(int argc, char** argv) {
   const auto fit = std::count_if(steps.begin(), steps.end(), [&](const sorted::SortedConfig& n) {
     return sorted::within(sspec, n, max_params.value(), max_flops.value());
   });
-  fmt::print("{}\n{}\nparams {}  flops {}  ({} of {} nested models fit)\n", arch.key,
-             arch.canonical, k.params, k.macs, fit, steps.size());
+  if (v["format"] == "table") {
+    fmt::print("{}\n{}\nparams {}  flops {}  ({} of {} nested models fit)\n", arch.key,
+               arch.canonical, k.params, k.macs, fit, steps.size());
+    return 0;
+  }
+  experiments::Table table;
+  table.columns = {"key", "canonical", "params", "flops", "fit", "nested"};
+  table.rows.push_back({arch.key, arch.canonical, k.params, k.macs, static_cast<int64_t>(fit),
+                        static_cast<int64_t>(steps.size())});
+  auto text = experiments::render(table, v["format"]);
+  if (!text.is_ok()) return fail(text.status());
+  fmt::print("{}", text.value());
   return 0;
 }
 
@@ -170,10 +186,10 @@ int run_sweep(int argc, char** argv) {
                           std::round(rows[i].val_acc * 100) / 100,
                           std::round(rows[i].test_acc * 100) / 100, ranks[i] == 0 ? "*" : ""});
   }
-  auto text = experiments::render(table, v.count("format") ? v["format"] : "table");
+  auto text = experiments::render(table, v["format"]);
   if (!text.is_ok()) return fail(text.status());
   fmt::print("{}", text.value());
-  if (!v.count("format") || v["format"] == "table") {
+  if (v["format"] == "table") {
     fmt::print("{} configurations, {} on the Pareto front of val_acc against flops\n", rows.size(),
                front);
   }
@@ -210,9 +226,11 @@ int train_and_save(Supernet& net, const at::Tensor& train_x, const at::Tensor& t
   evaluators::SupernetCheckpoint checkpoint;
   checkpoint.path = out + ".ckpt";
   checkpoint.every = every;
-  if (std::filesystem::exists(checkpoint.path)) {
-    fmt::print("resuming from {}\n", checkpoint.path);
-  }
+  // Said once the checkpoint is accepted: one of another run is refused.
+  checkpoint.resumed = [&](int64_t step, int64_t total) {
+    fmt::print("resuming from {} at step {} of {}\n", checkpoint.path, step, total);
+    std::fflush(stdout);
+  };
   int64_t shown = -1;
   std::string last_phase;
   auto trained = evaluators::train_supernet(

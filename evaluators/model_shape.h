@@ -18,6 +18,11 @@ struct ModelShape {
   int64_t classes = 10;
 };
 
+// Bounds parse_input_shape checks before anything is allocated: values of
+// one input (C x H x W: 1 GiB of float32, e.g. 3 x 9000 x 9000), and classes.
+inline constexpr int64_t kMaxInputValues = int64_t{1} << 28;
+inline constexpr int64_t kMaxClasses = 1000000;
+
 // Parses "C,H,W" (e.g. "1,28,28"); errors name --input-shape or --classes.
 StatusOr<ModelShape> parse_input_shape(const std::string& text, int64_t classes);
 

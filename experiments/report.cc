@@ -6,6 +6,7 @@
 #include <cmath>
 #include <set>
 
+#include "base/strings.h"
 #include "search/pareto.h"
 
 namespace sylva::experiments {
@@ -89,7 +90,7 @@ StatusOr<std::string> render(const Table& table, const std::string& format) {
     return out;
   }
   return Status::invalid_argument(
-      fmt::format("--format must be table, json or csv, got '{}'", format));
+      fmt::format("--format must be table, json or csv, got '{}'", quote_cut(format)));
 }
 
 namespace {
@@ -224,7 +225,9 @@ Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) 
       row.push_back(c.text("space"));
       row.push_back(c.text("strategy"));
       row.push_back(c.text("evaluator"));
-      row.push_back(c.text("trials"));
+      auto budget = c.integer("trials", 1);
+      row.push_back(budget.is_ok() ? nlohmann::json(budget.value())
+                                   : nlohmann::json(c.text("trials")));
       for (TrialState s : {TrialState::kComplete, TrialState::kPruned, TrialState::kFail,
                            TrialState::kRunning, TrialState::kWaiting}) {
         row.push_back(counts[static_cast<int>(s)]);

@@ -86,13 +86,21 @@ Status locate(const Status& failure, const std::string& text, size_t first_line,
 }  // namespace
 
 StatusOr<std::vector<Architecture>> parse_init(const Space& space,
-                                               const std::vector<std::string>& init,
+                                               const std::vector<std::string>& file_lines,
                                                const std::string& source) {
+  // The lines as an editor shows them: no UTF-8 byte order mark before the
+  // first, no carriage return ending each (a file saved on Windows).
+  std::vector<std::string> init = file_lines;
+  if (!init.empty() && init[0].rfind("\xEF\xBB\xBF", 0) == 0) init[0].erase(0, 3);
+  for (std::string& line : init) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+  }
   std::vector<Architecture> out;
   for (size_t i = 0; i < init.size(); ++i) {
     const size_t first = init[i].find_first_not_of(" \t\r");
     if (first == std::string::npos || init[i][first] == '#') continue;  // blank or comment
-    std::string text = init[i];
+    // A key without the blanks around it.
+    std::string text = init[i].substr(first, init[i].find_last_not_of(" \t\r") - first + 1);
     const size_t start = i;
     if (init[i][first] == '[') {
       // A canonical form may span lines (seed files): read to its closing

@@ -62,7 +62,8 @@ struct StrategyContext {
   StrategyParams params;
   // Architectures to evaluate first, e.g. known baselines: the lines of a
   // file, each a canonical form or a key (blank lines and '#' comments are
-  // skipped); `init_source` names the file in errors.
+  // skipped; blanks around a key, CRLF line ends and a UTF-8 byte order mark
+  // are read as a plain line); `init_source` names the file in errors.
   std::vector<std::string> init;
   std::string init_source;
 };

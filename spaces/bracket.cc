@@ -39,6 +39,9 @@ class BracketParser {
   }
   Status node(BracketNode* out) {
     if (pos_ >= text_.size() || text_[pos_] != '[') return fail("expected '['");
+    if (++depth_ > kMaxBracketDepth) {
+      return fail(fmt::format("brackets nested deeper than {} levels", kMaxBracketDepth));
+    }
     out->col = column();
     ++pos_;
     skip();
@@ -49,6 +52,7 @@ class BracketParser {
       if (pos_ >= text_.size()) return fail("expected ']' before the end");
       if (text_[pos_] == ']') {
         ++pos_;
+        --depth_;
         return Status::ok();
       }
       BracketNode child;
@@ -66,6 +70,7 @@ class BracketParser {
 
   const std::string& text_;
   size_t pos_ = 0;
+  int depth_ = 0;  // of the node being read
 };
 
 }  // namespace

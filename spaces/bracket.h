@@ -20,6 +20,11 @@ struct BracketNode {
   int col = 0;  // 1-based column of its '[' (or of the label) in the text
 };
 
+// The deepest nesting parse_bracket reads: it, the builders and the tree's
+// destructor recurse per level, so a deeper text is an error rather than a
+// stack overflow.
+inline constexpr int kMaxBracketDepth = 1000;
+
 // Parses one bracket tree; surrounding whitespace is allowed. Errors name
 // the column and what was expected there.
 StatusOr<BracketNode> parse_bracket(const std::string& text);

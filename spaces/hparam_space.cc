@@ -165,8 +165,8 @@ StatusOr<Architecture> HparamSpace::parse(const std::string& text) const {
       std::vector<std::string> names;
       for (const HparamDecl& d : hparams_) names.push_back(d.name + "=VALUE");
       return Status::invalid_argument(
-          fmt::format("'{}': expected '{}' next (architectures of '{}' begin with {}/)", text,
-                      want + "VALUE", name(), join(names, "/")));
+          fmt::format("'{}': expected '{}' next (architectures of '{}' begin with {}/)",
+                      quote_cut(text), want + "VALUE", name(), join(names, "/")));
     }
     const std::string value = part.substr(want.size());
     int found = -1;
@@ -175,7 +175,8 @@ StatusOr<Architecture> HparamSpace::parse(const std::string& text) const {
     }
     if (found < 0) {
       return Status::invalid_argument(fmt::format("'{}': hyperparameter {} is one of {}, got '{}'",
-                                                  text, h.name, join(h.values, " | "), value));
+                                                  quote_cut(text), h.name, join(h.values, " | "),
+                                                  quote_cut(value)));
     }
     chosen.push_back(found);
     labels.push_back(h.name + "=" + value);
@@ -184,8 +185,8 @@ StatusOr<Architecture> HparamSpace::parse(const std::string& text) const {
   const std::string rest = text.substr(pos);
   if (rest.find_first_not_of(" \t\r\n") == std::string::npos) {
     if (!inner_->choices({}).empty()) {
-      return Status::invalid_argument(
-          fmt::format("'{}' ends after its hyperparameters; the architecture follows them", text));
+      return Status::invalid_argument(fmt::format(
+          "'{}' ends after its hyperparameters; the architecture follows them", quote_cut(text)));
     }
     SYLVA_ASSIGN(inner, inner_->make({}));
     return wrapped(chosen, labels, std::move(inner));

@@ -7,6 +7,8 @@
 
 #include <stdexcept>
 
+#include "base/strings.h"
+
 namespace sylva {
 namespace {
 
@@ -96,8 +98,8 @@ StatusOr<Architecture> parse_key_with_cursor(const Space& space, const std::stri
     const auto& ch = cursor->choices();
     if (ch.empty()) {
       return Status::invalid_argument(
-          fmt::format("key '{}' has {} parts, but architectures of '{}' have {} decisions", text,
-                      parts.size(), space.name(), i));
+          fmt::format("key '{}' has {} parts, but architectures of '{}' have {} decisions",
+                      quote_cut(text), parts.size(), space.name(), i));
     }
     int found = -1;
     std::vector<std::string> labels;
@@ -107,15 +109,15 @@ StatusOr<Architecture> parse_key_with_cursor(const Space& space, const std::stri
     }
     if (found < 0) {
       return Status::invalid_argument(
-          fmt::format("key '{}': part {} '{}' is not a choice there (choices: {})", text, i + 1,
-                      parts[i], join(labels, ", ")));
+          fmt::format("key '{}': part {} '{}' is not a choice there (choices: {})", quote_cut(text),
+                      i + 1, quote_cut(parts[i]), join(labels, ", ")));
     }
     cursor->choose(found);
   }
   if (!cursor->choices().empty()) {
     return Status::invalid_argument(
-        fmt::format("key '{}' ends after {} parts, but more decisions follow in '{}'", text,
-                    parts.size(), space.name()));
+        fmt::format("key '{}' ends after {} parts, but more decisions follow in '{}'",
+                    quote_cut(text), parts.size(), space.name()));
   }
   return space.make(cursor->decisions());
 }

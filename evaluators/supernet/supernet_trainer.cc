@@ -13,6 +13,7 @@
 
 #include "base/strings.h"
 #include "evaluators/supernet/schedules.h"
+#include "evaluators/train/train_evaluator.h"
 
 namespace sylva::evaluators {
 namespace {
@@ -143,6 +144,10 @@ Status check_supernet_options(const SupernetTrainOptions& o) {
   if (o.batch_size < 1) {
     return Status::invalid_argument(fmt::format("--batch-size must be >= 1, got {}", o.batch_size));
   }
+  if (!(o.lr > 0 && o.lr <= kMaxLr)) {
+    return Status::invalid_argument(
+        fmt::format("--lr must be in (0, {:g}], got {:g}", kMaxLr, o.lr));
+  }
   if (o.random_subnets < 0) {
     return Status::invalid_argument(
         fmt::format("--random-subnets must be >= 0, got {}", o.random_subnets));
@@ -205,6 +210,7 @@ StatusOr<SupernetTrainReport> train_supernet(
     auto step = read_checkpoint(checkpoint.path, print, net, opt, teacher);
     if (!step.is_ok()) return step.status();
     report.resumed_from = report.steps = step.value();
+    if (checkpoint.resumed) checkpoint.resumed(report.resumed_from, total);
   }
   const Schedule& schedule = *find_schedule(o.schedule);
   const int64_t sorted_at = sort_step(o, total);

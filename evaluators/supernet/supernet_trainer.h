@@ -72,6 +72,9 @@ struct SupernetCheckpoint {
   std::string path;        // empty: no checkpoints; resumes when the file exists
   int64_t every = 10;      // steps between checkpoints (and after the last)
   int64_t stop_after = 0;  // > 0: return after this many steps of this call
+  // Called once the checkpoint at `path` is read and accepted, before the
+  // first step, with the step it holds and the run's total (may be empty).
+  std::function<void(int64_t step, int64_t total)> resumed;
 };
 
 struct SupernetTrainReport {

@@ -38,8 +38,9 @@ StatusOr<ModelCost> measure_architecture(const Space& space, const Architecture&
                                          const ModelShape& shape) {
   auto net = build_network(space.build_spec(), arch, to_input(shape));
   if (!net.is_ok()) return net.status();
-  Cost cost = measure_cost(*net.value());
-  return ModelCost{cost.params, cost.flops};
+  auto cost = measure_cost(*net.value(), arch.key);
+  if (!cost.is_ok()) return cost.status();
+  return ModelCost{cost.value().params, cost.value().flops};
 }
 
 std::string pack_weights(const ModelShape& s, const std::string& weights) {

@@ -23,7 +23,8 @@ struct ModelCost {
   int64_t flops = 0;  // MACs of conv and linear layers for one input
 };
 
-// Builds the network (untrained) and measures it.
+// Builds the network (untrained) and measures it; one that does not fit in
+// memory is a failed_precondition naming it, its parameter count and `shape`.
 StatusOr<ModelCost> measure_architecture(const Space& space, const Architecture& arch,
                                          const ModelShape& shape);
 

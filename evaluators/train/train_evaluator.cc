@@ -104,9 +104,9 @@ Status validate(const TrainOptions& o) {
         fmt::format("--weight-decay must be finite, got {}", o.weight_decay));
   }
   if (!(o.weight_decay == -1 || (o.weight_decay >= 0 && o.weight_decay <= kMaxWeightDecay))) {
-    return Status::invalid_argument(fmt::format(
-        "--weight-decay must be in [0, {:g}] or -1 (the optimizer's default), got {:g}",
-        kMaxWeightDecay, o.weight_decay));
+    return Status::invalid_argument(
+        fmt::format("--weight-decay must be in [0, {:g}] or -1 (the optimizer's default), got {:g}",
+                    kMaxWeightDecay, o.weight_decay));
   }
   if (!(o.reject_below >= 0 && o.reject_below <= 100)) {
     return Status::invalid_argument(
@@ -149,9 +149,10 @@ class TrainEvaluator : public Evaluator {
     auto built = build_network(space.build_spec(), arch, input_);
     if (!built.is_ok()) return Status::invalid_argument(built.status().message());
     try {
-      torch::NoGradGuard no_grad;
-      built.value()->eval();
-      built.value()->forward(torch::zeros({1, input_.channels, input_.height, input_.width}));
+      // A forward pass of one blank image; running out of memory is named
+      // with the network's size and input, not LibTorch's allocator line.
+      auto cost = measure_cost(*built.value(), arch.key);
+      if (!cost.is_ok()) return cost.status();
     } catch (const c10::Error& e) {
       std::string why = e.what_without_backtrace();
       return Status::invalid_argument(

@@ -61,12 +61,13 @@ struct TrainOptions {
   int64_t test_samples = 0;
   // Mini-batch size, >= 1. A last partial batch is dropped (unless it is the only one).
   int batch_size = 128;
-  // Peak learning rate, annealed to 0 by a per-step cosine schedule over all epochs.
-  // 0.05 suits "sgd"; "adamw" usually wants about 1e-3.
+  // Peak learning rate, in (0, kMaxLr], annealed to 0 by a per-step cosine
+  // schedule over all epochs. 0.05 suits "sgd"; "adamw" usually wants about 1e-3.
   double lr = 0.05;
   // "sgd" (momentum 0.9, Nesterov) or "adamw" (betas 0.9, 0.999).
   std::string optimizer = "sgd";
-  // Weight decay; negative: the optimizer's default, 5e-4 for sgd, 0.05 for adamw.
+  // Weight decay, in [0, kMaxWeightDecay]; -1: the optimizer's default, 5e-4
+  // for sgd, 0.05 for adamw.
   double weight_decay = -1;
   // Early rejection (as in the EvoNorm paper's rejection protocol): after
   // `reject_after` training steps, a candidate whose accuracy on the first
@@ -76,6 +77,12 @@ struct TrainOptions {
   double reject_below = 0;
   int64_t reject_after = 0;
 };
+
+// Bounds of the learning rate and the weight decay (options and
+// hyperparameters): above them training diverges at the first step, so
+// they are refused before the first trial rather than failing every trial.
+inline constexpr double kMaxLr = 10;
+inline constexpr double kMaxWeightDecay = 1;
 
 // Validation images the early-rejection check scores.
 inline constexpr int64_t kRejectionImages = 1000;

@@ -41,10 +41,12 @@ Status apply(const std::string& name, const std::string& value, TrainSettings* s
   if (name == "lr") {
     auto v = real(value);
     if (!v || !(*v > 0)) return bad("a positive number");
+    if (*v > kMaxLr) return bad(fmt::format("<= {:g}", kMaxLr));
     s->lr = *v;
   } else if (name == "weight_decay") {
     auto v = real(value);
     if (!v || *v < 0) return bad("a number >= 0");
+    if (*v > kMaxWeightDecay) return bad(fmt::format("<= {:g}", kMaxWeightDecay));
     s->weight_decay = *v;
   } else if (name == "optimizer") {
     if (value != "sgd" && value != "adamw") return bad("sgd or adamw");

@@ -19,8 +19,8 @@ namespace sylva::evaluators {
 
 // What one trial trains with.
 struct TrainSettings {
-  double lr = 0.05;               // peak of the cosine schedule, > 0
-  double weight_decay = -1;       // >= 0; negative: the optimizer's default
+  double lr = 0.05;               // peak of the cosine schedule, in (0, kMaxLr]
+  double weight_decay = -1;       // in [0, kMaxWeightDecay]; negative: the optimizer's default
   std::string optimizer = "sgd";  // "sgd" or "adamw"
   int64_t batch_size = 128;       // >= 1
   int64_t epochs = 1;             // >= 1

@@ -6,9 +6,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <new>
 #include <sstream>
 #include <utility>
 
+#include "base/strings.h"
 #include "spaces/builders.h"
 #include "spaces/nets/blocks.h"
 
@@ -134,9 +136,11 @@ std::string NetworkImpl::emit(ScriptEmitter& e, const std::string& x) {
   return y;
 }
 
-StatusOr<std::shared_ptr<NetworkImpl>> build_network(const BuildSpec& spec,
-                                                     const Architecture& arch,
-                                                     const InputShape& input) {
+namespace {
+
+StatusOr<std::shared_ptr<NetworkImpl>> build_unchecked(const BuildSpec& spec,
+                                                       const Architecture& arch,
+                                                       const InputShape& input) {
   if (input.channels <= 0 || input.height <= 0 || input.width <= 0 || input.classes <= 0) {
     return Status::invalid_argument(
         fmt::format("input shape must be positive, got channels={} height={} width={} classes={}",
@@ -162,6 +166,63 @@ StatusOr<std::shared_ptr<NetworkImpl>> build_network(const BuildSpec& spec,
   return std::make_shared<NetworkImpl>(std::move(blocks).value(), input);
 }
 
+// Whether `e` is an allocator's failure (LibTorch's CPU or CUDA allocator,
+// or operator new), not a bug.
+bool out_of_memory(const std::exception& e) {
+  if (dynamic_cast<const std::bad_alloc*>(&e) != nullptr) return true;
+  const std::string what = e.what();
+  return what.find("can't allocate memory") != std::string::npos ||
+         what.find("out of memory") != std::string::npos;
+}
+
+int64_t parameter_count(torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+std::string describe_input(const InputShape& in) {
+  return fmt::format("input {},{},{} and {} classes", in.channels, in.height, in.width, in.classes);
+}
+
+// "N parameters (M GiB)" of a network whose parameters could not be
+// allocated: only its classifier, (features + 1) x classes, grows with the
+// classes, so a copy with one class gives the rest. "more parameters than
+// fit" when that copy does not fit either.
+std::string parameters_of_unbuilt(const BuildSpec& spec, const Architecture& arch,
+                                  const InputShape& input) {
+  InputShape one = input;
+  one.classes = 1;
+  try {
+    auto small = build_unchecked(spec, arch, one);
+    if (small.is_ok()) {
+      const int64_t all = parameter_count(*small.value());
+      const int64_t head = parameter_count(*small.value()->children().back());
+      const double total = static_cast<double>(all - head) +
+                           static_cast<double>(head) * static_cast<double>(input.classes);
+      return fmt::format("{:.0f} parameters ({:.1f} GiB of float32)", total, total * 4 / (1 << 30));
+    }
+  } catch (const std::exception& e) {
+    if (!out_of_memory(e)) throw;
+  }
+  return "more parameters than fit in memory";
+}
+
+}  // namespace
+
+StatusOr<std::shared_ptr<NetworkImpl>> build_network(const BuildSpec& spec,
+                                                     const Architecture& arch,
+                                                     const InputShape& input) {
+  try {
+    return build_unchecked(spec, arch, input);
+  } catch (const std::exception& e) {
+    if (!out_of_memory(e)) throw;
+  }
+  return Status::failed_precondition(
+      fmt::format("network '{}' does not fit in memory: {} for {}", quote_cut(arch.key, 200),
+                  parameters_of_unbuilt(spec, arch, input), describe_input(input)));
+}
+
 Cost measure_cost(NetworkImpl& net) {
   Cost cost;
   for (const auto& p : net.parameters()) {
@@ -178,6 +239,18 @@ Cost measure_cost(NetworkImpl& net) {
   }
   net.train(was_training);
   return cost;
+}
+
+StatusOr<Cost> measure_cost(NetworkImpl& net, const std::string& name) {
+  try {
+    return measure_cost(net);
+  } catch (const std::exception& e) {
+    if (!out_of_memory(e)) throw;
+  }
+  return Status::failed_precondition(fmt::format(
+      "network '{}' ({} parameters) does not fit in memory for {}: one input's forward pass "
+      "cannot allocate its activations",
+      quote_cut(name, 200), parameter_count(net), describe_input(net.input_shape())));
 }
 
 void init_weights(torch::nn::Module& module, at::Generator& generator) {

@@ -85,7 +85,9 @@ class NetworkImpl : public torch::nn::Module {
 
 // Builds the network of an architecture under a build spec: "chain" and
 // "cell" read its leaf ops (`primitives`), "einspace" its canonical bracket
-// form (einspace_network.h, with fusion on).
+// form (einspace_network.h, with fusion on). A network whose parameters do
+// not fit in memory is a failed_precondition naming the architecture's key,
+// its parameter count and the input shape.
 StatusOr<std::shared_ptr<NetworkImpl>> build_network(const BuildSpec& spec,
                                                      const Architecture& arch,
                                                      const InputShape& input);
@@ -97,6 +99,10 @@ struct Cost {
 
 // Counts parameters, and MACs with one batch-1 forward in eval mode.
 Cost measure_cost(NetworkImpl& net);
+// The same, with a forward pass that cannot allocate its activations (an
+// input too large for the memory) a failed_precondition naming the network
+// (`name`, e.g. its key), its parameter count and the input shape.
+StatusOr<Cost> measure_cost(NetworkImpl& net, const std::string& name);
 
 // Re-initialises every parameter from `generator` (conv/linear: He-uniform,
 // batch-norm: ones/zeros) so that a trial's weights depend on its seed only,

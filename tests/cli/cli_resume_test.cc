@@ -84,7 +84,7 @@ TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated
   // The new budget is stored: the next plain resume keeps it.
   Output st = run("status --name k --db " + db_ + " -f json");
   ASSERT_EQ(st.code, 0) << st.err;
-  EXPECT_EQ(nlohmann::json::parse(st.out)[0]["budget"], "20");
+  EXPECT_EQ(nlohmann::json::parse(st.out)[0]["budget"], 20);
   ASSERT_EQ(run("resume --name k --db " + db_).code, 0);
   EXPECT_EQ(trials("k").size(), 20u);
 }
