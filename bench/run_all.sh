@@ -146,3 +146,10 @@ if [ "${SYLVA_BENCH_SUPERNETS:-0}" = 1 ]; then
   OMP_NUM_THREADS=1 "$build/sorted_ladder" 4000 3 2000
   OMP_NUM_THREADS=1 "$build/predictor_search" "" 30 3
 fi
+
+# 11. The integrity check on open (PRAGMA quick_check) of a database of
+# 10,000 and 100,000 finished trials, against Store::open read-write and
+# read-only (both include it).
+echo
+"$build/open_check" 10000
+"$build/open_check" 100000
