@@ -369,9 +369,10 @@ Output run(const std::string& args) {
   return o;
 }
 
-// One line on stderr holding `fragment`; exit status 1.
-void expect_one_line(const Output& o, const std::string& fragment) {
-  EXPECT_EQ(o.code, 1) << o.err;
+// One line on stderr holding `fragment`; exit status `code` (1: a runtime
+// error; 2: a name on the command line that is not there).
+void expect_one_line(const Output& o, const std::string& fragment, int code = 1) {
+  EXPECT_EQ(o.code, code) << o.err;
   EXPECT_NE(o.err.find(fragment), std::string::npos) << o.err;
   EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
 }
@@ -396,7 +397,7 @@ TEST(ClusterInput, BadDatabasesAndNamesAreOneClearLine) {
   // No such experiment (the message lists those there are).
   ASSERT_EQ(run("search --name there --evaluator stub --trials 2 --db " + url).code, 0);
   o = run("worker --name nope --db " + url);
-  expect_one_line(o, "no experiment named 'nope' in ");
+  expect_one_line(o, "no experiment named 'nope' in ", 2);
   EXPECT_NE(o.err.find("(experiments: there)"), std::string::npos) << o.err;
   EXPECT_EQ(o.err.find("s3cret"), std::string::npos) << o.err;
   // A database of a newer schema is refused, not misread.
