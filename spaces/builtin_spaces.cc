@@ -160,6 +160,14 @@ StatusOr<std::unique_ptr<Space>> make_space(const std::string& name_or_path) {
                     "grammar file",
                     name_or_path, join(builtin_space_names(), ", ")));
   }
+  // Judged by its size before it is read: a file of gigabytes (a dataset
+  // given as --space by mistake) is refused without reading it.
+  const auto size = std::filesystem::file_size(name_or_path, ec);
+  if (!ec && size > grammar_limits::kBytes) {
+    return Status::invalid_argument(
+        fmt::format("{}: {} bytes, more than the limit of {} for a grammar", name_or_path, size,
+                    grammar_limits::kBytes));
+  }
   std::stringstream buf;
   buf << in.rdbuf();
   return space_from_source(name_or_path, buf.str());

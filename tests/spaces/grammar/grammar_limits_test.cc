@@ -3,13 +3,17 @@
 // are refused at parse time with a message naming the limit, and quoted input
 // is cut so that a 1 MB token gives a short one-line message.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "base/strings.h"
 #include "spaces/grammar/grammar.h"
+#include "spaces/space.h"
 
 namespace sylva {
 namespace {
@@ -55,6 +59,18 @@ TEST(GrammarLimits, TwoHundredThousandLayersAreRefused) {
   const std::string big = "start -> " + repeated("\"conv3x3\"", 200000) + "\n";
   EXPECT_EQ(error_of(big), "grammar.txt: " + std::to_string(big.size()) +
                                " bytes, more than the limit of 1048576 for a grammar");
+}
+
+TEST(GrammarLimits, AHugeFileIsRefusedByItsSizeWithoutBeingRead) {
+  // 64 GiB, sparse: reading it would take minutes and all the memory.
+  const std::string path = "/tmp/sylva-huge-grammar-" + std::to_string(getpid()) + ".txt";
+  std::ofstream(path).close();
+  std::filesystem::resize_file(path, uintmax_t{64} << 30);
+  auto space = make_space(path);
+  std::filesystem::remove(path);
+  ASSERT_FALSE(space.is_ok());
+  EXPECT_EQ(space.status().message(),
+            path + ": 68719476736 bytes, more than the limit of 1048576 for a grammar");
 }
 
 TEST(GrammarLimits, NestedRulesThatMultiplyAreRefused) {
