@@ -11,6 +11,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <regex>
 #include <thread>
 #include <tuple>
@@ -275,15 +276,19 @@ TEST_F(TrainEvaluatorTest, TimeoutThrows) {
   EXPECT_TRUE(reporter.values.empty());
 }
 
-TEST_F(TrainEvaluatorTest, HugeLearningRateThrowsNaN) {
+TEST_F(TrainEvaluatorTest, ADivergingLossThrowsNaN) {
+  // A huge --lr is refused at start now (kMaxLr), so the loss is made
+  // non-finite by the data: training images of infinities.
+  auto poisoned = std::make_shared<Dataset>(*data_);
+  poisoned->train_images =
+      torch::full_like(data_->train_images, std::numeric_limits<float>::infinity());
   TrainOptions options = small_options();
-  options.lr = 1e6;
   options.batch_size = 32;
-  auto evaluator = make(options);
-  ASSERT_NE(evaluator, nullptr);
+  auto made = make_train_evaluator(options, poisoned);
+  ASSERT_TRUE(made.is_ok()) << made.status().message();
   RecordingReporter reporter;
   try {
-    evaluator->evaluate(job(1), reporter);
+    made.value()->evaluate(job(1), reporter);
     FAIL() << "no exception";
   } catch (const TimeoutError& e) {
     FAIL() << e.what();
@@ -292,6 +297,10 @@ TEST_F(TrainEvaluatorTest, HugeLearningRateThrowsNaN) {
                                                       "[0-9]+")))
         << e.what();
   }
+  options.lr = 1e6;
+  auto huge = make_train_evaluator(options, data_);
+  ASSERT_FALSE(huge.is_ok());
+  EXPECT_EQ(huge.status().message(), "--lr must be <= 10, got 1e+06");
 }
 
 TEST_F(TrainEvaluatorTest, UnknownOpFails) {
