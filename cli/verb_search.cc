@@ -19,6 +19,7 @@
 #include "cli/progress.h"
 #include "cli/verbs.h"
 #include "evaluators/command/command_evaluator.h"
+#include "evaluators/registry.h"
 #include "experiments/cluster.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
@@ -258,6 +259,10 @@ int run_search(int argc, char** argv) {
   Begun begun = begin_verb("search", argc, argv, {"name"});
   if (begun.exit_code >= 0) return begun.exit_code;
   auto& v = begun.options.values;
+  // Another evaluator's option (--lr with --evaluator stub) would be stored
+  // and never read.
+  Status foreign = evaluators::check_evaluator_options(v["evaluator"], begun.options.given);
+  if (!foreign.is_ok()) return fail(foreign);
   auto space = make_space_with_hparams(v["space"], v["hparam"]);
   if (!space.is_ok()) return fail(space.status());
   ExperimentConfig config;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 
 #include "base/strings.h"
@@ -26,6 +27,32 @@ StatusOr<const EvaluatorDef*> find_evaluator(const std::string& name) {
   if (it != registry().end()) return &it->second;
   return Status::invalid_argument(fmt::format("--evaluator '{}' is unknown (evaluators: {})", name,
                                               join(evaluator_names(), ", ")));
+}
+
+Status check_evaluator_options(const std::string& chosen, const std::set<std::string>& given) {
+  auto it = registry().find(chosen);
+  if (it == registry().end()) return Status::ok();  // find_evaluator names it
+  const EvaluatorDef& mine = it->second;
+  auto reads = [](const EvaluatorDef& d, const std::string& option) {
+    for (const OptionDef& o : d.options) {
+      if (o.name == option) return true;
+    }
+    return std::find(d.reads.begin(), d.reads.end(), option) != d.reads.end();
+  };
+  for (const std::string& option : given) {
+    if (reads(mine, option)) continue;
+    std::vector<std::string> readers;
+    bool exclusive = false;
+    for (const auto& [name, def] : registry()) {
+      for (const auto& e : def.exclusive) exclusive |= e.first == option;
+      if (reads(def, option)) readers.push_back("--evaluator " + name);
+    }
+    if (!readers.empty() && !exclusive) {
+      return Status::invalid_argument(fmt::format("--{} applies to {}, got --evaluator {}", option,
+                                                  join_words(readers, "and"), chosen));
+    }
+  }
+  return Status::ok();
 }
 
 std::vector<const EvaluatorDef*> evaluator_defs() {

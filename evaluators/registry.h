@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -38,7 +39,17 @@ struct EvaluatorDef {
   // they are an error ("--max-latency-ms applies to --evaluator supernet (it
   // measures each configuration), got --evaluator train").
   std::vector<std::pair<std::string, std::string>> exclusive;
+  // Options declared by another evaluator that it reads too (the supernet
+  // evaluator's --val-samples); any other evaluator's option given with it
+  // is an error ("--lr applies to --evaluator train, got --evaluator stub").
+  std::vector<std::string> reads;
 };
+
+// An option of some evaluator given on the command line (`given`) that the
+// evaluator `chosen` does not read: "--lr applies to --evaluator train, got
+// --evaluator stub". Options in an `exclusive` list are left to their own
+// messages.
+Status check_evaluator_options(const std::string& chosen, const std::set<std::string>& given);
 
 // Every registered evaluator, by name.
 std::vector<const EvaluatorDef*> evaluator_defs();

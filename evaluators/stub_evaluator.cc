@@ -71,6 +71,7 @@ void register_stub_evaluator() {
        {{"stub-delay-ms",
          "milliseconds each stub or table evaluation takes (stands in for training)",
          std::to_string(StubOptions().delay_ms), OptionDef::kFilled, true}},
+       {},
        {}});
 }
 

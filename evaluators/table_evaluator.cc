@@ -288,7 +288,8 @@ void register_table_evaluator() {
        },
        {{"table", "CSV with a key column (evaluator table)", "", OptionDef::kFilled, true},
         {"metric", "CSV column to optimise (evaluator table)", "", OptionDef::kFilled, true}},
-       {}});
+       {},
+       {"stub-delay-ms"}});
 }
 
 }  // namespace sylva::evaluators

@@ -720,7 +720,8 @@ void register_command_evaluator() {
         {"gpus", "the command evaluator hands GPUs to its trials"},
         {"trials-per-gpu", "the command evaluator hands GPUs to its trials"},
         {"kill-grace", "the command evaluator stops its trials' processes"},
-        {"model-file", "the command evaluator writes model.pt"}}});
+        {"model-file", "the command evaluator writes model.pt"}},
+       {"reject-after", "reject-below"}});
 }
 
 }  // namespace sylva::evaluators

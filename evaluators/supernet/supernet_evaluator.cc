@@ -214,7 +214,8 @@ void register_supernet_evaluator() {
          "--evaluator supernet: a configuration whose standalone network takes longer per image "
          "(batch 1, one thread, median of 11 runs) fails with its measured latency",
          "", OptionDef::kFilled, true}},
-       {{"max-latency-ms", "it measures each configuration"}}});
+       {{"max-latency-ms", "it measures each configuration"}},
+       {"dataset", "val-samples", "test-samples"}});
 }
 
 }  // namespace sylva::evaluators

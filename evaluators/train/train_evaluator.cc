@@ -490,6 +490,7 @@ void register_train_evaluator() {
                         return make_train_evaluator(t);
                       },
                       train_options(),
+                      {},
                       {}});
 }
 

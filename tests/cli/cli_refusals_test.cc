@@ -35,6 +35,14 @@ TEST_F(CliTest, RunsThatCannotSucceedAreRefusedBeforeTheFirstTrial) {
                         "--objective acc: evaluator stub never reports it (it reports val_acc "
                         "and depth)");
   EXPECT_EQ(objective.code, 2);
+  // Another evaluator's option would be stored and never read.
+  Output lr = run("search --name l --db " + db_ + " --evaluator stub --lr 0.1 --trials 2");
+  expect_one_line_error(lr, "--lr applies to --evaluator train, got --evaluator stub");
+  EXPECT_EQ(lr.code, 2);
+  Output shared = run("search --name v --db " + db_ + " --evaluator stub --val-samples 5");
+  expect_one_line_error(shared,
+                        "--val-samples applies to --evaluator supernet and --evaluator train, "
+                        "got --evaluator stub");
   EXPECT_FALSE(fs::exists(db_)) << "a refused run made the database";
   // Nothing completes: the run fails, naming the first failure.
   Output none = run("search --name f --db " + db_ +
