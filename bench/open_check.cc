@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
   });
   sqlite3_close(raw);
   const double open_rw = best_of(5, [&] { (void)Store::open(db).value(); });
-  const double open_ro = best_of(5, [&] { (void)Store::open(db, Store::Access::kReadOnly).value(); });
+  const double open_ro =
+      best_of(5, [&] { (void)Store::open(db, Store::Access::kReadOnly).value(); });
   fmt::print("## integrity check on open: {} trials, {:.1f} MB database\n", trials,
              static_cast<double>(fs::file_size(db)) / 1e6);
   fmt::print("PRAGMA quick_check alone  {:8.1f} ms\n", check * 1e3);
