@@ -207,10 +207,14 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
   }
   if (s.taken_back) fmt::print("{} trial(s) taken back from lost workers\n", s.taken_back);
   int64_t complete = 0, pruned = 0, failed = 0;
+  std::string first_failure;  // named when nothing completed
   for (const auto& t : store.trials(experiment_id)) {
     complete += t.state == evaluators::TrialState::kComplete;
     pruned += t.state == evaluators::TrialState::kPruned;
     failed += t.state == evaluators::TrialState::kFail;
+    if (t.state == evaluators::TrialState::kFail && first_failure.empty()) {
+      first_failure = fmt::format(" (trial {}: {})", t.number, quote_cut(t.message, 200));
+    }
   }
   const int64_t budget = stored_settings(store, name, {c.run.trials}).trials;
   fmt::print("{} finished trial(s) of {}: {} complete, {}{} failed{}\n", s.finished, budget,
@@ -218,13 +222,6 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
              s.exhausted ? " (the space has no new architecture left)" : "");
   if (print_best(store, experiment_id, config, name, shown)) return 0;
   // A run in which nothing succeeded is a failed run, whatever the reason.
-  std::string first_failure;
-  for (const auto& t : store.trials(experiment_id)) {
-    if (t.state == evaluators::TrialState::kFail) {
-      first_failure = fmt::format(" (trial {}: {})", t.number, quote_cut(t.message, 200));
-      break;
-    }
-  }
   fmt::print(stderr, "sylva: no trial of experiment '{}' completed{}\n", name, first_failure);
   return 1;
 }
