@@ -213,25 +213,26 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
     l.stale = running.col_int(5) != 0;
     if (l.stale || dead_workers.count(l.r.worker)) lost.push_back(std::move(l));
   }
-  // Whether the loss is the trial's doing: another trial finished while
-  // this one ran (on its holder, which is dead now, or elsewhere up to the
-  // lost trial's last heartbeat). A process killed from outside, again and
-  // again before anything could finish, charges nothing; one that dies under
-  // this trial while the rest of the experiment gets on does.
-  Stmt witness(*db_,
-               "SELECT count(*) FROM trials o, trials t LEFT JOIN trial_heartbeats h ON "
-               "h.trial_id = t.id WHERE t.id = ? AND o.experiment_id = t.experiment_id AND "
-               "o.id <> t.id AND o.state IN ('COMPLETE', 'PRUNED', 'FAIL') AND "
-               "o.finished_at > t.started_at AND (o.worker = t.worker OR o.finished_at <= "
-               "coalesce(h.at, t.started_at))");
   std::vector<Requeue> done;
   std::set<std::string> lost_workers = dead_workers;
   for (Lost& l : lost) {
     const std::string why = l.stale ? fmt::format("no heartbeat for {:g} s", stale_seconds)
                                     : std::string("its process is gone");
+    // Whether the loss is the trial's doing: another trial finished while
+    // this one ran (on its holder, which is dead now, or elsewhere up to the
+    // lost trial's last heartbeat). A process killed from outside, again and
+    // again before anything could finish, charges nothing; one that dies
+    // under this trial while the rest of the experiment gets on does.
+    // Prepared only for a lost trial, not at every heartbeat's look.
+    Stmt witness(*db_,
+                 "SELECT count(*) FROM trials o, trials t LEFT JOIN trial_heartbeats h ON "
+                 "h.trial_id = t.id WHERE t.id = ? AND o.experiment_id = t.experiment_id AND "
+                 "o.id <> t.id AND o.state IN ('COMPLETE', 'PRUNED', 'FAIL') AND "
+                 "o.finished_at > t.started_at AND (o.worker = t.worker OR o.finished_at <= "
+                 "coalesce(h.at, t.started_at))");
     witness.bind_int(1, l.r.trial_id).step();
     const bool charge = witness.col_int(0) > 0;
-    witness.reset();
+    witness.run();
     const int charged = l.charged + (charge ? 1 : 0);
     // Uncharged losses have a bound too, so that a trial that takes down
     // every process running it before anything else can finish (one slot,
