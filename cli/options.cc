@@ -60,6 +60,12 @@ std::vector<OptionDef> tail_options() {
                  OptionDef::kAbsent, 0, OptionDef::kFlag),
       cli_option("trial", "best or a trial number", "best"),
       cli_option("out", "output file", "", OptionDef::kAbsent),
+      cli_option("port", "dashboard: TCP port to listen on (0: any free one)", "8080"),
+      cli_option("bind",
+                 "dashboard: address to listen on (127.0.0.1: this machine only; 0.0.0.0: every "
+                 "network)",
+                 "127.0.0.1"),
+      cli_option("refresh-ms", "dashboard: how often the page looks for finished trials", "2000"),
       cli_option("family", "supernet family: " + families, supernet_family_names().front()),
       cli_option("schedule", fmt::format("supernet training: {} [{}]", schedules, defaults), ""),
       cli_option("checkpoint-every",
@@ -132,7 +138,7 @@ po::options_description describe(const VerbDef& verb, bool for_config_file) {
     } else if (o.defaults == OptionDef::kFilled && !o.default_value.empty()) {
       help += fmt::format(" [{}]", o.default_value);
     }
-    if (o.kind == OptionDef::kRepeated) {
+    if (o.kind == OptionDef::kRepeated || verb.repeated.count(o.name)) {
       desc.add_options()(names.c_str(), po::value<std::vector<std::string>>()->composing(),
                          help.c_str());
     } else if (o.kind == OptionDef::kFlag) {
@@ -269,8 +275,9 @@ StatusOr<ParsedOptions> parse_options(const VerbDef& verb, int argc, char** argv
   }
   for (const OptionDef& o : option_table()) {
     if (!takes(verb, o)) continue;
-    if (vm.count(o.name) && o.kind == OptionDef::kRepeated) {
-      parsed.values[o.name] = join(vm[o.name].as<std::vector<std::string>>(), ",");
+    if (vm.count(o.name) && (o.kind == OptionDef::kRepeated || verb.repeated.count(o.name))) {
+      parsed.lists[o.name] = vm[o.name].as<std::vector<std::string>>();
+      parsed.values[o.name] = join(parsed.lists[o.name], ",");
       parsed.given.insert(o.name);
     } else if (vm.count(o.name)) {
       parsed.values[o.name] = vm[o.name].as<std::string>();
@@ -302,11 +309,16 @@ Begun begin_verb(const std::string& name, int argc, char** argv,
     return b;
   }
   if (b.options.given.count("name")) {
-    const Status named = check_name(name, b.options.values["name"]);
-    if (!named.is_ok()) {
-      fmt::print(stderr, "sylva: {}\n", named.message());
-      b.exit_code = exit_code(named);
-      return b;
+    auto list = b.options.lists.find("name");
+    for (const std::string& n : list == b.options.lists.end()
+                                    ? std::vector<std::string>{b.options.values["name"]}
+                                    : list->second) {
+      const Status named = check_name(name, n);
+      if (!named.is_ok()) {
+        fmt::print(stderr, "sylva: {}\n", named.message());
+        b.exit_code = exit_code(named);
+        return b;
+      }
     }
   }
   for (const std::string& r : required) {

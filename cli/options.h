@@ -26,6 +26,9 @@ const std::vector<OptionDef>& option_table();
 struct ParsedOptions {
   std::map<std::string, std::string> values;  // given or defaulted
   std::set<std::string> given;                // given on the command line or in --config
+  // Every value of a repeated option, as given (kRepeated options and a
+  // verb's VerbDef::repeated ones).
+  std::map<std::string, std::vector<std::string>> lists;
   bool help = false;
 };
 

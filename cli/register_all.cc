@@ -38,6 +38,7 @@ void register_all() {
     // The verbs, in the order `sylva` lists them when one is unknown.
     register_search_verbs();
     register_report_verbs();
+    register_report_page_verbs();
     register_export_verb();
     register_logs_verb();
     register_sample_verb();

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,9 @@ struct VerbDef {
   // The message for an option of the table the verb does not take; empty:
   // "VERB: option '--X' does not apply to VERB".
   std::function<std::string(const OptionDef&)> refusal;
+  // Options of the table this verb takes once per value (`report --name A
+  // --name B`); their values are in ParsedOptions::lists.
+  std::set<std::string> repeated = {};
 };
 
 void register_verb(VerbDef verb);

@@ -15,6 +15,7 @@ namespace sylva::cli {
 
 void register_search_verbs();    // verb_search.cc: search, resume, worker
 void register_report_verbs();    // verb_reports.cc: status, trials, best
+void register_report_page_verbs();  // verb_report.cc: report, dashboard
 void register_export_verb();     // verb_export.cc
 void register_logs_verb();       // verb_logs.cc
 void register_sample_verb();     // verb_sample.cc

@@ -255,16 +255,29 @@ std::optional<TrialRow> SqlStore::trial(int64_t experiment_id, int64_t number) {
   return row;
 }
 
-std::vector<IntermediateRow> SqlStore::intermediates(int64_t experiment_id) {
+std::vector<IntermediateRow> SqlStore::intermediates_from(int64_t experiment_id,
+                                                        int64_t first_number) {
   Stmt select(*db_,
               "SELECT t.number, i.step, i.name, i.value FROM trial_intermediate i "
-              "JOIN trials t ON t.id = i.trial_id WHERE t.experiment_id = ? "
+              "JOIN trials t ON t.id = i.trial_id WHERE t.experiment_id = ? AND t.number >= ? "
               "ORDER BY t.number, i.step, i.name");
-  select.bind_int(1, experiment_id);
+  select.bind_int(1, experiment_id).bind_int(2, first_number);
   std::vector<IntermediateRow> rows;
   while (select.step()) {
     rows.push_back({select.col_int(0), static_cast<int>(select.col_int(1)), select.col_text(2),
                     select.col_real(3)});
+  }
+  return rows;
+}
+
+std::vector<EventRow> SqlStore::events(int64_t experiment_id) {
+  Stmt select(*db_,
+              "SELECT t.number, e.at, e.event, e.message FROM trial_events e "
+              "JOIN trials t ON t.id = e.trial_id WHERE t.experiment_id = ? ORDER BY e.at, e.id");
+  select.bind_int(1, experiment_id);
+  std::vector<EventRow> rows;
+  while (select.step()) {
+    rows.push_back({select.col_int(0), select.col_text(1), select.col_text(2), select.col_text(3)});
   }
   return rows;
 }

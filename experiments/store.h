@@ -111,6 +111,13 @@ struct IntermediateRow {
   double value = 0;
 };
 
+// Something that happened to a trial (trial_events): "requeued", "released",
+// "failed", "promoted", "device", "discarded", with the database's time.
+struct EventRow {
+  int64_t trial_number = 0;
+  std::string at, event, message;
+};
+
 // True for a PostgreSQL target ("postgresql://...", "postgres://...", or a
 // libpq "host=..." / "dbname=..." string); anything else is an SQLite file.
 bool is_database_url(const std::string& target);
@@ -175,7 +182,14 @@ class Store {
   std::vector<TrialRow> trials(int64_t experiment_id) { return trials_from(experiment_id, 0); }
   virtual std::vector<TrialRow> trials_from(int64_t experiment_id, int64_t first_number) = 0;
   virtual std::optional<TrialRow> trial(int64_t experiment_id, int64_t number) = 0;
-  virtual std::vector<IntermediateRow> intermediates(int64_t experiment_id) = 0;
+  std::vector<IntermediateRow> intermediates(int64_t experiment_id) {
+    return intermediates_from(experiment_id, 0);
+  }
+  // Those of trials numbered `first_number` and above.
+  virtual std::vector<IntermediateRow> intermediates_from(int64_t experiment_id,
+                                                          int64_t first_number) = 0;
+  // The experiment's trial events, by time.
+  virtual std::vector<EventRow> events(int64_t experiment_id) = 0;
 
   // Artifacts (e.g. kind "weights"): one per (trial, kind), replaced on put.
   virtual void put_artifact(int64_t trial_id, const std::string& kind,

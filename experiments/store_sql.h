@@ -43,7 +43,9 @@ class SqlStore final : public Store {
   int requeue_unfinished(int64_t experiment_id) override;
   std::vector<TrialRow> trials_from(int64_t experiment_id, int64_t first_number) override;
   std::optional<TrialRow> trial(int64_t experiment_id, int64_t number) override;
-  std::vector<IntermediateRow> intermediates(int64_t experiment_id) override;
+  std::vector<IntermediateRow> intermediates_from(int64_t experiment_id,
+                                                  int64_t first_number) override;
+  std::vector<EventRow> events(int64_t experiment_id) override;
   void put_artifact(int64_t trial_id, const std::string& kind, const std::string& bytes) override;
   void delete_artifact(int64_t trial_id, const std::string& kind) override;
   std::optional<std::string> artifact(int64_t trial_id, const std::string& kind) override;

@@ -22,6 +22,10 @@ packages=(
   bc                             # arithmetic in bench/run_all.sh
   dataset-fashion-mnist          # the default dataset
   python3-torch                  # export tests load TorchScript files with torch.jit.load
+  libjs-chart.js                 # the plots of `sylva report` and `sylva dashboard` (inlined)
+  libcpp-httplib-dev             # the dashboard's HTTP server
+  chromium                       # tests open the report and the dashboard in a headless browser
+  python3-websocket              # the tests drive that browser over its DevTools protocol
 )
 
 missing=()

@@ -1,0 +1,60 @@
+// `sylva dashboard`: the report's views served live over HTTP (cpp-httplib)
+// from a database that searches are writing, read-only, on loopback unless
+// told otherwise. The page (html_report.h) polls api/experiments and fetches
+// an experiment's views and the new part of its trials table when its trials
+// change:
+//
+//   GET /                      the page
+//   GET /api/experiments       {database, generated, experiments: [{name, version, trials}]}
+//   GET /api/views?name=N      experiment_views (views.h)
+//   GET /api/trials?name=N&from=K   trial_columns from trial number K
+//   GET /api/comparison        comparison_view of every experiment
+//   GET /api/model             report_model: what `sylva report` inlines
+//
+// The server keeps each experiment's trials and reads only those from the
+// first one not finished at the previous look, so a poll of an experiment of
+// 100,000 trials reads a few rows; one Store serves every request in turn.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/status.h"
+
+namespace sylva::experiments {
+
+struct DashboardOptions {
+  std::string database;
+  std::string bind = "127.0.0.1";
+  int port = 8080;  // 0: any free port
+  int interval_ms = 2000;
+};
+
+class Dashboard {
+ public:
+  // Opens the database read-only; an error names it.
+  static StatusOr<std::unique_ptr<Dashboard>> open(const DashboardOptions& options);
+  ~Dashboard();
+
+  // Binds (an error names the address) and serves until stop(); calls
+  // `listening(port)` once bound.
+  Status serve(const std::function<void(int port)>& listening);
+  // From any thread.
+  void stop();
+
+  // The answer to GET `path` (with its query), as the server gives it: the
+  // status code, content type and body. For tests and benchmarks.
+  struct Reply {
+    int status = 200;
+    std::string type, body;
+  };
+  Reply get(const std::string& path, const std::string& name = "", int64_t from = 0);
+
+ private:
+  struct State;
+  explicit Dashboard(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace sylva::experiments
