@@ -15,28 +15,16 @@
 #include <filesystem>
 #include <string>
 
+#include "bench/timing.h"
 #include "experiments/store.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using sylva::bench::best_of;
+using sylva::bench::Clock;
+using sylva::bench::seconds_since;
 using sylva::experiments::Store;
-
-double seconds_since(Clock::time_point t) {
-  return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-template <typename F>
-double best_of(int runs, F&& f) {
-  double best = 1e9;
-  for (int i = 0; i < runs; ++i) {
-    const auto t = Clock::now();
-    f();
-    best = std::min(best, seconds_since(t));
-  }
-  return best;
-}
 
 }  // namespace
 

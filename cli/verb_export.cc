@@ -30,7 +30,7 @@ StatusOr<experiments::TrialRow> chosen_trial(OpenedExperiment& e, std::optional<
   const int64_t exp_id = e.row.id;
   if (!number) {
     SYLVA_ASSIGN(objective, experiments::objective_of(e.config));
-    auto ranked = experiments::ranked(e.store->trials(exp_id), objective);
+    auto ranked = experiments::ranked(e.store->trials(exp_id), objective, 1);
     if (ranked.empty()) {
       return Status::not_found(fmt::format("export: experiment '{}' has no complete trial", name));
     }

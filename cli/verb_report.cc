@@ -54,9 +54,8 @@ int run_report(int argc, char** argv) {
   std::error_code ec;
   if (out.empty()) return fail(Status::invalid_argument("report: --out needs a file name"));
   if (std::filesystem::is_directory(out, ec)) {
-    return fail(Status::invalid_argument(
-        fmt::format("report: --out '{}' is a directory; give a file, e.g. {}/report.html", out,
-                    out)));
+    return fail(Status::invalid_argument(fmt::format(
+        "report: --out '{}' is a directory; give a file, e.g. {}/report.html", out, out)));
   }
   auto store = open_existing("report", v["db"], Store::Access::kReadOnly);
   if (!store.is_ok()) return fail(store.status());
@@ -74,9 +73,8 @@ int run_report(int argc, char** argv) {
   } else {
     rows = store.value()->experiments();
     if (rows.empty()) {
-      return fail(Status::not_found(
-          fmt::format("report: database '{}' holds no experiment yet",
-                      experiments::database_for_display(v["db"]))));
+      return fail(Status::not_found(fmt::format("report: database '{}' holds no experiment yet",
+                                                experiments::database_for_display(v["db"]))));
     }
   }
   std::vector<ExperimentData> data;
@@ -113,7 +111,8 @@ int run_dashboard(int argc, char** argv) {
   }
   auto refresh = reader.integer("refresh-ms", 100);
   if (!refresh.is_ok()) return fail(refresh.status());
-  if (v["bind"].empty()) return fail(Status::invalid_argument("dashboard: --bind needs an address"));
+  if (v["bind"].empty())
+    return fail(Status::invalid_argument("dashboard: --bind needs an address"));
   // Reads what exists: an SQLite file must be there already.
   auto store = open_existing("dashboard", v["db"], Store::Access::kReadOnly);
   if (!store.is_ok()) return fail(store.status());
@@ -138,9 +137,8 @@ int run_dashboard(int argc, char** argv) {
     sigwait(&signals, &sig);
     if (sig == SIGINT || sig == SIGTERM) server->stop();
   });
-  const std::string shown = options.bind.find(':') != std::string::npos
-                                ? "[" + options.bind + "]"
-                                : options.bind;
+  const std::string shown =
+      options.bind.find(':') != std::string::npos ? "[" + options.bind + "]" : options.bind;
   const Status served = server->serve([&](int bound) {
     fmt::print("dashboard of {} on http://{}:{}/ (read-only; Ctrl-C stops it)\n",
                experiments::database_for_display(options.database), shown, bound);

@@ -65,7 +65,7 @@ namespace {
 bool print_best(Store& store, int64_t experiment_id, const ExperimentConfig& config,
                 const std::string& name, const std::string& db) {
   auto objective = experiments::objective_of(config).value();
-  auto best = experiments::ranked(store.trials(experiment_id), objective);
+  auto best = experiments::ranked(store.trials(experiment_id), objective, 1);
   if (best.empty()) return false;
   const auto& t = best.front();
   std::string metrics;

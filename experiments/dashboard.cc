@@ -2,10 +2,15 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <sys/socket.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <ctime>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "base/thread_annotations.h"
 #include "experiments/html_report.h"
@@ -28,112 +33,163 @@ std::string utc_now() {
   return buf;
 }
 
-// An experiment's data as last read, and where to read on from.
-struct Cached {
-  ExperimentData data;
-  int64_t settled = 0;  // trials below this number were finished at the last read
-  std::string version;  // of the counts when `views` was computed
+// One experiment as of a refresh: never changed once published.
+struct Entry {
+  std::shared_ptr<const ExperimentData> data;
+  std::string version;  // its counts when read
   std::string views;    // experiment_views, serialised
+  std::string trials;   // trial_columns from trial 0, serialised
 };
+
+// Everything the requests answer from.
+struct Snapshot {
+  std::string list;        // /api/experiments
+  std::string comparison;  // /api/comparison
+  std::map<std::string, std::shared_ptr<const Entry>> entries;
+};
+
+// The first trial number not finished, from which the next read starts.
+int64_t settled_of(const ExperimentData& d) {
+  for (const TrialRow& t : d.trials) {
+    if (!is_finished(t.state)) return t.number;
+  }
+  return d.trials.empty() ? 0 : d.trials.back().number + 1;
+}
 
 }  // namespace
 
 struct Dashboard::State {
   DashboardOptions options;
-  std::mutex mu;
-  std::unique_ptr<Store> store GUARDED_BY(mu);
-  std::map<std::string, Cached> cache GUARDED_BY(mu);
-  httplib::Server server;
   std::string page;
+  httplib::Server server;
 
-  // The experiment's counts as one string that changes when a trial is
-  // added, starts, finishes or is re-queued.
-  std::string version_of(int64_t id) EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    const TrialCounts c = store->counts(id, 60);
-    return fmt::format("{}.{}.{}.{}", c.total, c.waiting, c.running, c.failed);
+  // The refresher's own: the database and the experiments as last read.
+  std::mutex refresh_mu;
+  std::unique_ptr<Store> store GUARDED_BY(refresh_mu);
+  std::map<std::string, std::shared_ptr<const Entry>> read GUARDED_BY(refresh_mu);
+
+  std::mutex snapshot_mu;
+  std::shared_ptr<const Snapshot> snapshot GUARDED_BY(snapshot_mu) = std::make_shared<Snapshot>();
+
+  std::mutex stop_mu;
+  std::condition_variable stop_cv;
+  bool stopping GUARDED_BY(stop_mu) = false;  // the server has returned
+  std::atomic<bool> stop_requested{false};    // stop() was called
+
+  std::shared_ptr<const Snapshot> latest() {
+    std::lock_guard<std::mutex> lock(snapshot_mu);
+    return snapshot;
   }
 
-  // Reads what changed since the last read of experiment `name`.
-  StatusOr<Cached*> refresh(const std::string& name) EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    auto row = store->find_experiment(name);
-    if (!row.is_ok()) return row.status();
-    auto it = cache.find(name);
-    if (it == cache.end() || it->second.data.row.id != row.value().id) {
-      auto data = load_experiment(*store, row.value());
-      if (!data.is_ok()) return data.status();
-      it = cache.insert_or_assign(name, Cached{std::move(data).value(), 0, "", ""}).first;
-    } else {
-      Cached& c = it->second;
-      ExperimentData& d = c.data;
-      std::vector<TrialRow> fresh = store->trials_from(d.row.id, c.settled);
-      auto cut = std::lower_bound(d.trials.begin(), d.trials.end(), c.settled,
-                                  [](const TrialRow& t, int64_t n) { return t.number < n; });
-      d.trials.erase(cut, d.trials.end());
-      d.trials.insert(d.trials.end(), std::make_move_iterator(fresh.begin()),
-                      std::make_move_iterator(fresh.end()));
-      std::vector<IntermediateRow> curves = store->intermediates_from(d.row.id, c.settled);
-      auto icut = std::lower_bound(
-          d.intermediates.begin(), d.intermediates.end(), c.settled,
-          [](const IntermediateRow& r, int64_t n) { return r.trial_number < n; });
-      d.intermediates.erase(icut, d.intermediates.end());
-      d.intermediates.insert(d.intermediates.end(), curves.begin(), curves.end());
-      d.events = store->events(d.row.id);
-      d.workers = store->workers(d.row.id);
+  // The experiment read again from where its previous read left off: a
+  // copy, since requests may still hold the previous one.
+  StatusOr<std::shared_ptr<ExperimentData>> reread(const ExperimentRow& row, const Entry* before)
+      EXCLUSIVE_LOCKS_REQUIRED(refresh_mu) {
+    if (!before || before->data->row.id != row.id) {
+      SYLVA_ASSIGN(data, load_experiment(*store, row));
+      return std::make_shared<ExperimentData>(std::move(data));
     }
-    Cached& c = it->second;
-    c.settled = c.data.trials.empty() ? 0 : c.data.trials.back().number + 1;
-    for (const TrialRow& t : c.data.trials) {
-      if (!is_finished(t.state)) {
-        c.settled = t.number;
-        break;
+    auto d = std::make_shared<ExperimentData>(*before->data);
+    const int64_t from = settled_of(*d);
+    std::vector<TrialRow> fresh = store->trials_from(row.id, from);
+    auto cut = std::lower_bound(d->trials.begin(), d->trials.end(), from,
+                                [](const TrialRow& t, int64_t n) { return t.number < n; });
+    d->trials.erase(cut, d->trials.end());
+    d->trials.insert(d->trials.end(), std::make_move_iterator(fresh.begin()),
+                     std::make_move_iterator(fresh.end()));
+    std::vector<IntermediateRow> curves = store->intermediates_from(row.id, from);
+    auto icut =
+        std::lower_bound(d->intermediates.begin(), d->intermediates.end(), from,
+                         [](const IntermediateRow& r, int64_t n) { return r.trial_number < n; });
+    d->intermediates.erase(icut, d->intermediates.end());
+    d->intermediates.insert(d->intermediates.end(), curves.begin(), curves.end());
+    d->events = store->events(row.id);
+    d->workers = store->workers(row.id);
+    if (row.config_json != d->row.config_json) {
+      // resume --trials N changed the stored budget.
+      auto config = ExperimentConfig::from_json(row.config_json);
+      if (config.is_ok()) d->config = std::move(config).value();
+    }
+    d->row = row;
+    return d;
+  }
+
+  Status refresh() {
+    std::lock_guard<std::mutex> lock(refresh_mu);
+    nlohmann::json list = nlohmann::json::array();
+    std::map<std::string, std::shared_ptr<const Entry>> now;
+    std::string problem;
+    try {
+      for (const ExperimentRow& e : store->experiments()) {
+        const TrialCounts c = store->counts(e.id, 60);
+        const std::string version =
+            fmt::format("{}.{}.{}.{}.{}", e.id, c.total, c.waiting, c.running, c.failed);
+        auto it = read.find(e.name);
+        const Entry* before = it == read.end() ? nullptr : it->second.get();
+        if (before && before->version == version) {
+          now[e.name] = it->second;
+        } else {
+          auto data = reread(e, before);
+          if (!data.is_ok()) {
+            problem = data.status().message();
+            if (before) now[e.name] = it->second;
+            continue;
+          }
+          auto entry = std::make_shared<Entry>();
+          entry->version = version;
+          entry->views = script_safe(experiment_views(*data.value()));
+          entry->trials = script_safe(trial_columns(*data.value(), 0));
+          entry->data = std::move(data).value();
+          now[e.name] = std::move(entry);
+        }
+        list.push_back({{"name", e.name}, {"version", version}, {"trials", c.total}});
       }
+    } catch (const std::exception& e) {
+      problem = e.what();
     }
-    return &c;
+    if (!problem.empty() && now.empty()) now = read;
+    std::vector<const ExperimentData*> all;
+    for (const auto& [name, entry] : now) all.push_back(entry->data.get());
+    auto next = std::make_shared<Snapshot>();
+    next->entries = now;
+    next->comparison = script_safe(comparison_view(all));
+    nlohmann::json body = {{"database", database_for_display(options.database)},
+                           {"generated", utc_now()},
+                           {"experiments", list}};
+    if (!problem.empty()) body["problem"] = problem;
+    next->list = script_safe(body);
+    read = std::move(now);
+    {
+      std::lock_guard<std::mutex> published(snapshot_mu);
+      snapshot = std::move(next);
+    }
+    return problem.empty() ? Status::ok() : Status::io_error("dashboard: " + problem);
   }
 
   Reply handle(const std::string& path, const std::string& name, int64_t from) {
-    auto json_reply = [](std::string body) { return Reply{200, "application/json", std::move(body)}; };
+    auto json_reply = [](std::string body) {
+      return Reply{200, "application/json", std::move(body)};
+    };
     auto error = [](int status, const std::string& message) {
       return Reply{status, "application/json", nlohmann::json{{"error", message}}.dump()};
     };
     if (path == "/" || path == "/index.html") return Reply{200, "text/html; charset=utf-8", page};
-    std::lock_guard<std::mutex> lock(mu);
-    try {
-      if (path == "/api/experiments") {
-        nlohmann::json list = nlohmann::json::array();
-        for (const ExperimentRow& e : store->experiments()) {
-          const TrialCounts c = store->counts(e.id, 60);
-          list.push_back({{"name", e.name}, {"version", version_of(e.id)}, {"trials", c.total}});
-        }
-        return json_reply(script_safe(nlohmann::json{{"database", database_for_display(options.database)},
-                                                     {"generated", utc_now()},
-                                                     {"experiments", list}}));
-      }
-      if (path == "/api/comparison" || path == "/api/model") {
-        std::vector<const ExperimentData*> all;
-        for (const ExperimentRow& e : store->experiments()) {
-          auto c = refresh(e.name);
-          if (!c.is_ok()) return error(500, c.status().message());
-          all.push_back(&c.value()->data);
-        }
-        if (path == "/api/comparison") return json_reply(script_safe(comparison_view(all)));
-        return json_reply(script_safe(report_model(all, database_for_display(options.database))));
-      }
-      if (path == "/api/views" || path == "/api/trials") {
-        if (name.empty()) return error(400, "give the experiment: ?name=NAME");
-        auto c = refresh(name);
-        if (!c.is_ok()) return error(404, c.status().message());
-        Cached& cached = *c.value();
-        if (path == "/api/trials") return json_reply(script_safe(trial_columns(cached.data, from)));
-        const std::string version = version_of(cached.data.row.id);
-        if (cached.version != version || cached.views.empty()) {
-          cached.views = script_safe(experiment_views(cached.data, {}, std::nan("")));
-          cached.version = version;
-        }
-        return json_reply(cached.views);
-      }
-    } catch (const std::exception& e) {
-      return error(500, e.what());
+    const std::shared_ptr<const Snapshot> s = latest();
+    if (path == "/api/experiments") return json_reply(s->list);
+    if (path == "/api/comparison") return json_reply(s->comparison);
+    if (path == "/api/model") {
+      std::vector<const ExperimentData*> all;
+      for (const auto& [n, entry] : s->entries) all.push_back(entry->data.get());
+      return json_reply(script_safe(report_model(all, database_for_display(options.database))));
+    }
+    if (path == "/api/views" || path == "/api/trials") {
+      if (name.empty()) return error(400, "give the experiment: ?name=NAME");
+      auto it = s->entries.find(name);
+      if (it == s->entries.end()) return error(404, "no experiment named '" + name + "'");
+      const Entry& e = *it->second;
+      if (path == "/api/views") return json_reply(e.views);
+      if (from <= 0) return json_reply(e.trials);
+      return json_reply(script_safe(trial_columns(*e.data, from)));
     }
     return error(404, "no such page: " + path);
   }
@@ -148,12 +204,14 @@ StatusOr<std::unique_ptr<Dashboard>> Dashboard::open(const DashboardOptions& opt
   auto state = std::make_unique<State>();
   state->options = options;
   {
-    std::lock_guard<std::mutex> lock(state->mu);
+    std::lock_guard<std::mutex> lock(state->refresh_mu);
     state->store = std::move(store).value();
   }
   state->page = dashboard_page(options.interval_ms);
   return std::unique_ptr<Dashboard>(new Dashboard(std::move(state)));
 }
+
+Status Dashboard::refresh() { return state_->refresh(); }
 
 Dashboard::Reply Dashboard::get(const std::string& path, const std::string& name, int64_t from) {
   return state_->handle(path, name, from);
@@ -180,6 +238,12 @@ Status Dashboard::serve(const std::function<void(int port)>& listening) {
     res.set_content(r.body, r.type.c_str());
   };
   s.server.Get(R"(/.*)", answer);
+  // SO_REUSEADDR only: httplib's default adds SO_REUSEPORT, with which a
+  // second dashboard on the same port would share it instead of failing.
+  s.server.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   int port = s.options.port;
   if (port == 0) {
     port = s.server.bind_to_any_port(s.options.bind);
@@ -187,17 +251,41 @@ Status Dashboard::serve(const std::function<void(int port)>& listening) {
       return Status::io_error(fmt::format("dashboard: cannot listen on {}", s.options.bind));
     }
   } else if (!s.server.bind_to_port(s.options.bind, port)) {
-    return Status::io_error(fmt::format(
-        "dashboard: cannot listen on {}:{} (in use? choose another with --port)", s.options.bind,
-        port));
+    return Status::io_error(
+        fmt::format("dashboard: cannot listen on {}:{} (in use? choose another with --port)",
+                    s.options.bind, port));
   }
+  // The first read before the first request; a database that cannot be
+  // read now is refused.
+  SYLVA_RETURN_IF_ERROR(s.refresh());
+  std::thread refresher([&s] {
+    std::unique_lock<std::mutex> lock(s.stop_mu);
+    while (!s.stop_cv.wait_for(lock, std::chrono::milliseconds(s.options.interval_ms),
+                               [&s]() EXCLUSIVE_LOCKS_REQUIRED(s.stop_mu) { return s.stopping; })) {
+      lock.unlock();
+      // A stop() that came before the server ran stopped nothing.
+      if (s.stop_requested && s.server.is_running()) s.server.stop();
+      s.refresh();  // a failure is reported to the page, which keeps the last views
+      lock.lock();
+    }
+  });
   listening(port);
-  if (!s.server.listen_after_bind() && s.server.is_running()) {
+  const bool ok = s.stop_requested || s.server.listen_after_bind();
+  {
+    std::lock_guard<std::mutex> lock(s.stop_mu);
+    s.stopping = true;
+  }
+  s.stop_cv.notify_all();
+  refresher.join();
+  if (!ok && s.server.is_running()) {
     return Status::io_error("dashboard: the server stopped unexpectedly");
   }
   return Status::ok();
 }
 
-void Dashboard::stop() { state_->server.stop(); }
+void Dashboard::stop() {
+  state_->stop_requested = true;
+  state_->server.stop();
+}
 
 }  // namespace sylva::experiments

@@ -11,9 +11,13 @@
 //   GET /api/comparison        comparison_view of every experiment
 //   GET /api/model             report_model: what `sylva report` inlines
 //
-// The server keeps each experiment's trials and reads only those from the
-// first one not finished at the previous look, so a poll of an experiment of
-// 100,000 trials reads a few rows; one Store serves every request in turn.
+// A thread of the server reads the database every interval: for each
+// experiment whose counts changed, only the trials from the first one that
+// was not finished at its previous read, and then computes the views and the
+// whole trials table once, for every request until the next change. Requests
+// never touch the database: they answer from the latest of these snapshots,
+// so that they take the same few milliseconds at 100,000 trials as at 100
+// (the views can be one interval behind the database).
 #pragma once
 
 #include <functional>
@@ -37,14 +41,19 @@ class Dashboard {
   static StatusOr<std::unique_ptr<Dashboard>> open(const DashboardOptions& options);
   ~Dashboard();
 
-  // Binds (an error names the address) and serves until stop(); calls
-  // `listening(port)` once bound.
+  // Reads what changed in the database and recomputes the views of the
+  // experiments it touched; serve() does this every interval.
+  Status refresh();
+
+  // Binds (an error names the address), refreshes once, and serves until
+  // stop(), refreshing every interval; calls `listening(port)` once bound.
   Status serve(const std::function<void(int port)>& listening);
   // From any thread.
   void stop();
 
-  // The answer to GET `path` (with its query), as the server gives it: the
-  // status code, content type and body. For tests and benchmarks.
+  // The answer to GET `path` (with its query) from the latest refresh, as
+  // the server gives it: the status code, content type and body. For tests
+  // and benchmarks.
   struct Reply {
     int status = 200;
     std::string type, body;

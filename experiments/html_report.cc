@@ -18,8 +18,7 @@ constexpr const char* kProbe =
     ";});window.addEventListener('unhandledrejection',function(e){window.SylvaPage.errors.push("
     "'unhandled rejection: '+String(e.reason));});";
 
-std::string page(const std::string& title, const std::string& model_json,
-                 const std::string& live) {
+std::string page(const std::string& title, const std::string& model_json, const std::string& live) {
   std::string out;
   out.reserve(model_json.size() + sizeof(kChartJs) + sizeof(kReportJs) + 4096);
   out += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n";

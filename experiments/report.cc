@@ -145,18 +145,23 @@ Table trials_table(const std::vector<TrialRow>& trials,
   return table;
 }
 
-std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objective& objective) {
-  std::vector<TrialRow> out;
-  for (const auto& t : trials) {
+std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objective& objective,
+                             size_t limit) {
+  // (value, position): ties keep the trials' order; only the rows kept are
+  // copied.
+  std::vector<std::pair<double, size_t>> order;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    const TrialRow& t = trials[i];
     auto it = t.metrics.find(objective.metric);
     if (t.state == TrialState::kComplete && it != t.metrics.end() && std::isfinite(it->second)) {
-      out.push_back(t);
+      order.push_back({objective.maximize ? -it->second : it->second, i});
     }
   }
-  std::stable_sort(out.begin(), out.end(), [&](const TrialRow& a, const TrialRow& b) {
-    double x = a.metrics.at(objective.metric), y = b.metrics.at(objective.metric);
-    return objective.maximize ? x > y : x < y;
-  });
+  const size_t keep = std::min(limit, order.size());
+  std::partial_sort(order.begin(), order.begin() + keep, order.end());
+  std::vector<TrialRow> out;
+  out.reserve(keep);
+  for (size_t k = 0; k < keep; ++k) out.push_back(trials[order[k].second]);
   return out;
 }
 
@@ -181,8 +186,7 @@ Table ranked_table(const std::vector<TrialRow>& best,
 
 Table best_table(const std::vector<TrialRow>& trials, const Objective& objective, int64_t count,
                  const std::vector<std::string>& hparam_names) {
-  std::vector<TrialRow> best = ranked(trials, objective);
-  if (static_cast<int64_t>(best.size()) > count) best.resize(count);
+  std::vector<TrialRow> best = ranked(trials, objective, static_cast<size_t>(count));
   return ranked_table(best, hparam_names);
 }
 
@@ -238,7 +242,7 @@ Table status_table(Store& store, const std::vector<ExperimentRow>& experiments) 
           names.push_back(o.metric + (o.maximize ? ":max" : ":min"));
         row.push_back(join(names, ","));
         const auto& o = objectives.value().front();
-        auto best = ranked(trials, o);
+        auto best = ranked(trials, o, 1);
         row.push_back(best.empty() ? nlohmann::json()
                                    : nlohmann::json(best[0].metrics.at(o.metric)));
       } else {

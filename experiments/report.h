@@ -2,6 +2,7 @@
 // as an aligned table, JSON or CSV (a header, then one row per item).
 #pragma once
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -40,8 +41,10 @@ Table best_table(const std::vector<TrialRow>& trials, const Objective& objective
 Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Objective>& objectives,
                    const std::vector<std::string>& hparam_names = {});
 
-// Sorted copy: COMPLETE trials with the objective, best first.
-std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objective& objective);
+// Sorted copy: COMPLETE trials with the objective, best first (ties in
+// trial order), the first `limit` of them. O(n log limit).
+std::vector<TrialRow> ranked(const std::vector<TrialRow>& trials, const Objective& objective,
+                             size_t limit = SIZE_MAX);
 
 // One row per experiment: counts by state, best objective, space, strategy.
 Table status_table(Store& store, const std::vector<ExperimentRow>& experiments);

@@ -256,7 +256,7 @@ std::optional<TrialRow> SqlStore::trial(int64_t experiment_id, int64_t number) {
 }
 
 std::vector<IntermediateRow> SqlStore::intermediates_from(int64_t experiment_id,
-                                                        int64_t first_number) {
+                                                          int64_t first_number) {
   Stmt select(*db_,
               "SELECT t.number, i.step, i.name, i.value FROM trial_intermediate i "
               "JOIN trials t ON t.id = i.trial_id WHERE t.experiment_id = ? AND t.number >= ? "
@@ -271,9 +271,11 @@ std::vector<IntermediateRow> SqlStore::intermediates_from(int64_t experiment_id,
 }
 
 std::vector<EventRow> SqlStore::events(int64_t experiment_id) {
+  // (The unary + keeps SQLite from walking every trial of the experiment to
+  // probe for its events: there are few events and many trials.)
   Stmt select(*db_,
               "SELECT t.number, e.at, e.event, e.message FROM trial_events e "
-              "JOIN trials t ON t.id = e.trial_id WHERE t.experiment_id = ? ORDER BY e.at, e.id");
+              "JOIN trials t ON t.id = e.trial_id WHERE +t.experiment_id = ? ORDER BY e.at, e.id");
   select.bind_int(1, experiment_id);
   std::vector<EventRow> rows;
   while (select.step()) {

@@ -105,11 +105,13 @@ std::vector<WorkerRow> SqlStore::workers(int64_t experiment_id) {
     w.machine = select.col_text(9);
     rows.push_back(std::move(w));
   }
-  // With the device its evaluator gave it (the latest 'device' event).
+  // With the device its evaluator gave it (the latest 'device' event). The
+  // unary + lets SQLite take the few RUNNING trials from the state index
+  // rather than walk every trial in number order.
   Stmt running(*db_,
                "SELECT worker, number, (SELECT e.message FROM trial_events e WHERE e.trial_id = "
                "t.id AND e.event = 'device' ORDER BY e.id DESC LIMIT 1) FROM trials t "
-               "WHERE experiment_id = ? AND state = 'RUNNING' ORDER BY number");
+               "WHERE experiment_id = ? AND state = 'RUNNING' ORDER BY +number");
   running.bind_int(1, experiment_id);
   while (running.step()) {
     const std::string label = running.col_text(0);
@@ -190,12 +192,13 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
   // One process at a time takes trials back (PostgreSQL: rows are then
   // locked in one order; SQLite's write lock already serialises).
   db_->lock_transaction((int64_t{0x5352} << 32) | experiment_id);
-  // A trial's last sign of life: its heartbeat, else its start.
+  // A trial's last sign of life: its heartbeat, else its start. (+: from the
+  // state index, as in workers().)
   Stmt running(*db_,
                "SELECT t.id, t.number, t.worker, t.retries, t.charged, "
                "CASE WHEN coalesce(h.at, t.started_at, '') < {ago} THEN 1 ELSE 0 END "
                "FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.id "
-               "WHERE t.experiment_id = ? AND t.state = 'RUNNING' ORDER BY t.number");
+               "WHERE t.experiment_id = ? AND t.state = 'RUNNING' ORDER BY +t.number");
   running.bind_real(1, stale_seconds).bind_int(2, experiment_id);
   struct Lost {
     Requeue r;

@@ -3,11 +3,13 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <ctime>
 #include <limits>
 #include <map>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "base/strings.h"
@@ -25,7 +27,11 @@ constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 json num(double v) {
   if (!std::isfinite(v)) return nullptr;
   if (std::fabs(v) < 1e15 && v == std::floor(v)) return static_cast<int64_t>(v);
-  return std::stod(fmt::format("{:.6g}", v));
+  char buf[32];
+  const auto end = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6).ptr;
+  double rounded = v;
+  std::from_chars(buf, end, rounded);
+  return rounded;
 }
 
 // Seconds, to a millisecond.
@@ -44,6 +50,18 @@ std::vector<std::string> split_key(const std::string& key) {
     start = slash + 1;
   }
   return parts;
+}
+
+// Appends the '/'-separated parts of `key` to `out`, as views into it.
+void split_view(const std::string& key, std::vector<std::string_view>& out) {
+  const std::string_view k(key);
+  size_t start = 0;
+  while (true) {
+    const size_t slash = k.find('/', start);
+    out.push_back(k.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
 }
 
 std::string option_or(const ExperimentConfig& c, const std::string& name,
@@ -69,15 +87,34 @@ struct Clock {
 Clock clock_of(const ExperimentData& d) {
   Clock c;
   c.origin = parse_utc(d.row.created_at);
-  for (const TrialRow& t : d.trials) {
-    const double created = parse_utc(t.created_at);
+  // Trials are created in order: the first is the earliest.
+  if (!d.trials.empty()) {
+    const double created = parse_utc(d.trials.front().created_at);
     if (std::isfinite(created) && !(created >= c.origin)) c.origin = created;
   }
   return c;
 }
 
+// Each trial's start and end, read once for every view.
+struct Times {
+  Clock clock;
+  std::vector<double> start, end;  // seconds since the experiment's start; NaN: none
+};
+
+Times times_of(const ExperimentData& d, size_t from = 0) {
+  Times t;
+  t.clock = clock_of(d);
+  t.start.reserve(d.trials.size() - std::min(from, d.trials.size()));
+  t.end.reserve(t.start.capacity());
+  for (size_t i = from; i < d.trials.size(); ++i) {
+    t.start.push_back(t.clock.at(d.trials[i].started_at));
+    t.end.push_back(t.clock.at(d.trials[i].finished_at));
+  }
+  return t;
+}
+
 json summary_view(const ExperimentData& d, const std::vector<Objective>& objectives,
-                  const Clock& clock) {
+                  const Times& times) {
   json s;
   const ExperimentConfig& c = d.config;
   s["space"] = option_or(c, "space");
@@ -86,17 +123,18 @@ json summary_view(const ExperimentData& d, const std::vector<Objective>& objecti
   s["budget"] = num(std::atof(option_or(c, "trials", "0").c_str()));
   s["seed"] = option_or(c, "seed");
   s["created"] = d.row.created_at;
+  int64_t counts[5] = {0, 0, 0, 0, 0};
+  double last = kNaN, busy = 0;
+  for (size_t i = 0; i < d.trials.size(); ++i) {
+    counts[static_cast<int>(d.trials[i].state)]++;
+    const double end = times.end[i], start = times.start[i];
+    if (std::isfinite(end) && !(end <= last)) last = end;
+    if (std::isfinite(end) && std::isfinite(start)) busy += std::max(0.0, end - start);
+  }
   std::map<std::string, int64_t> states;
   for (TrialState st : {TrialState::kComplete, TrialState::kPruned, TrialState::kFail,
                         TrialState::kRunning, TrialState::kWaiting}) {
-    states[state_name(st)] = 0;
-  }
-  double last = kNaN, busy = 0;
-  for (const TrialRow& t : d.trials) {
-    states[state_name(t.state)]++;
-    const double end = clock.at(t.finished_at), start = clock.at(t.started_at);
-    if (std::isfinite(end) && !(end <= last)) last = end;
-    if (std::isfinite(end) && std::isfinite(start)) busy += std::max(0.0, end - start);
+    states[state_name(st)] = counts[static_cast<int>(st)];
   }
   s["states"] = states;
   s["trials"] = d.trials.size();
@@ -106,7 +144,8 @@ json summary_view(const ExperimentData& d, const std::vector<Objective>& objecti
   for (const WorkerRow& w : d.workers) labels.insert(w.label);
   s["workers"] = labels.size();
   json objs = json::array();
-  for (const Objective& o : objectives) objs.push_back({{"name", o.metric}, {"maximize", o.maximize}});
+  for (const Objective& o : objectives)
+    objs.push_back({{"name", o.metric}, {"maximize", o.maximize}});
   s["objectives"] = objs;
   const Objective& o = objectives.front();
   const TrialRow* best = nullptr;
@@ -117,7 +156,8 @@ json summary_view(const ExperimentData& d, const std::vector<Objective>& objecti
     if (!best || better(v, value_of(*best, o), o.maximize)) best = &t;
   }
   if (best) {
-    s["best"] = {{"number", best->number}, {"value", num(value_of(*best, o))}, {"key", best->arch_key}};
+    s["best"] = {
+        {"number", best->number}, {"value", num(value_of(*best, o))}, {"key", best->arch_key}};
   }
   return s;
 }
@@ -125,7 +165,7 @@ json summary_view(const ExperimentData& d, const std::vector<Objective>& objecti
 // Objective per finished trial in trial order, the best-so-far steps, and
 // the failed and pruned trials; thinned to min and max per bin beyond
 // `limit` points.
-json history_view(const ExperimentData& d, const Objective& o, const Clock& clock, size_t limit) {
+json history_view(const ExperimentData& d, const Objective& o, const Times& times, size_t limit) {
   struct Point {
     int64_t number;
     double t, y;
@@ -135,8 +175,9 @@ json history_view(const ExperimentData& d, const Objective& o, const Clock& cloc
   json best = json::array();
   double best_value = kNaN;
   size_t failed_count = 0;
-  for (const TrialRow& t : d.trials) {
-    const double at = clock.at(t.finished_at);
+  for (size_t i = 0; i < d.trials.size(); ++i) {
+    const TrialRow& t = d.trials[i];
+    const double at = times.end[i];
     if (t.state == TrialState::kFail) {
       if (failed_count++ < limit) failed.push_back({t.number, secs(at)});
       continue;
@@ -182,17 +223,18 @@ json history_view(const ExperimentData& d, const Objective& o, const Clock& cloc
   h["failed"] = failed;
   h["best"] = best;
   if (!d.trials.empty()) h["last"] = {d.trials.back().number};
-  h["counts"] = {{"complete", complete.size()}, {"pruned", pruned.size()}, {"failed", failed_count}};
+  h["counts"] = {
+      {"complete", complete.size()}, {"pruned", pruned.size()}, {"failed", failed_count}};
   std::vector<std::string> notes;
   if (complete.size() > limit) {
-    notes.push_back(fmt::format("{} completed trials shown as {} points: the lowest and highest of "
-                                "each run of {} consecutive trials",
-                                complete.size(), h["complete"].size(),
-                                (complete.size() + limit / 2 - 1) / (limit / 2)));
+    notes.push_back(fmt::format(
+        "{} completed trials shown as {} points: the lowest and highest of "
+        "each run of {} consecutive trials",
+        complete.size(), h["complete"].size(), (complete.size() + limit / 2 - 1) / (limit / 2)));
   }
   if (pruned.size() > limit / 2) {
-    notes.push_back(fmt::format("{} pruned trials shown as {} points", pruned.size(),
-                                h["pruned"].size()));
+    notes.push_back(
+        fmt::format("{} pruned trials shown as {} points", pruned.size(), h["pruned"].size()));
   }
   if (failed_count > limit) {
     notes.push_back(fmt::format("the first {} of {} failed trials marked", limit, failed_count));
@@ -219,7 +261,8 @@ json curves_view(const ExperimentData& d, const Objective& o, const ViewLimits& 
   std::vector<Curve> curves;
   for (const IntermediateRow& r : d.intermediates) {
     if (r.name != metric || !std::isfinite(r.value)) continue;
-    if (curves.empty() || curves.back().number != r.trial_number) curves.push_back({r.trial_number, {}});
+    if (curves.empty() || curves.back().number != r.trial_number)
+      curves.push_back({r.trial_number, {}});
     curves.back().points.push_back({r.step, r.value});
   }
   std::unordered_map<int64_t, const TrialRow*> by_number;
@@ -261,9 +304,10 @@ json curves_view(const ExperimentData& d, const Objective& o, const ViewLimits& 
   c["series"] = series;
   c["total"] = curves.size();
   if (curves.size() > chosen.size()) {
-    c["note"] = fmt::format("{} of {} learning curves drawn: the {} that got furthest and best, "
-                            "and evenly spaced others",
-                            chosen.size(), curves.size(), limits.curves / 2);
+    c["note"] = fmt::format(
+        "{} of {} learning curves drawn: the {} that got furthest and best, "
+        "and evenly spaced others",
+        chosen.size(), curves.size(), limits.curves / 2);
   }
   json rungs = json::array();
   if (option_or(d.config, "fidelity", "none") == "epochs") {
@@ -342,8 +386,8 @@ json pareto_view(const ExperimentData& d, const std::vector<Objective>& objectiv
     };
     for (size_t i = 0; i < pts.size(); ++i) {
       if (on_front[i]) continue;
-      const size_t c = static_cast<size_t>(cell(pts[i].first, x0, x1)) * side +
-                       cell(pts[i].second, y0, y1);
+      const size_t c =
+          static_cast<size_t>(cell(pts[i].first, x0, x1)) * side + cell(pts[i].second, y0, y1);
       if (taken[c]) continue;
       taken[c] = true;
       dom.push_back(mark(i));
@@ -439,7 +483,8 @@ json parallel_view(const ExperimentData& d, const std::vector<Objective>& object
   json lines = json::array();
   for (size_t i : chosen) {
     json values = json::array();
-    for (size_t k = 0; k < objectives.size(); ++k) values.push_back(num(shown(s.points[i][k], objectives[k])));
+    for (size_t k = 0; k < objectives.size(); ++k)
+      values.push_back(num(shown(s.points[i][k], objectives[k])));
     if (fixed) {
       const auto labels = split_key(s.trials[i]->arch_key);
       for (size_t k = 0; k < parts; ++k) {
@@ -447,15 +492,17 @@ json parallel_view(const ExperimentData& d, const std::vector<Objective>& object
         values.push_back(it->second);
       }
     }
-    lines.push_back({{"number", s.trials[i]->number}, {"front", front_set.count(i) > 0}, {"values", values}});
+    lines.push_back(
+        {{"number", s.trials[i]->number}, {"front", front_set.count(i) > 0}, {"values", values}});
   }
   json p;
   p["axes"] = axes;
   p["lines"] = lines;
   p["counts"] = {{"scored", s.points.size()}, {"front", front.size()}};
   if (s.points.size() > chosen.size()) {
-    p["note"] = fmt::format("{} of {} trials drawn: {} of the front, evenly spaced others",
-                            chosen.size(), s.points.size(), std::min(front.size(), limits.lines / 2));
+    p["note"] =
+        fmt::format("{} of {} trials drawn: {} of the front, evenly spaced others", chosen.size(),
+                    s.points.size(), std::min(front.size(), limits.lines / 2));
   }
   p["hypervolume_note"] = "the hypervolume is drawn for two objectives";
   return p;
@@ -467,25 +514,33 @@ json parallel_view(const ExperimentData& d, const std::vector<Objective>& object
 // (named by its hyperparameter or its grammar rule); others (grammars of
 // varying depth): whether a choice label appears in the architecture.
 json importance_view(const ExperimentData& d, const Objective& o) {
+  // The completed trials' values and key parts, flat: parts[offset[i] ..
+  // offset[i + 1]) are trial i's (views into the trials' keys).
   std::vector<double> y;
-  std::vector<std::vector<std::string>> keys;
+  std::vector<std::string_view> parts;
+  std::vector<size_t> offset = {0};
+  const TrialRow* first = nullptr;
   for (const TrialRow& t : d.trials) {
     if (t.state != TrialState::kComplete) continue;
     const double v = value_of(t, o);
     if (!std::isfinite(v)) continue;
+    if (!first) first = &t;
     y.push_back(v);
-    keys.push_back(split_key(t.arch_key));
+    split_view(t.arch_key, parts);
+    offset.push_back(parts.size());
   }
+  const size_t n = y.size();
+  auto width = [&](size_t i) { return offset[i + 1] - offset[i]; };
   json imp;
   imp["objective"] = o.metric;
-  imp["trials"] = y.size();
+  imp["trials"] = n;
   json decisions = json::array();
-  if (y.size() < 2) {
+  if (n < 2) {
     imp["decisions"] = decisions;
     return imp;
   }
   bool fixed = true;
-  for (const auto& k : keys) fixed &= k.size() == keys.front().size();
+  for (size_t i = 0; i < n; ++i) fixed &= width(i) == width(0);
   struct Feature {
     std::string name;
     std::vector<std::string> labels;  // of the groups
@@ -493,65 +548,69 @@ json importance_view(const ExperimentData& d, const Objective& o) {
   };
   std::vector<Feature> features;
   if (fixed) {
+    const size_t positions = width(0);
     // Names: a hyperparameter's, else the decision's rule in the space.
-    std::vector<std::string> names(keys.front().size());
+    std::vector<std::string> names(positions);
     std::vector<DecisionSlot> slots;
     auto space = space_from_source(option_or(d.config, "space"), d.config.space_source);
     if (space.is_ok()) {
-      const TrialRow* first = nullptr;
-      for (const TrialRow& t : d.trials) {
-        if (!first && t.state == TrialState::kComplete) first = &t;
-      }
-      auto arch = space.value()->parse(first ? first->arch_key : "");
+      auto arch = space.value()->parse(first->arch_key);
       if (arch.is_ok()) slots = space.value()->slots(arch.value().decisions);
     }
     std::map<std::string, int> seen_kind;
-    for (size_t k = 0; k < names.size(); ++k) {
-      const std::string& label = keys.front()[k];
+    for (size_t k = 0; k < positions; ++k) {
+      const std::string_view label = parts[k];
       const size_t eq = label.find('=');
-      if (eq != std::string::npos && eq > 0) {
-        names[k] = label.substr(0, eq);
-      } else if (slots.size() == names.size() && !slots[k].kind.empty() &&
+      if (eq != std::string_view::npos && eq > 0) {
+        names[k] = std::string(label.substr(0, eq));
+      } else if (slots.size() == positions && !slots[k].kind.empty() &&
                  slots[k].kind != fmt::format("d{}", k)) {
         names[k] = fmt::format("{} {}", slots[k].kind, ++seen_kind[slots[k].kind]);
       } else {
         names[k] = fmt::format("decision {}", k + 1);
       }
     }
-    for (size_t k = 0; k < names.size(); ++k) {
-      Feature f{names[k], {}, {}};
-      std::unordered_map<std::string, int> index;
-      for (const auto& key : keys) {
-        std::string label = key[k];
+    for (size_t k = 0; k < positions; ++k) {
+      Feature f{names[k], {}, std::vector<int>(n)};
+      std::unordered_map<std::string_view, int> index;
+      for (size_t i = 0; i < n; ++i) {
+        std::string_view label = parts[offset[i] + k];
         const size_t eq = label.find('=');
-        if (eq != std::string::npos && label.substr(0, eq) == names[k]) label = label.substr(eq + 1);
+        if (eq != std::string_view::npos && label.substr(0, eq) == names[k]) {
+          label = label.substr(eq + 1);
+        }
         auto [it, added] = index.emplace(label, static_cast<int>(f.labels.size()));
-        if (added) f.labels.push_back(label);
-        f.group.push_back(it->second);
+        if (added) f.labels.emplace_back(label);
+        f.group[i] = it->second;
       }
       if (f.labels.size() > 1) features.push_back(std::move(f));
     }
     imp["kind"] = "decisions";
   } else {
     // Labels present in between 1% and 99% of the architectures.
-    std::unordered_map<std::string, size_t> count;
-    for (const auto& key : keys) {
-      std::set<std::string> once(key.begin(), key.end());
-      for (const auto& l : once) count[l]++;
+    std::unordered_map<std::string_view, size_t> count;
+    std::unordered_map<std::string_view, size_t> last_seen;  // label -> trial + 1
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t p = offset[i]; p < offset[i + 1]; ++p) {
+        size_t& seen = last_seen[parts[p]];
+        if (seen == i + 1) continue;
+        seen = i + 1;
+        count[parts[p]]++;
+      }
     }
-    std::vector<std::string> labels;
+    std::vector<std::string_view> labels;
     for (const auto& [l, c] : count) {
-      if (c * 100 >= y.size() && c * 100 <= 99 * y.size() && c < y.size()) labels.push_back(l);
+      if (c * 100 >= n && c * 100 <= 99 * n && c < n) labels.push_back(l);
     }
     std::sort(labels.begin(), labels.end());
-    std::unordered_map<std::string, size_t> column;
+    std::unordered_map<std::string_view, size_t> column;
     for (size_t i = 0; i < labels.size(); ++i) {
       column[labels[i]] = i;
-      features.push_back({labels[i], {"without", "with"}, std::vector<int>(keys.size(), 0)});
+      features.push_back({std::string(labels[i]), {"without", "with"}, std::vector<int>(n, 0)});
     }
-    for (size_t i = 0; i < keys.size(); ++i) {
-      for (const auto& l : keys[i]) {
-        auto it = column.find(l);
+    for (size_t i = 0; i < n; ++i) {
+      for (size_t p = offset[i]; p < offset[i + 1]; ++p) {
+        auto it = column.find(parts[p]);
         if (it != column.end()) features[it->second].group[i] = 1;
       }
     }
@@ -566,18 +625,21 @@ json importance_view(const ExperimentData& d, const Objective& o) {
     const int groups = static_cast<int>(f.labels.size());
     const double share = variance_share(y, f.group, groups);
     std::vector<double> sum(groups, 0), sq(groups, 0);
-    std::vector<size_t> n(groups, 0);
-    for (size_t i = 0; i < y.size(); ++i) {
+    std::vector<size_t> count(groups, 0);
+    for (size_t i = 0; i < n; ++i) {
       sum[f.group[i]] += y[i];
       sq[f.group[i]] += y[i] * y[i];
-      n[f.group[i]]++;
+      count[f.group[i]]++;
     }
     json choices = json::array();
     for (int g = 0; g < groups; ++g) {
-      const double mean = sum[g] / n[g];
-      const double var = n[g] > 1 ? std::max(0.0, (sq[g] - n[g] * mean * mean) / (n[g] - 1)) : 0;
-      choices.push_back({{"label", f.labels[g]}, {"mean", num(mean)}, {"sd", num(std::sqrt(var))},
-                         {"count", n[g]}});
+      const double c = static_cast<double>(count[g]);
+      const double mean = sum[g] / c;
+      const double var = count[g] > 1 ? std::max(0.0, (sq[g] - c * mean * mean) / (c - 1)) : 0;
+      choices.push_back({{"label", f.labels[g]},
+                         {"mean", num(mean)},
+                         {"sd", num(std::sqrt(var))},
+                         {"count", count[g]}});
     }
     out.push_back({share, {{"name", f.name}, {"share", num(share)}, {"choices", choices}}});
   }
@@ -595,8 +657,9 @@ json importance_view(const ExperimentData& d, const Objective& o) {
 // Which trial ran where and when: one bar per trial on its worker's row
 // (adjacent trials of a worker merged beyond the limit), and marks for
 // failures and re-queues.
-json timeline_view(const ExperimentData& d, const Clock& clock, const ViewLimits& limits,
+json timeline_view(const ExperimentData& d, const Times& times, const ViewLimits& limits,
                    double now) {
+  const Clock& clock = times.clock;
   std::vector<std::string> labels;
   std::unordered_map<std::string, int> index;
   auto worker_index = [&](const std::string& label) {
@@ -606,8 +669,7 @@ json timeline_view(const ExperimentData& d, const Clock& clock, const ViewLimits
   };
   for (const WorkerRow& w : d.workers) worker_index(w.label);
   double end_of_data = 0;
-  for (const TrialRow& t : d.trials) {
-    const double e = clock.at(t.finished_at);
+  for (double e : times.end) {
     if (std::isfinite(e)) end_of_data = std::max(end_of_data, e);
   }
   for (const EventRow& e : d.events) {
@@ -622,18 +684,20 @@ json timeline_view(const ExperimentData& d, const Clock& clock, const ViewLimits
     std::string state;
   };
   std::vector<Bar> bars;
-  for (const TrialRow& t : d.trials) {
+  for (size_t i = 0; i < d.trials.size(); ++i) {
+    const TrialRow& t = d.trials[i];
     if (t.worker.empty()) continue;
-    const double start = clock.at(t.started_at);
+    const double start = times.start[i];
     if (!std::isfinite(start)) continue;
-    double end = clock.at(t.finished_at);
+    double end = times.end[i];
     if (!std::isfinite(end)) end = std::max(start, open_end);
     bars.push_back({worker_index(t.worker), start, end, t.number, state_name(t.state)});
   }
   json tl;
   json out = json::array();
   if (bars.size() <= limits.timeline_bars) {
-    for (const Bar& b : bars) out.push_back({b.worker, secs(b.start), secs(b.end), b.number, b.state});
+    for (const Bar& b : bars)
+      out.push_back({b.worker, secs(b.start), secs(b.end), b.number, b.state});
   } else {
     // Per worker, by start: runs closer than the span over the limit merge.
     std::stable_sort(bars.begin(), bars.end(), [](const Bar& a, const Bar& b) {
@@ -655,14 +719,13 @@ json timeline_view(const ExperimentData& d, const Clock& clock, const ViewLimits
       merged += j - i > 1;
       i = j;
     }
-    tl["note"] = fmt::format("{} trials drawn as {} bars: a worker's trials closer than {:.3g} s "
-                             "merged",
-                             bars.size(), out.size(), gap);
+    tl["note"] = fmt::format(
+        "{} trials drawn as {} bars: a worker's trials closer than {:.3g} s "
+        "merged",
+        bars.size(), out.size(), gap);
   }
   json marks = json::array();
   size_t mark_count = 0;
-  std::unordered_map<int64_t, const TrialRow*> by_number;
-  for (const TrialRow& t : d.trials) by_number[t.number] = &t;
   for (const EventRow& e : d.events) {
     if (e.event != "requeued" && e.event != "released" && e.event != "failed") continue;
     const double at = clock.at(e.at);
@@ -674,14 +737,19 @@ json timeline_view(const ExperimentData& d, const Clock& clock, const ViewLimits
       if (!label.empty() && e.message.find(label) != std::string::npos) w = i;
     }
     if (w < 0) {
-      auto it = by_number.find(e.trial_number);
-      if (it != by_number.end() && !it->second->worker.empty()) w = worker_index(it->second->worker);
+      // Trials are by number.
+      auto it = std::lower_bound(d.trials.begin(), d.trials.end(), e.trial_number,
+                                 [](const TrialRow& t, int64_t n) { return t.number < n; });
+      if (it != d.trials.end() && it->number == e.trial_number && !it->worker.empty()) {
+        w = worker_index(it->worker);
+      }
     }
     if (w < 0) continue;
     marks.push_back({w, secs(at), e.event, e.trial_number});
   }
   if (mark_count > limits.timeline_marks) {
-    tl["marks_note"] = fmt::format("the first {} of {} events marked", limits.timeline_marks, mark_count);
+    tl["marks_note"] =
+        fmt::format("the first {} of {} events marked", limits.timeline_marks, mark_count);
   }
   tl["workers"] = labels;
   tl["bars"] = out;
@@ -693,8 +761,7 @@ json timeline_view(const ExperimentData& d, const Clock& clock, const ViewLimits
 // The best completed trials with what their drawing needs.
 json best_view(const ExperimentData& d, const Objective& o, const ViewLimits& limits) {
   json b;
-  std::vector<TrialRow> top = ranked(d.trials, o);
-  if (top.size() > limits.best) top.resize(limits.best);
+  const std::vector<TrialRow> top = ranked(d.trials, o, limits.best);
   json trials = json::array();
   for (const TrialRow& t : top) {
     json metrics = json::object();
@@ -768,9 +835,10 @@ StatusOr<ExperimentData> load_experiment(Store& store, const ExperimentRow& row)
   d.row = row;
   auto config = ExperimentConfig::from_json(row.config_json);
   if (!config.is_ok()) {
-    return Status::corruption(fmt::format("experiment '{}': its stored configuration does not "
-                                          "read: {}",
-                                          row.name, config.status().message()));
+    return Status::corruption(
+        fmt::format("experiment '{}': its stored configuration does not "
+                    "read: {}",
+                    row.name, config.status().message()));
   }
   d.config = std::move(config).value();
   d.trials = store.trials(row.id);
@@ -786,30 +854,36 @@ json experiment_views(const ExperimentData& d, const ViewLimits& limits, double 
   auto objectives = objectives_of(d.config);
   std::vector<Objective> objs =
       objectives.is_ok() ? objectives.value() : std::vector<Objective>{{"val_acc", true}};
-  const Clock clock = clock_of(d);
-  v["summary"] = summary_view(d, objs, clock);
-  v["history"] = history_view(d, objs.front(), clock, limits.history_points);
+  const Times times = times_of(d);
+  v["summary"] = summary_view(d, objs, times);
+  v["history"] = history_view(d, objs.front(), times, limits.history_points);
   v["curves"] = curves_view(d, objs.front(), limits);
   if (objs.size() == 2) v["pareto"] = pareto_view(d, objs, limits);
   if (objs.size() > 2) v["parallel"] = parallel_view(d, objs, limits);
   v["importance"] = importance_view(d, objs.front());
-  v["timeline"] = timeline_view(d, clock, limits, now);
+  v["timeline"] = timeline_view(d, times, limits, now);
   v["best"] = best_view(d, objs.front(), limits);
   return v;
 }
 
 json trial_columns(const ExperimentData& d, int64_t first) {
   json c;
-  std::vector<std::string> labels;
-  std::unordered_map<std::string, int> label_index;
+  std::vector<std::string_view> labels;
+  std::unordered_map<std::string_view, int> label_index;
+  std::vector<std::string_view> parts;
   std::vector<std::string> workers;
   std::unordered_map<std::string, int> worker_index;
   std::set<std::string> metric_names;
+  // Trials are by number.
+  const size_t from = static_cast<size_t>(
+      std::lower_bound(d.trials.begin(), d.trials.end(), first,
+                       [](const TrialRow& t, int64_t n) { return t.number < n; }) -
+      d.trials.begin());
   std::vector<const TrialRow*> rows;
-  for (const TrialRow& t : d.trials) {
-    if (t.number < first) continue;
-    rows.push_back(&t);
-    for (const auto& [k, v] : t.metrics) metric_names.insert(k);
+  rows.reserve(d.trials.size() - from);
+  for (size_t i = from; i < d.trials.size(); ++i) {
+    rows.push_back(&d.trials[i]);
+    for (const auto& [k, v] : d.trials[i].metrics) metric_names.insert(k);
   }
   // val_acc and test_acc first, as in `sylva trials`.
   std::vector<std::string> names;
@@ -822,19 +896,23 @@ json trial_columns(const ExperimentData& d, int64_t first) {
   json messages = json::object();
   std::map<std::string, json> metrics;
   for (const auto& n : names) metrics[n] = json::array();
-  const Clock clock = clock_of(d);
-  for (const TrialRow* t : rows) {
+  const Times times = times_of(d, from);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const TrialRow* t = rows[r];
     number.push_back(t->number);
     state.push_back(static_cast<int>(t->state));
     std::string code;
-    for (const std::string& part : split_key(t->arch_key)) {
+    parts.clear();
+    split_view(t->arch_key, parts);
+    for (const std::string_view part : parts) {
       auto [it, added] = label_index.emplace(part, static_cast<int>(labels.size()));
       if (added) labels.push_back(part);
       if (!code.empty()) code += '.';
-      code += std::to_string(it->second);
+      char buf[16];
+      code.append(buf, std::to_chars(buf, buf + sizeof buf, it->second).ptr);
     }
     key.push_back(code);
-    const double s = clock.at(t->started_at), e = clock.at(t->finished_at);
+    const double s = times.start[r], e = times.end[r];
     started.push_back(secs(s));
     seconds.push_back(secs(std::isfinite(s) && std::isfinite(e) ? e - s : kNaN));
     if (t->worker.empty()) {
@@ -859,7 +937,9 @@ json trial_columns(const ExperimentData& d, int64_t first) {
   c["first"] = first;
   c["count"] = rows.size();
   c["states"] = states;
-  c["labels"] = labels;
+  json label_list = json::array();
+  for (const std::string_view l : labels) label_list.push_back(std::string(l));
+  c["labels"] = label_list;
   c["number"] = number;
   c["state"] = state;
   c["key"] = key;
@@ -927,7 +1007,8 @@ json comparison_view(const std::vector<const ExperimentData*>& experiments,
         if (n > cap && k + 1 != n && (k * cap / n) == ((k + 1) * cap / n)) continue;
         pts.push_back({c->steps[k].first, num(c->steps[k].second)});
       }
-      if (n > 0 && c->steps.back().first < c->length) pts.push_back({c->length, num(c->steps.back().second)});
+      if (n > 0 && c->steps.back().first < c->length)
+        pts.push_back({c->length, num(c->steps.back().second)});
       group_series.push_back({{"name", c->name}, {"points", pts}});
     }
     // Seed groups of two or more: mean and spread on a common grid.
@@ -960,7 +1041,9 @@ json comparison_view(const std::vector<const ExperimentData*>& experiments,
       bands.push_back({{"names", names}, {"mean", mean}, {"min", lo}, {"max", hi}});
     }
     const Objective& o = members.front()->objective;
-    series.push_back({{"objective", o.metric}, {"maximize", o.maximize}, {"series", group_series},
+    series.push_back({{"objective", o.metric},
+                      {"maximize", o.maximize},
+                      {"series", group_series},
                       {"seeds", bands}});
   }
   out["plots"] = series;
@@ -1073,10 +1156,17 @@ std::string script_safe(const json& value) {
   out.reserve(text.size() + text.size() / 50);
   for (char c : text) {
     switch (c) {
-      case '<': out += "\\u003c"; break;
-      case '>': out += "\\u003e"; break;
-      case '&': out += "\\u0026"; break;
-      default: out += c;
+      case '<':
+        out += "\\u003c";
+        break;
+      case '>':
+        out += "\\u003e";
+        break;
+      case '&':
+        out += "\\u0026";
+        break;
+      default:
+        out += c;
     }
   }
   return out;

@@ -38,13 +38,13 @@ StatusOr<ExperimentData> load_experiment(Store& store, const ExperimentRow& row)
 
 // How many marks a plot holds before it is thinned or aggregated.
 struct ViewLimits {
-  size_t history_points = 4000;   // objective per trial (min and max per bin beyond)
-  size_t scatter_points = 6000;   // Pareto scatter (one per grid cell beyond)
-  size_t curves = 120;            // learning curves drawn
-  size_t curve_steps = 100;       // points per learning curve
-  size_t lines = 300;             // parallel-coordinate lines
-  size_t timeline_bars = 3000;    // worker timeline (adjacent trials merged beyond)
-  size_t timeline_marks = 2000;   // failures and re-queues on the timeline
+  size_t history_points = 4000;  // objective per trial (min and max per bin beyond)
+  size_t scatter_points = 6000;  // Pareto scatter (one per grid cell beyond)
+  size_t curves = 120;           // learning curves drawn
+  size_t curve_steps = 100;      // points per learning curve
+  size_t lines = 300;            // parallel-coordinate lines
+  size_t timeline_bars = 3000;   // worker timeline (adjacent trials merged beyond)
+  size_t timeline_marks = 2000;  // failures and re-queues on the timeline
   size_t hypervolume_points = 400;
   size_t comparison_points = 600;  // per best-so-far curve
   size_t best = 5;                 // best trials drawn

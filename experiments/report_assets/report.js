@@ -582,6 +582,9 @@
             ? await (await fetch('api/comparison')).json() : {plots: []};
           render({database: list.database, generated: list.generated, experiments, comparison: comparisonData});
         }
+        if (list.problem) {
+          document.getElementById('sylva-generated').textContent = 'cannot read the database: ' + list.problem;
+        }
         page.polls = (page.polls || 0) + 1;
       } catch (err) {
         page.fetchErrors = (page.fetchErrors || 0) + 1;

@@ -12,6 +12,7 @@ STEPS_JSON is a list of steps, run in order:
   {"type": CSS_SELECTOR, "text": TEXT}   set an input's value and fire 'input'
   {"run": [ARGV...]}                     run a program (e.g. add trials)
   {"screenshot": PATH, "width": W}       a PNG of the whole page
+  {"errors_as": NAME}                    keep the errors seen so far
 Prints one JSON object: {"results": {NAME: value}, "errors": [...]} where
 errors are the page's uncaught exceptions, console.error calls and error log
 entries. Exit 0 when every step ran (errors or not), 1 when one failed.
@@ -163,6 +164,9 @@ def main():
                                    text=True)
                 if r.returncode != 0:
                     raise RuntimeError("%s exited %d: %s" % (step["run"], r.returncode, r.stderr))
+            elif "errors_as" in step:
+                page.pump(0.2)
+                out["results"][step["errors_as"]] = list(page.errors)
             elif "screenshot" in step:
                 width = step.get("width", 1400)
                 height = page.evaluate("document.documentElement.scrollHeight")

@@ -44,28 +44,27 @@ TEST_F(CliTest, KillDashNineThenResumeFinishesTheBudgetWithNothingLostOrRepeated
   // (50 ms ago at most) is running: with 400 ms trials, it is still running
   // when the signal lands, however loaded the machine.
   std::set<int64_t> seen_running;
-  start_and_kill_when(
-      {"search", "--name", "k", "--db", db_, "--evaluator", "stub", "--stub-delay-ms", "400",
-       "--trials", "16", "--workers", "2", "--seed", "9"},
-      [&] {
-        if (access(db_.c_str(), F_OK) != 0) return false;
-        auto store = sylva::experiments::Store::open(db_);
-        if (!store.is_ok()) return false;
-        auto e = store.value()->find_experiment("k");
-        if (!e.is_ok()) return false;
-        size_t done = 0;
-        bool fresh = false;
-        std::set<int64_t> now_running;
-        for (const auto& t : store.value()->trials(e.value().id)) {
-          done += t.state == sylva::experiments::TrialState::kComplete;
-          if (t.state == sylva::experiments::TrialState::kRunning) {
-            now_running.insert(t.number);
-            fresh |= seen_running.count(t.number) == 0;
-          }
-        }
-        seen_running = now_running;
-        return done >= 5 && fresh;
-      });
+  start_and_kill_when({"search", "--name", "k", "--db", db_, "--evaluator", "stub",
+                       "--stub-delay-ms", "400", "--trials", "16", "--workers", "2", "--seed", "9"},
+                      [&] {
+                        if (access(db_.c_str(), F_OK) != 0) return false;
+                        auto store = sylva::experiments::Store::open(db_);
+                        if (!store.is_ok()) return false;
+                        auto e = store.value()->find_experiment("k");
+                        if (!e.is_ok()) return false;
+                        size_t done = 0;
+                        bool fresh = false;
+                        std::set<int64_t> now_running;
+                        for (const auto& t : store.value()->trials(e.value().id)) {
+                          done += t.state == sylva::experiments::TrialState::kComplete;
+                          if (t.state == sylva::experiments::TrialState::kRunning) {
+                            now_running.insert(t.number);
+                            fresh |= seen_running.count(t.number) == 0;
+                          }
+                        }
+                        seen_running = now_running;
+                        return done >= 5 && fresh;
+                      });
   auto before = trials("k");
   std::map<std::string, std::string> finished_before;
   int running = 0;
