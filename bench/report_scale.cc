@@ -17,8 +17,9 @@
 //      answers, without sockets, from the latest refresh): api/experiments,
 //      api/views, api/trials from 0 and from the last number, api/comparison.
 //
-// usage: report_scale [SYLVA] [TRIALS ...]   (default: sylva beside this
-// binary; 1000 10000 100000). Timings only; nothing is asserted.
+// usage: report_scale [SYLVA] [TRIALS ...] [--keep=DIR]   (default: sylva
+// beside this binary; 1000 10000 100000; --keep: the databases and reports
+// stay in DIR, to open). Timings only; nothing is asserted.
 #include <fmt/format.h>
 #include <sqlite3.h>
 #include <unistd.h>
@@ -316,7 +317,7 @@ void finish(const std::string& db, int64_t number, int64_t at_ms) {
 
 double ms(double s) { return s * 1e3; }
 
-void run(const std::string& sylva, const fs::path& dir, int64_t trials) {
+void run(const std::string& sylva, const fs::path& dir, int64_t trials, bool keep) {
   const std::string db = (dir / fmt::format("r{}.db", trials)).string();
   fs::remove(db);
   const auto t0 = Clock::now();
@@ -435,6 +436,7 @@ void run(const std::string& sylva, const fs::path& dir, int64_t trials) {
       "{:.2f} ms ({:.2f} MB) / from {} {:.2f} ms ({} B), comparison {:.2f} ms ({} B)\n",
       ms(experiments_s), ms(views_s2), views_bytes / 1e6, ms(from0), trials_bytes / 1e6, trials - 1,
       ms(from_last), tail_bytes, ms(comparison), comparison_bytes);
+  if (keep) return;
   fs::remove(db);
   fs::remove(out);
   fs::remove(out + ".log");
@@ -445,9 +447,12 @@ void run(const std::string& sylva, const fs::path& dir, int64_t trials) {
 int main(int argc, char** argv) {
   std::string sylva = (fs::read_symlink("/proc/self/exe").parent_path() / "sylva").string();
   std::vector<int64_t> sizes;
+  std::string keep;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (!a.empty() && std::all_of(a.begin(), a.end(), ::isdigit)) {
+    if (a.rfind("--keep=", 0) == 0) {
+      keep = a.substr(7);
+    } else if (!a.empty() && std::all_of(a.begin(), a.end(), ::isdigit)) {
       sizes.push_back(std::atoll(a.c_str()));
     } else {
       sylva = a;
@@ -458,10 +463,12 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "report_scale: no sylva at '{}' (give its path first)\n", sylva);
     return 1;
   }
-  const fs::path dir = fs::temp_directory_path() / fmt::format("sylva-report-scale-{}", getpid());
-  fs::remove_all(dir);
+  const fs::path dir =
+      keep.empty() ? fs::temp_directory_path() / fmt::format("sylva-report-scale-{}", getpid())
+                   : fs::path(keep);
+  if (keep.empty()) fs::remove_all(dir);
   fs::create_directories(dir);
-  for (int64_t n : sizes) run(sylva, dir, std::max<int64_t>(n, kRunning + 4));
-  fs::remove_all(dir);
+  for (int64_t n : sizes) run(sylva, dir, std::max<int64_t>(n, kRunning + 4), !keep.empty());
+  if (keep.empty()) fs::remove_all(dir);
   return 0;
 }

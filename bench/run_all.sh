@@ -157,7 +157,7 @@ echo
 # 12. `sylva report` and `sylva dashboard` at 1,000, 10,000 and 100,000
 # table-evaluator trials (two objectives, 3 workers, ~3% failed, a few
 # re-queued): load, model, page and its size in process, `sylva report` wall
-# time, and Dashboard::get of each data endpoint (views cold, warm after one
-# more trial finished, and cached).
+# time, the dashboard refresher's reads (the first, after one more trial
+# finished, unchanged) and Dashboard::get of each data endpoint.
 echo
 "$build/report_scale" "$sylva" 1000 10000 100000

@@ -93,7 +93,7 @@ int run_report(int argc, char** argv) {
   if (!written.is_ok()) return fail(written);
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  fmt::print("wrote {} ({} experiment{}, {} trials, {:.1f} MB) in {:.1f} s\n", out, rows.size(),
+  fmt::print("wrote {} ({} experiment{}, {} trials, {:.1f} MB) in {:.2f} s\n", out, rows.size(),
              rows.size() == 1 ? "" : "s", trials, page.size() / 1e6, seconds);
   return 0;
 }
@@ -166,13 +166,14 @@ void register_report_page_verbs() {
                  /*listed=*/true,
                  {},
                  /*repeated=*/{"name"}});
-  register_verb({"dashboard",
-                 "the report's views live over HTTP while searches run (read-only)",
-                 "usage: sylva dashboard [--db FILE] [--port 8080] [--bind 127.0.0.1]",
-                 accepts_names({"db", "port", "bind", "refresh-ms"}),
-                 run_dashboard,
-                 /*listed=*/true,
-                 {}});
+  register_verb(
+      {"dashboard",
+       "the report's views live over HTTP while searches run (read-only)",
+       "usage: sylva dashboard [--db FILE] [--port 8080] [--bind 127.0.0.1] [--refresh-ms 2000]",
+       accepts_names({"db", "port", "bind", "refresh-ms"}),
+       run_dashboard,
+       /*listed=*/true,
+       {}});
 }
 
 }  // namespace sylva::cli

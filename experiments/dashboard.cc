@@ -208,6 +208,16 @@ StatusOr<std::unique_ptr<Dashboard>> Dashboard::open(const DashboardOptions& opt
     state->store = std::move(store).value();
   }
   state->page = dashboard_page(options.interval_ms);
+  {
+    // Until the first refresh: no experiments.
+    auto empty = std::make_shared<Snapshot>();
+    empty->list = script_safe({{"database", database_for_display(options.database)},
+                               {"generated", utc_now()},
+                               {"experiments", nlohmann::json::array()}});
+    empty->comparison = R"({"plots":[]})";
+    std::lock_guard<std::mutex> lock(state->snapshot_mu);
+    state->snapshot = std::move(empty);
+  }
   return std::unique_ptr<Dashboard>(new Dashboard(std::move(state)));
 }
 

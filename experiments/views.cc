@@ -508,6 +508,53 @@ json parallel_view(const ExperimentData& d, const std::vector<Objective>& object
   return p;
 }
 
+// A decision of many numeric values (a continuous hyperparameter: every
+// trial its own lr) would explain all the variance with one group per trial:
+// beyond kMaxGroups such values become kBins ranges of about equal counts,
+// labelled "lo..hi".
+void bin_numbers(std::vector<std::string>& labels, std::vector<int>& group) {
+  constexpr size_t kMaxGroups = 12, kBins = 8;
+  if (labels.size() <= kMaxGroups) return;
+  std::vector<double> value(labels.size());
+  for (size_t g = 0; g < labels.size(); ++g) {
+    const char* begin = labels[g].data();
+    const char* end = begin + labels[g].size();
+    auto [ptr, ec] = std::from_chars(begin, end, value[g]);
+    if (ec != std::errc() || ptr != end || !std::isfinite(value[g])) return;  // not numbers
+  }
+  std::vector<double> sorted;
+  sorted.reserve(group.size());
+  for (int g : group) sorted.push_back(value[g]);
+  std::sort(sorted.begin(), sorted.end());
+  // Upper edges at the quantiles; equal values stay in one bin.
+  std::vector<double> edges;
+  for (size_t b = 1; b < kBins; ++b) {
+    const double q = sorted[b * sorted.size() / kBins];
+    if (edges.empty() || q > edges.back()) edges.push_back(q);
+  }
+  auto bin_of = [&](double v) {
+    return static_cast<int>(std::upper_bound(edges.begin(), edges.end(), v) - edges.begin() -
+                            (std::binary_search(edges.begin(), edges.end(), v) ? 1 : 0));
+  };
+  const size_t bins = edges.size() + 1;
+  std::vector<double> lo(bins, INFINITY), hi(bins, -INFINITY);
+  for (int& g : group) {
+    const double v = value[g];
+    g = bin_of(v);
+    lo[g] = std::min(lo[g], v), hi[g] = std::max(hi[g], v);
+  }
+  // Bins left empty are dropped, the rest renumbered in order.
+  std::vector<int> renumber(bins, -1);
+  labels.clear();
+  for (size_t b = 0; b < bins; ++b) {
+    if (!(lo[b] <= hi[b])) continue;
+    renumber[b] = static_cast<int>(labels.size());
+    labels.push_back(lo[b] == hi[b] ? fmt::format("{:.4g}", lo[b])
+                                    : fmt::format("{:.4g}..{:.4g}", lo[b], hi[b]));
+  }
+  for (int& g : group) g = renumber[g];
+}
+
 // For each decision, how much of the objective's variance its choice
 // explains, and the objective's mean and spread per choice. Spaces whose
 // architectures have the same decisions: one decision per key position
@@ -583,6 +630,7 @@ json importance_view(const ExperimentData& d, const Objective& o) {
         if (added) f.labels.emplace_back(label);
         f.group[i] = it->second;
       }
+      bin_numbers(f.labels, f.group);
       if (f.labels.size() > 1) features.push_back(std::move(f));
     }
     imp["kind"] = "decisions";

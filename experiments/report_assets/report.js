@@ -18,6 +18,9 @@
   Chart.defaults.responsive = true;
   Chart.defaults.maintainAspectRatio = false;
   Chart.defaults.font.size = 12;
+  // No legend entry for a series with nothing in it (no pruned trials, ...).
+  Chart.defaults.plugins.legend.labels.filter = (item, data) =>
+    data.datasets[item.datasetIndex].data.length > 0;
 
   // --- DOM helpers -------------------------------------------------------
   function el(tag, attrs, children) {
@@ -82,16 +85,16 @@
       ctx.save();
       ctx.strokeStyle = '#888';
       ctx.setLineDash([4, 4]);
-      for (const x of opts.lines) {
+      opts.lines.forEach((x, i) => {
         const px = scales.x.getPixelForValue(x);
-        if (px < chartArea.left || px > chartArea.right) continue;
+        if (px < chartArea.left || px > chartArea.right) return;
         ctx.beginPath();
         ctx.moveTo(px, chartArea.top);
         ctx.lineTo(px, chartArea.bottom);
         ctx.stroke();
         ctx.fillStyle = '#555';
-        ctx.fillText('rung ' + x, px + 3, chartArea.top + 10);
-      }
+        ctx.fillText('rung ' + x, px + 3, chartArea.top + 10 + (i % 2) * 12);
+      });
       ctx.restore();
     },
   };
@@ -420,7 +423,10 @@
     const t = e.trials;
     const state = tables[e.name] || (tables[e.name] = {sort: 'number', desc: false, query: '', page: 0});
     const columns = ['number', 'state', 'key'].concat(t.metric_names, ['seconds', 'worker', 'retries', 'message']);
-    const keyText = i => t.key[i] === '' ? '' : t.key[i].split('.').map(k => t.labels[Number(k)]).join('/');
+    // Keys decoded once each, when first shown, searched or sorted on.
+    const keys = new Array(t.count);
+    const keyText = i => keys[i] !== undefined ? keys[i] : (keys[i] =
+      t.key[i] === '' ? '' : t.key[i].split('.').map(k => t.labels[Number(k)]).join('/'));
     const cell = (i, c) => {
       switch (c) {
         case 'number': return t.number[i];

@@ -12,6 +12,7 @@ STEPS_JSON is a list of steps, run in order:
   {"type": CSS_SELECTOR, "text": TEXT}   set an input's value and fire 'input'
   {"run": [ARGV...]}                     run a program (e.g. add trials)
   {"screenshot": PATH, "width": W}       a PNG of the whole page
+  {"screenshot": PATH, "element": SEL}   a PNG of one element of it
   {"errors_as": NAME}                    keep the errors seen so far
 Prints one JSON object: {"results": {NAME: value}, "errors": [...]} where
 errors are the page's uncaught exceptions, console.error calls and error log
@@ -174,7 +175,17 @@ def main():
                 page.call("Emulation.setDeviceMetricsOverride", width=width, height=height,
                           deviceScaleFactor=1, mobile=False)
                 page.pump(0.3)
-                shot = page.call("Page.captureScreenshot", format="png")
+                options = {"format": "png"}
+                if "element" in step:
+                    box = page.evaluate(
+                        "(r => r && {x: r.left + scrollX, y: r.top + scrollY, width: r.width, "
+                        "height: r.height})(document.querySelector(%s) && document.querySelector"
+                        "(%s).getBoundingClientRect())" % ((json.dumps(step["element"]),) * 2))
+                    if not box:
+                        raise RuntimeError("no element " + step["element"])
+                    box["scale"] = 1
+                    options["clip"] = box
+                shot = page.call("Page.captureScreenshot", **options)
                 with open(step["screenshot"], "wb") as f:
                     f.write(base64.b64decode(shot["data"]))
                 page.call("Emulation.clearDeviceMetricsOverride")

@@ -288,5 +288,40 @@ TEST(ViewsTest, ExperimentsThatDifferOnlyBySeedGetAMeanAndSpread) {
   EXPECT_EQ(mean[5][1], 90);
 }
 
+TEST(ViewsTest, AContinuousHyperparameterIsBinnedBeforeItsShareIsTaken) {
+  // lr decides val_acc; wd, every trial its own value too, does not. One
+  // group per value would give both a share of 1.
+  ExperimentData d = known_experiment(1, "val_acc:max");
+  d.trials.clear();
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<double> unit(0, 1);
+  for (int i = 0; i < 400; ++i) {
+    TrialRow t;
+    t.number = i;
+    t.state = TrialState::kComplete;
+    const double lr = 0.001 + 0.1 * unit(rng), wd = unit(rng) / 1000;
+    t.arch_key = fmt::format("lr={:.6g}/wd={:.6g}/identity", lr, wd);
+    t.metrics["val_acc"] = 50 + 400 * lr + unit(rng);
+    d.trials.push_back(t);
+  }
+  const nlohmann::json v = experiment_views(d);
+  const auto& decisions = v["importance"]["decisions"];
+  ASSERT_EQ(decisions.size(), 2u);  // the architecture never varies
+  EXPECT_EQ(decisions[0]["name"], "lr");
+  EXPECT_GT(decisions[0]["share"].get<double>(), 0.9);
+  EXPECT_EQ(decisions[1]["name"], "wd");
+  EXPECT_LT(decisions[1]["share"].get<double>(), 0.1);
+  // Eight ranges of about 50 trials each, in order.
+  const auto& bins = decisions[0]["choices"];
+  ASSERT_EQ(bins.size(), 8u);
+  for (const auto& b : bins) {
+    EXPECT_NEAR(b["count"].get<int>(), 50, 1) << b;
+    EXPECT_NE(b["label"].get<std::string>().find(".."), std::string::npos);
+  }
+  for (size_t k = 1; k < bins.size(); ++k) {
+    EXPECT_GT(bins[k]["mean"].get<double>(), bins[k - 1]["mean"].get<double>());
+  }
+}
+
 }  // namespace
 }  // namespace sylva::experiments
