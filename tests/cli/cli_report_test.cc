@@ -96,10 +96,17 @@ TEST_F(CliTest, TheReportDrawsEveryPlotWithThePointsOfTheDatabase) {
                 " --trials 27 --seed 6")
                 .code,
             0);
+  // Three objectives: parallel coordinates.
+  ASSERT_EQ(run("search --name three --db " + db_ +
+                " --space nas-bench-macro --evaluator table --table " + kTable +
+                " --metric test_acc_mean --strategy nsga2 --objective test_acc_mean:max"
+                " --objective params:min --objective flops:min --trials 30 --seed 4")
+                .code,
+            0);
   const std::string out = dir_ + "/report.html";
   Output r = run("report --db " + db_ + " --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_NE(r.out.find("wrote " + out + " (3 experiments, 147 trials"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("wrote " + out + " (4 experiments, 177 trials"), std::string::npos) << r.out;
   // Self-contained: no address to fetch anything from.
   const std::string html = slurp(out);
   EXPECT_EQ(html.find("src=\"http"), std::string::npos);
@@ -167,6 +174,12 @@ TEST_F(CliTest, TheReportDrawsEveryPlotWithThePointsOfTheDatabase) {
   ASSERT_EQ(page["plots"]["e2-curves"]["datasets"].size(), halving.size());
   EXPECT_GT(count_state(halving, "PRUNED"), 0);
   EXPECT_EQ(points(page, "e2-history", "pruned"), count_state(halving, "PRUNED"));
+  // Three objectives: a line per completed trial over 3 objectives and 8 decisions.
+  const auto three = trials("three");
+  ASSERT_EQ(page["plots"]["e3-parallel"]["datasets"].size(),
+            static_cast<size_t>(count_state(three, "COMPLETE")));
+  EXPECT_EQ(page["plots"]["e3-parallel"]["datasets"][0]["points"], 11);
+  EXPECT_FALSE(page["plots"].contains("e3-pareto"));
 }
 
 TEST_F(CliTest, ANameMadeOfMarkupRunsNoScript) {
