@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -132,10 +133,12 @@ int run_dashboard(int argc, char** argv) {
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   experiments::Dashboard* server = dashboard.value().get();
-  std::thread waiter([&signals, server] {
+  std::atomic<bool> signalled{false};
+  std::thread waiter([&signals, &signalled, server] {
     int sig = 0;
     sigwait(&signals, &sig);
-    if (sig == SIGINT || sig == SIGTERM) server->stop();
+    signalled = true;
+    server->stop();
   });
   const std::string shown =
       options.bind.find(':') != std::string::npos ? "[" + options.bind + "]" : options.bind;
@@ -148,8 +151,9 @@ int run_dashboard(int argc, char** argv) {
     }
     std::fflush(stdout);
   });
-  // The waiter ends on the signal; when serving failed, send it one.
-  if (!served.is_ok()) pthread_kill(waiter.native_handle(), SIGTERM);
+  // The waiter ends on a signal: when the server stopped by itself (it
+  // could not bind, or failed), it is sent one.
+  if (!signalled) pthread_kill(waiter.native_handle(), SIGTERM);
   waiter.join();
   if (!served.is_ok()) return fail(served);
   return 0;

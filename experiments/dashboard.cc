@@ -36,10 +36,17 @@ std::string utc_now() {
 // One experiment as of a refresh: never changed once published.
 struct Entry {
   std::shared_ptr<const ExperimentData> data;
-  std::string version;  // its counts when read
-  std::string views;    // experiment_views, serialised
-  std::string trials;   // trial_columns from trial 0, serialised
+  std::string version;        // its counts and latest finish when read
+  std::string last_finished;  // the latest finished_at when read
+  std::string views;          // experiment_views, serialised
+  std::string trials;         // trial_columns from trial 0, serialised
+  // Each read that changed it: (sequence number, lowest trial number read
+  // again), the latest kKeptChanges, so that a page that last merged the
+  // table at sequence S is sent every trial changed since.
+  int64_t seq = 0;
+  std::vector<std::pair<int64_t, int64_t>> changes;
 };
+constexpr size_t kKeptChanges = 256;
 
 // Everything the requests answer from.
 struct Snapshot {
@@ -68,6 +75,8 @@ struct Dashboard::State {
   std::unique_ptr<Store> store GUARDED_BY(refresh_mu);
   std::map<std::string, std::shared_ptr<const Entry>> read GUARDED_BY(refresh_mu);
 
+  int64_t seq GUARDED_BY(refresh_mu) = 0;  // of the reads that changed an experiment
+
   std::mutex snapshot_mu;
   std::shared_ptr<const Snapshot> snapshot GUARDED_BY(snapshot_mu) = std::make_shared<Snapshot>();
 
@@ -83,14 +92,15 @@ struct Dashboard::State {
 
   // The experiment read again from where its previous read left off: a
   // copy, since requests may still hold the previous one.
-  StatusOr<std::shared_ptr<ExperimentData>> reread(const ExperimentRow& row, const Entry* before)
+  // Trials from `from` on (0 or no `before`: everything).
+  StatusOr<std::shared_ptr<ExperimentData>> reread(const ExperimentRow& row, const Entry* before,
+                                                   int64_t from)
       EXCLUSIVE_LOCKS_REQUIRED(refresh_mu) {
-    if (!before || before->data->row.id != row.id) {
+    if (!before || from <= 0) {
       SYLVA_ASSIGN(data, load_experiment(*store, row));
       return std::make_shared<ExperimentData>(std::move(data));
     }
     auto d = std::make_shared<ExperimentData>(*before->data);
-    const int64_t from = settled_of(*d);
     std::vector<TrialRow> fresh = store->trials_from(row.id, from);
     auto cut = std::lower_bound(d->trials.begin(), d->trials.end(), from,
                                 [](const TrialRow& t, int64_t n) { return t.number < n; });
@@ -121,15 +131,27 @@ struct Dashboard::State {
     std::string problem;
     try {
       for (const ExperimentRow& e : store->experiments()) {
-        const TrialCounts c = store->counts(e.id, 60);
-        const std::string version =
-            fmt::format("{}.{}.{}.{}.{}", e.id, c.total, c.waiting, c.running, c.failed);
         auto it = read.find(e.name);
         const Entry* before = it == read.end() ? nullptr : it->second.get();
+        if (before && before->data->row.id != e.id) before = nullptr;  // made again
+        const TrialCounts c = store->counts(e.id, 60);
+        const ChangeMarks marks = store->change_marks(e.id, before ? before->last_finished : "");
+        const std::string version = fmt::format("{}.{}.{}.{}.{}.{}", e.id, c.total, c.waiting,
+                                                c.running, c.failed, marks.last_finished);
         if (before && before->version == version) {
           now[e.name] = it->second;
         } else {
-          auto data = reread(e, before);
+          // From the first trial not finished at the previous read, or a
+          // lower one that changed since: a trial promoted by successive
+          // halving runs again and finishes again.
+          int64_t from = 0;
+          if (before) {
+            from = settled_of(*before->data);
+            for (int64_t n : {marks.first_unfinished, marks.first_finished_since}) {
+              if (n >= 0) from = std::min(from, n);
+            }
+          }
+          auto data = reread(e, before, from);
           if (!data.is_ok()) {
             problem = data.status().message();
             if (before) now[e.name] = it->second;
@@ -137,17 +159,37 @@ struct Dashboard::State {
           }
           auto entry = std::make_shared<Entry>();
           entry->version = version;
+          entry->last_finished = marks.last_finished;
+          entry->seq = ++seq;
           entry->views = script_safe(experiment_views(*data.value()));
-          entry->trials = script_safe(trial_columns(*data.value(), 0));
+          nlohmann::json columns = trial_columns(*data.value(), 0);
+          columns["seq"] = entry->seq;
+          entry->trials = script_safe(columns);
           entry->data = std::move(data).value();
+          if (before) entry->changes = before->changes;
+          entry->changes.push_back({entry->seq, from});
+          if (entry->changes.size() > kKeptChanges) {
+            entry->changes.erase(entry->changes.begin(),
+                                 entry->changes.end() - static_cast<int64_t>(kKeptChanges));
+          }
           now[e.name] = std::move(entry);
         }
-        list.push_back({{"name", e.name}, {"version", version}, {"trials", c.total}});
+        list.push_back({{"name", e.name}, {"version", version}, {"id", e.id}, {"trials", c.total}});
       }
     } catch (const std::exception& e) {
       problem = e.what();
     }
-    if (!problem.empty() && now.empty()) now = read;
+    if (!problem.empty()) {
+      // What this read did not reach stays as the last read left it.
+      for (const auto& [name, entry] : read) {
+        if (now.count(name)) continue;
+        now[name] = entry;
+        list.push_back({{"name", name},
+                        {"version", entry->version},
+                        {"id", entry->data->row.id},
+                        {"trials", entry->data->trials.size()}});
+      }
+    }
     std::vector<const ExperimentData*> all;
     for (const auto& [name, entry] : now) all.push_back(entry->data.get());
     auto next = std::make_shared<Snapshot>();
@@ -166,12 +208,14 @@ struct Dashboard::State {
     return problem.empty() ? Status::ok() : Status::io_error("dashboard: " + problem);
   }
 
-  Reply handle(const std::string& path, const std::string& name, int64_t from) {
+  Reply handle(const std::string& path, const std::string& name, int64_t from, int64_t seen) {
     auto json_reply = [](std::string body) {
       return Reply{200, "application/json", std::move(body)};
     };
     auto error = [](int status, const std::string& message) {
-      return Reply{status, "application/json", nlohmann::json{{"error", message}}.dump()};
+      return Reply{status, "application/json",
+                   nlohmann::json{{"error", message}}.dump(
+                       -1, ' ', false, nlohmann::json::error_handler_t::replace)};
     };
     if (path == "/" || path == "/index.html") return Reply{200, "text/html; charset=utf-8", page};
     const std::shared_ptr<const Snapshot> s = latest();
@@ -188,8 +232,20 @@ struct Dashboard::State {
       if (it == s->entries.end()) return error(404, "no experiment named '" + name + "'");
       const Entry& e = *it->second;
       if (path == "/api/views") return json_reply(e.views);
-      if (from <= 0) return json_reply(e.trials);
-      return json_reply(script_safe(trial_columns(*e.data, from)));
+      // A page that merged the table at read `seen` also needs what those
+      // after it read again below `from`.
+      if (seen >= 0) {
+        if (seen > e.seq || e.changes.empty() || e.changes.front().first > seen + 1) {
+          from = 0;  // another server's numbers, or older than those kept
+        }
+        for (const auto& [at, lowest] : e.changes) {
+          if (at > seen) from = std::min(from, lowest);
+        }
+      }
+      if (from <= 0 && seen < 0) return json_reply(e.trials);
+      nlohmann::json columns = trial_columns(*e.data, std::max<int64_t>(from, 0));
+      columns["seq"] = e.seq;
+      return json_reply(script_safe(columns));
     }
     return error(404, "no such page: " + path);
   }
@@ -223,24 +279,29 @@ StatusOr<std::unique_ptr<Dashboard>> Dashboard::open(const DashboardOptions& opt
 
 Status Dashboard::refresh() { return state_->refresh(); }
 
-Dashboard::Reply Dashboard::get(const std::string& path, const std::string& name, int64_t from) {
-  return state_->handle(path, name, from);
+Dashboard::Reply Dashboard::get(const std::string& path, const std::string& name, int64_t from,
+                                int64_t seen) {
+  return state_->handle(path, name, from, seen);
 }
 
 Status Dashboard::serve(const std::function<void(int port)>& listening) {
   State& s = *state_;
   auto answer = [&s](const httplib::Request& req, httplib::Response& res) {
-    int64_t from = 0;
-    if (req.has_param("from")) {
+    int64_t numbers[2] = {0, -1};  // from, seen
+    const char* params[2] = {"from", "seen"};
+    for (int i = 0; i < 2; ++i) {
+      if (!req.has_param(params[i])) continue;
       try {
-        from = std::stoll(req.get_param_value("from"));
+        numbers[i] = std::stoll(req.get_param_value(params[i]));
       } catch (const std::exception&) {
         res.status = 400;
-        res.set_content(R"({"error":"from must be a trial number"})", "application/json");
+        res.set_content(fmt::format(R"({{"error":"{} must be a number"}})", params[i]),
+                        "application/json");
         return;
       }
     }
-    Reply r = s.handle(req.path, req.has_param("name") ? req.get_param_value("name") : "", from);
+    Reply r = s.handle(req.path, req.has_param("name") ? req.get_param_value("name") : "",
+                       numbers[0], numbers[1]);
     res.status = r.status;
     res.set_header("Cache-Control", "no-store");
     res.set_header("X-Content-Type-Options", "nosniff");
@@ -280,15 +341,16 @@ Status Dashboard::serve(const std::function<void(int port)>& listening) {
     }
   });
   listening(port);
-  const bool ok = s.stop_requested || s.server.listen_after_bind();
+  const bool listened = s.stop_requested || s.server.listen_after_bind();
   {
     std::lock_guard<std::mutex> lock(s.stop_mu);
     s.stopping = true;
   }
   s.stop_cv.notify_all();
   refresher.join();
-  if (!ok && s.server.is_running()) {
-    return Status::io_error("dashboard: the server stopped unexpectedly");
+  if (!listened && !s.stop_requested) {
+    return Status::io_error(
+        fmt::format("dashboard: the server on {}:{} stopped unexpectedly", s.options.bind, port));
   }
   return Status::ok();
 }

@@ -7,7 +7,8 @@
 //   GET /                      the page
 //   GET /api/experiments       {database, generated, experiments: [{name, version, trials}]}
 //   GET /api/views?name=N      experiment_views (views.h)
-//   GET /api/trials?name=N&from=K   trial_columns from trial number K
+//   GET /api/trials?name=N&from=K[&seen=S]   trial_columns from trial K, and
+//                              from any lower one read again since read S; "seq"
 //   GET /api/comparison        comparison_view of every experiment
 //   GET /api/model             report_model: what `sylva report` inlines
 //
@@ -58,7 +59,10 @@ class Dashboard {
     int status = 200;
     std::string type, body;
   };
-  Reply get(const std::string& path, const std::string& name = "", int64_t from = 0);
+  // For /api/trials: from trial `from`, and, when `seen` (a table's "seq")
+  // is given, from every lower trial read again since that read.
+  Reply get(const std::string& path, const std::string& name = "", int64_t from = 0,
+            int64_t seen = -1);
 
  private:
   struct State;

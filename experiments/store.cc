@@ -284,4 +284,16 @@ std::vector<EventRow> SqlStore::events(int64_t experiment_id) {
   return rows;
 }
 
+ChangeMarks SqlStore::change_marks(int64_t experiment_id, const std::string& since) {
+  Stmt select(*db_,
+              "SELECT coalesce(max(finished_at), ''), "
+              "coalesce(min(CASE WHEN state IN ('WAITING', 'RUNNING') THEN number END), -1), "
+              "coalesce(min(CASE WHEN finished_at >= ? THEN number END), -1) "
+              "FROM trials WHERE experiment_id = ?");
+  select.bind_text(1, since).bind_int(2, experiment_id).step();
+  ChangeMarks m{select.col_text(0), select.col_int(1), select.col_int(2)};
+  select.run();
+  return m;
+}
+
 }  // namespace sylva::experiments

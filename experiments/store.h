@@ -111,6 +111,15 @@ struct IntermediateRow {
   double value = 0;
 };
 
+// What changed in an experiment since a time (the dashboard's reads): the
+// latest finish, the lowest-numbered trial not finished, and the
+// lowest-numbered one that finished at or after `since`; -1 when none.
+struct ChangeMarks {
+  std::string last_finished;  // max(finished_at), "" when none
+  int64_t first_unfinished = -1;
+  int64_t first_finished_since = -1;
+};
+
 // Something that happened to a trial (trial_events): "requeued", "released",
 // "failed", "promoted", "device", "discarded", with the database's time.
 struct EventRow {
@@ -190,6 +199,8 @@ class Store {
                                                           int64_t first_number) = 0;
   // The experiment's trial events, by time.
   virtual std::vector<EventRow> events(int64_t experiment_id) = 0;
+  // One pass over the experiment's trials (see ChangeMarks).
+  virtual ChangeMarks change_marks(int64_t experiment_id, const std::string& since) = 0;
 
   // Artifacts (e.g. kind "weights"): one per (trial, kind), replaced on put.
   virtual void put_artifact(int64_t trial_id, const std::string& kind,

@@ -46,6 +46,7 @@ class SqlStore final : public Store {
   std::vector<IntermediateRow> intermediates_from(int64_t experiment_id,
                                                   int64_t first_number) override;
   std::vector<EventRow> events(int64_t experiment_id) override;
+  ChangeMarks change_marks(int64_t experiment_id, const std::string& since) override;
   void put_artifact(int64_t trial_id, const std::string& kind, const std::string& bytes) override;
   void delete_artifact(int64_t trial_id, const std::string& kind) override;
   std::optional<std::string> artifact(int64_t trial_id, const std::string& kind) override;

@@ -222,6 +222,23 @@ json history_view(const ExperimentData& d, const Objective& o, const Times& time
   h["pruned"] = thin(pruned, limit / 2);
   h["failed"] = failed;
   h["best"] = best;
+  // By wall time the record is another one: trials finish out of order.
+  {
+    std::vector<const Point*> by_time;
+    for (const Point& p : complete) {
+      if (std::isfinite(p.t)) by_time.push_back(&p);
+    }
+    std::stable_sort(by_time.begin(), by_time.end(),
+                     [](const Point* a, const Point* b) { return a->t < b->t; });
+    json steps = json::array();
+    double record = kNaN;
+    for (const Point* p : by_time) {
+      if (std::isfinite(record) && !better(p->y, record, o.maximize)) continue;
+      record = p->y;
+      steps.push_back({p->number, secs(p->t), num(p->y)});
+    }
+    h["best_by_time"] = steps;
+  }
   if (!d.trials.empty()) h["last"] = {d.trials.back().number};
   h["counts"] = {
       {"complete", complete.size()}, {"pruned", pruned.size()}, {"failed", failed_count}};
@@ -405,9 +422,12 @@ json pareto_view(const ExperimentData& d, const std::vector<Objective>& objectiv
       ideal = {std::min(ideal.first, q.first), std::min(ideal.second, q.second)};
     }
     // A reference a little worse than the worst seen, so that extremes count.
-    const std::pair<double, double> ref = {
-        worst.first + 0.01 * std::max(worst.first - ideal.first, 1e-12),
-        worst.second + 0.01 * std::max(worst.second - ideal.second, 1e-12)};
+    // (A range of 0 still moves it: relative to the magnitude.)
+    auto margin = [](double worst, double ideal) {
+      return 0.01 * std::max(worst - ideal, 1e-6 * std::max(1.0, std::fabs(worst)));
+    };
+    const std::pair<double, double> ref = {worst.first + margin(worst.first, ideal.first),
+                                           worst.second + margin(worst.second, ideal.second)};
     std::vector<size_t> checkpoints;
     const size_t n = pts.size(), k = std::min(n, limits.hypervolume_points);
     for (size_t i = 1; i <= k; ++i) checkpoints.push_back(i * n / k - 1);
@@ -428,9 +448,21 @@ json pareto_view(const ExperimentData& d, const std::vector<Objective>& objectiv
 json parallel_view(const ExperimentData& d, const std::vector<Objective>& objectives,
                    const ViewLimits& limits) {
   const Scored s = scored(d, objectives);
-  // The front against the current front: O(n * front).
+  // The front against the current front, among the kCandidates best by the
+  // first objective: a point dominated by any other is dominated by one at
+  // least as good on the first, so these are exactly the front's members
+  // among them, in O(kCandidates * front).
+  constexpr size_t kCandidates = 2000;
+  std::vector<size_t> by_first(s.points.size());
+  for (size_t i = 0; i < by_first.size(); ++i) by_first[i] = i;
+  const size_t candidates = std::min(kCandidates, by_first.size());
+  std::partial_sort(by_first.begin(), by_first.begin() + candidates, by_first.end(),
+                    [&](size_t a, size_t b) {
+                      return s.points[a] < s.points[b];  // lexicographic: ties broken on the rest
+                    });
   std::vector<size_t> front;
-  for (size_t i = 0; i < s.points.size(); ++i) {
+  for (size_t c = 0; c < candidates; ++c) {
+    const size_t i = by_first[c];
     auto dominated_by = [&](const std::vector<double>& a, const std::vector<double>& b) {
       bool strict = false;
       for (size_t k = 0; k < a.size(); ++k) {
@@ -505,6 +537,10 @@ json parallel_view(const ExperimentData& d, const std::vector<Objective>& object
                     s.points.size(), std::min(front.size(), limits.lines / 2));
   }
   p["hypervolume_note"] = "the hypervolume is drawn for two objectives";
+  if (s.points.size() > kCandidates) {
+    p["front_note"] =
+        fmt::format("front marked among the {} best by {}", kCandidates, objectives[0].metric);
+  }
   return p;
 }
 
@@ -779,10 +815,14 @@ json timeline_view(const ExperimentData& d, const Times& times, const ViewLimits
     const double at = clock.at(e.at);
     if (!std::isfinite(at)) continue;
     if (mark_count++ >= limits.timeline_marks) continue;
-    // A requeue names the worker that held the trial.
+    // A re-queue names the worker that held the trial ("worker LABEL lost
+    // ...", or the label alone): a word of the message equal to a label.
     int w = -1;
-    for (const auto& [label, i] : index) {
-      if (!label.empty() && e.message.find(label) != std::string::npos) w = i;
+    for (size_t start = 0; start < e.message.size() && w < 0;) {
+      const size_t end = std::min(e.message.find_first_of(" ,;()", start), e.message.size());
+      auto it = index.find(e.message.substr(start, end - start));
+      if (it != index.end()) w = it->second;
+      start = end + 1;
     }
     if (w < 0) {
       // Trials are by number.
@@ -838,6 +878,20 @@ json best_view(const ExperimentData& d, const Objective& o, const ViewLimits& li
   b["builder"] = builder;
   b["stages"] = stages;
   return b;
+}
+
+// Limits every view can work with (a bin holds two points, a grid a cell).
+ViewLimits sane(ViewLimits l) {
+  l.history_points = std::max<size_t>(l.history_points, 4);
+  l.scatter_points = std::max<size_t>(l.scatter_points, 1);
+  l.curves = std::max<size_t>(l.curves, 2);
+  l.curve_steps = std::max<size_t>(l.curve_steps, 2);
+  l.lines = std::max<size_t>(l.lines, 2);
+  l.timeline_bars = std::max<size_t>(l.timeline_bars, 1);
+  l.hypervolume_points = std::max<size_t>(l.hypervolume_points, 1);
+  l.comparison_points = std::max<size_t>(l.comparison_points, 1);
+  l.best = std::max<size_t>(l.best, 1);
+  return l;
 }
 
 }  // namespace
@@ -896,7 +950,8 @@ StatusOr<ExperimentData> load_experiment(Store& store, const ExperimentRow& row)
   return d;
 }
 
-json experiment_views(const ExperimentData& d, const ViewLimits& limits, double now) {
+json experiment_views(const ExperimentData& d, const ViewLimits& given, double now) {
+  const ViewLimits limits = sane(given);
   json v;
   v["name"] = d.row.name;
   auto objectives = objectives_of(d.config);
@@ -1003,7 +1058,8 @@ json trial_columns(const ExperimentData& d, int64_t first) {
 }
 
 json comparison_view(const std::vector<const ExperimentData*>& experiments,
-                     const ViewLimits& limits) {
+                     const ViewLimits& given) {
+  const ViewLimits limits = sane(given);
   struct Curve {
     std::string name, group;
     Objective objective;

@@ -133,7 +133,7 @@
       const x = p => by === 'number' ? p[0] : p[1];
       const pts = (arr, yi) => arr.filter(p => x(p) !== null).map(p => ({x: x(p), y: p[yi], n: p[0]}));
       const complete = pts(h.complete, 2), pruned = pts(h.pruned, 2);
-      const best = pts(h.best, 2);
+      const best = pts(by === 'number' ? h.best : h.best_by_time, 2);
       if (best.length && h.last) {
         const lastX = by === 'number' ? h.last[0] : Math.max(...complete.map(p => p.x), best[best.length - 1].x);
         best.push({x: lastX, y: best[best.length - 1].y, n: null});
@@ -205,7 +205,7 @@
     const p = e.parallel;
     if (!p) return;
     const box = panel(parent, e.id + '-parallel', 'Parallel coordinates: ' + p.axes.join(', ') +
-      ' (front in red)', [p.note, p.hypervolume_note].filter(Boolean).join('; '), 360);
+      ' (front in red)', [p.note, p.front_note, p.hypervolume_note].filter(Boolean).join('; '), 360);
     const lo = p.axes.map((_, k) => Math.min(...p.lines.map(l => l.values[k])));
     const hi = p.axes.map((_, k) => Math.max(...p.lines.map(l => l.values[k])));
     const datasets = p.lines.map(l => ({
@@ -564,28 +564,42 @@
     // The dashboard: views refetched when an experiment's trials change; the
     // table's columns fetched from the first trial that was not finished.
     const known = {};  // name -> {version, trials}
+    // A JSON answer, or an error naming what failed (nothing is kept from it).
+    async function getJson(url) {
+      const res = await fetch(url);
+      const body = await res.json();
+      if (!res.ok) throw new Error(url + ': ' + (body.error || res.status));
+      return body;
+    }
     async function poll() {
       try {
-        const list = await (await fetch('api/experiments')).json();
-        let changed = list.experiments.length !== Object.keys(known).length;
+        const list = await getJson('api/experiments');
+        const names = new Set(list.experiments.map(x => x.name));
+        let changed = false;
+        for (const name of Object.keys(known)) {
+          if (!names.has(name)) { delete known[name]; changed = true; }
+        }
         const experiments = [];
         for (const x of list.experiments) {
-          const k = known[x.name] || (known[x.name] = {version: '', trials: null, views: null});
+          let k = known[x.name];
+          if (!k || k.id !== x.id) {  // new, or made again under the same name
+            k = known[x.name] = {id: x.id, version: '', seq: -1, trials: null, views: null};
+          }
           if (k.version !== x.version) {
             changed = true;
             const from = k.trials ? k.trials.settled : 0;
-            const [views, cols] = await Promise.all([
-              (await fetch('api/views?name=' + encodeURIComponent(x.name))).json(),
-              (await fetch('api/trials?name=' + encodeURIComponent(x.name) + '&from=' + from)).json()]);
+            const name = encodeURIComponent(x.name);
+            const [views, cols] = await Promise.all([getJson('api/views?name=' + name),
+              getJson('api/trials?name=' + name + '&from=' + from + '&seen=' + k.seq)]);
             k.views = views;
             k.trials = merge(k.trials, cols);
+            k.seq = cols.seq;
             k.version = x.version;
           }
           experiments.push(Object.assign({}, k.views, {trials: k.trials}));
         }
         if (changed) {
-          const comparisonData = list.experiments.length > 1
-            ? await (await fetch('api/comparison')).json() : {plots: []};
+          const comparisonData = list.experiments.length > 1 ? await getJson('api/comparison') : {plots: []};
           render({database: list.database, generated: list.generated, experiments, comparison: comparisonData});
         }
         if (list.problem) {

@@ -33,8 +33,9 @@ std::string key(int i) {
   return k;
 }
 
-json get(Dashboard& d, const std::string& path, const std::string& name = "", int64_t from = 0) {
-  Dashboard::Reply r = d.get(path, name, from);
+json get(Dashboard& d, const std::string& path, const std::string& name = "", int64_t from = 0,
+         int64_t seen = -1) {
+  Dashboard::Reply r = d.get(path, name, from, seen);
   EXPECT_EQ(r.status, 200) << path << ": " << r.body;
   EXPECT_EQ(r.type, "application/json");
   return json::parse(r.body);
@@ -111,6 +112,26 @@ TEST_P(StoreBackendTest, TheDashboardReadsOnFromTheFirstUnfinishedTrial) {
   EXPECT_EQ(comparison["plots"][0]["seeds"].size(), 1u);
   json model = get(d, "/api/model");
   EXPECT_EQ(model["experiments"].size(), 2u);
+
+  // Successive halving promotes trial 1 (PRUNED, below every unfinished
+  // trial): it runs again and finishes COMPLETE between two reads. A page
+  // that merged the table at the previous read gets it back.
+  const int64_t seen = get(d, "/api/trials", "e", 0)["seq"];
+  ASSERT_TRUE(store->finish_trial(ids[1], TrialState::kPruned, "", {{"val_acc", 51.0}}));
+  ASSERT_TRUE(d.refresh().is_ok());
+  const int64_t pruned_seen = get(d, "/api/trials", "e", 0)["seq"];
+  EXPECT_GT(pruned_seen, seen);
+  store->set_running(ids[1], "w:1.1");
+  ASSERT_TRUE(store->finish_trial(ids[1], TrialState::kComplete, "", {{"val_acc", 100.0}}));
+  ASSERT_TRUE(d.refresh().is_ok());
+  views = get(d, "/api/views", "e");
+  EXPECT_EQ(views["summary"]["best"]["number"], 1);
+  EXPECT_EQ(views["summary"]["best"]["value"], 100);
+  json changed = get(d, "/api/trials", "e", 6, pruned_seen);
+  EXPECT_EQ(changed["first"], 1);
+  EXPECT_EQ(changed["metrics"]["val_acc"][0], 100);
+  // Up to date: only from where the page asks.
+  EXPECT_EQ(get(d, "/api/trials", "e", 6, changed["seq"])["count"], 0);
 
   // What is not there.
   EXPECT_EQ(d.get("/api/views", "nobody").status, 404);

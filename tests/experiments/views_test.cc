@@ -323,5 +323,45 @@ TEST(ViewsTest, AContinuousHyperparameterIsBinnedBeforeItsShareIsTaken) {
   }
 }
 
+TEST(ViewsTest, EdgeCasesFoundInReview) {
+  ExperimentData d = known_experiment(12);
+  // A re-queue mark goes to the worker the message names exactly, not to
+  // one whose label is a prefix of it.
+  d.workers = {{1, "gpu.1", "gpu", 1, "m", 1, "EXITED", "", "", false, {}, {}},
+               {2, "gpu.12", "gpu", 2, "m", 1, "EXITED", "", "", false, {}, {}}};
+  for (TrialRow& t : d.trials) t.worker = t.number % 2 ? "gpu.12" : "gpu.1";
+  d.events = {{4, "2026-12-01T10:00:04.200Z", "requeued",
+               "worker gpu.12 lost (its process is gone) while other trials finished"}};
+  // Trial 1 finishes last, with the best value: by time it is the last record.
+  d.trials[1].finished_at = "2026-12-01T10:05:00.000Z";
+  d.trials[1].metrics["val_acc"] = 95;
+  nlohmann::json v = experiment_views(d);
+  ASSERT_EQ(v["timeline"]["marks"].size(), 1u);
+  EXPECT_EQ(v["timeline"]["workers"][v["timeline"]["marks"][0][0].get<int>()], "gpu.12");
+  const auto& by_time = v["history"]["best_by_time"];
+  ASSERT_GE(by_time.size(), 2u);
+  EXPECT_EQ(by_time.back()[0], 1);
+  EXPECT_EQ(by_time.back()[2], 95);
+  for (size_t k = 1; k < by_time.size(); ++k) {
+    EXPECT_GE(by_time[k][1].get<double>(), by_time[k - 1][1].get<double>());
+    EXPECT_GT(by_time[k][2].get<double>(), by_time[k - 1][2].get<double>());
+  }
+  EXPECT_EQ(v["history"]["best"][1][0], 1);  // by number, 95 comes second
+  // A constant objective of a large magnitude still has an area.
+  for (TrialRow& t : d.trials) {
+    if (t.state == TrialState::kComplete) t.metrics["params"] = 1.2e6;
+  }
+  v = experiment_views(d);
+  EXPECT_GT(v["pareto"]["hypervolume"].back()[1].get<double>(), 0);
+  // Limits of zero draw little but do not fail.
+  ViewLimits zero;
+  zero.history_points = zero.scatter_points = zero.curves = zero.curve_steps = zero.lines = 0;
+  zero.timeline_bars = zero.timeline_marks = zero.hypervolume_points = zero.comparison_points = 0;
+  zero.best = 0;
+  v = experiment_views(known_experiment(50), zero);
+  EXPECT_LE(v["history"]["complete"].size(), 4u);
+  EXPECT_EQ(v["best"]["trials"].size(), 1u);
+}
+
 }  // namespace
 }  // namespace sylva::experiments
