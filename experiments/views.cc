@@ -1184,9 +1184,11 @@ std::vector<size_t> front_2d(const std::vector<std::pair<double, double>>& point
   std::vector<size_t> front;
   double best_second = INFINITY;
   for (size_t i : order) {
-    // Equal points: the first stands for them; a point equal on the first
-    // coordinate but worse on the second is dominated.
-    if (points[i].second < best_second) {
+    // A point equal on the first coordinate but worse on the second is
+    // dominated; one equal to the last member on both is not (two trials
+    // with the same values are both on the front, as `sylva best --pareto`
+    // lists them).
+    if (points[i].second < best_second || (!front.empty() && points[i] == points[front.back()])) {
       front.push_back(i);
       best_second = points[i].second;
     }

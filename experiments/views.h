@@ -82,8 +82,8 @@ nlohmann::json report_model(const std::vector<const ExperimentData*>& experiment
 // --- The computations, exposed for tests. Points are minimised on every
 // coordinate (negate what is maximised).
 
-// Indices of the non-dominated points of two objectives, by the first
-// ascending. O(n log n).
+// Indices of the non-dominated points of two objectives (equal points all),
+// by the first ascending. O(n log n).
 std::vector<size_t> front_2d(const std::vector<std::pair<double, double>>& points);
 
 // The hypervolume dominated by points[0..k] with respect to `ref` (worse than

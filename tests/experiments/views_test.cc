@@ -37,14 +37,14 @@ bool dominated(const Point& p, const std::vector<Point>& pts) {
 TEST(ViewsTest, TheTwoObjectiveFrontIsTheBruteForceOne) {
   for (uint32_t seed = 1; seed <= 20; ++seed) {
     const std::vector<Point> pts = random_points(300, seed);
-    std::set<Point> expected;
+    std::multiset<Point> expected;
     for (const Point& p : pts) {
-      if (!dominated(p, pts)) expected.insert(p);
+      if (!dominated(p, pts)) expected.insert(p);  // equal points: each of them
     }
-    std::set<Point> got;
+    std::multiset<Point> got;
     double last_first = -1;
     for (size_t i : front_2d(pts)) {
-      EXPECT_GT(pts[i].first, last_first) << "one member per distinct point, by the first";
+      EXPECT_GE(pts[i].first, last_first) << "by the first";
       last_first = pts[i].first;
       got.insert(pts[i]);
     }
