@@ -7,6 +7,7 @@
 #include <set>
 
 #include "base/strings.h"
+#include "experiments/views.h"
 #include "search/pareto.h"
 
 namespace sylva::experiments {
@@ -205,10 +206,20 @@ Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Object
     candidates.push_back(t);
     points.push_back(std::move(p));
   }
-  const std::vector<int> ranks = search::pareto_ranks(points);
+  // Two objectives: the front by sorting (views.h), O(n log n); more: the
+  // non-dominated sort.
+  std::vector<bool> on_front(candidates.size(), false);
+  if (objectives.size() == 2) {
+    std::vector<std::pair<double, double>> minimised;
+    for (const auto& p : points) minimised.push_back({-p[0], -p[1]});
+    for (size_t i : front_2d(minimised)) on_front[i] = true;
+  } else {
+    const std::vector<int> ranks = search::pareto_ranks(points);
+    for (size_t i = 0; i < candidates.size(); ++i) on_front[i] = ranks[i] == 0;
+  }
   std::vector<TrialRow> front;
   for (size_t i = 0; i < candidates.size(); ++i) {
-    if (ranks[i] == 0) front.push_back(candidates[i]);
+    if (on_front[i]) front.push_back(candidates[i]);
   }
   return ranked_table(front, hparam_names);
 }

@@ -38,6 +38,7 @@ Table best_table(const std::vector<TrialRow>& trials, const Objective& objective
 
 // The COMPLETE trials that no other COMPLETE trial dominates on every
 // objective, best first by the first objective; columns as best_table.
+// O(n log n) for two objectives.
 Table pareto_table(const std::vector<TrialRow>& trials, const std::vector<Objective>& objectives,
                    const std::vector<std::string>& hparam_names = {});
 

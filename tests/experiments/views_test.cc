@@ -12,6 +12,7 @@
 #include <random>
 #include <set>
 
+#include "experiments/report.h"
 #include "spaces/space.h"
 
 namespace sylva::experiments {
@@ -361,6 +362,44 @@ TEST(ViewsTest, EdgeCasesFoundInReview) {
   v = experiment_views(known_experiment(50), zero);
   EXPECT_LE(v["history"]["complete"].size(), 4u);
   EXPECT_EQ(v["best"]["trials"].size(), 1u);
+}
+
+TEST(ViewsTest, TheParetoTableOfTwoObjectivesIsTheNonDominatedSortsFront) {
+  // sylva best --pareto sorts two objectives instead of comparing all pairs:
+  // the same trials in the same order, ties included.
+  std::mt19937 rng(11);
+  std::uniform_int_distribution<int> coord(0, 40);
+  std::vector<TrialRow> trials;
+  for (int i = 0; i < 400; ++i) {
+    TrialRow t;
+    t.number = i;
+    t.state = i % 13 == 0 ? TrialState::kFail : TrialState::kComplete;
+    t.arch_key = "k" + std::to_string(i);
+    if (t.state == TrialState::kComplete) {
+      t.metrics = {{"acc", coord(rng)}, {"params", coord(rng)}};
+    }
+    trials.push_back(t);
+  }
+  const std::vector<Objective> objectives = {{"acc", true}, {"params", false}};
+  const Table table = pareto_table(trials, objectives);
+  // Brute force: not dominated by any completed trial.
+  std::vector<std::string> expected;
+  for (const TrialRow& t : ranked(trials, objectives[0])) {
+    bool dominated = false;
+    for (const TrialRow& o : trials) {
+      if (o.state != TrialState::kComplete) continue;
+      const double a = o.metrics.at("acc"), p = o.metrics.at("params");
+      const double ta = t.metrics.at("acc"), tp = t.metrics.at("params");
+      dominated |= a >= ta && p <= tp && (a > ta || p < tp);
+    }
+    if (!dominated) expected.push_back(t.arch_key);
+  }
+  std::vector<std::string> got;
+  const size_t key =
+      std::find(table.columns.begin(), table.columns.end(), "key") - table.columns.begin();
+  for (const auto& row : table.rows) got.push_back(row[key]);
+  EXPECT_EQ(got, expected);
+  EXPECT_GE(got.size(), 3u);
 }
 
 }  // namespace
