@@ -117,14 +117,13 @@ int run_dashboard(int argc, char** argv) {
   // Reads what exists: an SQLite file must be there already.
   auto store = open_existing("dashboard", v["db"], Store::Access::kReadOnly);
   if (!store.is_ok()) return fail(store.status());
-  store.value().reset();
   experiments::DashboardOptions options;
   options.database = v["db"];
   options.bind = v["bind"];
   options.port = static_cast<int>(port.value());
   options.interval_ms = static_cast<int>(refresh.value());
-  auto dashboard = experiments::Dashboard::open(options);
-  if (!dashboard.is_ok()) return fail(dashboard.status());
+  std::unique_ptr<experiments::Dashboard> dashboard =
+      experiments::Dashboard::open(options, std::move(store).value());
   // Ctrl-C and SIGTERM stop the server from a thread of their own (the
   // server's stop() is not for a signal handler).
   sigset_t signals;
@@ -132,7 +131,7 @@ int run_dashboard(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  experiments::Dashboard* server = dashboard.value().get();
+  experiments::Dashboard* server = dashboard.get();
   std::atomic<bool> signalled{false};
   std::thread waiter([&signals, &signalled, server] {
     int sig = 0;

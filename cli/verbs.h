@@ -13,13 +13,13 @@
 
 namespace sylva::cli {
 
-void register_search_verbs();    // verb_search.cc: search, resume, worker
-void register_report_verbs();    // verb_reports.cc: status, trials, best
+void register_search_verbs();       // verb_search.cc: search, resume, worker
+void register_report_verbs();       // verb_reports.cc: status, trials, best
 void register_report_page_verbs();  // verb_report.cc: report, dashboard
-void register_export_verb();     // verb_export.cc
-void register_logs_verb();       // verb_logs.cc
-void register_sample_verb();     // verb_sample.cc
-void register_supernet_verbs();  // verb_supernet.cc: supernet train | select | sweep
+void register_export_verb();        // verb_export.cc
+void register_logs_verb();          // verb_logs.cc
+void register_sample_verb();        // verb_sample.cc
+void register_supernet_verbs();     // verb_supernet.cc: supernet train | select | sweep
 
 // Prints "sylva: <message>" on stderr and returns the exit code its code
 // calls for (exit_code(): usage errors 2, the rest 1).

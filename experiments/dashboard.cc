@@ -26,13 +26,6 @@ constexpr const char* kPolicy =
     "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; "
     "connect-src 'self'; img-src data:";
 
-std::string utc_now() {
-  std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  return buf;
-}
-
 // One experiment as of a refresh: never changed once published.
 struct Entry {
   std::shared_ptr<const ExperimentData> data;
@@ -257,11 +250,16 @@ Dashboard::~Dashboard() = default;
 StatusOr<std::unique_ptr<Dashboard>> Dashboard::open(const DashboardOptions& options) {
   auto store = Store::open(options.database, Store::Access::kReadOnly);
   if (!store.is_ok()) return store.status();
+  return open(options, std::move(store).value());
+}
+
+std::unique_ptr<Dashboard> Dashboard::open(const DashboardOptions& options,
+                                           std::unique_ptr<Store> store) {
   auto state = std::make_unique<State>();
   state->options = options;
   {
     std::lock_guard<std::mutex> lock(state->refresh_mu);
-    state->store = std::move(store).value();
+    state->store = std::move(store);
   }
   state->page = dashboard_page(options.interval_ms);
   {

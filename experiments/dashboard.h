@@ -26,6 +26,7 @@
 #include <string>
 
 #include "base/status.h"
+#include "experiments/store.h"
 
 namespace sylva::experiments {
 
@@ -40,6 +41,9 @@ class Dashboard {
  public:
   // Opens the database read-only; an error names it.
   static StatusOr<std::unique_ptr<Dashboard>> open(const DashboardOptions& options);
+  // The same on a Store opened read-only already.
+  static std::unique_ptr<Dashboard> open(const DashboardOptions& options,
+                                         std::unique_ptr<Store> store);
   ~Dashboard();
 
   // Reads what changed in the database and recomputes the views of the

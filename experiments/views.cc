@@ -40,18 +40,6 @@ json secs(double v) {
   return std::round(v * 1000) / 1000;
 }
 
-std::vector<std::string> split_key(const std::string& key) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (true) {
-    const size_t slash = key.find('/', start);
-    parts.push_back(key.substr(start, slash - start));
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  return parts;
-}
-
 // Appends the '/'-separated parts of `key` to `out`, as views into it.
 void split_view(const std::string& key, std::vector<std::string_view>& out) {
   const std::string_view k(key);
@@ -501,12 +489,14 @@ json parallel_view(const ExperimentData& d, const std::vector<Objective>& object
   // Decisions as axes when every key has the same number of parts.
   size_t parts = 0;
   bool fixed = !s.trials.empty();
+  std::vector<std::string_view> labels;
   for (const TrialRow* t : s.trials) {
-    const size_t n = split_key(t->arch_key).size();
-    if (parts == 0) parts = n;
-    fixed &= n == parts;
+    labels.clear();
+    split_view(t->arch_key, labels);
+    if (parts == 0) parts = labels.size();
+    fixed &= labels.size() == parts;
   }
-  std::vector<std::map<std::string, int>> codes(fixed ? parts : 0);
+  std::vector<std::map<std::string_view, int>> codes(fixed ? parts : 0);
   if (fixed && parts <= 12) {
     for (size_t k = 0; k < parts; ++k) axes.push_back(fmt::format("decision {}", k + 1));
   } else {
@@ -518,7 +508,8 @@ json parallel_view(const ExperimentData& d, const std::vector<Objective>& object
     for (size_t k = 0; k < objectives.size(); ++k)
       values.push_back(num(shown(s.points[i][k], objectives[k])));
     if (fixed) {
-      const auto labels = split_key(s.trials[i]->arch_key);
+      labels.clear();
+      split_view(s.trials[i]->arch_key, labels);
       for (size_t k = 0; k < parts; ++k) {
         auto [it, added] = codes[k].emplace(labels[k], static_cast<int>(codes[k].size()));
         values.push_back(it->second);
@@ -896,6 +887,13 @@ ViewLimits sane(ViewLimits l) {
 
 }  // namespace
 
+std::string utc_now() {
+  std::time_t now = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  return buf;
+}
+
 double parse_utc(const std::string& iso) {
   // YYYY-MM-DDTHH:MM:SS[.fff]Z
   if (iso.size() < 19 || iso[4] != '-' || iso[7] != '-' || (iso[10] != 'T' && iso[10] != ' ') ||
@@ -1157,10 +1155,7 @@ json comparison_view(const std::vector<const ExperimentData*>& experiments,
 json report_model(const std::vector<const ExperimentData*>& experiments,
                   const std::string& database, const ViewLimits& limits) {
   json m;
-  std::time_t now = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-  m["generated"] = buf;
+  m["generated"] = utc_now();
   m["database"] = database;
   json list = json::array();
   for (const ExperimentData* d : experiments) {

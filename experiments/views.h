@@ -50,6 +50,10 @@ struct ViewLimits {
   size_t best = 5;                 // best trials drawn
 };
 
+// Now as ISO-8601 UTC to the second ("2026-12-01T18:00:00Z"): when a page
+// was made.
+std::string utc_now();
+
 // Seconds since 1970 of an ISO-8601 UTC time as the store writes it
 // ("2026-12-01T18:00:00.123Z"); NaN for anything else.
 double parse_utc(const std::string& iso);
