@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   const int seeds = argc > 3 ? std::atoi(argv[3]) : 3;
   const bench::SupernetData data = bench::load_supernet_data(2000, 1, 1);
   auto all = evaluators::load_idx_dataset(evaluators::kDefaultDatasetDir).value();
-  const at::Tensor val_x = all.train_images.narrow(0, 2500, 1000);
+  const at::Tensor val_x = all.normalise(all.train_images.narrow(0, 2500, 1000));
   const at::Tensor val_y = all.train_labels.narrow(0, 2500, 1000);
   std::unique_ptr<Supernet> net;
   if (!file.empty()) {

@@ -161,3 +161,12 @@ echo
 # finished, unchanged) and Dashboard::get of each data endpoint.
 echo
 "$build/report_scale" "$sylva" 1000 10000 100000
+
+# 13. The built-in trainer against plain PyTorch: images/s of one epoch (plus
+# 500 validation and 100 test images) of the reference candidate and the
+# einspace ResNet-18 seed on synthetic CIFAR-format data, --augment
+# crop,flip,cutout, 1 and 2 threads; the PyTorch side is
+# bench/train_throughput.py through the command evaluator (about 9 minutes on
+# 2 cores; pass --device cuda to the script on a GPU machine).
+echo
+bash "$here/train_throughput.sh" "$build"

@@ -7,7 +7,7 @@
 
 #include <cstdlib>
 
-#include "evaluators/train/idx_dataset.h"
+#include "evaluators/data/dataset.h"
 
 namespace sylva::bench {
 
@@ -27,9 +27,9 @@ inline SupernetData load_supernet_data(int64_t train_n, int64_t test_n, int64_t 
       "# {} training images, {} epochs, batch 64, lr 0.05; {} test images; BN "
       "recalibrated on 500 other training images; {} torch threads\n",
       train_n, epochs, test_n, torch::get_num_threads());
-  return {d.train_images.narrow(0, 0, train_n), d.train_labels.narrow(0, 0, train_n),
-          d.train_images.narrow(0, train_n, 500), d.test_images.narrow(0, 0, test_n),
-          d.test_labels.narrow(0, 0, test_n)};
+  return {d.normalise(d.train_images.narrow(0, 0, train_n)), d.train_labels.narrow(0, 0, train_n),
+          d.normalise(d.train_images.narrow(0, train_n, 500)),
+          d.normalise(d.test_images.narrow(0, 0, test_n)), d.test_labels.narrow(0, 0, test_n)};
 }
 
 }  // namespace sylva::bench

@@ -92,15 +92,12 @@ Status write_torchscript(OpenedExperiment& e, const experiments::TrialRow& trial
   const Space& space = *split.space;
   const Architecture& arch = split.arch;
   if (space.name().rfind("supernet:", 0) == 0) {
-    evaluators::SupernetEvalOptions o;
+    // The stored options (dataset, its format, validation and calibration
+    // images); calibration for the export runs on the CPU, which every
+    // machine has.
+    SYLVA_ASSIGN(o, evaluators::supernet_eval_options(OptionReader(e.config.options)));
     o.path = space.name().substr(9);
-    o.dataset = e.config.text("dataset");
-    SYLVA_ASSIGN(val, e.config.integer("val-samples", 1));
-    o.val_samples = val;
-    if (e.config.options.count("calibration-samples")) {
-      SYLVA_ASSIGN(calibration, e.config.integer("calibration-samples", 1));
-      o.calibration = calibration;
-    }
+    o.device = "cpu";
     return evaluators::export_subnet(o, arch, path);
   }
   auto artifact = e.store->artifact(trial.id, "weights");

@@ -72,6 +72,10 @@ int run_status(int argc, char** argv) {
   int rc = print_table(experiments::status_table(*rep.store, rows), format);
   // With --name, the table format adds the experiment's worker processes.
   if (rc != 0 || !rep.options.values.count("name") || format != "table") return rc;
+  auto config = experiments::ExperimentConfig::from_json(rep.experiment.config_json);
+  if (config.is_ok() && !config.value().data.empty()) {
+    fmt::print("\n{}\n", experiments::data_line(config.value().data));
+  }
   auto workers = rep.store->workers(rep.experiment.id);
   if (workers.empty()) return 0;
   fmt::print("\nworkers:\n");

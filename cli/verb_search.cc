@@ -304,6 +304,7 @@ int run_search(int argc, char** argv) {
   // A typed grammar is stored as derived for the dataset, so that export and
   // resume read the same space.
   config.space_source = components.value().space->source();
+  config.data = components.value().evaluator->data_summary();
   auto store = Store::open(v["db"]);
   if (!store.is_ok()) return fail(store.status());
   auto id = store.value()->create_experiment(v["name"], config.to_json());
@@ -361,6 +362,7 @@ int run_resume(int argc, char** argv) {
   }
   auto components = experiments::build_components(config);
   if (!components.is_ok()) return fail(components.status());
+  config.data = components.value().evaluator->data_summary();
   e.store->update_config(e.row.id, config.to_json());
   return execute(*e.store, e.row.id, v["name"], v["db"], config, components.value(), Role::kMain);
 }

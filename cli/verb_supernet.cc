@@ -9,6 +9,9 @@
 // `sylva supernet sweep`: every configuration of the family's sweep (sorted:
 // the nested ladder; stitch: all of them) scored with inherited weights after
 // batch-norm recalibration: the accuracy-FLOPs curve and its Pareto front.
+// train and sweep read the data with the train evaluator's options
+// (--dataset, --dataset-format, --label, --image-size, --target) and run on
+// its --device (train: and --precision).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -18,9 +21,11 @@
 #include "base/strings.h"
 #include "cli/options.h"
 #include "cli/verbs.h"
+#include "evaluators/data/dataset.h"
 #include "evaluators/supernet/schedules.h"
+#include "evaluators/supernet/supernet_evaluator.h"
 #include "evaluators/supernet/supernet_trainer.h"
-#include "evaluators/train/idx_dataset.h"
+#include "evaluators/train/device.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "search/pareto.h"
@@ -43,6 +48,21 @@ std::string usage() {
       "       sylva supernet sweep --space supernet:FILE [--val-samples N] [--test-samples N] "
       "[-f table|csv|json]",
       join(supernet_family_names(), "|"), join(schedules, "|"));
+}
+
+// The dataset the options name (--dataset and its companions); supernets
+// take images, so a table is refused.
+StatusOr<evaluators::Dataset> load_images(const OptionMap& v) {
+  SYLVA_ASSIGN(d, evaluators::read_data_options(OptionReader(v)));
+  return evaluators::load_supernet_images(d);
+}
+
+// --device (and --precision, where the verb takes it), checked against the
+// machine before any data is read.
+StatusOr<evaluators::DevicePlan> device_plan(const OptionMap& v) {
+  const std::string precision = v.count("precision") ? v.at("precision") : "fp32";
+  SYLVA_ASSIGN(plan, evaluators::plan_device(v.at("device"), precision, "off"));
+  return plan;
 }
 
 // The options of `supernet select|sweep`: an exit code when the command ends
@@ -115,6 +135,9 @@ int run_sweep(int argc, char** argv) {
   ParsedOptions parsed;
   if (int code = parse_space_verb("sweep", argc, argv, parsed); code >= 0) return code;
   auto& v = parsed.values;
+  // The device first: a sweep that cannot run says so before anything loads.
+  auto plan = device_plan(v);
+  if (!plan.is_ok()) return fail(plan.status());
   auto loaded = load_supernet(v["space"].substr(9));
   if (!loaded.is_ok()) return fail(loaded.status().prefixed("--space "));
   Supernet& net = *loaded.value();
@@ -149,17 +172,19 @@ int run_sweep(int argc, char** argv) {
     return fail(Status::invalid_argument(
         "no configuration of the sweep is within --max-params/--max-flops"));
   }
-  auto data = evaluators::load_idx_dataset(v["dataset"].empty() ? evaluators::kDefaultDatasetDir
-                                                                : v["dataset"]);
+  auto data = load_images(v);
   if (!data.is_ok()) return fail(data.status());
   auto split = evaluators::split_for_calibration(data.value(), val.value(), calibration.value(),
                                                  test.value());
   if (!split.is_ok()) return fail(split.status());
-  const at::Tensor& val_x = split.value().val_x;
-  const at::Tensor& val_y = split.value().val_y;
-  const at::Tensor& calib = split.value().rest_x;
-  const at::Tensor& test_x = split.value().test_x;
-  const at::Tensor& test_y = split.value().test_y;
+  // Recalibration and scoring on the device, the images moved there once.
+  const c10::Device device = plan.value().device_for_slot(0);
+  net.module().to(device);
+  const at::Tensor val_x = split.value().val_x.to(device);
+  const at::Tensor val_y = split.value().val_y.to(device);
+  const at::Tensor calib = split.value().rest_x.to(device);
+  const at::Tensor test_x = split.value().test_x.to(device);
+  const at::Tensor test_y = split.value().test_y.to(device);
   struct Row {
     std::string key;
     double params, flops, val_acc, test_acc;
@@ -196,7 +221,7 @@ int run_sweep(int argc, char** argv) {
   return 0;
 }
 
-// The training options of `supernet train`, checked.
+// The training options of `supernet train`, checked, the device too.
 StatusOr<evaluators::SupernetTrainOptions> train_options(const OptionMap& v) {
   const OptionReader c(v);
   evaluators::SupernetTrainOptions o;
@@ -215,6 +240,9 @@ StatusOr<evaluators::SupernetTrainOptions> train_options(const OptionMap& v) {
   o.shrink_start = shrink;
   Status checked = evaluators::check_supernet_options(o);
   if (!checked.is_ok()) return checked;
+  SYLVA_ASSIGN(plan, device_plan(v));
+  o.device = plan.device_for_slot(0);
+  o.bf16 = plan.bf16;
   return o;
 }
 
@@ -247,10 +275,15 @@ int train_and_save(Supernet& net, const at::Tensor& train_x, const at::Tensor& t
   Status saved = save_supernet(net, out);
   if (!saved.is_ok()) return fail(saved);
   std::remove(checkpoint.path.c_str());
-  const at::Tensor calibration = train_x.narrow(0, 0, std::min<int64_t>(train_x.size(0), 2000));
+  // Saved from the CPU (train_supernet gives the network back there), scored
+  // on the device.
+  net.module().to(o.device);
+  const at::Tensor calibration =
+      train_x.narrow(0, 0, std::min<int64_t>(train_x.size(0), 2000)).to(o.device);
+  const at::Tensor val_xd = val_x.to(o.device), val_yd = val_y.to(o.device);
   for (const auto& [name, config] :
        {std::pair{"largest", net.largest()}, std::pair{"smallest", net.smallest()}}) {
-    const double acc = subnet_accuracy(net, config, calibration, val_x, val_y);
+    const double acc = subnet_accuracy(net, config, calibration, val_xd, val_yd);
     const auto cost = net.space().known_metrics(config);
     fmt::print("{:<8} val_acc {:.2f}  params {:.0f}  flops {:.0f}\n", name, acc, cost.at("params"),
                cost.at("flops"));
@@ -272,6 +305,8 @@ int run_train(int argc, char** argv) {
   if (!v.count("out") || v["out"].empty())
     return fail(Status::invalid_argument("--out FILE is required"));
   if (v["schedule"].empty()) v["schedule"] = family->default_schedule;
+  // The device among them: a run that cannot start says so before the data
+  // loads.
   auto o = train_options(v);
   if (!o.is_ok()) return fail(o.status());
   const OptionReader c(v);
@@ -281,8 +316,7 @@ int run_train(int argc, char** argv) {
   for (const Status& s : {train_samples.status(), val_samples.status(), every.status()}) {
     if (!s.is_ok()) return fail(s);
   }
-  const std::string dir = v["dataset"].empty() ? evaluators::kDefaultDatasetDir : v["dataset"];
-  auto data = evaluators::load_idx_dataset(dir);
+  auto data = load_images(v);
   if (!data.is_ok()) return fail(data.status());
   // The first --val-samples images are held out; training takes the next ones.
   auto split =
@@ -300,8 +334,10 @@ int run_train(int argc, char** argv) {
   Supernet& net = *made.value();
   Status fits = evaluators::check_schedule(o.value(), net);
   if (!fits.is_ok()) return fail(fits);
-  fmt::print("supernet {}, schedule {}, {} epoch(s) on {} images, {} held out\n", net.family(),
-             o.value().schedule, o.value().epochs, train, val);
+  const evaluators::SupernetTrainOptions& t = o.value();
+  const std::string where = t.device.is_cpu() ? "" : ", on " + t.device.str();
+  fmt::print("supernet {}, schedule {}, {} epoch(s) on {} images, {} held out{}{}\n", net.family(),
+             t.schedule, t.epochs, train, val, where, t.bf16 ? ", bf16" : "");
   std::fflush(stdout);
   return train_and_save(net, train_x, train_y, val_x, val_y, o.value(), every.value(), v["out"]);
 }
@@ -333,26 +369,27 @@ void register_supernet_verbs() {
   register_verb({"supernet train",
                  "train a supernet of a family",
                  usage(),
-                 accepts_names({"seed", "dataset", "epochs", "train-samples", "val-samples",
-                                "batch-size", "lr", "out", "family", "schedule", "random-subnets",
-                                "checkpoint-every", "shrink-start"}),
+                 accepts_names({"seed", "dataset", "dataset-format", "label", "image-size",
+                                "target", "device", "precision", "epochs", "train-samples",
+                                "val-samples", "batch-size", "lr", "out", "family", "schedule",
+                                "random-subnets", "checkpoint-every", "shrink-start"}),
                  run_train,
                  /*listed=*/false,
                  {}});
-  const auto space_options =
-      accepts_names({"space", "max-params", "max-flops", "dataset", "val-samples",
-                     "calibration-samples", "test-samples", "format"});
   register_verb({"supernet select",
                  "the largest nested model within budgets",
                  usage(),
-                 space_options,
+                 accepts_names({"space", "max-params", "max-flops", "dataset", "val-samples",
+                                "calibration-samples", "test-samples", "format"}),
                  run_select,
                  /*listed=*/false,
                  {}});
   register_verb({"supernet sweep",
                  "every configuration of the family's sweep, scored",
                  usage(),
-                 space_options,
+                 accepts_names({"space", "max-params", "max-flops", "dataset", "dataset-format",
+                                "label", "image-size", "target", "device", "val-samples",
+                                "calibration-samples", "test-samples", "format"}),
                  run_sweep,
                  /*listed=*/false,
                  {}});

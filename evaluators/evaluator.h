@@ -90,6 +90,10 @@ class Evaluator {
     (void)slot;
     return "";
   }
+  // What the evaluator reads its data from, as a JSON object (format,
+  // splits, shape, classes, per-channel mean and standard deviation) stored
+  // with the experiment; empty: no data of its own.
+  virtual std::string data_summary() const { return ""; }
   // Whether the evaluator honours the space's hyperparameters (names and
   // every value), checked once before the first trial; an error names the
   // hyperparameter and the value. Default: any is accepted (stub, table).

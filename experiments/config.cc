@@ -25,6 +25,7 @@ std::string ExperimentConfig::to_json() const {
   j["space_source"] = space_source;
   j["init_text"] = init_text;
   if (!files.empty()) j["files"] = files;
+  if (!data.empty()) j["data"] = nlohmann::json::parse(data);
   return j.dump(2);
 }
 
@@ -36,6 +37,7 @@ StatusOr<ExperimentConfig> ExperimentConfig::from_json(const std::string& json) 
     c.space_source = j.at("space_source").get<std::string>();
     c.init_text = j.value("init_text", std::string());
     if (j.contains("files")) c.files = j.at("files").get<std::map<std::string, std::string>>();
+    if (j.contains("data")) c.data = j.at("data").dump();
     return c;
   } catch (const std::exception& e) {
     return Status::corruption(

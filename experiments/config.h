@@ -24,6 +24,10 @@ struct ExperimentConfig {
   std::string init_text;                       // contents of the --init file
   // Fingerprints of the files it reads, by option (experiments/stored_files.h).
   std::map<std::string, std::string> files;
+  // What the evaluator read its data from (Evaluator::data_summary(): a
+  // JSON object with the format, splits, shape, classes, per-channel mean
+  // and standard deviation); empty: nothing.
+  std::string data;
 
   // Options read by the search strategies (passed as StrategyParams when set).
   static const std::vector<std::string>& strategy_options();

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "base/strings.h"
@@ -282,6 +283,31 @@ Table workers_table(const std::vector<WorkerRow>& workers) {
                           w.started_at, w.seen_at, join(numbers, ", ")});
   }
   return table;
+}
+
+std::string data_line(const std::string& data_json) {
+  if (data_json.empty()) return "";
+  try {
+    const auto j = nlohmann::json::parse(data_json);
+    auto numbers = [](const nlohmann::json& list) {
+      std::vector<std::string> out;
+      for (const auto& v : list) out.push_back(fmt::format("{:.3f}", v.get<double>()));
+      return join(out, " ");
+    };
+    const auto shape = j.at("shape");
+    const bool table = j.value("format", "") == "csv";
+    const std::string dims =
+        table ? fmt::format("{} features", shape.at(0).get<int64_t>())
+              : fmt::format("{}x{}x{}", shape.at(0).get<int64_t>(), shape.at(1).get<int64_t>(),
+                            shape.at(2).get<int64_t>());
+    return fmt::format(
+        "data: {} {}: {} train, {} test{}, {}, {} classes; mean {}, std {}", j.value("format", ""),
+        j.value("path", ""), j.value("train", int64_t{0}), j.value("test", int64_t{0}),
+        j.value("test_held_out", false) ? " (held out)" : "", dims, j.value("classes", int64_t{0}),
+        numbers(j.at("mean")), numbers(j.at("stddev")));
+  } catch (const std::exception& e) {
+    return fmt::format("data: unreadable ({})", e.what());
+  }
 }
 
 }  // namespace sylva::experiments

@@ -55,4 +55,9 @@ Table status_table(Store& store, const std::vector<ExperimentRow>& experiments);
 // database's clock), the trials it holds.
 Table workers_table(const std::vector<WorkerRow>& workers);
 
+// The data an experiment was made with (ExperimentConfig::data), one line:
+// "data: cifar10 /d: 45000 train, 5000 test, 3x32x32, 10 classes; mean
+// 0.491 0.482 0.447, std 0.247 0.243 0.262"; empty when there is none.
+std::string data_line(const std::string& data_json);
+
 }  // namespace sylva::experiments

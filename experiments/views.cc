@@ -14,6 +14,7 @@
 
 #include "base/strings.h"
 #include "experiments/report.h"
+#include "spaces/builders.h"
 #include "spaces/hparam_space.h"
 
 namespace sylva::experiments {
@@ -862,7 +863,10 @@ json best_view(const ExperimentData& d, const Objective& o, const ViewLimits& li
     auto space = space_from_source(option_or(d.config, "space"), source);
     if (space.is_ok()) {
       const BuildSpec& spec = space.value()->build_spec();
-      builder = spec.builder;
+      // As the builder's table says: mlp networks are drawn as a chain of
+      // their layers, einspace's (and a builder without an entry) as a tree.
+      const BuilderDef* def = find_builder(spec.builder);
+      builder = def != nullptr ? def->drawing : "tree";
       for (int s : spec.stages) stages.push_back(s);
     }
   }

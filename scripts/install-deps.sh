@@ -17,6 +17,8 @@ packages=(
   libfmt-dev                     # formatting
   nlohmann-json3-dev             # JSON output and export
   zlib1g-dev                     # reading .gz IDX datasets
+  libpng-dev                     # PNG images of image-folder datasets
+  libjpeg62-turbo-dev            # JPEG images of image-folder datasets (libjpeg-turbo)
   libgtest-dev libgmock-dev      # tests
   libbenchmark-dev               # micro-benchmarks in bench/
   bc                             # arithmetic in bench/run_all.sh

@@ -6,9 +6,16 @@ namespace sylva {
 namespace {
 
 const BuilderDef kBuilders[] = {
-    {"chain", BuilderKind::kChain, false, "leaf ops in order, stages halving the resolution"},
-    {"cell", BuilderKind::kCell, false, "NAS-Bench-201 cells of the leaf ops"},
-    {"einspace", BuilderKind::kEinspace, true, "the network a typed grammar's derivation spells"},
+    {"chain", BuilderKind::kChain, false, "leaf ops in order, stages halving the resolution",
+     OpDomain::kImage, "chain"},
+    {"cell", BuilderKind::kCell, false, "NAS-Bench-201 cells of the leaf ops", OpDomain::kImage,
+     "cell"},
+    {"einspace", BuilderKind::kEinspace, true, "the network a typed grammar's derivation spells",
+     OpDomain::kImage, "tree"},
+    {"mlp", BuilderKind::kMlp, false,
+     "layers in order on the flattened input: linear, normalisation, activation, dropout; a "
+     "linear head",
+     OpDomain::kVector, "chain"},
 };
 
 }  // namespace
@@ -23,6 +30,14 @@ const BuilderDef* find_builder(const std::string& name) {
 std::vector<std::string> builder_names() {
   std::vector<std::string> names;
   for (const BuilderDef& b : kBuilders) names.push_back(b.name);
+  return names;
+}
+
+std::vector<std::string> builder_names(OpDomain domain) {
+  std::vector<std::string> names;
+  for (const BuilderDef& b : kBuilders) {
+    if (!b.typed && b.ops == domain) names.push_back(b.name);
+  }
   return names;
 }
 

@@ -6,15 +6,24 @@
 #include <cmath>
 
 #include "base/strings.h"
+#include "evaluators/train/device.h"
 #include "spaces/supernets/family.h"
 
 namespace sylva::evaluators {
 namespace {
 
+// The logits of `net`'s active sub-network on the step's batch, in float32:
+// the forward pass under bfloat16 autocast when the run asks for it, the
+// losses and the backward pass outside it.
+torch::Tensor logits_of(ScheduleStep& s, Supernet& net) {
+  const AutocastGuard autocast(s.options.bf16, s.options.device);
+  return net.forward(s.x).to(torch::kFloat);
+}
+
 // One configuration's cross-entropy on the labels, back-propagated.
 void label_pass(ScheduleStep& s, const std::vector<int>& config) {
   s.net.activate(config);
-  const torch::Tensor ce = torch::nn::functional::cross_entropy(s.net.forward(s.x), s.y);
+  const torch::Tensor ce = torch::nn::functional::cross_entropy(logits_of(s, s.net), s.y);
   ce.backward();
   ++s.report.subnet_passes;
   s.report.last_loss = ce.item<double>();
@@ -24,7 +33,7 @@ void label_pass(ScheduleStep& s, const std::vector<int>& config) {
 // random ones distilled from it, their loss scaled by `scale`.
 void sandwich_step(ScheduleStep& s, double scale) {
   s.net.activate(s.largest);
-  const torch::Tensor logits = s.net.forward(s.x);
+  const torch::Tensor logits = logits_of(s, s.net);
   const torch::Tensor loss = torch::nn::functional::cross_entropy(logits, s.y);
   loss.backward();
   ++s.report.subnet_passes;
@@ -36,7 +45,7 @@ void sandwich_step(ScheduleStep& s, double scale) {
   for (int i = 0; i < s.options.random_subnets; ++i) subnets.push_back(s.net.sample("", s.rng));
   for (const auto& c : subnets) {
     s.net.activate(c);
-    (distillation(s.net.forward(s.x), soft, t) * scale).backward();
+    (distillation(logits_of(s, s.net), soft, t) * scale).backward();
     ++s.report.subnet_passes;
   }
 }
@@ -76,11 +85,11 @@ std::vector<Schedule> make_schedules() {
          torch::Tensor soft;
          {
            torch::NoGradGuard no_grad;
-           soft = torch::softmax(s.teacher->forward(s.x) / t, 1);
+           soft = torch::softmax(logits_of(s, *s.teacher) / t, 1);
          }
          for (int i = 0; i < s.options.random_subnets; ++i) {
            s.net.activate(s.net.sample(s.phase.name, s.rng));
-           const torch::Tensor logits = s.net.forward(s.x);
+           const torch::Tensor logits = logits_of(s, s.net);
            const torch::Tensor ce = torch::nn::functional::cross_entropy(logits, s.y);
            (ce + s.options.kd_ratio * distillation(logits, soft, t)).backward();
            ++s.report.subnet_passes;
@@ -104,7 +113,7 @@ std::vector<Schedule> make_schedules() {
                    // SortedNet / MatFormer: nested models on the labels alone.
                    for (int i = 0; i < s.options.random_subnets; ++i) {
                      s.net.activate(s.net.sample("nested", s.rng));
-                     torch::nn::functional::cross_entropy(s.net.forward(s.x), s.y).backward();
+                     torch::nn::functional::cross_entropy(logits_of(s, s.net), s.y).backward();
                      ++s.report.subnet_passes;
                    }
                  }});

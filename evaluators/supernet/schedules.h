@@ -24,7 +24,8 @@ struct SchedulePhase {
   bool shrink = false;  // sub-networks besides the largest are trained
 };
 
-// What one training step of a schedule works on.
+// What one training step of a schedule works on: the batch is on
+// options.device with the supernet; forward passes honour options.bf16.
 struct ScheduleStep {
   Supernet& net;
   const torch::Tensor& x;

@@ -93,12 +93,15 @@ Status write_checkpoint(const std::string& path, const std::string& print, int64
   return Status::ok();
 }
 
-// Loads a checkpoint into net, opt and teacher; returns the step it holds.
+// Loads a checkpoint into net, opt and teacher, its tensors read onto
+// `device` (where the run that resumes it trains, whatever device wrote it);
+// returns the step it holds.
 StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& print, Supernet& net,
-                                  torch::optim::SGD& opt, std::unique_ptr<Supernet>& teacher) {
+                                  torch::optim::SGD& opt, std::unique_ptr<Supernet>& teacher,
+                                  const c10::Device& device) {
   torch::serialize::InputArchive archive;
   try {
-    archive.load_from(path);
+    archive.load_from(path, device);
   } catch (const c10::Error&) {
     return Status::corruption(fmt::format("checkpoint '{}' is not readable", path));
   }
@@ -120,6 +123,7 @@ StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& pr
     opt.load(optimizer);
     if (archive.try_read("teacher", t)) {
       teacher = net.copy();
+      teacher->module().to(device);
       teacher->module().load(t);
       teacher->module().eval();
     }
@@ -129,6 +133,40 @@ StatusOr<int64_t> read_checkpoint(const std::string& path, const std::string& pr
   }
   return step.toInt();
 }
+
+// The device of a module's weights (the CPU when it has none).
+c10::Device device_of(torch::nn::Module& m) {
+  const auto p = m.parameters();
+  return p.empty() ? c10::Device(c10::kCPU) : p.front().device();
+}
+
+// Keeps a module on `device` while alive, then moves it back (weights,
+// statistics and gradients) to where it was, however training returns.
+class OnDevice {
+ public:
+  OnDevice(torch::nn::Module& m, const c10::Device& device) : m_(m), home_(device_of(m)) {
+    if (device != home_) m_.to(device);
+  }
+  ~OnDevice() {
+    if (device_of(m_) == home_) return;
+    try {
+      m_.to(home_);
+      for (auto& p : m_.parameters()) {
+        if (p.grad().defined()) p.mutable_grad() = p.grad().to(home_);
+      }
+    } catch (const c10::Error& e) {
+      // A destructor must not throw; the weights stay where they trained.
+      std::fprintf(stderr, "supernet: cannot move the weights back to %s: %s\n",
+                   home_.str().c_str(), e.what_without_backtrace());
+    }
+  }
+  OnDevice(const OnDevice&) = delete;
+  OnDevice& operator=(const OnDevice&) = delete;
+
+ private:
+  torch::nn::Module& m_;
+  const c10::Device home_;
+};
 
 }  // namespace
 
@@ -197,6 +235,9 @@ StatusOr<SupernetTrainReport> train_supernet(
   SupernetTrainReport report;
   report.total = per_epoch * o.epochs;
   const int64_t total = report.total;
+  // Initialised where the caller made it (the CPU, from its seed), trained
+  // on the device.
+  const OnDevice on_device(net.module(), o.device);
   torch::optim::SGD opt(
       net.module().parameters(),
       torch::optim::SGDOptions(o.lr).momentum(0.9).nesterov(true).weight_decay(5e-5));
@@ -207,7 +248,7 @@ StatusOr<SupernetTrainReport> train_supernet(
   std::unique_ptr<Supernet> teacher;
   const std::string print = fingerprint(o, net.spec_text(), images, labels);
   if (!checkpoint.path.empty() && std::filesystem::exists(checkpoint.path)) {
-    auto step = read_checkpoint(checkpoint.path, print, net, opt, teacher);
+    auto step = read_checkpoint(checkpoint.path, print, net, opt, teacher, o.device);
     if (!step.is_ok()) return step.status();
     report.resumed_from = report.steps = step.value();
     if (checkpoint.resumed) checkpoint.resumed(report.resumed_from, total);
@@ -229,22 +270,24 @@ StatusOr<SupernetTrainReport> train_supernet(
     }
     if (step == 0 || phase_at(o, step - 1, total).name != phase.name) {
       // A fixed batch, whatever the step: resuming gives the same fit.
-      net.begin_phase(phase.name, images.narrow(0, 0, std::min<int64_t>(256, n)));
+      net.begin_phase(phase.name, images.narrow(0, 0, std::min<int64_t>(256, n)).to(o.device));
     }
     if (schedule.teacher && phase.shrink && !teacher) {
-      teacher = net.copy();
+      teacher = net.copy();  // made on the CPU
+      teacher->module().to(o.device);
       teacher->module().eval();
     }
     const double lr = 0.5 * o.lr * (1 + std::cos(M_PI * static_cast<double>(step) / total));
     for (auto& group : opt.param_groups()) {
       static_cast<torch::optim::SGDOptions&>(group.options()).lr(lr);
     }
+    // Drawn on the CPU whatever the device: the same batches everywhere.
     auto gen = at::make_generator<at::CPUGeneratorImpl>(o.seed * 1000003 + epoch);
     const torch::Tensor order = torch::randperm(n, gen, torch::kLong);
     std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ULL + static_cast<uint64_t>(step));
     const torch::Tensor idx = order.narrow(0, b * o.batch_size, std::min(o.batch_size, n));
-    const torch::Tensor x = images.index_select(0, idx);
-    const torch::Tensor y = labels.index_select(0, idx);
+    const torch::Tensor x = images.index_select(0, idx.to(images.device())).to(o.device);
+    const torch::Tensor y = labels.index_select(0, idx.to(labels.device())).to(o.device);
     opt.zero_grad();
     ScheduleStep run{net, x, y, rng, o, phase, step, total, big, teacher.get(), report};
     schedule.step(run);

@@ -35,9 +35,18 @@
 // so a checkpoint (weights and statistics, optimizer state, step, phase and
 // the teacher) is all a killed run needs to continue exactly where it
 // stopped, giving the same weights as a run that was never interrupted.
+//
+// Training runs on `SupernetTrainOptions::device` (the CLI's --device,
+// evaluators/train/device.h): the supernet, its teacher and each batch are
+// moved there, while every random draw stays on CPU generators, so the
+// batches and sub-networks of a run are the same on any device. A
+// checkpoint is read onto the device of the run that resumes it, so one
+// written on a GPU continues on the CPU and back (the device is not part of
+// its fingerprint).
 #pragma once
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <cstdint>
 #include <functional>
@@ -62,6 +71,12 @@ struct SupernetTrainOptions {
   double kd_ratio = 1.0;      // progressive: weight of the distillation loss
   bool sort_channels = true;  // progressive and deps: sort before widths shrink
   uint64_t seed = 0;
+  // Where the forward and backward passes run; the supernet comes back on
+  // the device it was given on.
+  c10::Device device = c10::Device(c10::kCPU);
+  // Forward passes under bfloat16 autocast (--precision bf16); the losses
+  // are computed in float32.
+  bool bf16 = false;
   // Standalone training of one configuration (labels only, nothing shared):
   // the baseline the schedules are measured against.
   std::optional<std::vector<int>> only;  // decisions in the supernet's space
@@ -103,10 +118,10 @@ Status check_schedule(const SupernetTrainOptions& o, const Supernet& net);
 // sandwich, standalone.
 std::string supernet_phase(const SupernetTrainOptions& o, int64_t step, int64_t total);
 
-// Trains `net` on `images` [N, C, H, W] and `labels` [N], resuming from
-// `checkpoint.path` when it exists (an error when it was written for other
-// options, data or spec). `progress` (may be empty) is called after each
-// step.
+// Trains `net` on `images` [N, C, H, W] (normalised float) and `labels`
+// [N], on any device, resuming from `checkpoint.path` when it exists (an
+// error when it was written for other options, data or spec). `progress`
+// (may be empty) is called after each step.
 StatusOr<SupernetTrainReport> train_supernet(
     Supernet& net, const at::Tensor& images, const at::Tensor& labels,
     const SupernetTrainOptions& options, const SupernetCheckpoint& checkpoint = {},

@@ -15,9 +15,12 @@
 
 #include "base/random.h"
 #include "base/strings.h"
+#include "evaluators/data/augment.h"
+#include "evaluators/data/dataset.h"
+#include "evaluators/data/loader.h"
 #include "evaluators/registry.h"
 #include "evaluators/train/compute_threads.h"
-#include "evaluators/train/idx_dataset.h"
+#include "evaluators/train/device.h"
 #include "evaluators/train/model_tools.h"
 #include "evaluators/train/train_hparams.h"
 #include "spaces/nets/network.h"
@@ -35,19 +38,6 @@ constexpr double kPi = 3.14159265358979323846;
 
 using Clock = std::chrono::steady_clock;
 
-// Fisher-Yates permutation of [0, n) from sylva::Rng: stable across platforms
-// and LibTorch versions, unlike torch::randperm.
-std::vector<int64_t> fixed_permutation(int64_t n, uint64_t seed) {
-  std::vector<int64_t> perm(n);
-  for (int64_t i = 0; i < n; ++i) perm[i] = i;
-  Rng rng(seed);
-  for (int64_t i = n - 1; i > 0; --i) {
-    int64_t j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
-    std::swap(perm[i], perm[j]);
-  }
-  return perm;
-}
-
 // Rows [begin, end) of `perm` taken from `t`, as a new contiguous tensor.
 at::Tensor take(const at::Tensor& t, const std::vector<int64_t>& perm, int64_t begin, int64_t end) {
   auto index =
@@ -64,10 +54,25 @@ int64_t steps_per_epoch_for(int64_t n, int64_t batch_size) {
 
 // Median wall time of an eval-mode forward of one input, in milliseconds, on
 // the calling thread's intra-op threads (the job's), after warm-up runs.
-double latency_ms(NetworkImpl& net, const InputShape& in) {
+double latency_ms(NetworkImpl& net, const InputShape& in, const c10::Device& device,
+                  bool channels_last) {
   torch::NoGradGuard no_grad;
-  const at::Tensor x = torch::zeros({1, in.channels, in.height, in.width});
-  return median_latency_ms([&] { net.forward(x); }, 3, 11);
+  at::Tensor x = torch::zeros({1, in.channels, in.height, in.width}, torch::Device(device));
+  if (channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  return median_latency_ms(
+      [&] {
+        net.forward(x);
+        synchronize(device);
+      },
+      3, 11);
+}
+
+// Weights of four dimensions (convolutions) in the channels-last layout.
+void to_channels_last(torch::nn::Module& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& p : net.parameters()) {
+    if (p.dim() == 4) p.set_data(p.data().contiguous(at::MemoryFormat::ChannelsLast));
+  }
 }
 
 Status validate(const TrainOptions& o) {
@@ -127,7 +132,8 @@ class TrainEvaluator : public Evaluator {
  public:
   TrainEvaluator(const TrainOptions& options, at::Tensor train_x, at::Tensor train_y,
                  at::Tensor val_x, at::Tensor val_y, at::Tensor test_x, at::Tensor test_y,
-                 InputShape input)
+                 InputShape input, std::vector<double> mean, std::vector<double> stddev,
+                 AugmentSpec augment, DevicePlan device, std::string data_summary)
       : options_(options),
         train_x_(std::move(train_x)),
         train_y_(std::move(train_y)),
@@ -135,15 +141,23 @@ class TrainEvaluator : public Evaluator {
         val_y_(std::move(val_y)),
         test_x_(std::move(test_x)),
         test_y_(std::move(test_y)),
-        input_(input) {}
+        input_(input),
+        mean_(std::move(mean)),
+        stddev_(std::move(stddev)),
+        augment_(std::move(augment)),
+        device_(std::move(device)),
+        data_summary_(std::move(data_summary)) {}
 
   EvalResult evaluate(const Job& job, Reporter& reporter) override;
   Status check_hparams(const std::vector<HparamDecl>& hparams) const override {
     return check_train_hparams(hparams);
   }
   std::vector<std::string> metrics() const override {
-    return {"val_acc", "test_acc", "train_loss", "params", "flops", "train_seconds", "latency_ms"};
+    return {"val_acc", "test_acc",      "train_loss", "params",
+            "flops",   "train_seconds", "latency_ms", "data_wait_share"};
   }
+  std::string slot_device(int slot) const override { return device_.slot_name(slot); }
+  std::string data_summary() const override { return data_summary_; }
   // The network builds and a forward pass of one blank image runs.
   Status check_architecture(const Space& space, const Architecture& arch) const override {
     auto built = build_network(space.build_spec(), arch, input_);
@@ -172,13 +186,19 @@ class TrainEvaluator : public Evaluator {
  private:
   static std::unique_ptr<torch::optim::Optimizer> make_optimizer(NetworkImpl& net,
                                                                  const TrainSettings& s);
+  // Images [N, ...] as the network on `device` takes them.
+  at::Tensor prepare(const at::Tensor& x, const c10::Device& device) const;
 
   // Constant after construction; tensors are only read, by any thread.
   const TrainOptions options_;
-  const at::Tensor train_x_, train_y_;
+  const at::Tensor train_x_, train_y_;  // uint8 images or float tables
   const at::Tensor val_x_, val_y_;
   const at::Tensor test_x_, test_y_;
   const InputShape input_;
+  const std::vector<double> mean_, stddev_;  // of the training split, per channel
+  const AugmentSpec augment_;
+  const DevicePlan device_;
+  const std::string data_summary_;
 };
 
 std::unique_ptr<torch::optim::Optimizer> TrainEvaluator::make_optimizer(NetworkImpl& net,
@@ -196,11 +216,33 @@ std::unique_ptr<torch::optim::Optimizer> TrainEvaluator::make_optimizer(NetworkI
                                                                    .weight_decay(wd));
 }
 
+at::Tensor TrainEvaluator::prepare(const at::Tensor& x, const c10::Device& device) const {
+  at::Tensor out = x;
+  if (out.scalar_type() == at::kByte) {
+    const int64_t c = static_cast<int64_t>(mean_.size());
+    std::vector<float> scale(c), shift(c);
+    for (int64_t i = 0; i < c; ++i) {
+      scale[i] = static_cast<float>(1.0 / (255.0 * stddev_[i]));
+      shift[i] = static_cast<float>(mean_[i] / stddev_[i]);
+    }
+    // Bytes travel to the device, four times fewer than floats.
+    out = out.to(device).to(at::kFloat);
+    out.mul_(torch::tensor(scale, torch::Device(device)).view({1, c, 1, 1}))
+        .sub_(torch::tensor(shift, torch::Device(device)).view({1, c, 1, 1}));
+  } else {
+    out = out.to(device);
+  }
+  if (device_.channels_last) out = out.contiguous(at::MemoryFormat::ChannelsLast);
+  return out;
+}
+
 namespace {
 
 // Accuracy in percent, in chunks, without gradients; `check` runs before
-// each chunk (the trial's timeout).
+// each chunk (the trial's timeout); `prepare` turns a chunk into the
+// network's input.
 double chunked_accuracy(NetworkImpl& net, const at::Tensor& x, const at::Tensor& y,
+                        const std::function<at::Tensor(const at::Tensor&)>& prepare,
                         const std::function<void()>& check) {
   torch::NoGradGuard no_grad;
   net.eval();
@@ -209,8 +251,8 @@ double chunked_accuracy(NetworkImpl& net, const at::Tensor& x, const at::Tensor&
   for (int64_t b = 0; b < n; b += kEvalChunk) {
     check();
     const int64_t e = std::min(n, b + kEvalChunk);
-    auto logits = net.forward(x.slice(0, b, e));
-    correct += logits.argmax(1).eq(y.slice(0, b, e)).sum().item<int64_t>();
+    auto logits = net.forward(prepare(x.slice(0, b, e)));
+    correct += logits.argmax(1).cpu().eq(y.slice(0, b, e)).sum().item<int64_t>();
   }
   return n == 0 ? 0.0 : 100.0 * static_cast<double>(correct) / static_cast<double>(n);
 }
@@ -254,6 +296,7 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
 
   set_compute_threads(job.threads);
   at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(job.seed);
+  const c10::Device device = device_.device_for_slot(job.slot);
 
   auto built = build_network(job.space->build_spec(), job.arch, input_);
   if (!built.is_ok()) {
@@ -270,10 +313,15 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
     return result;
   }
   const Cost cost = measured.value();
+  // Initialised on the CPU, trained on the device.
+  if (device.is_cuda()) net->to(device);
+  if (device_.channels_last) to_channels_last(*net);
   auto optimizer = make_optimizer(*net, settings);
 
+  auto prepare = [&](const at::Tensor& x) { return this->prepare(x, device); };
   auto accuracy = [&](const at::Tensor& x, const at::Tensor& y) {
-    return chunked_accuracy(*net, x, y, check_timeout);
+    AutocastGuard autocast(device_.bf16, device);
+    return chunked_accuracy(*net, x, y, prepare, check_timeout);
   };
 
   const int64_t n = train_x_.size(0);
@@ -287,6 +335,23 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
   int64_t step = 0;
   double train_loss = 0;
   double val_acc = 0;
+
+  LoaderOptions loading;
+  loading.batch_size = batch;
+  loading.steps = steps_per_epoch;
+  loading.epochs = epochs;
+  loading.augment = augment_;
+  loading.seed = job.seed;
+  loading.pin = device.is_cuda();
+  loading.mean = mean_;
+  loading.stddev = stddev_;
+  BatchLoader loader(train_x_, train_y_, loading);
+  const auto loop_start = Clock::now();
+  // The share of the loop spent waiting for data.
+  auto wait_share = [&] {
+    const std::chrono::duration<double> loop = Clock::now() - loop_start;
+    return loop.count() > 0 ? loader.wait_seconds() / loop.count() : 0.0;
+  };
   // Stopped by a pruner after `epoch` epochs: the values so far.
   auto pruned = [&](int epoch) {
     const std::chrono::duration<double> seconds = Clock::now() - start;
@@ -300,10 +365,12 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
                       {"epochs", static_cast<double>(epoch)}};
     return result;
   };
+  Batch b;
   for (int epoch = 1; epoch <= epochs; ++epoch) {
     net->train();
-    auto order = torch::randperm(n, generator, torch::kLong);
-    double loss_sum = 0;
+    // The loss summed on the device, read once per epoch: reading it every
+    // step would wait for the device each time.
+    at::Tensor loss_sum = torch::zeros({}, torch::dtype(torch::kFloat64).device(device));
     for (int64_t s = 0; s < steps_per_epoch; ++s, ++step) {
       check_timeout();
       // A pruner's verdict on the last epoch's values (--prune median)
@@ -313,19 +380,29 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
           0.5 * settings.lr * (1 + std::cos(kPi * static_cast<double>(step) / total_steps));
       for (auto& group : optimizer->param_groups()) group.options().set_lr(lr);
 
-      auto index = order.slice(0, s * batch, (s + 1) * batch);
-      auto x = train_x_.index_select(0, index);
-      auto y = train_y_.index_select(0, index);
+      if (!loader.next(b)) throw std::logic_error("train evaluator: the loader ran out of batches");
+      at::Tensor x = b.x.to(device, /*non_blocking=*/true);
+      if (device_.channels_last) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      at::Tensor y = b.y.to(device, /*non_blocking=*/true);
       optimizer->zero_grad();
-      auto loss = torch::nn::functional::cross_entropy(net->forward(x), y, loss_options);
-      const double value = loss.item<double>();
-      if (!std::isfinite(value)) {
-        throw std::runtime_error(fmt::format("loss is {} at epoch {} step {}",
-                                             std::isnan(value) ? "NaN" : "infinite", epoch, s + 1));
+      at::Tensor loss;
+      {
+        AutocastGuard autocast(device_.bf16, device);
+        loss = torch::nn::functional::cross_entropy(net->forward(x), y, loss_options);
+      }
+      // A non-finite loss is caught at once on the CPU, at the end of the
+      // epoch on a GPU (before its weights are believed).
+      if (!device.is_cuda()) {
+        const double value = loss.item<double>();
+        if (!std::isfinite(value)) {
+          throw std::runtime_error(fmt::format("loss is {} at epoch {} step {}",
+                                               std::isnan(value) ? "NaN" : "infinite", epoch,
+                                               s + 1));
+        }
       }
       loss.backward();
       optimizer->step();
-      loss_sum += value;
+      loss_sum += loss.detach().to(torch::kFloat64);
       if (step + 1 == options_.reject_after) {
         const int64_t images = std::min<int64_t>(kRejectionImages, val_x_.size(0));
         const double acc = accuracy(val_x_.slice(0, 0, images), val_y_.slice(0, 0, images));
@@ -337,13 +414,19 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
         }
       }
     }
-    train_loss = loss_sum / static_cast<double>(steps_per_epoch);
+    train_loss = loss_sum.item<double>() / static_cast<double>(steps_per_epoch);
+    if (!std::isfinite(train_loss)) {
+      throw std::runtime_error(fmt::format("loss is {} in epoch {}",
+                                           std::isnan(train_loss) ? "NaN" : "infinite", epoch));
+    }
     val_acc = accuracy(val_x_, val_y_);
     reporter.intermediate(epoch, "train_loss", train_loss);
     reporter.intermediate(epoch, "val_acc", val_acc);
     if (epoch < epochs && reporter.should_stop()) return pruned(epoch);
   }
+  const double data_wait = wait_share();
   const double test_acc = accuracy(test_x_, test_y_);
+  synchronize(device);
   const std::chrono::duration<double> seconds = Clock::now() - start;
 
   net->eval();
@@ -353,7 +436,15 @@ EvalResult TrainEvaluator::evaluate(const Job& job, Reporter& reporter) {
                     {"params", static_cast<double>(cost.params)},
                     {"flops", static_cast<double>(cost.flops)},
                     {"train_seconds", seconds.count()},
-                    {"latency_ms", latency_ms(*net, input_)}};
+                    {"latency_ms", latency_ms(*net, input_, device, device_.channels_last)},
+                    {"data_wait_share", data_wait}};
+  // Weights are kept in the contiguous layout, on the CPU: export and
+  // inheritance read them anywhere.
+  if (device.is_cuda()) net->to(torch::kCPU);
+  if (device_.channels_last) {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->parameters()) p.set_data(p.data().contiguous());
+  }
   result.weights = pack_weights(
       ModelShape{input_.channels, input_.height, input_.width, input_.classes}, save_weights(*net));
   return result;
@@ -366,6 +457,13 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
   Status status = validate(options);
   if (!status.is_ok()) return status;
   if (!data) throw std::invalid_argument("make_train_evaluator: no dataset");
+  SYLVA_ASSIGN(device, plan_device(options.device, options.precision, options.channels_last));
+  SYLVA_ASSIGN(augment_words, parse_augment(options.augment));
+  if (augment_words.any() && !data->is_images()) {
+    return Status::invalid_argument(fmt::format("--augment {} works on images; {} is a {} table",
+                                                options.augment, data->path, data->format));
+  }
+  SYLVA_ASSIGN(augment, fit_augment(augment_words, data->height(), data->width(), data->mean));
 
   const int64_t available = data->train_images.size(0);
   if (options.val_samples >= available) {
@@ -409,20 +507,34 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
   }
 
   InputShape input;
-  input.channels = data->train_images.size(1);
-  input.height = data->train_images.size(2);
-  input.width = data->train_images.size(3);
+  input.channels = data->channels();
+  input.height = data->height();
+  input.width = data->width();
   input.classes = data->classes;
-  return std::unique_ptr<Evaluator>(
-      new TrainEvaluator(options, std::move(train_x), std::move(train_y), std::move(val_x),
-                         std::move(val_y), std::move(test_x), std::move(test_y), input));
+  return std::unique_ptr<Evaluator>(new TrainEvaluator(
+      options, std::move(train_x), std::move(train_y), std::move(val_x), std::move(val_y),
+      std::move(test_x), std::move(test_y), input, data->mean, data->stddev, std::move(augment),
+      std::move(device), data->summary_json()));
+}
+
+DataOptions data_options(const TrainOptions& options) {
+  DataOptions d;
+  d.path = options.dataset;
+  d.format = options.dataset_format;
+  d.label = options.label;
+  d.image_size = options.image_size;
+  d.target = options.target;
+  return d;
 }
 
 StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& options) {
   Status status = validate(options);
   if (!status.is_ok()) return status;
-  const std::string folder = options.dataset.empty() ? kDefaultDatasetDir : options.dataset;
-  auto data = load_idx_dataset(folder);
+  // The device first: a run that cannot start says so before the data loads.
+  SYLVA_RETURN_IF_ERROR(
+      plan_device(options.device, options.precision, options.channels_last).status());
+  SYLVA_RETURN_IF_ERROR(parse_augment(options.augment).status());
+  auto data = load_dataset(data_options(options));
   if (!data.is_ok()) return data.status();
   return make_train_evaluator(options, std::make_shared<const Dataset>(std::move(data).value()));
 }
@@ -437,8 +549,24 @@ std::vector<OptionDef> train_options() {
     return OptionDef{std::move(name), std::move(help), std::move(value), OptionDef::kFilled, true};
   };
   return {
-      stored("dataset", "folder of MNIST-format IDX files (.gz or plain); default Fashion-MNIST",
+      stored("dataset",
+             "the data: a folder of MNIST-format IDX files, of CIFAR-10/100 .bin files, of class "
+             "folders of PNG/JPEG images, or a CSV file; default Fashion-MNIST",
              ""),
+      stored("dataset-format", "auto (by content) | idx | cifar10 | cifar100 | folder | csv",
+             d.dataset_format),
+      stored("label", "CIFAR-100 labels: fine (100 classes) | coarse (20)", d.label),
+      stored("image-size", "image folders: resize every image to N x N; 0: keep (all equal)",
+             std::to_string(d.image_size)),
+      stored("target", "CSV: the label column; default the last", d.target),
+      stored("augment",
+             "training augmentation: crop[=PAD] (4), flip, cutout[=SIZE] (half the side), "
+             "comma-separated, or none",
+             d.augment),
+      stored("device", "cpu | cuda (a GPU per worker slot) | cuda:N | auto", d.device),
+      stored("precision", "fp32 | bf16 (autocast)", d.precision),
+      stored("channels-last", "NHWC weights and inputs: auto (on for cuda) | on | off",
+             d.channels_last),
       stored("epochs", "training epochs per trial", std::to_string(d.epochs)),
       stored("train-samples", "training images per trial; 0: all", std::to_string(d.train_samples)),
       stored("val-samples", "images held out of training for val_acc",
@@ -462,12 +590,22 @@ std::vector<OptionDef> train_options() {
 
 void register_train_evaluator() {
   register_evaluator({"train",
-                      "trains each candidate with LibTorch on an image dataset",
+                      "trains each candidate with LibTorch on a dataset (images or a CSV table), "
+                      "on the CPU or a GPU",
                       /*trains=*/true,
                       nullptr,
                       [](const OptionReader& c) -> StatusOr<std::unique_ptr<Evaluator>> {
                         TrainOptions t;
-                        t.dataset = c.text("dataset");
+                        SYLVA_ASSIGN(data, read_data_options(c));
+                        t.dataset = data.path;
+                        t.dataset_format = data.format;
+                        t.label = data.label;
+                        t.image_size = data.image_size;
+                        t.target = data.target;
+                        t.augment = c.text("augment");
+                        t.device = c.text("device");
+                        t.precision = c.text("precision");
+                        t.channels_last = c.text("channels-last");
                         SYLVA_ASSIGN(epochs, c.integer("epochs", 1));
                         SYLVA_ASSIGN(train_samples, c.integer("train-samples", 0));
                         SYLVA_ASSIGN(val_samples, c.integer("val-samples", 1));

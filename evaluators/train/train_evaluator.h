@@ -1,5 +1,11 @@
-// The `train` evaluator: builds each candidate with LibTorch, trains it on an
-// IDX image dataset (Fashion-MNIST by default) and reports its accuracy.
+// The `train` evaluator: builds each candidate with LibTorch, trains it on a
+// dataset (evaluators/data/dataset.h: IDX, CIFAR-10/100, image folders, CSV
+// tables; Fashion-MNIST by default) and reports its accuracy.
+//
+// Batches come from a BatchLoader (evaluators/data/loader.h) that gathers,
+// augments (--augment) and standardises the next ones on its own thread;
+// training runs on --device (evaluators/train/device.h: cpu, cuda, a GPU per
+// slot) at --precision fp32 or bf16.
 //
 // The dataset is loaded once by the factory and shared read-only by every
 // worker. A fixed validation set of `val_samples` training images (the same
@@ -28,6 +34,9 @@
 // at epoch E step S"); running past job.timeout_seconds (checked before every
 // batch) throws TimeoutError.
 //
+// Also reported: data_wait_share, the share of the training loop's wall time
+// spent waiting for the loader's next batch.
+//
 // A trial's hyperparameters (Job::hparams) override lr, weight_decay,
 // optimizer, batch_size and epochs and set sgd's momentum and the loss's
 // label_smoothing (train_hparams.h); a value that does not read makes the
@@ -42,15 +51,27 @@
 #include <string>
 
 #include "base/status.h"
+#include "evaluators/data/data_options.h"
 #include "evaluators/evaluator.h"
 
 namespace sylva::evaluators {
 
-struct Dataset;  // evaluators/idx_dataset.h
+struct Dataset;  // evaluators/data/dataset.h
 
 struct TrainOptions {
-  // Folder with the four IDX files; empty: kDefaultDatasetDir (Fashion-MNIST).
+  // What load_dataset reads (DataOptions); empty path: kDefaultDatasetDir
+  // (Fashion-MNIST).
   std::string dataset;
+  std::string dataset_format = "auto";
+  std::string label = "fine";
+  int64_t image_size = 0;
+  std::string target;
+  // --augment: "crop,flip,cutout", a subset, or "none" (evaluators/data/augment.h).
+  std::string augment = "none";
+  // --device, --precision, --channels-last (evaluators/train/device.h).
+  std::string device = "cpu";
+  std::string precision = "fp32";
+  std::string channels_last = "auto";
   // Passes over the training subset, >= 1 (Job::epochs, when set, wins).
   int epochs = 1;
   // Training images used; 0: all that are left after the validation set.
@@ -95,6 +116,9 @@ StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& op
 // several evaluators or tests share one copy.
 StatusOr<std::unique_ptr<Evaluator>> make_train_evaluator(const TrainOptions& options,
                                                           std::shared_ptr<const Dataset> data);
+
+// The dataset part of the options.
+DataOptions data_options(const TrainOptions& options);
 
 // Registers `--evaluator train` (evaluators/registry.h).
 void register_train_evaluator();

@@ -89,10 +89,24 @@ Status Parser::resolve() {
                                      "\"{}\"(...))",
                                      quote_cut(sym.name)));
           }
-          if (sym.name.find('/') != std::string::npos || !is_op(sym.name)) {
+          const OpDef* op = sym.name.find('/') == std::string::npos ? find_op(sym.name) : nullptr;
+          // %builder einspace without %state tensor is refused below.
+          const BuilderDef& builder = *find_builder(g_.build.builder);
+          const OpDomain domain = builder.typed ? OpDomain::kImage : builder.ops;
+          if (op == nullptr) {
             return error(sym.line, sym.col,
                          fmt::format("unknown op '{}' (known: {})", quote_cut(sym.name),
-                                     join(op_names(), ", ")));
+                                     join(op_names(domain), ", ")));
+          }
+          if (!op_in_domain(*op, domain)) {
+            const OpDomain other =
+                domain == OpDomain::kImage ? OpDomain::kVector : OpDomain::kImage;
+            return error(sym.line, sym.col,
+                         fmt::format("%builder {} cannot build op '{}': it maps {} (an op of "
+                                     "%builder {}); {}'s ops map {}: {}",
+                                     builder.name, sym.name, domain_name(other),
+                                     join_words(builder_names(other)), builder.name,
+                                     domain_name(domain), join(op_names(domain), ", ")));
           }
         } else {
           auto it = g_.index.find(sym.name);
@@ -188,6 +202,8 @@ Status Parser::check_heights() {
 
 Status Parser::check_widths() const {
   const BuildSpec& b = g_.build;
+  // The mlp builder has no stem: its widths are its ops'.
+  if (find_builder(b.builder)->ops != OpDomain::kImage) return Status::ok();
   // Chain: the first layer of each stage doubles the width (two reductions
   // without %stages); cell: two reduction blocks.
   const size_t reductions = b.builder == "chain" && !b.stages.empty() ? b.stages.size() : 2;

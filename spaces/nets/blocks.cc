@@ -20,13 +20,16 @@ std::string strided(const std::string& size, int64_t stride) {
 // Shortest text that reads back as the same double.
 std::string script_float(double v) { return fmt::format("{}", v); }
 
+namespace {
+
 // Batch norm of `x` into `y`, batch statistics and running-stat updates in
 // training mode (self.training: a script that trains the exported module
 // calls .train()), running statistics in eval mode, the mode it is saved in.
 // Tensors are registered one statement at a time so their names follow the
 // order weight, bias, mean, var whatever the compiler's argument order.
-void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std::string& x,
-                     const std::string& y) {
+template <typename BatchNorm>
+void emit_any_batch_norm(ScriptEmitter& e, BatchNorm& bn, const std::string& x,
+                         const std::string& y) {
   const std::string w = e.param("bn_w", bn.weight);
   const std::string b = e.param("bn_b", bn.bias);
   const std::string mean = e.buffer("bn_mean", bn.running_mean);
@@ -34,6 +37,18 @@ void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std
   e.line(fmt::format("{} = torch.batch_norm({}, {}, {}, {}, {}, self.training, {}, {}, False)", y,
                      x, w, b, mean, var, script_float(bn.options.momentum().value_or(0.1)),
                      script_float(bn.options.eps())));
+}
+
+}  // namespace
+
+void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std::string& x,
+                     const std::string& y) {
+  emit_any_batch_norm(e, bn, x, y);
+}
+
+void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm1dImpl& bn, const std::string& x,
+                     const std::string& y) {
+  emit_any_batch_norm(e, bn, x, y);
 }
 
 MacCounter::MacCounter() : previous_(active_counter) { active_counter = this; }

@@ -1,8 +1,10 @@
 // The building blocks that ops and networks are made of (internal to spaces/;
-// other folders use network.h). Implemented in spaces/blocks.cc.
+// other folders use network.h). Implemented in blocks.cc; the mlp builder's
+// blocks are in vector_blocks.h.
 //
-// Every conv and linear layer goes through ConvBnImpl or ClassifierImpl so
-// that a MacCounter on the current thread sees each multiply-accumulate.
+// Every conv and linear layer goes through ConvBnImpl, ClassifierImpl or
+// LinearImpl (vector_blocks.h) so that a MacCounter on the current thread
+// sees each multiply-accumulate.
 #pragma once
 
 #include <memory>
@@ -38,6 +40,9 @@ std::string script_float(double v);
 // Eval-mode batch norm of `x` into variable `y` (torch.batch_norm with
 // training=False), registering its weight, bias, mean and var on `e`.
 void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm2dImpl& bn, const std::string& x,
+                     const std::string& y);
+// The same for the features of [B, D].
+void emit_batch_norm(ScriptEmitter& e, torch::nn::BatchNorm1dImpl& bn, const std::string& x,
                      const std::string& y);
 
 enum class Relu { kNone, kBefore, kAfter };

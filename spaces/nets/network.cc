@@ -1,5 +1,5 @@
-// NetworkImpl, the chain and cell builders (einspace's is in
-// einspace_network.cc), cost, initialisation, weights and TorchScript export.
+// NetworkImpl, the chain, cell and mlp builders (einspace's is in
+// einspace/network.cc), cost, initialisation, weights and TorchScript export.
 #include "spaces/einspace/network.h"
 
 #include <fmt/format.h>
@@ -13,6 +13,7 @@
 #include "base/strings.h"
 #include "spaces/builders.h"
 #include "spaces/nets/blocks.h"
+#include "spaces/nets/vector_blocks.h"
 
 namespace sylva {
 
@@ -118,6 +119,22 @@ StatusOr<std::vector<BlockPtr>> build_cell(const BuildSpec& spec,
   return blocks;
 }
 
+StatusOr<std::vector<BlockPtr>> build_mlp(const std::vector<std::string>& primitives,
+                                          const InputShape& input) {
+  std::vector<BlockPtr> blocks = {std::make_shared<FlattenImpl>()};
+  int64_t features = input.channels * input.height * input.width;
+  for (size_t i = 0; i < primitives.size(); ++i) {
+    auto op = make_vector_op(primitives[i], features);
+    if (!op.is_ok()) {
+      return Status::invalid_argument(fmt::format("layer {}: {}", i, op.status().message()));
+    }
+    if (op.value().block) blocks.push_back(op.value().block);
+    features = op.value().features;
+  }
+  blocks.push_back(std::make_shared<LinearImpl>(features, input.classes));
+  return blocks;
+}
+
 }  // namespace
 
 NetworkImpl::NetworkImpl(std::vector<std::shared_ptr<BlockImpl>> blocks, const InputShape& input)
@@ -155,13 +172,24 @@ StatusOr<std::shared_ptr<NetworkImpl>> build_unchecked(const BuildSpec& spec,
     return build_einspace_network(arch.canonical, input);
   }
   // Only chain and cell have a stem.
-  if (spec.stem_channels <= 0) {
+  if (builder->kind != BuilderKind::kMlp && spec.stem_channels <= 0) {
     return Status::invalid_argument(
         fmt::format("stem channels must be positive, got {}", spec.stem_channels));
   }
-  StatusOr<std::vector<BlockPtr>> blocks = builder->kind == BuilderKind::kChain
-                                               ? build_chain(spec, arch.primitives, input)
-                                               : build_cell(spec, arch.primitives, input);
+  StatusOr<std::vector<BlockPtr>> blocks = std::vector<BlockPtr>{};
+  switch (builder->kind) {
+    case BuilderKind::kChain:
+      blocks = build_chain(spec, arch.primitives, input);
+      break;
+    case BuilderKind::kCell:
+      blocks = build_cell(spec, arch.primitives, input);
+      break;
+    case BuilderKind::kMlp:
+      blocks = build_mlp(arch.primitives, input);
+      break;
+    case BuilderKind::kEinspace:
+      break;
+  }
   if (!blocks.is_ok()) return blocks.status();
   return std::make_shared<NetworkImpl>(std::move(blocks).value(), input);
 }
@@ -283,6 +311,10 @@ void init_weights(torch::nn::Module& module, at::Generator& generator) {
     if (torch::Tensor* t = buffers.find("running_mean")) t->zero_();
     if (torch::Tensor* t = buffers.find("running_var")) t->fill_(1);
     if (torch::Tensor* t = buffers.find("num_batches_tracked")) t->zero_();
+  });
+  // After the weights, so that they do not depend on the dropout layers.
+  module.apply([&](torch::nn::Module& m) {
+    if (auto* dropout = dynamic_cast<DropoutImpl*>(&m)) dropout->reseed(draw_seed(generator));
   });
 }
 

@@ -8,9 +8,10 @@
 // `torch.jit.load` in Python runs with no Sylva code. Not thread-safe: one
 // network per thread.
 //
-// Implemented in ops.cc (make_op and the op registry), blocks.cc (the blocks
-// ops are made of), network.cc (builders, cost, weights, export),
-// einspace_network.cc (the einspace builder) and script_emitter.cc.
+// Implemented in ops.cc (make_op, make_vector_op), blocks.cc and
+// vector_blocks.cc (the blocks ops are made of), network.cc (builders, cost,
+// weights, export), einspace/network.cc (the einspace builder) and
+// script_emitter.cc.
 #pragma once
 
 #include <torch/script.h>
@@ -67,9 +68,19 @@ class BlockImpl : public torch::nn::Module {
   virtual std::string emit(ScriptEmitter& e, const std::string& x) = 0;
 };
 
-// The op registered as `name`, mapping [cin, H, W] to [cout, H/stride, W/stride].
+// The op registered as `name`, mapping [cin, H, W] to [cout, H/stride, W/stride];
+// a vector op (op_registry.h) is an error.
 StatusOr<std::shared_ptr<BlockImpl>> make_op(const std::string& name, int64_t cin, int64_t cout,
                                              int64_t stride);
+
+// A vector op on [B, features]: its block (nullptr for the identity) and the
+// features it outputs.
+struct VectorOp {
+  std::shared_ptr<BlockImpl> block;
+  int64_t features = 0;
+};
+// The vector op registered as `name` on `features` inputs; an image op is an error.
+StatusOr<VectorOp> make_vector_op(const std::string& name, int64_t features);
 
 class NetworkImpl : public torch::nn::Module {
  public:
@@ -83,11 +94,14 @@ class NetworkImpl : public torch::nn::Module {
   InputShape input_;
 };
 
-// Builds the network of an architecture under a build spec: "chain" and
-// "cell" read its leaf ops (`primitives`), "einspace" its canonical bracket
-// form (einspace_network.h, with fusion on). A network whose parameters do
-// not fit in memory is a failed_precondition naming the architecture's key,
-// its parameter count and the input shape.
+// Builds the network of an architecture under a build spec: "chain", "cell"
+// and "mlp" read its leaf ops (`primitives`), "einspace" its canonical
+// bracket form (einspace_network.h, with fusion on). "mlp" flattens the input
+// to [B, C*H*W] (tabular data arrives as [B, F, 1, 1]), applies the vector
+// ops in order, each on the width the ops before it left (a norm before any
+// linear normalises the input features), then a Linear to the classes. A
+// network whose parameters do not fit in memory is a failed_precondition
+// naming the architecture's key, its parameter count and the input shape.
 StatusOr<std::shared_ptr<NetworkImpl>> build_network(const BuildSpec& spec,
                                                      const Architecture& arch,
                                                      const InputShape& input);
@@ -105,8 +119,10 @@ Cost measure_cost(NetworkImpl& net);
 StatusOr<Cost> measure_cost(NetworkImpl& net, const std::string& name);
 
 // Re-initialises every parameter from `generator` (conv/linear: He-uniform,
-// batch-norm: ones/zeros) so that a trial's weights depend on its seed only,
-// not on the process-wide generator shared by other workers.
+// batch-norm: ones/zeros), then reseeds every dropout's own generator from
+// it, so that a trial's weights and dropout masks depend on its seed only,
+// not on the process-wide generator shared by other workers (and the weights
+// not on whether the network has dropout).
 void init_weights(torch::nn::Module& module, at::Generator& generator);
 
 // TorchScript module with the network's current weights (eval-mode forward).

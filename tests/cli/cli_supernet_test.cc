@@ -2,9 +2,11 @@
 // sorted, stitch), searches over its configurations scored with inherited
 // weights (evolution, NSGA-II with a predictor, two workers agreeing with
 // one), `supernet select` within a budget, the stitch `supernet sweep`, the
-// best configuration exported as TorchScript, and a killed training resumed
-// from its checkpoint to the uninterrupted run's network.
+// best configuration exported as TorchScript, a killed training resumed
+// from its checkpoint to the uninterrupted run's network, and the device
+// and dataset options of the supernet verbs.
 #include <gtest/gtest.h>
+#include <torch/cuda.h>
 
 #include <algorithm>
 #include <fstream>
@@ -237,6 +239,62 @@ TEST_F(CliTest, AKilledSupernetTrainingResumesFromItsCheckpoint) {
   std::ofstream(dir_ + "/x.pt.ckpt") << "not a checkpoint";
   expect_one_line_error(run("supernet train " + args + dir_ + "/x.pt"),
                         "checkpoint '" + dir_ + "/x.pt.ckpt' is not readable");
+}
+
+// --device and the dataset options of the supernet verbs and evaluator:
+// a device the machine lacks is one line and exit 2 before anything loads,
+// --device auto trains, sweeps and searches wherever it lands (the CPU
+// here), a named format is read as such and a table is refused.
+TEST_F(CliTest, SupernetVerbsTakeTheDeviceAndTheDatasetOptions) {
+  const std::string out = dir_ + "/sorted.pt";
+  Output tpu = run("supernet train --family sorted --out " + out + " --device tpu");
+  EXPECT_EQ(tpu.code, 2);
+  expect_one_line_error(tpu, "--device must be cpu, cuda, cuda:N or auto, got 'tpu'");
+  Output o = run("supernet train --family sorted --out " + out +
+                 " --epochs 1 --train-samples 64 --val-samples 64 --batch-size 32 --seed 1 "
+                 "--dataset-format idx --device auto");
+  ASSERT_EQ(o.code, 0) << o.err;
+  const std::string where = torch::cuda::is_available() ? ", on cuda:0" : "";
+  EXPECT_NE(o.out.find("1 epoch(s) on 64 images, 64 held out" + where + "\n"), std::string::npos)
+      << o.out;
+  Output sw = run("supernet sweep --space supernet:" + out +
+                  " --val-samples 64 --test-samples 64 --calibration-samples 64 -f csv "
+                  "--dataset-format idx --device auto");
+  ASSERT_EQ(sw.code, 0) << sw.err;
+  EXPECT_EQ(std::count(sw.out.begin(), sw.out.end(), '\n'), 1 + 20) << sw.out;
+  Output s = run("search --name dev --db " + db_ + " --space supernet:" + out +
+                 " --evaluator supernet --trials 2 --val-samples 64 --test-samples 64 "
+                 "--calibration-samples 64 --dataset-format idx --device auto --seed 2");
+  ASSERT_EQ(s.code, 0) << s.err;
+  for (const auto& r : trials("dev")) EXPECT_EQ(r.at("state"), "COMPLETE");
+  expect_one_line_error(run("supernet train --family sorted --out " + out +
+                            " --dataset-format cifar10 --val-samples 64"),
+                        "no CIFAR-10 training file (data_batch_1.bin)");
+  // --precision is for training; the sweep scores in float32.
+  expect_one_line_error(run("supernet sweep --space supernet:" + out + " --precision bf16"),
+                        "precision");
+  {
+    std::ofstream csv(dir_ + "/table.csv");
+    csv << "a,b,label\n";
+    for (int i = 0; i < 40; ++i) csv << i << "," << i % 7 << "," << i % 2 << "\n";
+  }
+  Output table = run("supernet train --family sorted --out " + out + " --dataset " + dir_ +
+                     "/table.csv --val-samples 4");
+  EXPECT_EQ(table.code, 2);
+  expect_one_line_error(
+      table, "--dataset " + dir_ + "/table.csv is a csv table; supernets are networks of images");
+  if (torch::cuda::is_available()) return;
+  // No GPU here: every verb says so in one line, before reading anything.
+  for (const std::string& args :
+       {"supernet train --family sorted --out " + dir_ + "/g.pt --device cuda",
+        "supernet sweep --space supernet:" + dir_ + "/none.pt --device cuda",
+        "search --name g --db " + db_ + " --space supernet:" + out +
+            " --evaluator supernet --trials 1 --device cuda"}) {
+    SCOPED_TRACE(args);
+    Output g = run(args);
+    EXPECT_EQ(g.code, 2);
+    expect_one_line_error(g, "--device cuda: no CUDA GPU is available (");
+  }
 }
 
 }  // namespace

@@ -11,7 +11,7 @@
 
 #include <filesystem>
 
-#include "evaluators/train/idx_dataset.h"
+#include "evaluators/data/dataset.h"
 #include "spaces/supernets/ofa/ofa.h"
 #include "spaces/supernets/sorted/sorted_space.h"
 #include "spaces/supernets/stitch/stitch_space.h"
@@ -32,18 +32,26 @@ ofa::OfaSpec small_spec() {
 
 class SupernetTrainer : public ::testing::Test {
  protected:
+  // The first 2048 training and 1000 test images, standardised (the
+  // dataset keeps bytes), as the supernet verbs pass them.
   static void SetUpTestSuite() {
     auto loaded = load_idx_dataset(kDefaultDatasetDir);
     ASSERT_TRUE(loaded.is_ok()) << loaded.status().message();
-    data_ = new Dataset(std::move(loaded).value());
+    const Dataset& d = loaded.value();
+    data_ = new Images{
+        d.normalise(d.train_images.narrow(0, 0, 2048)), d.train_labels.narrow(0, 0, 2048).clone(),
+        d.normalise(d.test_images.narrow(0, 0, 1000)), d.test_labels.narrow(0, 0, 1000).clone()};
   }
-  static Dataset* data_;
-  at::Tensor train_x() const { return data_->train_images.narrow(0, 0, 2048); }
-  at::Tensor train_y() const { return data_->train_labels.narrow(0, 0, 2048); }
-  at::Tensor test_x() const { return data_->test_images.narrow(0, 0, 1000); }
-  at::Tensor test_y() const { return data_->test_labels.narrow(0, 0, 1000); }
+  struct Images {
+    at::Tensor train_x, train_y, test_x, test_y;
+  };
+  static Images* data_;
+  at::Tensor train_x() const { return data_->train_x; }
+  at::Tensor train_y() const { return data_->train_y; }
+  at::Tensor test_x() const { return data_->test_x; }
+  at::Tensor test_y() const { return data_->test_y; }
 };
-Dataset* SupernetTrainer::data_ = nullptr;
+SupernetTrainer::Images* SupernetTrainer::data_ = nullptr;
 
 std::unique_ptr<Supernet> ofa_net(const ofa::OfaSpec& spec) {
   return make_supernet(ofa::spec_text(spec)).value();

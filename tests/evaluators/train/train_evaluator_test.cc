@@ -17,7 +17,7 @@
 #include <tuple>
 #include <vector>
 
-#include "evaluators/train/idx_dataset.h"
+#include "evaluators/data/dataset.h"
 #include "train_test_support.h"
 
 namespace sylva::evaluators {
@@ -77,11 +77,13 @@ TEST_F(TrainEvaluatorTest, LearnsAboveChanceAndReportsEveryMetric) {
   EvalResult r = evaluator->evaluate(job(1), reporter);
   ASSERT_EQ(r.state, TrialState::kComplete) << r.message;
 
-  for (const char* name :
-       {"val_acc", "test_acc", "train_loss", "params", "flops", "train_seconds", "latency_ms"}) {
+  for (const char* name : {"val_acc", "test_acc", "train_loss", "params", "flops", "train_seconds",
+                           "latency_ms", "data_wait_share"}) {
     ASSERT_EQ(r.metrics.count(name), 1u) << name;
   }
-  EXPECT_EQ(r.metrics.size(), 7u);
+  EXPECT_EQ(r.metrics.size(), 8u);
+  EXPECT_GE(r.metrics["data_wait_share"], 0.0);
+  EXPECT_LT(r.metrics["data_wait_share"], 1.0);
   // Ten balanced classes: chance is 10%. This tiny CNN (8-16-32 channels,
   // global pooling) reaches 56-68% after 96 steps on 1024 images over seeds
   // 1-4; 35% leaves a wide margin.
@@ -223,11 +225,20 @@ TEST_F(TrainEvaluatorTest, OptionsAreValidatedWithTheirNames) {
   auto made = make_train_evaluator(o);
   ASSERT_FALSE(made.is_ok());
   EXPECT_EQ(made.status().message(), "--epochs must be >= 1, got 0");
-  // A missing dataset folder is reported with the file it looked for.
+  // A missing dataset is named; an IDX folder without its files names the
+  // file it looked for.
   o.epochs = 1;
   made = make_train_evaluator(o);
   ASSERT_FALSE(made.is_ok());
-  EXPECT_EQ(made.status().message(), "missing file /nonexistent/train-images-idx3-ubyte[.gz]");
+  EXPECT_EQ(made.status().message(), "--dataset /nonexistent: no such file or folder");
+  o.dataset = ::testing::TempDir();
+  o.dataset_format = "idx";
+  made = make_train_evaluator(o);
+  ASSERT_FALSE(made.is_ok());
+  EXPECT_EQ(made.status().message(),
+            "missing file " +
+                (std::filesystem::path(::testing::TempDir()) / "train-images-idx3-ubyte").string() +
+                "[.gz]");
 }
 
 TEST_F(TrainEvaluatorTest, EarlyRejectionPrunesWhatCannotLearnAndSparesTheRest) {
@@ -278,10 +289,10 @@ TEST_F(TrainEvaluatorTest, TimeoutThrows) {
 
 TEST_F(TrainEvaluatorTest, ADivergingLossThrowsNaN) {
   // A huge --lr is refused at start now (kMaxLr), so the loss is made
-  // non-finite by the data: training images of infinities.
+  // non-finite by the data: a standard deviation of 0 scales every pixel
+  // to an infinity.
   auto poisoned = std::make_shared<Dataset>(*data_);
-  poisoned->train_images =
-      torch::full_like(data_->train_images, std::numeric_limits<float>::infinity());
+  poisoned->stddev.assign(poisoned->stddev.size(), 0.0);
   TrainOptions options = small_options();
   options.batch_size = 32;
   auto made = make_train_evaluator(options, poisoned);

@@ -11,7 +11,7 @@
 #include <tuple>
 #include <vector>
 
-#include "evaluators/train/idx_dataset.h"
+#include "evaluators/data/dataset.h"
 #include "evaluators/train/train_evaluator.h"
 #include "train_test_support.h"
 

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "evaluators/evaluator.h"
-#include "evaluators/train/idx_dataset.h"
+#include "evaluators/data/dataset.h"
 #include "spaces/space.h"
 
 namespace sylva::evaluators::testing {

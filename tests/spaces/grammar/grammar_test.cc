@@ -241,7 +241,7 @@ TEST(BuiltinSpaces, EmbeddedTextEqualsTheGrammarFiles) {
   }
   EXPECT_EQ(
       make_space("no-such-space").status().message(),
-      "--space 'no-such-space' is neither a built-in space (einspace, nas-bench-macro, nb201) "
+      "--space 'no-such-space' is neither a built-in space (einspace, mlp, nas-bench-macro, nb201) "
       "nor a "
       "readable grammar file");
 }

@@ -1,6 +1,6 @@
 // Proves that the generated TorchScript computes the eval-mode forward: per
-// op, and for whole chain and cell networks reloaded from disk in LibTorch and
-// in Debian's Python torch (plain torch.jit.load, no Sylva code).
+// op, and for whole chain, cell and mlp networks reloaded from disk in
+// LibTorch and in Debian's Python torch (plain torch.jit.load, no Sylva code).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -58,7 +58,7 @@ fs::path temp_dir() {
 TEST(ExportTest, EveryOpEmitsItsEvalForward) {
   torch::manual_seed(1);
   const torch::Tensor x = torch::randn({2, 4, 7, 9});
-  for (const auto& name : op_names()) {
+  for (const auto& name : op_names(OpDomain::kImage)) {
     for (auto [cout, stride] : {std::pair<int64_t, int64_t>{4, 1}, {4, 2}, {8, 1}, {8, 2}}) {
       auto op = make_op(name, 4, cout, stride).value();
       train_batch_norm(*op, [&](torch::Tensor t) { op->forward(t); }, {8, 4, 7, 9});
@@ -70,6 +70,27 @@ TEST(ExportTest, EveryOpEmitsItsEvalForward) {
       ASSERT_EQ(got.sizes(), expected.sizes()) << name;
       EXPECT_LE(max_abs_diff(got, expected), 1e-5) << name << " cout=" << cout << " s=" << stride;
     }
+  }
+}
+
+TEST(ExportTest, EveryVectorOpEmitsItsEvalForward) {
+  torch::manual_seed(4);
+  const torch::Tensor x = torch::randn({3, 6}) * 2 + 0.5;
+  for (const auto& name : op_names(OpDomain::kVector)) {
+    VectorOp op = make_vector_op(name, 6).value();
+    if (!op.block) {
+      EXPECT_EQ(name, "identity");
+      continue;
+    }
+    train_batch_norm(*op.block, [&](torch::Tensor t) { op.block->forward(t); }, {8, 6});
+    ScriptEmitter e;
+    const std::string y = op.block->emit(e, "x");
+    torch::jit::Module module = e.finish("x", y);
+    const torch::Tensor expected = eval_forward(*op.block, x);
+    const torch::Tensor got = module.forward({x}).toTensor();
+    ASSERT_EQ(got.sizes(), torch::IntArrayRef({3, op.features})) << name;
+    ASSERT_EQ(got.sizes(), expected.sizes()) << name;
+    EXPECT_LE(max_abs_diff(got, expected), 1e-6) << name;
   }
 }
 
@@ -123,15 +144,26 @@ std::vector<Exported> export_all() {
   cell.cells_per_stage = 2;
   const std::vector<std::string> cell_ops = {"nor_conv_3x3", "avg_pool_3x3", "skip_connect",
                                              "none",         "nor_conv_1x1", "nor_conv_3x3"};
+
+  BuildSpec mlp;
+  mlp.builder = "mlp";
+  // Every vector op, a norm before the first linear among them.
+  const std::vector<std::string> mlp_ops = {
+      "batchnorm", "linear64",  "layernorm",  "gelu", "dropout0.3", "linear128", "batchnorm",
+      "silu",      "linear256", "dropout0.1", "tanh", "identity",   "linear512", "relu"};
+  const std::vector<std::string> mlp_small = {"linear64", "batchnorm", "relu", "dropout0.1"};
   return {export_network("chain", chain, chain_ops, {1, 28, 28, 10}),
           export_network("chain_zero", chain_no_stages, with_zero, {1, 28, 28, 10}),
-          export_network("cell", cell, cell_ops, {3, 17, 23, 10})};
+          export_network("cell", cell, cell_ops, {3, 17, 23, 10}),
+          // Tabular features [F, 1, 1], and an image flattened.
+          export_network("mlp_tabular", mlp, mlp_ops, {12, 1, 1, 3}),
+          export_network("mlp_image", mlp, mlp_small, {1, 28, 28, 10})};
 }
 
 TEST(ExportTest, NetworksReloadInLibTorch) {
   torch::manual_seed(2);
   const auto exported = export_all();
-  EXPECT_EQ(exported.size(), 3u);
+  EXPECT_EQ(exported.size(), 5u);
   fs::remove_all(temp_dir());
 }
 

@@ -52,14 +52,26 @@ std::vector<std::string> split(const std::string& s, char sep) {
   return parts;
 }
 
-TEST(OpRegistryTest, ListsEveryOpSorted) {
-  const std::vector<std::string> expected = {
+TEST(OpRegistryTest, ListsEveryOpSortedByDomain) {
+  const std::vector<std::string> image = {
       "avg_pool_3x3", "conv1x1",      "conv3x3",      "conv5x5",      "dwsep_conv_3x3",
       "identity",     "max_pool_3x3", "mbconv_e3_k3", "mbconv_e6_k5", "none",
       "nor_conv_1x1", "nor_conv_3x3", "skip",         "skip_connect", "zero"};
-  EXPECT_EQ(op_names(), expected);
+  EXPECT_EQ(op_names(OpDomain::kImage), image);
+  const std::vector<std::string> vector = {
+      "batchnorm", "dropout0.1", "dropout0.3", "gelu", "identity", "layernorm", "linear128",
+      "linear256", "linear512",  "linear64",   "relu", "silu",     "tanh"};
+  EXPECT_EQ(op_names(OpDomain::kVector), vector);
+  // Every op once; identity is in both domains.
+  const std::vector<std::string> all = op_names();
+  EXPECT_EQ(all.size(), image.size() + vector.size() - 1);
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end()));
   EXPECT_TRUE(is_op("mbconv_e6_k5"));
+  EXPECT_TRUE(is_op("dropout0.3"));
   EXPECT_FALSE(is_op("conv7x7"));
+  EXPECT_EQ(find_op("linear256")->width, 256);
+  EXPECT_DOUBLE_EQ(find_op("dropout0.3")->rate, 0.3);
+  EXPECT_FALSE(op_in_domain(*find_op("skip"), OpDomain::kVector));
 }
 
 TEST(OpRegistryTest, UnknownOpIsAnErrorNamingIt) {
@@ -67,13 +79,16 @@ TEST(OpRegistryTest, UnknownOpIsAnErrorNamingIt) {
   ASSERT_FALSE(op.is_ok());
   EXPECT_NE(op.status().message().find("conv7x7"), std::string::npos) << op.status().message();
   EXPECT_FALSE(make_op("conv3x3", 0, 4, 1).is_ok());
+  EXPECT_EQ(make_op("relu", 4, 4, 1).status().message(),
+            "op 'relu' maps feature vectors [D] (an op of %builder mlp), not feature maps [C, H, "
+            "W]");
 }
 
 // Every op maps [B, cin, H, W] to [B, cout, ceil(H/s), ceil(W/s)], odd sizes included.
 TEST(OpRegistryTest, EveryOpMapsShapes) {
   torch::manual_seed(0);
   const torch::Tensor x = torch::randn({2, 4, 7, 9});
-  for (const auto& name : op_names()) {
+  for (const auto& name : op_names(OpDomain::kImage)) {
     for (auto [cout, stride] : {std::pair<int64_t, int64_t>{4, 1}, {4, 2}, {8, 1}, {8, 2}}) {
       auto op = make_op(name, 4, cout, stride);
       ASSERT_TRUE(op.is_ok()) << op.status().message();

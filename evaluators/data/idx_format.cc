@@ -1,15 +1,16 @@
-#include "evaluators/train/idx_dataset.h"
-
+// MNIST-format IDX files (gzipped or plain; zlib reads plain files
+// transparently).
 #include <ATen/ATen.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <array>
 #include <climits>
-#include <cmath>
 #include <filesystem>
 #include <memory>
 
+#include "evaluators/data/dataset.h"
+#include "evaluators/data/formats.h"
 #include "fmt/format.h"
 
 namespace sylva::evaluators {
@@ -61,12 +62,11 @@ at::Tensor to_labels(const IdxArray& labels) {
   return bytes.to(at::kLong);
 }
 
-at::Tensor to_images(const IdxArray& images, double mean, double stddev) {
-  auto bytes = at::from_blob(const_cast<uint8_t*>(images.data.data()),
-                             {images.shape[0], 1, images.shape[1], images.shape[2]}, at::kByte);
-  // (x / 255 - mean) / std in one affine map.
-  const double scale = 1.0 / (255.0 * stddev);
-  return bytes.to(at::kFloat).mul_(scale).sub_(mean / stddev);
+// uint8 [N, 1, H, W], a copy.
+at::Tensor to_images(const IdxArray& images) {
+  return at::from_blob(const_cast<uint8_t*>(images.data.data()),
+                       {images.shape[0], 1, images.shape[1], images.shape[2]}, at::kByte)
+      .clone();
 }
 
 }  // namespace
@@ -118,13 +118,23 @@ StatusOr<IdxArray> read_idx(const std::string& path) {
   return out;
 }
 
-StatusOr<Dataset> load_idx_dataset(const std::string& folder) {
-  const std::array<const char*, 4> bases = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-                                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+namespace data_internal {
+
+namespace {
+
+const std::array<const char*, 4> kIdxFiles = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                                              "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"};
+
+}  // namespace
+
+bool looks_like_idx(const std::string& path) { return find_file(path, kIdxFiles[0]).is_ok(); }
+
+StatusOr<Dataset> load_idx(const DataOptions& options) {
+  const std::string& folder = options.path;
   std::array<std::string, 4> paths;
   std::array<IdxArray, 4> arrays;
-  for (size_t i = 0; i < bases.size(); ++i) {
-    auto path = find_file(folder, bases[i]);
+  for (size_t i = 0; i < kIdxFiles.size(); ++i) {
+    auto path = find_file(folder, kIdxFiles[i]);
     if (!path.is_ok()) return path.status();
     paths[i] = path.value();
     auto array = read_idx(paths[i]);
@@ -152,24 +162,9 @@ StatusOr<Dataset> load_idx_dataset(const std::string& folder) {
                                                 test.shape[1], test.shape[2], paths[0],
                                                 train.shape[1], train.shape[2]));
   }
-
-  // Mean and standard deviation of the training pixels, exactly, from a histogram.
-  std::array<int64_t, 256> histogram{};
-  for (uint8_t v : train.data) ++histogram[v];
-  const double n = static_cast<double>(train.data.size());
-  double sum = 0;
-  for (int v = 0; v < 256; ++v) sum += histogram[v] * (v / 255.0);
-  const double mean = sum / n;
-  double squares = 0;
-  for (int v = 0; v < 256; ++v) squares += histogram[v] * std::pow(v / 255.0 - mean, 2);
-  double stddev = std::sqrt(squares / n);
-  if (!(stddev > 0)) stddev = 1;  // constant images: centre only
-
   Dataset out;
-  out.mean = mean;
-  out.stddev = stddev;
-  out.train_images = to_images(train, mean, stddev);
-  out.test_images = to_images(test, mean, stddev);
+  out.train_images = to_images(train);
+  out.test_images = to_images(test);
   out.train_labels = to_labels(arrays[1]);
   out.test_labels = to_labels(arrays[3]);
   int max_label = 0;
@@ -180,36 +175,6 @@ StatusOr<Dataset> load_idx_dataset(const std::string& folder) {
   return out;
 }
 
-namespace {
-
-DataSplit cut(const Dataset& d, int64_t val, int64_t rest, int64_t test) {
-  const int64_t m = d.test_images.size(0);
-  const int64_t t = test > 0 ? std::min(test, m) : m;
-  return {d.train_images.narrow(0, 0, val),    d.train_labels.narrow(0, 0, val),
-          d.train_images.narrow(0, val, rest), d.train_labels.narrow(0, val, rest),
-          d.test_images.narrow(0, 0, t),       d.test_labels.narrow(0, 0, t)};
-}
-
-}  // namespace
-
-StatusOr<DataSplit> split_for_training(const Dataset& d, int64_t val, int64_t train, int64_t test) {
-  const int64_t n = d.train_images.size(0);
-  if (val >= n) {
-    return Status::invalid_argument(
-        fmt::format("--val-samples {} leaves no training images of {}", val, n));
-  }
-  return cut(d, val, train > 0 ? std::min(train, n - val) : n - val, test);
-}
-
-StatusOr<DataSplit> split_for_calibration(const Dataset& d, int64_t val, int64_t calibration,
-                                          int64_t test) {
-  const int64_t n = d.train_images.size(0);
-  if (val < 1 || val + calibration > n) {
-    return Status::invalid_argument(
-        fmt::format("--val-samples {} plus {} calibration images exceed the {} training images",
-                    val, calibration, n));
-  }
-  return cut(d, val, calibration, test);
-}
+}  // namespace data_internal
 
 }  // namespace sylva::evaluators

@@ -1,8 +1,6 @@
 // IDX reading: tiny hand-written files (plain and gzipped) read back exactly,
 // each malformed-file case gives a Status naming the file, and the installed
 // Fashion-MNIST loads with its known sizes and statistics.
-#include "evaluators/train/idx_dataset.h"
-
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -13,6 +11,8 @@
 #include <fstream>
 #include <string>
 #include <vector>
+
+#include "evaluators/data/dataset.h"
 
 namespace sylva::evaluators {
 namespace {
@@ -90,18 +90,22 @@ TEST_F(IdxTest, LoadsAndStandardisesByTrainingStatistics) {
   double var = 0;
   for (uint8_t v : train_pixels_) var += std::pow(v / 255.0 - mean, 2);
   const double stddev = std::sqrt(var / train_pixels_.size());
-  EXPECT_NEAR(d.mean, mean, 1e-12);
-  EXPECT_NEAR(d.stddev, stddev, 1e-12);
+  ASSERT_EQ(d.mean.size(), 1u);
+  EXPECT_NEAR(d.mean[0], mean, 1e-12);
+  EXPECT_NEAR(d.stddev[0], stddev, 1e-12);
+  EXPECT_EQ(d.format, "idx");
 
+  // Kept as the bytes they are; normalise() standardises.
   EXPECT_EQ(d.train_images.sizes(), (std::vector<int64_t>{4, 1, 2, 3}));
   EXPECT_EQ(d.test_images.sizes(), (std::vector<int64_t>{2, 1, 2, 3}));
-  EXPECT_EQ(d.train_images.scalar_type(), torch::kFloat);
+  EXPECT_EQ(d.train_images.scalar_type(), torch::kByte);
   EXPECT_EQ(d.train_labels.scalar_type(), torch::kLong);
-  auto train = d.train_images.flatten();
+  EXPECT_EQ(d.train_images.flatten()[4].item<int64_t>(), train_pixels_[4]);
+  auto train = d.normalise(d.train_images).flatten();
   for (size_t i = 0; i < train_pixels_.size(); ++i) {
     EXPECT_NEAR(train[i].item<double>(), (train_pixels_[i] / 255.0 - mean) / stddev, 1e-5);
   }
-  auto test = d.test_images.flatten();
+  auto test = d.normalise(d.test_images).flatten();
   for (size_t i = 0; i < test_pixels_.size(); ++i) {
     EXPECT_NEAR(test[i].item<double>(), (test_pixels_[i] / 255.0 - mean) / stddev, 1e-5);
   }
@@ -193,10 +197,11 @@ TEST(FashionMnistTest, DefaultFolderLoads) {
   EXPECT_EQ(d.test_labels.sizes(), (std::vector<int64_t>{10000}));
   EXPECT_EQ(d.classes, 10);
   // The published Fashion-MNIST statistics.
-  EXPECT_NEAR(d.mean, 0.2860, 1e-4);
-  EXPECT_NEAR(d.stddev, 0.3530, 1e-4);
-  EXPECT_NEAR(d.train_images.mean().item<double>(), 0.0, 1e-4);
-  EXPECT_NEAR(d.train_images.std(/*unbiased=*/false).item<double>(), 1.0, 1e-4);
+  EXPECT_NEAR(d.mean[0], 0.2860, 1e-4);
+  EXPECT_NEAR(d.stddev[0], 0.3530, 1e-4);
+  const at::Tensor x = d.normalise(d.train_images);
+  EXPECT_NEAR(x.mean().item<double>(), 0.0, 1e-4);
+  EXPECT_NEAR(x.std(/*unbiased=*/false).item<double>(), 1.0, 1e-4);
   // Balanced classes: 6000 training and 1000 test images each.
   EXPECT_TRUE(torch::bincount(d.train_labels).equal(torch::full({10}, 6000, torch::kLong)));
   EXPECT_TRUE(torch::bincount(d.test_labels).equal(torch::full({10}, 1000, torch::kLong)));
