@@ -291,7 +291,14 @@ std::string data_line(const std::string& data_json) {
     const auto j = nlohmann::json::parse(data_json);
     auto numbers = [](const nlohmann::json& list) {
       std::vector<std::string> out;
-      for (const auto& v : list) out.push_back(fmt::format("{:.3f}", v.get<double>()));
+      // A table's hundreds of columns: the first few and the count.
+      for (const auto& v : list) {
+        if (out.size() == 6 && list.size() > 8) {
+          out.push_back(fmt::format("... ({} columns)", list.size()));
+          break;
+        }
+        out.push_back(fmt::format("{:.3f}", v.get<double>()));
+      }
       return join(out, " ");
     };
     const auto shape = j.at("shape");
