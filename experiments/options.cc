@@ -14,9 +14,10 @@ OptionDef resumable(const char* name, const char* help, const char* value) {
 
 const std::vector<OptionDef>& experiment_options() {
   static const std::vector<OptionDef> kOptions = {
-      stored("space",
-             "built-in space (einspace, mlp, nas-bench-macro, nb201), grammar file, or supernet:FILE",
-             "nas-bench-macro"),
+      stored(
+          "space",
+          "built-in space (einspace, mlp, nas-bench-macro, nb201), grammar file, or supernet:FILE",
+          "nas-bench-macro"),
       stored("max-nodes",
              "typed grammars: most derivation-tree nodes of a network [the grammar's %max-nodes]"),
       stored("max-params",

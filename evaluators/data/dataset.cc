@@ -117,17 +117,26 @@ std::vector<int64_t> fixed_permutation(int64_t n, uint64_t seed) {
 
 bool Dataset::is_images() const { return train_images.scalar_type() == at::kByte; }
 
+PixelAffine pixel_affine(const std::vector<double>& mean, const std::vector<double>& stddev) {
+  PixelAffine a;
+  for (size_t i = 0; i < mean.size(); ++i) {
+    a.scale.push_back(static_cast<float>(1.0 / (255.0 * stddev[i])));
+    a.shift.push_back(static_cast<float>(mean[i] / stddev[i]));
+  }
+  return a;
+}
+
+at::Tensor standardise_bytes(const at::Tensor& bytes, const PixelAffine& affine) {
+  const int64_t c = static_cast<int64_t>(affine.scale.size());
+  const auto on = at::TensorOptions().device(bytes.device());
+  return bytes.to(at::kFloat)
+      .mul_(at::tensor(affine.scale, on).view({1, c, 1, 1}))
+      .sub_(at::tensor(affine.shift, on).view({1, c, 1, 1}));
+}
+
 at::Tensor Dataset::normalise(const at::Tensor& x) const {
   if (x.scalar_type() != at::kByte) return x;
-  const int64_t c = static_cast<int64_t>(mean.size());
-  std::vector<float> scale(c), shift(c);
-  for (int64_t i = 0; i < c; ++i) {
-    scale[i] = static_cast<float>(1.0 / (255.0 * stddev[i]));
-    shift[i] = static_cast<float>(mean[i] / stddev[i]);
-  }
-  auto s = at::tensor(scale).view({1, c, 1, 1});
-  auto b = at::tensor(shift).view({1, c, 1, 1});
-  return x.to(at::kFloat).mul_(s).sub_(b);
+  return standardise_bytes(x, pixel_affine(mean, stddev));
 }
 
 std::string Dataset::describe() const {

@@ -77,6 +77,15 @@ struct Dataset {
   std::string summary_json() const;
 };
 
+// The affine map from a pixel byte to its standardised value, per channel:
+// v * scale[c] - shift[c] = (v / 255 - mean[c]) / stddev[c].
+struct PixelAffine {
+  std::vector<float> scale, shift;
+};
+PixelAffine pixel_affine(const std::vector<double>& mean, const std::vector<double>& stddev);
+// uint8 images [N, C, H, W] as standardised float, on the device they are on.
+at::Tensor standardise_bytes(const at::Tensor& bytes, const PixelAffine& affine);
+
 // Which format `path` holds, by content; an error names what was found.
 StatusOr<std::string> detect_format(const std::string& path);
 

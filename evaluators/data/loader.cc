@@ -21,7 +21,10 @@ std::vector<int64_t> BatchLoader::epoch_order(int64_t n, uint64_t seed, int epoc
 }
 
 BatchLoader::BatchLoader(at::Tensor images, at::Tensor labels, LoaderOptions options)
-    : images_(images.contiguous()), labels_(labels.contiguous()), options_(std::move(options)) {
+    : images_(images.contiguous()),
+      labels_(labels.contiguous()),
+      options_(std::move(options)),
+      affine_(pixel_affine(options_.mean, options_.stddev)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -35,7 +38,8 @@ BatchLoader::~BatchLoader() {
 }
 
 Batch BatchLoader::make(int epoch, int64_t step, const std::vector<int64_t>& order,
-                        std::vector<uint8_t>& scratch, Rng& rng) const {
+                        std::vector<uint8_t>& bytes, std::vector<uint8_t>& scratch,
+                        Rng& rng) const {
   const int64_t b = options_.batch_size;
   const int64_t c = images_.size(1), h = images_.size(2), w = images_.size(3);
   const int64_t size = c * h * w;
@@ -56,23 +60,18 @@ Batch BatchLoader::make(int epoch, int64_t step, const std::vector<int64_t>& ord
     return out;
   }
   // Gather the bytes, augment them, then standardise per channel.
-  std::vector<uint8_t> bytes(static_cast<size_t>(b * size));
+  bytes.resize(static_cast<size_t>(b * size));
   const uint8_t* src = images_.data_ptr<uint8_t>();
   for (int64_t i = 0; i < b; ++i)
     std::memcpy(bytes.data() + i * size, src + out.index[i] * size, size);
   if (options_.augment.any())
     augment_images(options_.augment, bytes.data(), b, c, h, w, rng, scratch);
-  std::vector<float> scale(c), shift(c);
-  for (int64_t k = 0; k < c; ++k) {
-    scale[k] = static_cast<float>(1.0 / (255.0 * options_.stddev[k]));
-    shift[k] = static_cast<float>(options_.mean[k] / options_.stddev[k]);
-  }
   const int64_t plane = h * w;
   for (int64_t i = 0; i < b; ++i) {
     for (int64_t k = 0; k < c; ++k) {
       const uint8_t* p = bytes.data() + i * size + k * plane;
       float* q = x + i * size + k * plane;
-      const float s = scale[k], t = shift[k];
+      const float s = affine_.scale[k], t = affine_.shift[k];
       for (int64_t j = 0; j < plane; ++j) q[j] = static_cast<float>(p[j]) * s - t;
     }
   }
@@ -81,7 +80,7 @@ Batch BatchLoader::make(int epoch, int64_t step, const std::vector<int64_t>& ord
 
 void BatchLoader::run() {
   try {
-    std::vector<uint8_t> scratch;
+    std::vector<uint8_t> bytes, scratch;
     const int64_t n = images_.size(0);
     for (int64_t e = 0; e < options_.epochs; ++e) {
       const int epoch = options_.first_epoch + static_cast<int>(e);
@@ -94,7 +93,7 @@ void BatchLoader::run() {
               lock, [&] { return stop_ || static_cast<int>(ready_.size()) < options_.prefetch; });
           if (stop_) return;
         }
-        Batch batch = make(epoch, s, order, scratch, rng);
+        Batch batch = make(epoch, s, order, bytes, scratch, rng);
         {
           std::lock_guard<std::mutex> lock(mu_);
           ready_.push_back(std::move(batch));

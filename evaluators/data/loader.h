@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "evaluators/data/augment.h"
+#include "evaluators/data/dataset.h"
 
 namespace sylva::evaluators {
 
@@ -64,11 +65,13 @@ class BatchLoader {
 
  private:
   void run();
+  // `bytes` and `scratch` are reused from batch to batch.
   Batch make(int epoch, int64_t step, const std::vector<int64_t>& order,
-             std::vector<uint8_t>& scratch, Rng& rng) const;
+             std::vector<uint8_t>& bytes, std::vector<uint8_t>& scratch, Rng& rng) const;
 
   const at::Tensor images_, labels_;
   const LoaderOptions options_;
+  const PixelAffine affine_;  // from options_.mean and stddev
   std::mutex mu_;
   std::condition_variable changed_;
   std::deque<Batch> ready_;

@@ -144,6 +144,7 @@ class TrainEvaluator : public Evaluator {
         input_(input),
         mean_(std::move(mean)),
         stddev_(std::move(stddev)),
+        affine_(pixel_affine(mean_, stddev_)),
         augment_(std::move(augment)),
         device_(std::move(device)),
         data_summary_(std::move(data_summary)) {}
@@ -196,6 +197,7 @@ class TrainEvaluator : public Evaluator {
   const at::Tensor test_x_, test_y_;
   const InputShape input_;
   const std::vector<double> mean_, stddev_;  // of the training split, per channel
+  const PixelAffine affine_;                 // bytes to standardised values
   const AugmentSpec augment_;
   const DevicePlan device_;
   const std::string data_summary_;
@@ -217,21 +219,9 @@ std::unique_ptr<torch::optim::Optimizer> TrainEvaluator::make_optimizer(NetworkI
 }
 
 at::Tensor TrainEvaluator::prepare(const at::Tensor& x, const c10::Device& device) const {
-  at::Tensor out = x;
-  if (out.scalar_type() == at::kByte) {
-    const int64_t c = static_cast<int64_t>(mean_.size());
-    std::vector<float> scale(c), shift(c);
-    for (int64_t i = 0; i < c; ++i) {
-      scale[i] = static_cast<float>(1.0 / (255.0 * stddev_[i]));
-      shift[i] = static_cast<float>(mean_[i] / stddev_[i]);
-    }
-    // Bytes travel to the device, four times fewer than floats.
-    out = out.to(device).to(at::kFloat);
-    out.mul_(torch::tensor(scale, torch::Device(device)).view({1, c, 1, 1}))
-        .sub_(torch::tensor(shift, torch::Device(device)).view({1, c, 1, 1}));
-  } else {
-    out = out.to(device);
-  }
+  // Bytes travel to the device, four times fewer than floats.
+  at::Tensor out =
+      x.scalar_type() == at::kByte ? standardise_bytes(x.to(device), affine_) : x.to(device);
   if (device_.channels_last) out = out.contiguous(at::MemoryFormat::ChannelsLast);
   return out;
 }

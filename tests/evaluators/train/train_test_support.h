@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "evaluators/evaluator.h"
 #include "evaluators/data/dataset.h"
+#include "evaluators/evaluator.h"
 #include "spaces/space.h"
 
 namespace sylva::evaluators::testing {
