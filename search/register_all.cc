@@ -6,6 +6,7 @@
 #include "search/nsga2.h"
 #include "search/random_search.h"
 #include "search/strategy.h"
+#include "search/tpe.h"
 
 namespace sylva::search {
 
@@ -16,6 +17,7 @@ void register_all_strategies() {
     register_evolution();
     register_mcts();
     register_nsga2();
+    register_tpe();
   });
 }
 

@@ -121,7 +121,7 @@ TEST_F(CliTest, BadInputGetsOneClearLine) {
                         "--evaluator 'magic' is unknown");
   expect_one_line_error(
       run("search --name x --db " + db_ + " --strategy annealing --evaluator stub"),
-      "--strategy 'annealing' is unknown (strategies: evolution, mcts, nsga2, random)");
+      "--strategy 'annealing' is unknown (strategies: evolution, mcts, nsga2, random, tpe)");
   expect_one_line_error(run("search --name x --db " + db_ + " --space nowhere.grammar"),
                         "--space 'nowhere.grammar' is neither a built-in space");
   std::ofstream(dir_ + "/bad.grammar") << "net -> op op\nop -> \"conv3x3\" | \"conv7x7\"\n";

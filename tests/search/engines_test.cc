@@ -150,7 +150,7 @@ TEST_P(Strategies, FindsTheBestOfTheToySpaceBetterThanChance) {
 }
 
 INSTANTIATE_TEST_SUITE_P(All, Strategies,
-                         ::testing::Values("random", "evolution", "mcts", "nsga2"));
+                         ::testing::Values("random", "evolution", "mcts", "nsga2", "tpe"));
 
 // Golden traces: trials 24 to 31 (past every strategy's random phase) of a
 // fixed-seed single-worker search on the toy grammar. A change here changes

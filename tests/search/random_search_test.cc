@@ -84,7 +84,7 @@ TEST(StrategyRegistry, UnknownNameListsStrategies) {
   StrategyContext ctx;
   ctx.space = space.get();
   EXPECT_EQ(make_strategy("annealing", ctx).status().message(),
-            "--strategy 'annealing' is unknown (strategies: evolution, mcts, nsga2, random)");
+            "--strategy 'annealing' is unknown (strategies: evolution, mcts, nsga2, random, tpe)");
   ctx.params["population"] = "10";
   EXPECT_EQ(make_strategy("random", ctx).status().message(),
             "--population does not apply to --strategy random");
