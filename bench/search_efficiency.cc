@@ -6,16 +6,22 @@
 //
 //   search_efficiency [--space S] TABLE.csv METRIC [SEEDS] [TRIALS] [ENGINE[:k=v,...] ...]
 //
+// k=v are the engine's options as on the command line without "--", plus
+// predictor=ridge|mlp (predictor-warmup, -steps, -batch) for the engine
+// steered by a predictor (search/predictor_assisted.h).
+//
 // S is the space whose keys the table uses (default nas-bench-macro; nb201 or
 // a grammar file for other tabular benchmarks).
 #include <fmt/format.h>
 
 #include <cmath>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "evaluators/table_evaluator.h"
+#include "search/predictor_assisted.h"
 #include "search/strategy.h"
 
 namespace {
@@ -88,7 +94,26 @@ int main(int argc, char** argv) {
       ctx.space = space.get();
       ctx.seed = static_cast<uint64_t>(seed);
       ctx.params = params;
-      auto strategy = search::make_strategy(name, ctx);
+      ctx.objectives = {{metric, true}};
+      // predictor=ridge|mlp (and predictor-warmup, -steps, -batch): the
+      // engine steered by a predictor, as --predictor does.
+      std::optional<search::PredictorOptions> predictor;
+      if (auto it = ctx.params.find("predictor"); it != ctx.params.end()) {
+        predictor.emplace();
+        predictor->kind = it->second;
+        ctx.params.erase(it);
+        const std::pair<const char*, int*> ints[] = {{"predictor-warmup", &predictor->warmup},
+                                                     {"predictor-steps", &predictor->steps},
+                                                     {"predictor-batch", &predictor->batch}};
+        for (auto [key, field] : ints) {
+          if (auto p = ctx.params.find(key); p != ctx.params.end()) {
+            *field = std::atoi(p->second.c_str());
+            ctx.params.erase(p);
+          }
+        }
+      }
+      auto strategy = predictor ? search::make_predictor_assisted(name, ctx, *predictor)
+                                : search::make_strategy(name, ctx);
       if (!strategy.is_ok()) {
         fmt::print(stderr, "{}\n", strategy.status().message());
         return 1;

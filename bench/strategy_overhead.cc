@@ -47,10 +47,12 @@ void ask_tell(benchmark::State& state, const std::string& strategy) {
 void BM_Random(benchmark::State& s) { ask_tell(s, "random"); }
 void BM_Evolution(benchmark::State& s) { ask_tell(s, "evolution"); }
 void BM_Mcts(benchmark::State& s) { ask_tell(s, "mcts"); }
+void BM_Tpe(benchmark::State& s) { ask_tell(s, "tpe"); }
 
 BENCHMARK(BM_Random)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Evolution)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_Mcts)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_Tpe)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 

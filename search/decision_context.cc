@@ -53,18 +53,21 @@ std::vector<DecisionContexts::Key> DecisionContexts::learn(const Space& space,
   return keys;
 }
 
-ChoiceCounts::ChoiceCounts(const DecisionContexts& contexts)
-    : by_kind_(contexts.kind_count()),
-      by_context_(contexts.context_count()),
-      kind_total_(contexts.kind_count(), 0.0),
-      context_total_(contexts.context_count(), 0.0) {
-  for (int k = 0; k < contexts.kind_count(); ++k) by_kind_[k].assign(contexts.kind_size(k), 0.0);
-  for (int x = 0; x < contexts.context_count(); ++x)
-    by_context_[x].assign(contexts.kind_size(contexts.kind_of(x)), 0.0);
+void ChoiceCounts::grow() {
+  const DecisionContexts& c = *contexts_;
+  for (int k = static_cast<int>(by_kind_.size()); k < c.kind_count(); ++k) {
+    by_kind_.emplace_back(c.kind_size(k), 0.0);
+    kind_total_.push_back(0.0);
+  }
+  for (int x = static_cast<int>(by_context_.size()); x < c.context_count(); ++x) {
+    by_context_.emplace_back(c.kind_size(c.kind_of(x)), 0.0);
+    context_total_.push_back(0.0);
+  }
 }
 
 void ChoiceCounts::add(const std::vector<DecisionContexts::Key>& keys,
                        const std::vector<int>& decisions, double weight) {
+  grow();
   for (size_t i = 0; i < keys.size(); ++i) {
     const auto [kind, context] = keys[i];
     const int c = decisions[i];
@@ -79,8 +82,10 @@ void ChoiceCounts::density(DecisionContexts::Key key, const std::vector<Choice>&
                            double weight, std::vector<double>* out) const {
   const size_t n = choices.size();
   out->assign(n, 0.0);
-  const bool kind_known = key.kind >= 0 && by_kind_[key.kind].size() == n;
-  const bool context_known = kind_known && key.context >= 0;
+  const bool kind_known = key.kind >= 0 && key.kind < static_cast<int>(by_kind_.size()) &&
+                          by_kind_[key.kind].size() == n;
+  const bool context_known =
+      kind_known && key.context >= 0 && key.context < static_cast<int>(by_context_.size());
   double total = 0;
   for (size_t c = 0; c < n; ++c) {
     if (choices[c].prior <= 0) continue;

@@ -63,7 +63,8 @@ class DecisionContexts {
 // pseudo-observations. Choices with prior 0 get density 0.
 class ChoiceCounts {
  public:
-  explicit ChoiceCounts(const DecisionContexts& contexts);
+  explicit ChoiceCounts(const DecisionContexts& contexts) : contexts_(&contexts) { grow(); }
+  // Adds one architecture's decisions (weight -1 takes it out again).
   void add(const std::vector<DecisionContexts::Key>& keys, const std::vector<int>& decisions,
            double weight = 1.0);
   // Density of every choice of a decision (sums to 1 over takeable choices).
@@ -71,6 +72,10 @@ class ChoiceCounts {
                std::vector<double>* out) const;
 
  private:
+  // Makes room for every kind and context learnt so far.
+  void grow();
+
+  const DecisionContexts* contexts_;
   std::vector<std::vector<double>> by_kind_, by_context_;
   std::vector<double> kind_total_, context_total_;
 };

@@ -40,6 +40,7 @@
 #include <unordered_set>
 
 #include "base/random.h"
+#include "search/decision_context.h"
 #include "search/strategy.h"
 
 namespace sylva::search {
@@ -47,6 +48,13 @@ namespace sylva::search {
 struct MctsOptions {
   // Exploration constant of UCT on rank-normalised values. >= 0.
   double uct_c = 0.5;
+  // Shared statistics (RAVE): a child's value is blended with the mean of
+  // every trial that took the same choice in the same decision context, with
+  // weight sqrt(rave_k / (3 n + rave_k)) after n visits of the child.
+  double rave_k = 20;
+  // Rollouts draw each choice with probability proportional to its prior
+  // times exp(shared mean / rollout_temperature); 0 or less: by the priors.
+  double rollout_temperature = 0.1;
   // Progressive widening: decisions with more choices than this are widened.
   int64_t widen_above = 8;
   double widen_k = 2.0;
@@ -81,6 +89,11 @@ class Mcts : public Strategy {
   // selected subtree has no unseen architecture left.
   std::optional<Architecture> playout(Rng& rng, bool* root_exhausted);
   double normalise(double value);
+  // Shared mean of `choice` at a decision with `key` (shrunk to 0.5 by one
+  // pseudo-visit) and its visit count.
+  std::pair<double, double> shared(DecisionContexts::Key key, int choice) const;
+  // A rollout from `prefix` by the shared statistics; `walk` is at prefix.
+  Architecture rollout(std::vector<int> prefix, DecisionContexts::Walk walk, Rng& rng);
   void start_in_flight(const Architecture& arch);
 
   const Space& space_;
@@ -90,6 +103,14 @@ class Mcts : public Strategy {
   std::unordered_map<std::vector<int>, Node, PrefixHash> tree_;        // stable node addresses
   std::unordered_map<uint64_t, std::unique_ptr<InFlight>> in_flight_;  // by architecture hash
   std::vector<double> sorted_values_;  // every value told, ascending
+  DecisionContexts contexts_;
+  struct Shared {
+    std::vector<double> visits, sum;  // per choice, of finished trials
+    std::vector<int64_t> in_flight;   // per choice, proposed and not yet told
+  };
+  // The Shared of a context, sized on first use.
+  Shared& shared_at(std::vector<Shared>& table, int index, int kind);
+  std::vector<Shared> by_context_, by_kind_;
   std::unordered_set<uint64_t> seen_;
 };
 

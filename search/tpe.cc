@@ -22,8 +22,15 @@ constexpr int kDrawRounds = 4;
 Tpe::Tpe(const Space& space, uint64_t seed, TpeOptions options, std::vector<Architecture> init)
     : space_(space), seed_(seed), options_(options), init_(std::move(init)) {}
 
-std::pair<Architecture, double> Tpe::draw(const ChoiceCounts& good, const ChoiceCounts& bad,
-                                          Rng& rng) {
+bool Tpe::Better::operator()(size_t a, size_t b) const {
+  const Finished& x = (*finished)[a];
+  const Finished& y = (*finished)[b];
+  if (*x.value != *y.value) return *x.value > *y.value;
+  return x.number != y.number ? x.number < y.number : a < b;
+}
+
+std::pair<std::vector<int>, double> Tpe::draw(const ChoiceCounts& good, const ChoiceCounts& bad,
+                                              Rng& rng) {
   auto cursor = space_.cursor();
   DecisionContexts::Walk walk(contexts_);
   std::vector<double> l, g;
@@ -38,41 +45,40 @@ std::pair<Architecture, double> Tpe::draw(const ChoiceCounts& good, const Choice
     score += std::log(l[c]) - std::log(g[c]);
     cursor->choose(c);
   }
-  auto arch = space_.make(cursor->decisions());
-  if (!arch.is_ok()) throw std::logic_error("tpe: " + arch.status().message());
-  return {std::move(arch).value(), score};
+  return {cursor->decisions(), score};
 }
 
 std::optional<Architecture> Tpe::ask(int64_t number) {
   Rng rng(mix_seed(seed_, static_cast<uint64_t>(number)));
   std::optional<Architecture> arch = first_unseen(init_, seen_);
   if (!arch && static_cast<int64_t>(finished_.size()) >= options_.startup) {
-    // The groups: best values first, earlier trials first among equals.
-    std::vector<const Finished*> ranked;
-    for (const Finished& f : finished_)
-      if (f.value) ranked.push_back(&f);
-    std::stable_sort(ranked.begin(), ranked.end(),
-                     [](const Finished* a, const Finished* b) { return *a->value > *b->value; });
-    const auto n = static_cast<int64_t>(ranked.size());
+    // Good: the best n_good; bad: every other finished trial and the pending.
+    const auto n = static_cast<int64_t>(ranked_.size());
     const int64_t n_good =
         std::min(options_.max_good, static_cast<int64_t>(std::ceil(options_.gamma * n)));
-    ChoiceCounts good(contexts_), bad(contexts_);
-    std::unordered_set<const Finished*> in_good;
-    for (int64_t i = 0; i < n_good; ++i) {
-      good.add(ranked[i]->learnt.keys, ranked[i]->learnt.decisions);
-      in_good.insert(ranked[i]);
+    ChoiceCounts good(contexts_);
+    ChoiceCounts bad = all_;
+    auto it = ranked_.begin();
+    for (int64_t i = 0; i < n_good; ++i, ++it) {
+      const Learnt& learnt = finished_[*it].learnt;
+      good.add(learnt.keys, learnt.decisions);
+      bad.add(learnt.keys, learnt.decisions, -1.0);
     }
-    for (const Finished& f : finished_)
-      if (!in_good.count(&f)) bad.add(f.learnt.keys, f.learnt.decisions);
     for (const auto& [hash, learnt] : pending_) bad.add(learnt.keys, learnt.decisions);
 
-    double best_score = -std::numeric_limits<double>::infinity();
+    // Candidates by score, best first (earlier drawn first among equals);
+    // the first unseen one is proposed.
     for (int round = 0; round < kDrawRounds && !arch; ++round) {
-      for (int64_t i = 0; i < options_.candidates; ++i) {
-        auto [candidate, score] = draw(good, bad, rng);
-        if (seen_.count(candidate.hash) || score <= best_score) continue;
-        best_score = score;
-        arch = std::move(candidate);
+      std::vector<std::pair<std::vector<int>, double>> drawn;
+      for (int64_t i = 0; i < options_.candidates; ++i) drawn.push_back(draw(good, bad, rng));
+      std::stable_sort(drawn.begin(), drawn.end(),
+                       [](const auto& a, const auto& b) { return a.second > b.second; });
+      for (const auto& [decisions, score] : drawn) {
+        auto made = space_.make(decisions);
+        if (!made.is_ok()) throw std::logic_error("tpe: " + made.status().message());
+        if (seen_.count(made.value().hash)) continue;
+        arch = std::move(made).value();
+        break;
       }
     }
   }
@@ -89,12 +95,20 @@ void Tpe::pending(const Architecture& arch) {
 
 void Tpe::tell(const Observation& obs) {
   seen_.insert(obs.arch.hash);
-  pending_.erase(obs.arch.hash);
   Finished f;
   f.number = obs.number;
   if (obs.ok && obs.value && std::isfinite(*obs.value)) f.value = *obs.value;
-  f.learnt = {contexts_.learn(space_, obs.arch.decisions), obs.arch.decisions};
+  auto it = pending_.find(obs.arch.hash);
+  if (it != pending_.end()) {
+    f.learnt = std::move(it->second);
+    pending_.erase(it);
+  } else {
+    f.learnt = {contexts_.learn(space_, obs.arch.decisions), obs.arch.decisions};
+  }
+  all_.add(f.learnt.keys, f.learnt.decisions);
+  const bool has_value = f.value.has_value();
   finished_.push_back(std::move(f));
+  if (has_value) ranked_.insert(finished_.size() - 1);
 }
 
 void register_tpe() {

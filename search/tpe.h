@@ -24,6 +24,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <unordered_set>
 
 #include "base/random.h"
@@ -57,8 +58,15 @@ class Tpe : public Strategy {
     std::optional<double> value;  // nullopt: failed
     Learnt learnt;
   };
-  // A candidate drawn from `good`, scored against `bad`.
-  std::pair<Architecture, double> draw(const ChoiceCounts& good, const ChoiceCounts& bad, Rng& rng);
+  // A candidate's decisions drawn from `good`, and their score against `bad`.
+  std::pair<std::vector<int>, double> draw(const ChoiceCounts& good, const ChoiceCounts& bad,
+                                           Rng& rng);
+  // Finished trials with a value, best first, earlier first among equals
+  // (indices into finished_).
+  struct Better {
+    const std::vector<Finished>* finished;
+    bool operator()(size_t a, size_t b) const;
+  };
 
   const Space& space_;
   const uint64_t seed_;
@@ -66,6 +74,8 @@ class Tpe : public Strategy {
   const std::vector<Architecture> init_;
   DecisionContexts contexts_;
   std::vector<Finished> finished_;
+  std::set<size_t, Better> ranked_{Better{&finished_}};
+  ChoiceCounts all_{contexts_};         // every finished trial
   std::map<uint64_t, Learnt> pending_;  // by architecture hash
   std::unordered_set<uint64_t> seen_;
 };
