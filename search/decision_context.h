@@ -6,7 +6,9 @@
 // alternative), and its context is (kind, how many decisions of that kind
 // came before it on the path). On a flat space such as nb201 the context is
 // the edge or layer; on a recursive grammar it is "the k-th time this rule
-// was expanded", with the kind as the coarser fallback. Both are interned to
+// was expanded", with the kind as the coarser fallback. A rule whose
+// alternatives a depth limit cuts offers another label set there, so counts
+// as another kind. Both are interned to
 // dense ids as finished trials are learnt; look-ups while proposing never add
 // ids (so what a strategy proposes depends only on what it was told).
 // Not thread-safe.
