@@ -247,63 +247,69 @@ TEST_F(CliTest, EveryStrategyResumesAKilledRunToTheUninterruptedSequence) {
 }
 
 TEST_F(CliTest, SuccessiveHalvingPromotesTheBestThirdAndResumesExactly) {
-  const std::string args =
-      " --evaluator stub --fidelity epochs --min-epochs 1 --max-epochs 9 --eta 3 --trials 27"
-      " --seed 6";
-  ASSERT_EQ(run("search --name ref --db " + db_ + args).code, 0);
-  auto ref = trials("ref");
-  ASSERT_EQ(ref.size(), 27u);
-  // The stub's learning curve acc(e) = a * (1 - 0.5 / e) keeps the order of
-  // the architectures, so every rung ranks them by a.
-  std::vector<std::pair<double, int>> by_a;  // (a, epochs reached)
-  for (auto& r : ref) {
-    const double epochs = std::stod(r["epochs"]);
-    EXPECT_EQ(r["state"], epochs == 9 ? "COMPLETE" : "PRUNED") << r["number"];
-    by_a.push_back({std::stod(r["val_acc"]) / (1 - 0.5 / epochs), static_cast<int>(epochs)});
-  }
-  std::sort(by_a.rbegin(), by_a.rend());
-  // Once every first-rung result is in, its best third (9) has been promoted;
-  // asynchronous promotions of early leaders may add a few more.
-  int promoted = 0, top = 0;
-  for (size_t i = 0; i < by_a.size(); ++i) {
-    if (i < 9) {
-      EXPECT_GE(by_a[i].second, 3) << "rank " << i;
+  // Random proposals, and tpe's (with halving, that pairing is BOHB).
+  for (const std::string strategy : {"random", "tpe"}) {
+    SCOPED_TRACE(strategy);
+    const std::string ref_name = "ref-" + strategy, killed = "k-" + strategy;
+    const std::string args =
+        " --evaluator stub --fidelity epochs --min-epochs 1 --max-epochs 9 --eta 3 --trials 27"
+        " --seed 6 --strategy " +
+        strategy;
+    ASSERT_EQ(run("search --name " + ref_name + " --db " + db_ + args).code, 0);
+    auto ref = trials(ref_name);
+    ASSERT_EQ(ref.size(), 27u);
+    // The stub's learning curve acc(e) = a * (1 - 0.5 / e) keeps the order of
+    // the architectures, so every rung ranks them by a.
+    std::vector<std::pair<double, int>> by_a;  // (a, epochs reached)
+    for (auto& r : ref) {
+      const double epochs = std::stod(r["epochs"]);
+      EXPECT_EQ(r["state"], epochs == 9 ? "COMPLETE" : "PRUNED") << r["number"];
+      by_a.push_back({std::stod(r["val_acc"]) / (1 - 0.5 / epochs), static_cast<int>(epochs)});
     }
-    promoted += by_a[i].second >= 3;
-    top += by_a[i].second == 9;
-  }
-  EXPECT_GE(promoted, 9);
-  EXPECT_LE(promoted, 12);
-  // The same at the second rung: the best third of those that reached it.
-  EXPECT_GE(top, promoted / 3);
-  int seen = 0;
-  for (const auto& [a, epochs] : by_a) {
-    if (epochs < 3) continue;
-    if (seen++ < promoted / 3) {
-      EXPECT_EQ(epochs, 9) << a;
+    std::sort(by_a.rbegin(), by_a.rend());
+    // Once every first-rung result is in, its best third (9) has been promoted;
+    // asynchronous promotions of early leaders may add a few more.
+    int promoted = 0, top = 0;
+    for (size_t i = 0; i < by_a.size(); ++i) {
+      if (i < 9) {
+        EXPECT_GE(by_a[i].second, 3) << "rank " << i;
+      }
+      promoted += by_a[i].second >= 3;
+      top += by_a[i].second == 9;
     }
+    EXPECT_GE(promoted, 9);
+    EXPECT_LE(promoted, 12);
+    // The same at the second rung: the best third of those that reached it.
+    EXPECT_GE(top, promoted / 3);
+    int seen = 0;
+    for (const auto& [a, epochs] : by_a) {
+      if (epochs < 3) continue;
+      if (seen++ < promoted / 3) {
+        EXPECT_EQ(epochs, 9) << a;
+      }
+    }
+    // Killed half way and resumed: the same trials, states and budgets.
+    start_and_kill({"search", "--name",          killed, "--db",       db_,      "--evaluator",
+                    "stub",   "--stub-delay-ms", "50",   "--fidelity", "epochs", "--min-epochs",
+                    "1",      "--max-epochs",    "9",    "--eta",      "3",      "--trials",
+                    "27",     "--seed",          "6",    "--strategy", strategy},
+                   killed, 14);
+    Output o = run("resume --name " + killed + " --db " + db_);
+    ASSERT_EQ(o.code, 0) << o.err;
+    auto after = trials(killed);
+    ASSERT_EQ(after.size(), 27u);
+    for (size_t i = 0; i < 27; ++i) {
+      EXPECT_EQ(after[i]["key"], ref[i]["key"]) << i;
+      EXPECT_EQ(after[i]["state"], ref[i]["state"]) << i;
+      EXPECT_EQ(after[i]["epochs"], ref[i]["epochs"]) << i;
+    }
+    expect_one_line_error(run("search --name x --db " + db_ +
+                              " --evaluator stub --fidelity epochs --min-epochs 4 --max-epochs 2"),
+                          "--max-epochs (2) must be >= --min-epochs (4)");
+    expect_one_line_error(run("search --name x --db " + db_ + " --evaluator table --table " +
+                              kTable + " --metric test_acc_mean --fidelity epochs"),
+                          "--fidelity epochs needs an evaluator that trains");
   }
-  // Killed half way and resumed: the same trials, states and budgets.
-  start_and_kill({"search", "--name",          "k",  "--db",       db_,      "--evaluator",
-                  "stub",   "--stub-delay-ms", "50", "--fidelity", "epochs", "--min-epochs",
-                  "1",      "--max-epochs",    "9",  "--eta",      "3",      "--trials",
-                  "27",     "--seed",          "6"},
-                 "k", 14);
-  Output o = run("resume --name k --db " + db_);
-  ASSERT_EQ(o.code, 0) << o.err;
-  auto after = trials("k");
-  ASSERT_EQ(after.size(), 27u);
-  for (size_t i = 0; i < 27; ++i) {
-    EXPECT_EQ(after[i]["key"], ref[i]["key"]) << i;
-    EXPECT_EQ(after[i]["state"], ref[i]["state"]) << i;
-    EXPECT_EQ(after[i]["epochs"], ref[i]["epochs"]) << i;
-  }
-  expect_one_line_error(run("search --name x --db " + db_ +
-                            " --evaluator stub --fidelity epochs --min-epochs 4 --max-epochs 2"),
-                        "--max-epochs (2) must be >= --min-epochs (4)");
-  expect_one_line_error(run("search --name x --db " + db_ + " --evaluator table --table " + kTable +
-                            " --metric test_acc_mean --fidelity epochs"),
-                        "--fidelity epochs needs an evaluator that trains");
 }
 
 TEST_F(CliTest, ResumesAnExperimentStoredBeforeNewerOptionsExisted) {
