@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -46,8 +47,15 @@ StatusOr<ExperimentConfig> ExperimentConfig::from_json(const std::string& json) 
 }
 
 const std::vector<std::string>& ExperimentConfig::strategy_options() {
-  static const std::vector<std::string> kNames = {"population", "sample-size", "crossover-prob",
-                                                  "uct-c"};
+  // What the registered strategies declare, so that a new strategy's options
+  // reach it without a list to keep here.
+  static const std::vector<std::string> kNames = [] {
+    search::register_all_strategies();
+    std::set<std::string> names;
+    for (const search::StrategyDef* def : search::strategy_defs())
+      for (const OptionDef& o : def->options) names.insert(o.name);
+    return std::vector<std::string>(names.begin(), names.end());
+  }();
   return kNames;
 }
 

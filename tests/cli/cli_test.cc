@@ -122,6 +122,13 @@ TEST_F(CliTest, BadInputGetsOneClearLine) {
   expect_one_line_error(
       run("search --name x --db " + db_ + " --strategy annealing --evaluator stub"),
       "--strategy 'annealing' is unknown (strategies: evolution, mcts, nsga2, random, tpe)");
+  // Every strategy's options reach it and are checked there.
+  expect_one_line_error(
+      run("search --name x --db " + db_ + " --strategy tpe --tpe-gamma 3 --evaluator stub"),
+      "--tpe-gamma must be in [1e-06, 1], got 3");
+  expect_one_line_error(
+      run("search --name x --db " + db_ + " --strategy evolution --rave-k 3 --evaluator stub"),
+      "--rave-k does not apply to --strategy evolution");
   expect_one_line_error(run("search --name x --db " + db_ + " --space nowhere.grammar"),
                         "--space 'nowhere.grammar' is neither a built-in space");
   std::ofstream(dir_ + "/bad.grammar") << "net -> op op\nop -> \"conv3x3\" | \"conv7x7\"\n";
