@@ -73,8 +73,15 @@ done
 # 4. Search efficiency on the NAS-Bench-Macro table (in process, no database).
 echo
 echo "## search efficiency: NAS-Bench-Macro, 50 seeds x 200 trials, best test_acc_mean"
-"$build/search_efficiency" "$table" test_acc_mean 50 200 random \
-  evolution:population=10,sample-size=3 evolution mcts
+engines="random evolution:population=10,sample-size=3 evolution mcts nsga2 tpe
+  evolution:predictor=ridge evolution:predictor=mlp tpe:predictor=mlp"
+"$build/search_efficiency" "$table" test_acc_mean 50 200 $engines
+# The same engines and defaults on a landscape they were not tuned on: a
+# synthetic table over the 15,625 nb201 cells (bench/make_nb201_surrogate.py).
+echo
+echo "## search efficiency: synthetic nb201 surrogate, 50 seeds x 200 trials, best acc"
+python3 "$(dirname "$0")/make_nb201_surrogate.py" "$work/nb201-surrogate.csv"
+"$build/search_efficiency" --space nb201 "$work/nb201-surrogate.csv" acc 50 200 $engines
 
 # 5. Strategy overhead: ask + tell on a 20-decision space, strategy alone.
 echo
@@ -89,7 +96,7 @@ echo "## strategy overhead: ask + tell on a 20-decision space (items_per_second 
 } > "$work/twenty.grammar"
 echo
 echo "## end to end: 10,000 trials, 20-decision space, stub evaluator, SQLite"
-for strategy in random evolution mcts; do
+for strategy in random evolution mcts tpe; do
   rm -f "$work/z.db"*
   s=$(seconds "$sylva" search --name z --db "$work/z.db" --space "$work/twenty.grammar" \
     --evaluator stub --strategy "$strategy" --trials 10000 --seed 1)
