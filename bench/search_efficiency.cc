@@ -8,7 +8,9 @@
 //
 // k=v are the engine's options as on the command line without "--", plus
 // predictor=ridge|mlp (predictor-warmup, -steps, -batch) for the engine
-// steered by a predictor (search/predictor_assisted.h).
+// steered by a predictor (search/predictor_assisted.h), and
+// proxy-filter=params|flops (proxy-pool=K) for proposals screened by the
+// table's cost columns (search/proxy_filter.h).
 //
 // S is the space whose keys the table uses (default nas-bench-macro; nb201 or
 // a grammar file for other tabular benchmarks).
@@ -20,8 +22,10 @@
 #include <string>
 #include <vector>
 
+#include "evaluators/proxy_scorer.h"
 #include "evaluators/table_evaluator.h"
 #include "search/predictor_assisted.h"
+#include "search/proxy_filter.h"
 #include "search/strategy.h"
 
 namespace {
@@ -72,6 +76,7 @@ int main(int argc, char** argv) {
   if (strategies.empty())
     strategies = {"random", "evolution:population=10,sample-size=3", "evolution", "mcts"};
 
+  evaluators::register_table_proxy_scorer();
   auto evaluator = evaluators::make_table_evaluator({table, metric});
   if (!evaluator.is_ok()) {
     fmt::print(stderr, "{}\n", evaluator.status().message());
@@ -112,8 +117,35 @@ int main(int argc, char** argv) {
           }
         }
       }
+      // proxy-filter=params|flops (and proxy-pool=K): proposals screened by
+      // the table's own cost columns, as --proxy-filter does.
+      std::optional<search::ProxyFilterOptions> filter;
+      if (auto it = ctx.params.find("proxy-filter"); it != ctx.params.end()) {
+        filter.emplace();
+        filter->proxy = it->second;
+        ctx.params.erase(it);
+        if (auto p = ctx.params.find("proxy-pool"); p != ctx.params.end()) {
+          filter->pool = std::atoi(p->second.c_str());
+          ctx.params.erase(p);
+        }
+      }
       auto strategy = predictor ? search::make_predictor_assisted(name, ctx, *predictor)
                                 : search::make_strategy(name, ctx);
+      if (filter && strategy.is_ok()) {
+        auto scorer = evaluators::make_proxy_scorer("table", filter->proxy,
+                                                    OptionReader(OptionMap{{"table", table}}));
+        if (!scorer.is_ok()) {
+          fmt::print(stderr, "{}\n", scorer.status().message());
+          return 1;
+        }
+        const Space* searched = space.get();
+        strategy = search::make_proxy_filter(
+            std::move(strategy).value(), *filter,
+            [score = scorer.value(), searched](const Architecture& a, uint64_t s) {
+              return score(*searched, a, s);
+            },
+            ctx.seed);
+      }
       if (!strategy.is_ok()) {
         fmt::print(stderr, "{}\n", strategy.status().message());
         return 1;

@@ -13,6 +13,7 @@
 #include "evaluators/supernet/schedules.h"
 #include "experiments/options.h"
 #include "search/predictor_assisted.h"
+#include "search/proxy_filter.h"
 #include "search/strategy.h"
 #include "spaces/supernets/family.h"
 
@@ -109,6 +110,7 @@ std::vector<OptionDef> build_table() {
     for (const OptionDef& o : d->options) add(table, o, d->name);
   }
   for (const OptionDef& o : search::predictor_options()) add(table, o);
+  for (const OptionDef& o : search::proxy_filter_options()) add(table, o);
   for (const evaluators::EvaluatorDef* d : evaluators::evaluator_defs()) {
     for (const OptionDef& o : d->options) add(table, o, d->name);
   }

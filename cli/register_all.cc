@@ -4,6 +4,7 @@
 
 #include "cli/verbs.h"
 #include "evaluators/command/command_evaluator.h"
+#include "evaluators/proxy/proxy_evaluator.h"
 #include "evaluators/registry.h"
 #include "evaluators/supernet/supernet_evaluator.h"
 #include "evaluators/train/model_tools.h"
@@ -23,6 +24,7 @@ void register_all() {
     evaluators::register_train_evaluator();
     evaluators::register_supernet_evaluator();
     evaluators::register_command_evaluator();
+    evaluators::register_proxy_evaluator();
     // The command evaluator's model.pt: a supernet's configuration with its
     // weights, any other space's candidate untrained.
     evaluators::set_model_writer([](const Space& space, const Architecture& arch,

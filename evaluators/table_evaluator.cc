@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/strings.h"
+#include "evaluators/proxy_scorer.h"
 #include "evaluators/registry.h"
 #include "fmt/format.h"
 #include "spaces/architecture.h"
@@ -256,6 +257,7 @@ StatusOr<std::unique_ptr<Evaluator>> make_table_evaluator(const TableOptions& op
 }
 
 void register_table_evaluator() {
+  register_table_proxy_scorer();  // --proxy-filter params|flops: the table's columns
   register_evaluator(
       {"table",
        "metrics looked up by key in a CSV (tabular NAS benchmarks)",

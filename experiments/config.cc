@@ -11,11 +11,13 @@
 #include <stdexcept>
 
 #include "base/strings.h"
+#include "evaluators/proxy_scorer.h"
 #include "evaluators/registry.h"
 #include "evaluators/worker_pool.h"
 #include "experiments/halving.h"
 #include "experiments/run_support.h"
 #include "search/predictor_assisted.h"
+#include "search/proxy_filter.h"
 #include "search/strategy.h"
 
 namespace sylva::experiments {
@@ -144,6 +146,28 @@ std::string host_and_pid() { return fmt::format("{}:{}", internal::host_name(), 
 
 }  // namespace
 
+// `made` screened by --proxy-filter's proxy (search/proxy_filter.h), whose
+// scores the evaluator's registered scorer gives; unchanged without it.
+static StatusOr<std::unique_ptr<search::Strategy>> proxy_filtered(
+    const ExperimentConfig& c, const Space& space,
+    StatusOr<std::unique_ptr<search::Strategy>> made) {
+  const OptionReader options(c.options);
+  if (!made.is_ok() || !options.given("proxy-filter")) return made;
+  search::ProxyFilterOptions f;
+  f.proxy = c.text("proxy-filter");
+  SYLVA_ASSIGN(pool, c.integer_or("proxy-pool", 1, f.pool));
+  f.pool = static_cast<int>(pool);
+  SYLVA_ASSIGN(scorer, evaluators::make_proxy_scorer(c.text("evaluator"), f.proxy, options));
+  SYLVA_ASSIGN(seed, c.integer("seed", 0));
+  const Space* searched = &space;
+  return search::make_proxy_filter(
+      std::move(made).value(), f,
+      [scorer, searched](const Architecture& arch, uint64_t s) {
+        return scorer(*searched, arch, s);
+      },
+      static_cast<uint64_t>(seed));
+}
+
 StatusOr<std::unique_ptr<search::Strategy>> new_strategy(const ExperimentConfig& c,
                                                          const Space& space) {
   SYLVA_ASSIGN(seed, c.integer("seed", 0));
@@ -172,9 +196,9 @@ StatusOr<std::unique_ptr<search::Strategy>> new_strategy(const ExperimentConfig&
     p.warmup = static_cast<int>(warmup);
     p.steps = static_cast<int>(steps);
     p.batch = static_cast<int>(batch);
-    return search::make_predictor_assisted(c.text("strategy"), ctx, p);
+    return proxy_filtered(c, space, search::make_predictor_assisted(c.text("strategy"), ctx, p));
   }
-  return search::make_strategy(c.text("strategy"), ctx);
+  return proxy_filtered(c, space, search::make_strategy(c.text("strategy"), ctx));
 }
 
 // What can be known before the first trial about a run in which no trial

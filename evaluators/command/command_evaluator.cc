@@ -721,7 +721,7 @@ void register_command_evaluator() {
         {"trials-per-gpu", "the command evaluator hands GPUs to its trials"},
         {"kill-grace", "the command evaluator stops its trials' processes"},
         {"model-file", "the command evaluator writes model.pt"}},
-       {"reject-after", "reject-below"}});
+       {"reject-after", "reject-below", "proxy-batches", "proxy-batch-size"}});
 }
 
 }  // namespace sylva::evaluators

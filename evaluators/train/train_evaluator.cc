@@ -619,7 +619,8 @@ void register_train_evaluator() {
                       },
                       train_options(),
                       {},
-                      {}});
+                      // --proxy-filter's networks (evaluators/proxy/).
+                      {"proxy-batches", "proxy-batch-size"}});
 }
 
 }  // namespace sylva::evaluators
