@@ -183,10 +183,15 @@ int TypedGrammarSpace::Cursor::offer_proven(int rule, int rescue, std::vector<ch
 }
 
 bool TypedGrammarSpace::Cursor::prove(size_t here, int rescue, std::vector<int>* witness) {
-  const uint64_t key =
-      m_.state_hash() ^ (static_cast<uint64_t>(m_.params()) * 0x9e3779b97f4a7c15ull +
-                         static_cast<uint64_t>(m_.activations()) * 0xc2b2ae3d27d4eb4full +
-                         static_cast<uint64_t>(m_.nodes()));
+  typed_grammar::StateKey key = m_.state_hash();
+  // Spent budgets decide a completion too.
+  typed_grammar::KeyMixer spent;
+  spent.mix(key.a);
+  spent.mix(key.b);
+  spent.mix(static_cast<uint64_t>(m_.nodes()));
+  spent.mix(static_cast<uint64_t>(m_.params()));
+  spent.mix(static_cast<uint64_t>(m_.activations()));
+  key = spent.key();
   auto known = proved_.find(key);
   if (known != proved_.end() && (known->second || !rescue)) {
     if (!known->second) return false;

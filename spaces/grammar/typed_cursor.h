@@ -73,7 +73,9 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
   const TypedGrammarSpace& s_;
   Machine m_;
   int64_t spent_ = 0;  // witness steps of this derivation
-  std::unordered_map<uint64_t, std::optional<std::vector<int>>> proved_;
+  std::unordered_map<typed_grammar::StateKey, std::optional<std::vector<int>>,
+                     typed_grammar::StateKeyHash>
+      proved_;
   bool offered_ = false;                     // open_ and witnesses_ are computed
   std::vector<Choice> open_;                 // every alternative, prior 0 if not offered
   std::vector<std::vector<int>> witnesses_;  // of each offered one: the decisions after it

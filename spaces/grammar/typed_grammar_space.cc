@@ -206,6 +206,51 @@ StatusOr<TypedGrammarSpace::Size> TypedGrammarSpace::size(const std::vector<int>
               c.machine().activations()};
 }
 
+StatusOr<TypedGrammarSpace::Cost> TypedGrammarSpace::cost(const std::vector<int>& decisions) const {
+  Cursor c(*this);
+  try {
+    replay(c, decisions);
+  } catch (const std::invalid_argument& e) {
+    return Status::invalid_argument(e.what());
+  }
+  if (!c.done()) return Status::invalid_argument("the architecture is not complete");
+  const auto& tree = c.machine().tree();
+  Cost cost;
+  cost.params = c.machine().params() + c.machine().head_params();
+  for (const TreeNode& t : tree) {
+    const auto& op = ops_[t.rule][t.alt];
+    if (!op) continue;
+    switch (op->kind) {
+      case Op::kLinear:
+      case Op::kLinearTimes:
+      case Op::kLinearDiv:
+        // Also a fused route(im2col, linear, col2im): a Conv2d with the same
+        // weights does the same multiplications.
+        cost.flops += einspace::elements(t.out) * t.in.back() * t.mult;
+        break;
+      case Op::kDotProduct:
+      case Op::kScaledDotProduct:
+        // a [.., m, k] @ b [.., k, n]: k for each of the m n outputs; `in`
+        // is a, the output's last axis n.
+        cost.flops += einspace::elements(t.in) * t.out.back() * t.mult;
+        break;
+      default:
+        break;
+    }
+  }
+  // The head: a linear layer from C (im) or S (col) to the classes.
+  cost.flops += c.machine().cur()[0] * grammar_.classes;
+  return cost;
+}
+
+std::map<std::string, double> TypedGrammarSpace::known_metrics(
+    const std::vector<int>& decisions) const {
+  auto c = cost(decisions);
+  if (!c.is_ok()) return {};
+  return {{"params", static_cast<double>(c.value().params)},
+          {"flops", static_cast<double>(c.value().flops)}};
+}
+
 std::vector<DecisionSlot> TypedGrammarSpace::slots(const std::vector<int>& decisions) const {
   Cursor c(*this);
   replay(c, decisions);

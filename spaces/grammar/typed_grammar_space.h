@@ -28,6 +28,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,6 +84,18 @@ class TypedGrammarSpace : public Space {
     int64_t memory = 0;  // elements of the op outputs training stores, per example
   };
   StatusOr<Size> size(const std::vector<int>& decisions) const;
+
+  // What the einspace builder's network of a complete architecture counts
+  // (measure_cost in spaces/nets/network.h), from the shapes alone: its
+  // trainable parameters, and the multiply-accumulates of its linear layers,
+  // fused convolutions, dot products and head for one input.
+  struct Cost {
+    int64_t params = 0;
+    int64_t flops = 0;
+  };
+  StatusOr<Cost> cost(const std::vector<int>& decisions) const;
+  // {"params", "flops"} of cost(); empty for an incomplete or invalid list.
+  std::map<std::string, double> known_metrics(const std::vector<int>& decisions) const override;
 
   class Machine;
   class Cursor;

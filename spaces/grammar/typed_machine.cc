@@ -71,6 +71,7 @@ void TypedGrammarSpace::Machine::branch_end(Undo* u) {
     if (f.which == 0) a.out2 = cur_;
     a.phase = 3;
   }
+  seal(&a);
 }
 
 bool TypedGrammarSpace::Machine::apply(int alt, Undo* u) {
@@ -109,6 +110,7 @@ int TypedGrammarSpace::Machine::record_node(const Frame& f, int alt) {
   t.alt = alt;
   t.parent = f.parent;
   t.depth = f.depth;
+  t.mult = f.mult;
   t.in = g_.rules[f.rule].role == RuleRole::kAggregation ? f.out1 : cur_;
   if (f.parent >= 0) tree_[f.parent].children.push_back(node);
   tree_.push_back(std::move(t));
@@ -231,7 +233,34 @@ void TypedGrammarSpace::Machine::push(Frame f, int rule) {
   f.kind = Frame::kRule;
   f.rule = rule;
   pending_ += s_.min_nodes_[rule] * f.mult;
+  seal(&f);
   stack_.push_back(std::move(f));
+}
+
+void TypedGrammarSpace::Machine::push_end(Frame f) {
+  seal(&f);
+  stack_.push_back(std::move(f));
+}
+
+void TypedGrammarSpace::Machine::seal(Frame* f) {
+  typed_grammar::KeyMixer h;
+  auto mix_shape = [&](const Shape& sh) {
+    h.mix(sh.size());
+    for (int64_t d : sh) h.mix(static_cast<uint64_t>(d));
+  };
+  h.mix(static_cast<uint64_t>(f->kind) | static_cast<uint64_t>(f->rule + 1) << 8 |
+        static_cast<uint64_t>(f->depth) << 24 | static_cast<uint64_t>(f->which) << 40 |
+        static_cast<uint64_t>(f->phase) << 48);
+  h.mix(static_cast<uint64_t>(f->link + 1) | static_cast<uint64_t>(f->m_rule + 1) << 32);
+  h.mix(static_cast<uint64_t>(f->mult));
+  if (f->phase > 0) {
+    h.mix(static_cast<uint64_t>(f->factor));
+    mix_shape(f->piece);
+    mix_shape(f->out1);
+    mix_shape(f->out2);
+  }
+  if (f->has_fold) h.mix(static_cast<uint64_t>(f->fold.h) << 32 | static_cast<uint64_t>(f->fold.w));
+  f->key = h.key();
 }
 
 // ---------------------------------------------------------------------------
@@ -291,6 +320,7 @@ bool TypedGrammarSpace::Machine::unary(const Op& op, const Frame& f, Undo* u) {
     touch(f.link, u);
     stack_[f.link].has_fold = op.kind == Op::kIm2col;
     stack_[f.link].fold = fold;
+    seal(&stack_[f.link]);
   }
   cur_ = std::move(*out);
   return true;
@@ -311,6 +341,9 @@ bool TypedGrammarSpace::Machine::branching(const Op& op, const Frame& f, Undo* u
   a.nodes1 = nodes_;
   a.params1 = params_;
   a.acts1 = acts_;
+  seal(&a);
+  const int64_t factor = a.factor;
+  const int m_rule = a.m_rule;  // `a` moves when the stack grows
   Frame m;
   m.depth = f.depth;
   m.parent = f.parent;
@@ -318,18 +351,18 @@ bool TypedGrammarSpace::Machine::branching(const Op& op, const Frame& f, Undo* u
   Frame end;
   end.kind = Frame::kBranchEnd;
   end.link = f.link;
-  if (a.factor == 2) {
+  if (factor == 2) {
     end.which = 2;
-    stack_.push_back(end);
-    push(m, a.m_rule);
+    push_end(end);
+    push(m, m_rule);
     end.which = 1;
-    stack_.push_back(end);
-    push(m, a.m_rule);
+    push_end(end);
+    push(m, m_rule);
   } else {
     end.which = 0;
-    stack_.push_back(end);
-    m.mult = f.mult * a.factor;
-    push(m, a.m_rule);
+    push_end(end);
+    m.mult = f.mult * factor;
+    push(m, m_rule);
   }
   cur_ = std::move(*piece);
   return nodes_fit(0);
@@ -384,6 +417,11 @@ bool TypedGrammarSpace::Machine::copy_jump(Jump* j) {
     nodes_ = nodes;
     params_ = params;
     acts_ = acts;
+    // A copy always aggregates: the nodes it adds beyond the fewest the
+    // branch needed do not count against the search's node limit.
+    j->cap = node_cap_;
+    if (node_cap_ != kNoCap)
+      node_cap_ += std::max<int64_t>(0, nodes_ + pending_ - (j->nodes + j->pending));
     return true;
   }
   return false;
@@ -398,6 +436,7 @@ void TypedGrammarSpace::Machine::undo_jump(const Jump& j) {
   params_ = j.params;
   acts_ = j.acts;
   pending_ = j.pending;
+  node_cap_ = j.cap;
 }
 
 bool TypedGrammarSpace::Machine::prove(int* steps) {
@@ -416,21 +455,46 @@ bool TypedGrammarSpace::Machine::prove(int* steps) {
   return ok;
 }
 
+bool TypedGrammarSpace::Machine::fits(const Known& k) const {
+  return (g_.max_nodes <= 0 || nodes_ + k.nodes <= g_.max_nodes) &&
+         (g_.max_params <= 0 || params_ + k.params <= g_.max_params) &&
+         acts_ + k.acts <= s_.max_activations_;
+}
+
 bool TypedGrammarSpace::Machine::witness(int* steps) {
   if (--*steps < 0) return false;
   if (stack_.empty()) {
     if (!complete_ok()) return false;
-    found_ = alts_;
+    found_ = std::make_shared<const std::vector<int>>(alts_);
+    final_nodes_ = nodes_;
+    final_params_ = params_ + head_params();
+    final_acts_ = acts_;
     return true;
   }
-  const uint64_t key = state_hash();
+  const typed_grammar::StateKey key = state_hash();
+  auto known = known_.find(key);
+  if (known != known_.end() && fits(known->second)) {
+    const Known& k = known->second;
+    auto path = std::make_shared<std::vector<int>>(alts_);
+    path->insert(path->end(), k.path->begin() + k.from, k.path->end());
+    found_ = std::move(path);
+    final_nodes_ = nodes_ + k.nodes;
+    final_params_ = params_ + k.params;
+    final_acts_ = acts_ + k.acts;
+    return true;
+  }
   auto seen = failed_.find(key);
   if (seen != failed_.end() && nodes_ >= seen->second.nodes && params_ >= seen->second.params &&
       acts_ >= seen->second.acts) {
     return false;
   }
   const bool ok = expand_witness(steps);
-  if (!ok && *steps >= 0) failed_[key] = {nodes_, params_, acts_};
+  if (ok) {
+    known_[key] = {found_, static_cast<int>(alts_.size()), final_nodes_ - nodes_,
+                   final_params_ - params_, final_acts_ - acts_};
+  } else if (*steps >= 0) {
+    failed_[key] = {nodes_, params_, acts_};
+  }
   return ok;
 }
 
@@ -458,27 +522,12 @@ bool TypedGrammarSpace::Machine::expand_witness(int* steps) {
   return false;
 }
 
-uint64_t TypedGrammarSpace::Machine::state_hash() const {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](uint64_t v) { h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2); };
-  auto mix_shape = [&](const Shape& sh) {
-    mix(sh.size());
-    for (int64_t d : sh) mix(static_cast<uint64_t>(d));
-  };
-  mix_shape(cur_);
+typed_grammar::StateKey TypedGrammarSpace::Machine::state_hash() const {
+  typed_grammar::KeyMixer h;
+  h.mix(cur_.size());
+  for (int64_t d : cur_) h.mix(static_cast<uint64_t>(d));
   for (const Frame& f : stack_) {
-    mix(static_cast<uint64_t>(f.kind) | static_cast<uint64_t>(f.rule + 1) << 8 |
-        static_cast<uint64_t>(f.depth) << 24 | static_cast<uint64_t>(f.which) << 40 |
-        static_cast<uint64_t>(f.phase) << 48);
-    mix(static_cast<uint64_t>(f.link + 1) | static_cast<uint64_t>(f.m_rule + 1) << 32);
-    mix(static_cast<uint64_t>(f.mult));
-    if (f.phase > 0) {
-      mix(static_cast<uint64_t>(f.factor));
-      mix_shape(f.piece);
-      mix_shape(f.out1);
-      mix_shape(f.out2);
-    }
-    if (f.has_fold) mix(static_cast<uint64_t>(f.fold.h) << 32 | static_cast<uint64_t>(f.fold.w));
+    h.mix(f.key.a, f.key.b);
     if (f.phase == 2 && f.factor == 2) {
       // Whether the second branch can still finish by copying the first,
       // and with which of its decisions.
@@ -486,14 +535,15 @@ uint64_t TypedGrammarSpace::Machine::state_hash() const {
       const size_t len = f.b2_start - f.b1_start;
       if (done <= len &&
           std::equal(alts_.begin() + f.b2_start, alts_.end(), alts_.begin() + f.b1_start)) {
-        mix(done + 1);
-        for (size_t k = done; k < len; ++k) mix(static_cast<uint64_t>(alts_[f.b1_start + k]));
-        mix(static_cast<uint64_t>(f.nodes1) << 32 ^ static_cast<uint64_t>(f.params1));
-        mix(static_cast<uint64_t>(f.acts1));
+        h.mix(done + 1);
+        for (size_t k = done; k < len; ++k) h.mix(static_cast<uint64_t>(alts_[f.b1_start + k]));
+        h.mix(static_cast<uint64_t>(f.nodes1));
+        h.mix(static_cast<uint64_t>(f.params1));
+        h.mix(static_cast<uint64_t>(f.acts1));
       }
     }
   }
-  return h;
+  return h.key();
 }
 
 }  // namespace sylva

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -24,6 +25,40 @@ namespace typed_grammar {
 
 // "32x8x8".
 std::string shape_text(const einspace::Shape& s);
+
+// A 128-bit hash of a derivation state: the search's memos trust a match
+// (a false one would offer a choice without a completion), so two
+// independent 64-bit lanes make one vanishingly rare.
+struct StateKey {
+  uint64_t a = 0, b = 0;
+  bool operator==(const StateKey& o) const { return a == o.a && b == o.b; }
+};
+struct StateKeyHash {
+  size_t operator()(const StateKey& k) const { return static_cast<size_t>(k.a); }
+};
+class KeyMixer {
+ public:
+  void mix(uint64_t v) { mix(v, v); }
+  // A value per lane (a StateKey's halves).
+  void mix(uint64_t va, uint64_t vb) {
+    a_ = (a_ ^ va) * 0x9e3779b97f4a7c15ull;
+    a_ ^= a_ >> 32;
+    b_ = (b_ + vb) * 0xc2b2ae3d27d4eb4full;
+    b_ ^= b_ >> 29;
+  }
+  StateKey key() const { return {fmix(a_), fmix(b_ ^ 0x5851f42d4c957f2dull)}; }
+  static uint64_t fmix(uint64_t x) {
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+  }
+
+ private:
+  uint64_t a_ = 0x84222325cbf29ce4ull, b_ = 0x6a09e667f3bcc909ull;
+};
 
 // Work still to do, innermost last. A rule frame expands a rule with the
 // current tensor; a branch-end frame collects a branch's output.
@@ -47,6 +82,7 @@ struct Frame {
   // The R frame of a route: the plane its P unfolded (im2col only).
   einspace::Fold fold;
   bool has_fold = false;
+  StateKey key;  // of the fields above that decide completions (Machine::seal)
 };
 
 // A node of the derivation tree (recorded by the cursor's machine).
@@ -56,6 +92,7 @@ struct TreeNode {
   int parent = -1;
   int depth = 1;
   int decision = -1;
+  int64_t mult = 1;         // copies of it in the network (shared branches)
   einspace::Shape in, out;  // out: for op nodes; others take their last child's
   std::vector<int> children;
 };
@@ -120,6 +157,7 @@ class TypedGrammarSpace::Machine {
     std::vector<Frame> removed;
     Shape cur;
     int64_t nodes = 0, params = 0, acts = 0, pending = 0;
+    int64_t cap = 0;
   };
 
   // Inside the second of two branches that has so far repeated the first
@@ -138,7 +176,7 @@ class TypedGrammarSpace::Machine {
   bool prove(int* steps);
 
   // The decisions of the completion the last successful prove() found.
-  const std::vector<int>& found() const { return found_; }
+  const std::vector<int>& found() const { return *found_; }
   void set_record(bool on) { record_ = on; }
   int last_node() const { return static_cast<int>(tree_.size()) - 1; }
   Failure failure_kind() const { return failure_kind_; }
@@ -146,7 +184,7 @@ class TypedGrammarSpace::Machine {
   // What decides the completions of the state, besides the nodes and
   // parameters spent: the tensor and every frame (not the tree links or the
   // copy-jump bookkeeping).
-  uint64_t state_hash() const;
+  typed_grammar::StateKey state_hash() const;
 
  private:
   // Depth-first search for a completion, cheapest alternatives first. States
@@ -180,6 +218,9 @@ class TypedGrammarSpace::Machine {
   void recount_pending();
   void touch(int index, Undo* u);
   void push(Frame f, int rule);
+  void push_end(Frame f);
+  // Sets f->key from the fields state_hash() reads; after every change.
+  void seal(Frame* f);
   // Every op but identity stores its output for the backward pass; `mult`
   // copies of it run (shared branches).
   bool activations_fit(const Shape& out, int64_t mult, const einspace::Op& op);
@@ -206,9 +247,23 @@ class TypedGrammarSpace::Machine {
   struct Spent {
     int64_t nodes, params, acts;
   };
-  std::unordered_map<uint64_t, Spent> failed_;
+  std::unordered_map<typed_grammar::StateKey, Spent, typed_grammar::StateKeyHash> failed_;
+  // Completions found from every state a successful search passed through,
+  // kept for the machine's life: the decisions from the state on (a suffix
+  // of a shared path) and what they add. A completion depends only on the
+  // state (state_hash) and is valid from any state of that hash whose spent
+  // nodes, parameters and activations leave room for what it adds, so later
+  // searches that reach such a state finish at once.
+  struct Known {
+    std::shared_ptr<const std::vector<int>> path;
+    int from = 0;
+    int64_t nodes = 0, params = 0, acts = 0;  // added, the head's parameters included
+  };
+  std::unordered_map<typed_grammar::StateKey, Known, typed_grammar::StateKeyHash> known_;
+  bool fits(const Known& k) const;
   std::vector<int> alts_;
-  std::vector<int> found_;
+  std::shared_ptr<const std::vector<int>> found_ = std::make_shared<const std::vector<int>>();
+  int64_t final_nodes_ = 0, final_params_ = 0, final_acts_ = 0;  // of found_
   std::vector<TreeNode> tree_;
 };
 

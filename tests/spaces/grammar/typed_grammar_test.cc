@@ -134,6 +134,38 @@ TEST(TypedGrammar, BudgetsBoundEverySample) {
   EXPECT_GE(most_nodes, 10);  // the budgets shape samples, they do not empty them
 }
 
+TEST(TypedGrammar, AnalyticCostsEqualTheBuiltNetworksCount) {
+  // What `sylva sample` prints: params and FLOPs from the shapes, never a
+  // built module; they must be what measure_cost counts on the network, at
+  // both inputs, with fusion on (conv) as the builder runs it, and for the
+  // seeds (shared branches, dot products).
+  for (auto dims : {std::vector<int64_t>{1, 28, 28}, std::vector<int64_t>{3, 64, 64}}) {
+    auto space = einspace_at(dims[0], dims[1], dims[2]);
+    const InputShape input{dims[0], dims[1], dims[2], 10};
+    std::vector<Architecture> archs;
+    std::mt19937_64 rng(17);
+    for (int i = 0; i < 50; ++i) archs.push_back(sample(*space, rng));
+    for (const char* name : {"resnet18", "wrn16-4", "vit", "mlp-mixer"}) {
+      archs.push_back(space
+                          ->parse(read(std::string(SYLVA_SOURCE_DIR) + "/spaces/grammar/seeds/" +
+                                       name + ".arch"))
+                          .value());
+    }
+    int with_flops = 0;
+    for (const Architecture& a : archs) {
+      const auto known = space->known_metrics(a.decisions);
+      ASSERT_EQ(known.size(), 2u) << a.canonical;
+      auto net = build_einspace_network(a.canonical, input).value();
+      const Cost built = measure_cost(*net);
+      EXPECT_EQ(static_cast<int64_t>(known.at("params")), built.params) << a.canonical;
+      EXPECT_EQ(static_cast<int64_t>(known.at("flops")), built.flops) << a.canonical;
+      with_flops += built.flops > 10 * 10;  // more than a head
+    }
+    EXPECT_GE(with_flops, 20);
+  }
+  EXPECT_TRUE(make_space("einspace").value()->known_metrics({0}).empty());
+}
+
 TEST(TypedGrammar, PastTheDepthLimitOnlyComputationIsOffered) {
   const std::string src = make_space("einspace").value()->source();
   auto space = space_of(src + "%max-depth 3\n");
