@@ -11,7 +11,8 @@ namespace sylva::search {
 namespace {
 
 std::unique_ptr<Space> flat() {
-  return space_from_source("flat", "net -> op op\nop -> \"conv3x3\" | \"skip\" | \"none\"\n").value();
+  return space_from_source("flat", "net -> op op\nop -> \"conv3x3\" | \"skip\" | \"none\"\n")
+      .value();
 }
 
 TEST(DecisionContexts, SameRuleAtEachPositionIsOneKindWithOneContextPerOccurrence) {
