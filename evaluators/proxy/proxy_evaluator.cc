@@ -15,6 +15,7 @@
 #include "evaluators/proxy/proxy_network.h"
 #include "evaluators/proxy_scorer.h"
 #include "evaluators/registry.h"
+#include "evaluators/train/check_network.h"
 #include "evaluators/train/compute_threads.h"
 #include "spaces/hparam_space.h"
 
@@ -129,17 +130,7 @@ class ProxyEvaluator : public Evaluator {
     return out;
   }
   Status check_architecture(const Space& space, const Architecture& arch) const override {
-    auto built = build_network(space.build_spec(), arch, input_);
-    if (!built.is_ok()) return Status::invalid_argument(built.status().message());
-    try {
-      auto cost = measure_cost(*built.value(), arch.key);
-      if (!cost.is_ok()) return cost.status();
-    } catch (const c10::Error& e) {
-      std::string why = e.what_without_backtrace();
-      return Status::invalid_argument(
-          fmt::format("{}: {}", quote_cut(arch.key), why.substr(0, why.find('\n'))));
-    }
-    return Status::ok();
+    return check_network_runs(space, arch, input_);
   }
 
  private:

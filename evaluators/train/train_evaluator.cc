@@ -19,6 +19,7 @@
 #include "evaluators/data/dataset.h"
 #include "evaluators/data/loader.h"
 #include "evaluators/registry.h"
+#include "evaluators/train/check_network.h"
 #include "evaluators/train/compute_threads.h"
 #include "evaluators/train/device.h"
 #include "evaluators/train/model_tools.h"
@@ -161,19 +162,7 @@ class TrainEvaluator : public Evaluator {
   std::string data_summary() const override { return data_summary_; }
   // The network builds and a forward pass of one blank image runs.
   Status check_architecture(const Space& space, const Architecture& arch) const override {
-    auto built = build_network(space.build_spec(), arch, input_);
-    if (!built.is_ok()) return Status::invalid_argument(built.status().message());
-    try {
-      // A forward pass of one blank image; running out of memory is named
-      // with the network's size and input, not LibTorch's allocator line.
-      auto cost = measure_cost(*built.value(), arch.key);
-      if (!cost.is_ok()) return cost.status();
-    } catch (const c10::Error& e) {
-      std::string why = e.what_without_backtrace();
-      return Status::invalid_argument(
-          fmt::format("{}: {}", quote_cut(arch.key), why.substr(0, why.find('\n'))));
-    }
-    return Status::ok();
+    return check_network_runs(space, arch, input_);
   }
   SpaceTarget input() const override {
     SpaceTarget t;
