@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <string>
 
-#include "experiments/runner.h"
+#include "experiments/run_options.h"
 
 namespace sylva::cli {
 

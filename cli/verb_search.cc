@@ -1,7 +1,6 @@
 // `sylva search` creates an experiment and runs it; `sylva resume` continues
 // one from the database alone; `sylva worker` joins one from any host. All
-// three end in the same loop (run_cluster; run_experiment with successive
-// halving, which runs in one process).
+// three end in the same loop (run_cluster), successive halving included.
 #include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
@@ -23,7 +22,6 @@
 #include "experiments/cluster.h"
 #include "experiments/config.h"
 #include "experiments/report.h"
-#include "experiments/runner.h"
 #include "experiments/store.h"
 #include "experiments/stored_files.h"
 #include "spaces/hparam_space.h"
@@ -90,8 +88,8 @@ bool print_best(Store& store, int64_t experiment_id, const ExperimentConfig& con
 // processes (run_cluster) the first signal asks the loop to hand this
 // process's running trials back to the experiment at once, so that another
 // worker takes them without waiting for the heartbeat timeout; a second
-// signal, or the one-process loop, stops at once: what has finished is in the
-// database and running trials are re-queued by `resume` or the other workers.
+// signal stops at once: what has finished is in the database and running
+// trials are re-queued by `resume` or the other workers.
 // The handler only writes a message prepared beforehand, sets a flag, or
 // exits (async-signal-safe); waiting for a training job could take minutes.
 char interrupt_message[1024];
@@ -157,7 +155,7 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
             const ExperimentConfig& config, Components& c, Role role) {
   const std::string shown = experiments::database_for_display(db);
   c.run.experiment = name;
-  stop_cleanly_on_interrupt(name, shown, c.run.min_budget == 0);
+  stop_cleanly_on_interrupt(name, shown, /*hand_back=*/true);
   int64_t finished_before = 0;
   for (const auto& t : store.trials(experiment_id))
     finished_before += evaluators::is_finished(t.state);
@@ -172,31 +170,25 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
           : fmt::format("{} worker(s) x {} thread(s)", c.run.workers, c.run.threads_per_worker));
   std::fflush(stdout);
   auto listen = [&](const experiments::RunEvent& e) { progress.update(e); };
-  StatusOr<experiments::RunSummary> summary = Status::invalid_argument("not run");
-  if (c.run.min_budget > 0) {
-    summary = experiments::run_experiment(store, experiment_id, *c.space, *c.strategy, *c.evaluator,
-                                          c.run, listen);
-  } else {
-    experiments::ClusterHooks hooks;
-    hooks.new_strategy = c.new_strategy;
-    const experiments::ClusterSettings given{c.run.trials, c.run.heartbeat_timeout,
-                                             c.run.max_retries};
-    hooks.settings = [&, given] { return stored_settings(store, name, given); };
-    hooks.stop_signal = &stop_signal;
-    hooks.abandon = [&](const experiments::RunSummary& s) {
-      progress.finish();
-      fmt::print(stderr,
-                 "sylva: interrupted; finished trials are saved, {} running trial(s) handed back: "
-                 "the experiment's other workers take them, or `sylva resume --name {} --db {}`\n",
-                 s.handed_back, name, shown);
-      std::fflush(stdout);
-      std::fflush(stderr);
-      _exit(128 + s.stopped_by);
-    };
-    summary = experiments::run_cluster(store, experiment_id, *c.space, *c.evaluator, c.run, hooks,
-                                       listen);
-    loop_hands_back.store(false);  // a signal from now on stops at once
-  }
+  experiments::ClusterHooks hooks;
+  hooks.new_strategy = c.new_strategy;
+  const experiments::ClusterSettings given{c.run.trials, c.run.heartbeat_timeout,
+                                           c.run.max_retries};
+  hooks.settings = [&, given] { return stored_settings(store, name, given); };
+  hooks.stop_signal = &stop_signal;
+  hooks.abandon = [&](const experiments::RunSummary& s) {
+    progress.finish();
+    fmt::print(stderr,
+               "sylva: interrupted; finished trials are saved, {} running trial(s) handed back: "
+               "the experiment's other workers take them, or `sylva resume --name {} --db {}`\n",
+               s.handed_back, name, shown);
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(128 + s.stopped_by);
+  };
+  StatusOr<experiments::RunSummary> summary =
+      experiments::run_cluster(store, experiment_id, *c.space, *c.evaluator, c.run, hooks, listen);
+  loop_hands_back.store(false);  // a signal from now on stops at once
   progress.finish();
   if (!summary.is_ok()) return fail(summary.status());
   const auto& s = summary.value();
@@ -387,12 +379,6 @@ int run_worker(int argc, char** argv) {
   }
   if (v["workers"] == "0")
     return fail(Status::invalid_argument("worker: --workers must be >= 1, got 0"));
-  if (config.text("fidelity") != "none") {
-    return fail(Status::failed_precondition(fmt::format(
-        "worker: experiment '{}' uses successive halving (--fidelity {}), which runs in one "
-        "process; continue it with `sylva resume --name {} --db {}`",
-        v["name"], config.text("fidelity"), v["name"], v["db"])));
-  }
   auto components = experiments::build_components(config);
   if (!components.is_ok()) return fail(components.status());
   return execute(*e.store, e.row.id, v["name"], v["db"], config, components.value(), Role::kWorker);

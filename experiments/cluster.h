@@ -22,8 +22,10 @@
 //     records their results only while it still holds them, so no trial is
 //     recorded twice.
 // A process leaves when the experiment is closed and no trial waits or runs.
-// Successive halving keeps the one-process loop (runner.h). run_cluster is
-// an ExperimentLoop (loop.h: its stages; loop.cc).
+// Successive halving runs the same way: rungs, results and promotions live
+// in the database (rung_book.h), so any process runs any rung and the
+// coordinator promotes. run_cluster is an ExperimentLoop (loop.h: its
+// stages; loop.cc).
 #pragma once
 
 #include <atomic>
@@ -31,7 +33,7 @@
 #include <memory>
 
 #include "evaluators/evaluator.h"
-#include "experiments/runner.h"
+#include "experiments/run_options.h"
 #include "experiments/store.h"
 #include "search/strategy.h"
 #include "spaces/space.h"

@@ -278,10 +278,6 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
   for (const Objective& o : objectives) out.run.required_metrics.push_back(o.metric);
   const std::string fidelity = c.text("fidelity");
   if (fidelity == "epochs") {
-    if (workers == 0) {
-      return Status::invalid_argument(
-          "--fidelity epochs runs in one process, which needs --workers 1 or more, got 0");
-    }
     const std::string ev = c.text("evaluator");
     SYLVA_ASSIGN(evaluator, evaluators::find_evaluator(ev));
     if (!evaluator->trains) {

@@ -12,7 +12,7 @@
 
 #include "base/status.h"
 #include "evaluators/evaluator.h"
-#include "experiments/runner.h"
+#include "experiments/run_options.h"
 #include "search/strategy.h"
 #include "spaces/space.h"
 

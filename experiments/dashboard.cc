@@ -129,8 +129,9 @@ struct Dashboard::State {
         if (before && before->data->row.id != e.id) before = nullptr;  // made again
         const TrialCounts c = store->counts(e.id, 60);
         const ChangeMarks marks = store->change_marks(e.id, before ? before->last_finished : "");
-        const std::string version = fmt::format("{}.{}.{}.{}.{}.{}", e.id, c.total, c.waiting,
-                                                c.running, c.failed, marks.last_finished);
+        const std::string version =
+            fmt::format("{}.{}.{}.{}.{}.{}.{}", e.id, c.total, c.waiting, c.running, c.failed,
+                        marks.complete, marks.last_finished);
         if (before && before->version == version) {
           now[e.name] = it->second;
         } else {

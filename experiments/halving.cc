@@ -35,6 +35,13 @@ int SuccessiveHalving::rung_of(int64_t budget) const {
   return it == rungs_.end() ? -1 : static_cast<int>(it - rungs_.begin());
 }
 
+int SuccessiveHalving::target_rung(const std::map<std::string, double>& metrics) const {
+  auto it = metrics.find("epochs");
+  if (it == metrics.end()) return 0;
+  const int from = rung_of(static_cast<int64_t>(it->second));
+  return from < 0 ? 0 : std::min(top(), from + 1);
+}
+
 void SuccessiveHalving::record(int64_t id, int64_t number, int rung, std::optional<double> value) {
   if (value) results_.at(rung).push_back(Result{*value, number, id});
 }
@@ -42,6 +49,12 @@ void SuccessiveHalving::record(int64_t id, int64_t number, int rung, std::option
 void SuccessiveHalving::promoted(int64_t id, int rung) { promoted_.at(rung).insert(id); }
 
 std::optional<SuccessiveHalving::Promotion> SuccessiveHalving::next_promotion() {
+  auto p = find_promotion();
+  if (p) promoted_[p->to_rung - 1].insert(p->id);
+  return p;
+}
+
+std::optional<SuccessiveHalving::Promotion> SuccessiveHalving::find_promotion() const {
   for (int k = top() - 1; k >= 0; --k) {
     std::vector<Result> r = results_[k];
     const size_t quota = r.size() / static_cast<size_t>(eta_);
@@ -50,7 +63,7 @@ std::optional<SuccessiveHalving::Promotion> SuccessiveHalving::next_promotion() 
       return a.value != b.value ? a.value > b.value : a.number < b.number;
     });
     for (size_t i = 0; i < quota; ++i) {
-      if (promoted_[k].insert(r[i].id).second) return Promotion{r[i].id, k + 1};
+      if (!promoted_[k].count(r[i].id)) return Promotion{r[i].id, k + 1};
     }
   }
   return std::nullopt;

@@ -12,8 +12,10 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "base/status.h"
@@ -27,8 +29,13 @@ class SuccessiveHalving {
 
   const std::vector<int64_t>& rungs() const { return rungs_; }
   int top() const { return static_cast<int>(rungs_.size()) - 1; }
+  int64_t eta() const { return eta_; }
   // Index of the rung with this budget, -1 if none.
   int rung_of(int64_t budget) const;
+  // The rung a trial with these stored metrics runs at when it is claimed:
+  // the one after the rung its "epochs" metric names (a promoted trial, or
+  // one taken back while it ran a promotion), else the first.
+  int target_rung(const std::map<std::string, double>& metrics) const;
 
   // Trial `id` (creation `number`) finished rung `rung` with a value, larger
   // is better; nullopt: it failed and is never promoted.
@@ -42,10 +49,13 @@ class SuccessiveHalving {
   };
   // The next promotion, if one is due (and marks it promoted).
   std::optional<Promotion> next_promotion();
+  // Whether a promotion is due, marking nothing.
+  bool due() const { return find_promotion().has_value(); }
 
  private:
   SuccessiveHalving(std::vector<int64_t> rungs, int64_t eta)
       : rungs_(std::move(rungs)), eta_(eta) {}
+  std::optional<Promotion> find_promotion() const;
   struct Result {
     double value;
     int64_t number;

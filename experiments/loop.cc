@@ -63,6 +63,11 @@ ExperimentLoop::ExperimentLoop(Store& store, int64_t experiment_id, const Space&
 }
 
 StatusOr<RunSummary> ExperimentLoop::run() {
+  if (options_.min_budget > 0) {
+    SYLVA_ASSIGN(halving,
+                 SuccessiveHalving::make(options_.min_budget, options_.max_budget, options_.eta));
+    rungs_ = std::make_unique<internal::RungBook>(std::move(halving), options_);
+  }
   refresh_settings();
   progress_.total = budget_;
   join();
@@ -260,8 +265,11 @@ Status ExperimentLoop::become_coordinator() {
     internal::note_best(progress_, row, options_);
     if (first_lead_) ++summary_.replayed;
   };
-  Status s =
-      internal::replay_trials(*strategy_, space_, store_.trials(experiment_id_), options_, replay);
+  std::vector<TrialRow> rows = store_.trials(experiment_id_);
+  // With successive halving, each trial as the strategy heard it: its first
+  // rung's result.
+  if (rungs_) rows = rungs_->rebuild(rows, store_.intermediates(experiment_id_));
+  Status s = internal::replay_trials(*strategy_, space_, rows, options_, replay);
   if (!s.is_ok()) return s;
   while (told_.count(low_)) told_.erase(low_++);
   first_lead_ = false;
@@ -273,12 +281,17 @@ Status ExperimentLoop::become_coordinator() {
 void ExperimentLoop::tell_new_results(const TrialCounts& c, bool beat) {
   std::vector<TrialRow> rows;
   if (beat || c.finished != finished_seen_) {
-    rows = store_.trials_from(experiment_id_, low_);
+    // Promoted trials below low_ (told already) are read for their rungs.
+    const int64_t from = rungs_ ? std::min(low_, rungs_->first_awaited()) : low_;
+    rows = store_.trials_from(experiment_id_, from);
     finished_seen_ = c.finished;
   }
   std::vector<const TrialRow*> news;  // finished since the last look, in number order
   for (const TrialRow& row : rows) {
-    if (!evaluators::is_finished(row.state) || told_.count(row.number)) continue;
+    if (rungs_) rungs_->saw(row);
+    if (!evaluators::is_finished(row.state) || row.number < low_ || told_.count(row.number)) {
+      continue;
+    }
     auto arch = space_.parse(row.arch_canonical);
     if (!arch.is_ok()) continue;  // cannot happen: it parsed when added
     strategy_->tell(internal::observation(row.number, arch.value(), row.state, row.metrics,
@@ -306,6 +319,15 @@ void ExperimentLoop::tell_new_results(const TrialCounts& c, bool beat) {
 bool ExperimentLoop::add_trials(TrialCounts& c) {
   bool added = false;
   int64_t free = std::max<int64_t>(c.live_slots, slots_) - c.waiting - c.running;
+  // Successive halving: due promotions first (PRUNED -> WAITING; PRUNED
+  // counted as finished until now).
+  while (rungs_ && free > 0 && rungs_->promote(store_)) {
+    --free;
+    ++c.waiting;
+    --c.finished;
+    --finished_seen_;
+    added = true;
+  }
   int64_t created = c.total;
   while (free > 0 && created < budget_ && !exhausted_) {
     auto arch = strategy_->ask(created);
@@ -332,7 +354,10 @@ bool ExperimentLoop::add_trials(TrialCounts& c) {
 
 void ExperimentLoop::close_if_done(TrialCounts& c) {
   if (!leader_ || !c.closed.empty()) return;
-  if (c.finished >= budget_) {
+  // With successive halving a finished (PRUNED) trial may run again: the
+  // experiment closes once nothing waits, runs or is due for promotion.
+  if (rungs_ && (c.waiting > 0 || c.running > 0 || rungs_->due())) return;
+  if (rungs_ ? c.total >= budget_ : c.finished >= budget_) {
     store_.close_experiment(experiment_id_, "budget");
     c.closed = "budget";
   } else if (exhausted_ && c.waiting == 0 && c.running == 0) {
@@ -350,6 +375,15 @@ void ExperimentLoop::dispatch(TrialRow row) {
     return;
   }
   internal::TrialRun run;
+  if (rungs_) {
+    // The claim reads no metrics: the rung comes from the stored "epochs".
+    auto stored = store_.trial(experiment_id_, row.number);
+    const int rung = stored ? rungs_->target_rung(*stored) : 0;
+    const auto& budgets = rungs_->halving().rungs();
+    run.epochs = budgets[rung];
+    run.previous_epochs = rung > 0 ? budgets[rung - 1] : 0;
+    rung_of_[row.id] = rung;
+  }
   run.slot = internal::take_slot(free_slots_, evaluator_, store_, row.id);
   auto stop = std::make_shared<internal::StopFlag>();
   run.stop = stop;
@@ -378,6 +412,10 @@ void ExperimentLoop::record(internal::Event& event) {
   stops_.erase(row.id);
   EvalResult& r = event.result;
   internal::require_metrics(r, required_);
+  if (rungs_) {
+    rungs_->finish_rung(store_, row.id, rung_of_[row.id], label_, r);
+    rung_of_.erase(row.id);
+  }
   if (pruner_) {
     if (r.state == TrialState::kComplete) {
       pruner_->complete(row.number);

@@ -13,7 +13,10 @@
 //   collect()         wait for results and record those still held here
 //
 // The coordinator's strategy is rebuilt from the database at each takeover
-// (become_coordinator, through internal::replay_trials). Not thread-safe: the
+// (become_coordinator, through internal::replay_trials), and so is its
+// successive-halving scheduler (internal::RungBook): the coordinator
+// promotes into free slots before it adds trials, and any process runs a
+// claimed trial at the rung the database says. Not thread-safe: the
 // loop thread alone calls run(), once, and touches the Store and the strategy;
 // worker threads only evaluate and push to the event queue. Implemented in
 // loop.cc.
@@ -29,8 +32,9 @@
 #include "evaluators/evaluator.h"
 #include "evaluators/worker_pool.h"
 #include "experiments/cluster.h"
+#include "experiments/run_options.h"
 #include "experiments/run_support.h"
-#include "experiments/runner.h"
+#include "experiments/rung_book.h"
 #include "experiments/store.h"
 #include "search/strategy.h"
 #include "spaces/space.h"
@@ -126,6 +130,11 @@ class ExperimentLoop {
   internal::SlotSet free_slots_;
   std::map<int64_t, int> slot_of_;                                // by trial id
   std::map<int64_t, std::shared_ptr<internal::StopFlag>> stops_;  // by trial id
+
+  // Successive halving (min_budget > 0): the rungs, for every process; the
+  // scheduler, for the coordinator (rebuilt at each takeover).
+  std::unique_ptr<internal::RungBook> rungs_;
+  std::map<int64_t, int> rung_of_;  // the rung each held trial runs, by trial id
 
   // --prune median: the completed trials' curves, reloaded from the database
   // at heartbeats when other processes finished trials.

@@ -1,5 +1,4 @@
-// Pieces the experiment loops share (runner.cc: one process, successive
-// halving; loop.cc: many processes): the queue that carries worker threads'
+// Pieces of the experiment loop (loop.cc): the queue that carries worker threads'
 // results to the loop thread, a job run that turns exceptions into FAIL, the
 // dispatch of a stored trial to the worker pool, the replay of stored trials
 // into a fresh strategy, and the checks on a result.
@@ -22,7 +21,7 @@
 #include "base/thread_annotations.h"
 #include "evaluators/evaluator.h"
 #include "evaluators/worker_pool.h"
-#include "experiments/runner.h"
+#include "experiments/run_options.h"
 #include "experiments/store.h"
 #include "search/strategy.h"
 

@@ -1,5 +1,6 @@
-// The PostgreSQL driver of sql.h, on libpq. Statements run with
-// PQexecParams (parameters as text, bytes as binary; results as text).
+// The PostgreSQL driver of sql.h, on libpq. Statements are prepared once per
+// connection and run with PQexecPrepared (parameters as text, bytes as
+// binary; results as text).
 // Transactions that write run at READ COMMITTED, the Store's claims use
 // FOR UPDATE SKIP LOCKED; read snapshots run at REPEATABLE READ.
 #include <libpq-fe.h>
@@ -7,6 +8,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <unordered_map>
 #include <vector>
 
 #include "experiments/sql.h"
@@ -85,7 +87,9 @@ void check(PGconn* conn, const PgResult& r, const std::string& sql) {
 
 class PgQuery final : public Query {
  public:
-  PgQuery(PGconn* conn, std::string sql) : conn_(conn), sql_(std::move(sql)) {}
+  // `name`: the statement prepared on the connection for `sql`.
+  PgQuery(PGconn* conn, const std::string& sql, const std::string& name)
+      : conn_(conn), sql_(sql), name_(name) {}
 
   void bind_int(int i, int64_t v) override { set(i, std::to_string(v), 0); }
   void bind_real(int i, double v) override {
@@ -175,15 +179,16 @@ class PgQuery final : public Query {
       lengths.push_back(p.blob ? static_cast<int>(p.blob->size()) : 0);
       formats.push_back(p.format);
     }
-    result_ = PgResult(PQexecParams(conn_, sql_.c_str(), static_cast<int>(values.size()), nullptr,
-                                    values.data(), lengths.data(), formats.data(), 0));
+    result_ = PgResult(PQexecPrepared(conn_, name_.c_str(), static_cast<int>(values.size()),
+                                      values.data(), lengths.data(), formats.data(), 0));
     check(conn_, result_, sql_);
     ran_ = true;
     row_ = -1;
   }
 
   PGconn* conn_;
-  std::string sql_;
+  const std::string& sql_;   // the connection's copy, for messages
+  const std::string& name_;  // the prepared statement's
   std::vector<Param> params_;
   PgResult result_;
   bool ran_ = false;
@@ -195,8 +200,18 @@ class PgConnection final : public Connection {
   PgConnection(PGconn* conn, std::string where) : conn_(conn), where_(std::move(where)) {}
   ~PgConnection() override { PQfinish(conn_); }
 
+  // Each text is prepared once per connection (PQprepare: parsed and
+  // planned by the server once, not at every run).
   std::unique_ptr<Query> prepare(const std::string& sql) override {
-    return std::make_unique<PgQuery>(conn_, number_placeholders(expand(sql, pg_words())));
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end()) {
+      Prepared p;
+      p.text = number_placeholders(expand(sql, pg_words()));
+      p.name = "sylva_" + std::to_string(prepared_.size());
+      check(conn_, PgResult(PQprepare(conn_, p.name.c_str(), p.text.c_str(), 0, nullptr)), p.text);
+      it = prepared_.emplace(sql, std::move(p)).first;
+    }
+    return std::make_unique<PgQuery>(conn_, it->second.text, it->second.name);
   }
   void exec(const std::string& sql) override {
     const std::string text = expand(sql, pg_words());
@@ -239,8 +254,13 @@ class PgConnection final : public Connection {
   const std::string& where() const override { return where_; }
 
  private:
+  struct Prepared {
+    std::string text;  // as the server has it
+    std::string name;
+  };
   PGconn* conn_;  // owned
   std::string where_;
+  std::unordered_map<std::string, Prepared> prepared_;  // by the Store's text
 };
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <limits>
 #include <system_error>
 #include <thread>
+#include <unordered_map>
 
 #include "experiments/sql.h"
 
@@ -35,12 +36,50 @@ const std::map<std::string, std::string>& sqlite_words() {
   throw Error(sqlite3_errmsg(db), context);
 }
 
+// A connection's prepared statements, idle ones kept by their text: the
+// experiment loop runs the same few statements thousands of times a second,
+// and preparing one costs as much as running it. A statement in use is
+// taken out; one whose text is in use already is prepared afresh (and
+// finalized after use if the cache has one idle by then).
+class StatementCache {
+ public:
+  ~StatementCache() { clear(); }
+  sqlite3_stmt* take(const std::string& text) {
+    auto it = idle_.find(text);
+    if (it == idle_.end()) return nullptr;
+    sqlite3_stmt* stmt = it->second;
+    idle_.erase(it);
+    return stmt;
+  }
+  void give_back(const std::string& text, sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    if (!idle_.emplace(text, stmt).second) sqlite3_finalize(stmt);
+  }
+  void clear() {
+    for (auto& [text, stmt] : idle_) sqlite3_finalize(stmt);
+    idle_.clear();
+  }
+
+ private:
+  std::unordered_map<std::string, sqlite3_stmt*> idle_;
+};
+
 class SqliteQuery final : public Query {
  public:
   SqliteQuery(sqlite3* db, const std::string& sql) : db_(db) {
     if (sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr) != SQLITE_OK) fail(db, sql);
   }
-  ~SqliteQuery() override { sqlite3_finalize(stmt_); }
+  // A statement of `cache`, given back to it when the query ends.
+  SqliteQuery(sqlite3* db, sqlite3_stmt* stmt, StatementCache* cache, std::string text)
+      : db_(db), stmt_(stmt), cache_(cache), text_(std::move(text)) {}
+  ~SqliteQuery() override {
+    if (cache_) {
+      cache_->give_back(text_, stmt_);
+    } else {
+      sqlite3_finalize(stmt_);
+    }
+  }
 
   void bind_int(int i, int64_t v) override { check(sqlite3_bind_int64(stmt_, i, v)); }
   void bind_real(int i, double v) override {
@@ -92,6 +131,8 @@ class SqliteQuery final : public Query {
 
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  StatementCache* cache_ = nullptr;  // where stmt_ goes back, or null: finalize
+  std::string text_;                 // its key there (the unexpanded text)
   int64_t changes_ = 0;
 };
 
@@ -102,6 +143,7 @@ class SqliteConnection final : public Connection {
   SqliteConnection(sqlite3* db, std::string path, std::string scratch = "")
       : db_(db), path_(std::move(path)), scratch_(std::move(scratch)) {}
   ~SqliteConnection() override {
+    cache_.clear();
     sqlite3_close_v2(db_);
     if (!scratch_.empty()) {
       std::error_code ignored;
@@ -148,7 +190,12 @@ class SqliteConnection final : public Connection {
   }
 
   std::unique_ptr<Query> prepare(const std::string& sql) override {
-    return std::make_unique<SqliteQuery>(db_, expand(sql, sqlite_words()));
+    sqlite3_stmt* stmt = cache_.take(sql);
+    if (!stmt) {
+      const std::string text = expand(sql, sqlite_words());
+      if (sqlite3_prepare_v2(db_, text.c_str(), -1, &stmt, nullptr) != SQLITE_OK) fail(db_, text);
+    }
+    return std::make_unique<SqliteQuery>(db_, stmt, &cache_, sql);
   }
   void exec(const std::string& sql) override {
     const std::string text = expand(sql, sqlite_words());
@@ -182,6 +229,7 @@ class SqliteConnection final : public Connection {
   sqlite3* db_;  // owned
   std::string path_;
   std::string scratch_;
+  StatementCache cache_;  // statements of prepare(), kept between uses
 };
 
 std::string fmt_hex(unsigned char ch) {
@@ -225,7 +273,7 @@ StatusOr<std::unique_ptr<SqliteConnection>> open_read_only(const std::string& pa
   auto c = std::make_unique<SqliteConnection>(db, path);
   try {
     c->table_count();
-    return std::move(c);
+    return c;
   } catch (const Error& e) {
     const int code = sqlite3_extended_errcode(db);
     if ((code & 0xff) != SQLITE_CANTOPEN && (code & 0xff) != SQLITE_READONLY) {

@@ -193,6 +193,21 @@ void SqlStore::add_event(int64_t trial_id, const std::string& event, const std::
   txn.commit();
 }
 
+bool SqlStore::promote_trial(int64_t trial_id, int64_t from_epochs, const std::string& message) {
+  Transaction txn(*db_);
+  Stmt update(*db_,
+              "UPDATE trials SET state = 'WAITING', worker = '', started_at = NULL WHERE id = ? "
+              "AND state = 'PRUNED' AND EXISTS (SELECT 1 FROM trial_metrics WHERE trial_id = ? "
+              "AND name = 'epochs' AND value = ?)");
+  update.bind_int(1, trial_id).bind_int(2, trial_id).bind_real(3, static_cast<double>(from_epochs));
+  update.run();
+  if (update.changes() == 0) return false;
+  Stmt event(*db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, 'promoted', ?)");
+  event.bind_int(1, trial_id).bind_text(2, message).run();
+  txn.commit();
+  return true;
+}
+
 void SqlStore::heartbeat(int64_t trial_id) {
   Transaction txn(*db_);
   Stmt upsert(*db_,
@@ -288,10 +303,11 @@ ChangeMarks SqlStore::change_marks(int64_t experiment_id, const std::string& sin
   Stmt select(*db_,
               "SELECT coalesce(max(finished_at), ''), "
               "coalesce(min(CASE WHEN state IN ('WAITING', 'RUNNING') THEN number END), -1), "
-              "coalesce(min(CASE WHEN finished_at >= ? THEN number END), -1) "
+              "coalesce(min(CASE WHEN finished_at >= ? THEN number END), -1), "
+              "count(CASE WHEN state = 'COMPLETE' THEN 1 END) "
               "FROM trials WHERE experiment_id = ?");
   select.bind_text(1, since).bind_int(2, experiment_id).step();
-  ChangeMarks m{select.col_text(0), select.col_int(1), select.col_int(2)};
+  ChangeMarks m{select.col_text(0), select.col_int(1), select.col_int(2), select.col_int(3)};
   select.run();
   return m;
 }

@@ -114,10 +114,13 @@ struct IntermediateRow {
 // What changed in an experiment since a time (the dashboard's reads): the
 // latest finish, the lowest-numbered trial not finished, and the
 // lowest-numbered one that finished at or after `since`; -1 when none.
+// `complete` counts COMPLETE trials: a promoted trial that runs again and
+// completes within the millisecond of the previous finish changes no time.
 struct ChangeMarks {
   std::string last_finished;  // max(finished_at), "" when none
   int64_t first_unfinished = -1;
   int64_t first_finished_since = -1;
+  int64_t complete = 0;
 };
 
 // Something that happened to a trial (trial_events): "requeued", "released",
@@ -183,6 +186,12 @@ class Store {
   virtual void add_event(int64_t trial_id, const std::string& event,
                          const std::string& message) = 0;
   virtual void heartbeat(int64_t trial_id) = 0;
+  // Successive halving: moves a PRUNED trial whose "epochs" metric is
+  // `from_epochs` back to WAITING for its next rung, with a 'promoted' event
+  // carrying `message`, in one transaction; false (nothing written) when the
+  // trial is not in that state, so that no promotion happens twice.
+  virtual bool promote_trial(int64_t trial_id, int64_t from_epochs,
+                             const std::string& message) = 0;
   // Puts every RUNNING trial of the experiment back to WAITING (recording a
   // 'requeued' event for each); returns how many.
   virtual int requeue_unfinished(int64_t experiment_id) = 0;

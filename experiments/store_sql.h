@@ -40,6 +40,7 @@ class SqlStore final : public Store {
                         const std::string& holder) override;
   void add_event(int64_t trial_id, const std::string& event, const std::string& message) override;
   void heartbeat(int64_t trial_id) override;
+  bool promote_trial(int64_t trial_id, int64_t from_epochs, const std::string& message) override;
   int requeue_unfinished(int64_t experiment_id) override;
   std::vector<TrialRow> trials_from(int64_t experiment_id, int64_t first_number) override;
   std::optional<TrialRow> trial(int64_t experiment_id, int64_t number) override;

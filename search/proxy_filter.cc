@@ -84,6 +84,7 @@ class ProxyFilter : public Strategy {
       rejected.number = inner_number(number, static_cast<int>(j));
       rejected.arch = proposals[j];
       rejected.ok = false;
+      rejected.withdrawn = true;
       if (j < scores.size() && std::isfinite(scores[j]))
         rejected.metrics[options_.proxy] = scores[j];
       inner_->tell(rejected);

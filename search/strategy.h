@@ -30,6 +30,11 @@ struct Observation {
   bool ok = false;              // COMPLETE (or PRUNED with a value)
   std::optional<double> value;  // objective, larger is better (sign already applied)
   std::map<std::string, double> metrics;
+  // Never evaluated (a proposal the proxy filter rejected): the strategy
+  // releases what it holds for it and does not propose it again. Strategies
+  // that learn from failures decide whether it is one (MCTS counts it
+  // against its subtree; TPE learns nothing from it).
+  bool withdrawn = false;
 };
 
 class Strategy {

@@ -95,6 +95,13 @@ void Tpe::pending(const Architecture& arch) {
 
 void Tpe::tell(const Observation& obs) {
   seen_.insert(obs.arch.hash);
+  // A rejected proposal says nothing of how the architecture would do:
+  // counted among the failures, it would fill the bad group with what the
+  // good density proposes and stall the search.
+  if (obs.withdrawn) {
+    pending_.erase(obs.arch.hash);
+    return;
+  }
   Finished f;
   f.number = obs.number;
   if (obs.ok && obs.value && std::isfinite(*obs.value)) f.value = *obs.value;

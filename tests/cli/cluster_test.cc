@@ -20,6 +20,7 @@
 #include <sstream>
 #include <thread>
 
+#include "experiments/run_options.h"
 #include "experiments/store.h"
 #include "tests/cli/small_grammar.h"
 #include "tests/experiments/pg_server.h"
@@ -124,7 +125,10 @@ class ClusterTest : public ::testing::Test {
 
   // Runs `search ARGS` plus three workers on `db`; kills one worker while it
   // holds a trial and then the coordinator; checks the finished experiment.
-  void run_with_kills(const std::string& db, const std::string& search_args, int64_t budget) {
+  // `finished_well` says whether a trial ended as it should (COMPLETE
+  // unless told otherwise).
+  void run_with_kills(const std::string& db, const std::string& search_args, int64_t budget,
+                      const std::function<bool(const TrialRow&)>& finished_well = nullptr) {
     pid_t search = spawn("search --name c --db " + db + " " + search_args, "search.log");
     std::unique_ptr<Store> store;
     int64_t exp = 0;
@@ -185,7 +189,11 @@ class ClusterTest : public ::testing::Test {
     for (size_t i = 0; i < trials.size(); ++i) {
       const TrialRow& t = trials[i];
       EXPECT_EQ(t.number, static_cast<int64_t>(i));
-      EXPECT_EQ(t.state, evaluators::TrialState::kComplete) << t.number << ": " << t.message;
+      if (finished_well) {
+        EXPECT_TRUE(finished_well(t)) << t.number << ": " << t.message;
+      } else {
+        EXPECT_EQ(t.state, evaluators::TrialState::kComplete) << t.number << ": " << t.message;
+      }
       EXPECT_NE(t.worker, victim) << "trial " << t.number;
       hashes.insert(t.arch_hash);
     }
@@ -262,6 +270,67 @@ TEST_F(ClusterTest, TrainedSearchOnPostgresSurvivesAKilledWorkerAndCoordinator) 
   auto store = Store::open(url).value();
   for (const TrialRow& t : store->trials(store->find_experiment("c").value().id)) {
     EXPECT_GT(t.metrics.at("val_acc"), 40.0) << t.arch_key;
+  }
+}
+
+// Successive halving across processes: `search` and three workers share the
+// rungs through the database; a worker and the coordinator are killed. Each
+// trial ends at a rung's budget (COMPLETE at the top, PRUNED below), with a
+// result at every rung it reached and one promotion into each, the best
+// third of every rung promoted. (Which early leaders are promoted besides
+// depends on the order results arrive, so the set is not one process's.)
+TEST_F(ClusterTest, SuccessiveHalvingRunsOnManyWorkersAndSurvivesKills) {
+  const std::string db = dir_ + "/h.db";
+  auto at_a_rung = [](const TrialRow& t) {
+    auto e = t.metrics.find("epochs");
+    if (e == t.metrics.end()) return false;
+    const bool top = e->second == 9;
+    return (e->second == 1 || e->second == 3 || top) &&
+           t.state == (top ? evaluators::TrialState::kComplete : evaluators::TrialState::kPruned);
+  };
+  run_with_kills(db,
+                 "--evaluator stub --stub-delay-ms 150 --fidelity epochs --min-epochs 1 "
+                 "--max-epochs 9 --eta 3 --trials 27 --heartbeat-timeout 3 --seed 8",
+                 27, at_a_rung);
+  auto store = Store::open(db).value();
+  const int64_t exp = store->find_experiment("c").value().id;
+  std::map<int64_t, std::set<int>> rungs;  // number -> epochs with a result
+  for (const auto& v : store->intermediates(exp)) {
+    if (v.name == experiments::kRungValue) rungs[v.trial_number].insert(v.step);
+  }
+  std::map<int64_t, std::vector<std::string>> promotions;
+  for (const auto& e : store->events(exp)) {
+    if (e.event == "promoted") promotions[e.trial_number].push_back(e.message);
+  }
+  // The stub's curve acc(e) = a (1 - 0.5 / e) keeps the architectures'
+  // order: every rung ranks them by a.
+  std::vector<std::pair<double, int>> by_a;  // (a, epochs reached)
+  for (const TrialRow& t : store->trials(exp)) {
+    const int epochs = static_cast<int>(t.metrics.at("epochs"));
+    std::set<int> reached;
+    std::vector<std::string> moves;
+    for (int e : {1, 3, 9}) {
+      if (e > epochs) break;
+      reached.insert(e);
+      if (e > 1) moves.push_back("to " + std::to_string(e) + " epochs");
+    }
+    EXPECT_EQ(rungs[t.number], reached) << t.number;
+    EXPECT_EQ(promotions[t.number], moves) << t.number;
+    by_a.push_back({t.metrics.at("val_acc") / (1 - 0.5 / epochs), epochs});
+  }
+  std::sort(by_a.rbegin(), by_a.rend());
+  int second = 0;
+  for (size_t i = 0; i < by_a.size(); ++i) {
+    if (i < 9) {
+      EXPECT_GE(by_a[i].second, 3) << "rank " << i;
+    }
+    second += by_a[i].second >= 3;
+  }
+  int seen = 0;
+  for (const auto& [a, epochs] : by_a) {
+    if (epochs >= 3 && seen++ < second / 3) {
+      EXPECT_EQ(epochs, 9) << a;
+    }
   }
 }
 
@@ -415,17 +484,6 @@ TEST(ClusterInput, BadDatabasesAndNamesAreOneClearLine) {
   expect_one_line(run("status --db " + url), "has schema version 99, newer than this sylva's " +
                                                  std::to_string(experiments::kSchemaVersion) +
                                                  "; upgrade sylva");
-  // Successive halving runs in one process: a worker says so.
-  const std::string file = "/tmp/sylva-cluster-halving-" + std::to_string(getpid()) + ".db";
-  ASSERT_EQ(run("search --name h --evaluator stub --trials 3 --fidelity epochs --max-epochs 3 "
-                "--db " +
-                file)
-                .code,
-            0);
-  expect_one_line(run("worker --name h --db " + file),
-                  "worker: experiment 'h' uses successive halving (--fidelity epochs), which "
-                  "runs in one process");
-  std::system(("rm -f " + file + "*").c_str());
 }
 
 }  // namespace

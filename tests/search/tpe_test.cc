@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "search/decision_context.h"
 
 namespace sylva::search {
@@ -157,6 +159,35 @@ TEST(Tpe, PendingTrialsCountAsBadSoParallelAsksSpread) {
   resumed->pending(*a);
   EXPECT_EQ(resumed->ask(21)->key, b->key);
   EXPECT_EQ(full->ask(21)->key, b->key);
+}
+
+TEST(Tpe, WithdrawnProposalsAreNeverProposedAndTeachNothing) {
+  // What the proxy filter rejects is told back withdrawn. A tpe that asked
+  // 12 proposals and had each withdrawn has finished nothing: it is still in
+  // its 10 startup trials, drawing by the priors exactly as a fresh tpe
+  // does (as failures they would have ended the startup and, later, filled
+  // the bad group with what the good density proposes). It never proposes
+  // a withdrawn architecture again.
+  auto space = make_space("nb201").value();
+  auto screened = tpe(*space, 9), fresh = tpe(*space, 9);
+  std::set<std::string> withdrawn;
+  for (int n = 0; n < 12; ++n) {
+    Observation o;
+    o.number = n;
+    o.arch = *screened->ask(n);
+    o.withdrawn = true;
+    o.metrics["params"] = 1;
+    screened->tell(o);
+    withdrawn.insert(o.arch.key);
+  }
+  for (int n = 100; n < 110; ++n) {
+    const std::string key = screened->ask(n)->key;
+    EXPECT_EQ(key, fresh->ask(n)->key) << n;
+    EXPECT_EQ(withdrawn.count(key), 0u) << n;
+  }
+  // After the startup, with densities in use, none comes back either.
+  for (int n = 0; n < 20; ++n) screened->tell(observe(200 + n, *screened->ask(200 + n)));
+  for (int n = 300; n < 400; ++n) EXPECT_EQ(withdrawn.count(screened->ask(n)->key), 0u) << n;
 }
 
 TEST(Tpe, OptionsAreChecked) {

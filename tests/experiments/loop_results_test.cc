@@ -1,8 +1,7 @@
-// The experiment loop with scripted evaluators and an in-memory store: every
-// trial written, failures isolated, interrupted trials re-queued with the
-// same genotype and seed, the budget global, the best weights kept.
-#include "experiments/runner.h"
-
+// What the experiment loop (run_cluster) records, with scripted evaluators
+// and an in-memory store: every trial written with its metrics,
+// intermediate values and seed, failures isolated, the best weights kept,
+// the workers busy at once. (Re-queues and exhaustion: loop_test.cc.)
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include <thread>
 
 #include "base/random.h"
+#include "experiments/cluster.h"
 #include "search/strategy.h"
 
 namespace sylva::experiments {
@@ -46,7 +46,7 @@ class ScriptedEvaluator : public evaluators::Evaluator {
   std::vector<Job> jobs;  // Guarded by mu
 };
 
-class RunnerTest : public ::testing::Test {
+class LoopResultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     space_ =
@@ -67,8 +67,11 @@ class RunnerTest : public ::testing::Test {
     return search::make_strategy("random", ctx).value();
   }
   RunSummary run(evaluators::Evaluator& ev) {
-    auto s = strategy();
-    auto r = run_experiment(*store_, exp_, *space_, *s, ev, options_, nullptr);
+    ClusterHooks hooks;
+    hooks.new_strategy = [this]() -> StatusOr<std::unique_ptr<search::Strategy>> {
+      return strategy();
+    };
+    auto r = run_cluster(*store_, exp_, *space_, ev, options_, hooks, nullptr);
     EXPECT_TRUE(r.is_ok()) << r.status().message();
     return r.value();
   }
@@ -79,7 +82,7 @@ class RunnerTest : public ::testing::Test {
   RunOptions options_;
 };
 
-TEST_F(RunnerTest, EveryTrialIsWrittenWithMetricsIntermediatesAndSeed) {
+TEST_F(LoopResultsTest, EveryTrialIsWrittenWithMetricsIntermediatesAndSeed) {
   ScriptedEvaluator ev;
   RunSummary s = run(ev);
   EXPECT_EQ(s.finished, 12);
@@ -91,7 +94,7 @@ TEST_F(RunnerTest, EveryTrialIsWrittenWithMetricsIntermediatesAndSeed) {
     EXPECT_EQ(t.number, static_cast<int64_t>(i));
     EXPECT_EQ(t.state, TrialState::kComplete);
     EXPECT_EQ(t.seed, mix_seed(11, i));
-    EXPECT_EQ(t.worker, "test");
+    EXPECT_EQ(t.worker, "test.1");  // NAME.ID in the workers table
     double conv = 0;
     for (const auto& p : space_->parse(t.arch_canonical).value().primitives) conv += p == "conv3x3";
     EXPECT_EQ(t.metrics.at("val_acc"), conv);
@@ -102,7 +105,7 @@ TEST_F(RunnerTest, EveryTrialIsWrittenWithMetricsIntermediatesAndSeed) {
   EXPECT_EQ(store_->intermediates(exp_).size(), 24u);
 }
 
-TEST_F(RunnerTest, ExceptionsFailOneTrialAndTheSearchGoesOn) {
+TEST_F(LoopResultsTest, ExceptionsFailOneTrialAndTheSearchGoesOn) {
   ScriptedEvaluator ev;
   ev.before = [](const Job& job) {
     if (job.trial_number == 3)
@@ -122,7 +125,7 @@ TEST_F(RunnerTest, ExceptionsFailOneTrialAndTheSearchGoesOn) {
   EXPECT_EQ(complete, 10);
 }
 
-TEST_F(RunnerTest, MissingObjectiveIsAFailNamingTheMetrics) {
+TEST_F(LoopResultsTest, MissingObjectiveIsAFailNamingTheMetrics) {
   ScriptedEvaluator ev;
   options_.objective = "accuracy";
   options_.trials = 2;
@@ -132,55 +135,7 @@ TEST_F(RunnerTest, MissingObjectiveIsAFailNamingTheMetrics) {
   EXPECT_EQ(t[0].message, "objective 'accuracy' is not among the metrics (seed_low, val_acc)");
 }
 
-TEST_F(RunnerTest, InterruptedTrialsAreRequeuedWithTheSameGenotypeAndSeed) {
-  // A first process created trials 0-4, finished 0-2, and died running 3 and 4.
-  auto s = strategy();
-  std::vector<Architecture> archs;
-  for (int n = 0; n < 5; ++n) {
-    archs.push_back(*s->ask(n));
-    int64_t id = store_->add_trial(exp_, n, hash_hex(archs[n].hash), archs[n].key,
-                                   archs[n].canonical, mix_seed(11, n));
-    store_->set_running(id, "dead:1");
-    if (n < 3) store_->finish_trial(id, TrialState::kComplete, "", {{"val_acc", 1.0 * n}});
-  }
-  ScriptedEvaluator ev;
-  RunSummary sum = run(ev);
-  EXPECT_EQ(sum.requeued, 2);
-  EXPECT_EQ(sum.replayed, 3);
-  EXPECT_EQ(sum.finished, 12);
-  auto trials = store_->trials(exp_);
-  ASSERT_EQ(trials.size(), 12u);
-  // Finished trials untouched, interrupted ones re-run as they were.
-  for (int n = 0; n < 3; ++n) EXPECT_EQ(trials[n].metrics.at("val_acc"), 1.0 * n);
-  std::map<int64_t, Job> jobs;
-  for (auto& j : ev.jobs) jobs[j.trial_number] = j;
-  EXPECT_EQ(jobs.size(), 9u);  // 3, 4 re-run, 5..11 new; 0..2 never again
-  for (int n = 3; n < 5; ++n) {
-    EXPECT_EQ(jobs.at(n).arch.canonical, archs[n].canonical);
-    EXPECT_EQ(jobs.at(n).seed, mix_seed(11, n));
-  }
-  EXPECT_EQ(jobs.count(0), 0u);
-  // The whole sequence equals an uninterrupted run's.
-  auto fresh_store = Store::open(":memory:").value();
-  int64_t e2 = fresh_store->create_experiment("e2", "{}").value();
-  ScriptedEvaluator ev2;
-  auto s2 = strategy();
-  ASSERT_TRUE(run_experiment(*fresh_store, e2, *space_, *s2, ev2, options_, nullptr).is_ok());
-  auto ref = fresh_store->trials(e2);
-  for (int n = 0; n < 12; ++n) EXPECT_EQ(trials[n].arch_key, ref[n].arch_key) << n;
-}
-
-TEST_F(RunnerTest, StopsWhenTheSpaceIsExhausted) {
-  space_ = space_from_source("tiny", "net -> op op\nop -> \"conv3x3\" | \"skip\"\n").value();
-  ScriptedEvaluator ev;
-  options_.trials = 10;
-  RunSummary s = run(ev);
-  EXPECT_TRUE(s.exhausted);
-  EXPECT_EQ(s.finished, 4);
-  EXPECT_EQ(store_->trials(exp_).size(), 4u);
-}
-
-TEST_F(RunnerTest, KeepsWeightsOfTheBestTrialsOnly) {
+TEST_F(LoopResultsTest, KeepsWeightsOfTheBestTrialsOnly) {
   ScriptedEvaluator ev;
   options_.trials = 20;
   options_.workers = 1;
@@ -204,7 +159,7 @@ TEST_F(RunnerTest, KeepsWeightsOfTheBestTrialsOnly) {
   EXPECT_EQ(worst_kept, by_value[1].first);
 }
 
-TEST_F(RunnerTest, ManyWorkersRunConcurrently) {
+TEST_F(LoopResultsTest, ManyWorkersRunConcurrently) {
   ScriptedEvaluator ev;
   std::atomic<int> now{0}, peak{0};
   ev.before = [&](const Job&) {

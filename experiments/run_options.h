@@ -1,17 +1,12 @@
-// Runner: the experiment loop. Asks the strategy for candidates while workers
-// are free, writes each as a trial before it runs, hands it to the worker
-// pool, and records every result (and intermediate value) as it arrives.
-//
-// The same loop serves `search` and `resume`: on entry it re-queues trials
-// left RUNNING by a killed process (same genotype, same seed), replays the
-// finished ones into the strategy, and continues until the experiment counts
-// `trials` finished trials (COMPLETE, PRUNED or FAIL) or the strategy has
-// nothing new. With successive halving, it then goes on promoting the best
-// of each rung until no promotion is due; a trial stopped below the top rung
-// is PRUNED (and back to RUNNING if promoted later). Only the loop thread
-// touches the Store and the Strategy. Implemented in runner.cc (a class of
-// stages); the job dispatch and the replay into the strategy are the cluster
-// loop's (run_support.h), the rung bookkeeping is this loop's own.
+// What a run of the experiment loop (cluster.h) is told and tells: its
+// options, the progress events it reports as it goes, and the summary it
+// returns. The loop serves `search`, `resume` and `worker` alike: trials
+// left RUNNING by a killed process are re-queued with the same genotype and
+// seed, the finished ones replayed into the strategy, and the experiment
+// runs until it counts `trials` finished trials (COMPLETE, PRUNED or FAIL)
+// or the strategy has nothing new. With successive halving it then goes on
+// promoting the best of each rung until no promotion is due; a trial stopped
+// below the top rung is PRUNED (and WAITING again if promoted later).
 #pragma once
 
 #include <cstdint>
@@ -80,9 +75,5 @@ struct RunSummary {
   int stopped_by = 0;       // the signal that stopped the loop (cluster.h), or 0
   int64_t handed_back = 0;  // running trials handed back when it stopped
 };
-
-StatusOr<RunSummary> run_experiment(Store& store, int64_t experiment_id, const Space& space,
-                                    search::Strategy& strategy, evaluators::Evaluator& evaluator,
-                                    const RunOptions& options, const RunListener& listener);
 
 }  // namespace sylva::experiments
