@@ -105,6 +105,10 @@ class Evaluator {
   // trial could report is refused before the first; empty: not known in
   // advance (a command's program reports what it likes).
   virtual std::vector<std::string> metrics() const { return {}; }
+  // Whether a job takes microseconds (a table look-up): the experiment loop
+  // then evaluates it on its own thread, since handing it to a worker
+  // thread and back would cost more than the evaluation.
+  virtual bool instant() const { return false; }
   // Whether `arch` can be evaluated at all (its network builds for the
   // input and runs), checked before the first trial on a few architectures
   // the search may propose: the run is refused when none can. Default: any.

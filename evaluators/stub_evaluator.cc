@@ -15,6 +15,7 @@ namespace {
 class StubEvaluator : public Evaluator {
  public:
   explicit StubEvaluator(StubOptions options) : options_(options) {}
+  bool instant() const override { return options_.delay_ms == 0; }
 
   EvalResult evaluate(const Job& job, Reporter& reporter) override {
     if (options_.delay_ms > 0)

@@ -89,6 +89,7 @@ class TableEvaluator : public Evaluator {
         values_(std::move(values)) {}
 
   void set_delay_ms(int ms) { delay_ms_ = ms; }
+  bool instant() const override { return delay_ms_ == 0; }
 
   EvalResult evaluate(const Job& job, Reporter& reporter) override {
     if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));

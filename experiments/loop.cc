@@ -79,6 +79,8 @@ StatusOr<RunSummary> ExperimentLoop::run() {
     ~LeaveOnError() { loop.leave_on_error(); }
   } leave_on_error{*this};
   while (true) {
+    // One commit for the pass's changes (see collect() for the waits).
+    Store::Batch batch(store_);
     if (stop_requested()) return stop();
     const bool beat = seconds_since(last_beat_) >= interval_;
     check_here();
@@ -125,6 +127,7 @@ RunSummary ExperimentLoop::stop() {
       experiment_id_, label_,
       fmt::format("worker {} stopped by signal {}", label_, summary_.stopped_by));
   store_.worker_exit(worker_id_);
+  store_.flush();  // `abandon` may end the process
   left_ = true;
   summary_.finished = progress_.finished;
   // The evaluations still running belong to others now: the caller may end
@@ -230,7 +233,13 @@ void ExperimentLoop::collect(bool busy) {
   // workers' needs) calls for another look.
   const bool full = static_cast<int>(running_.size()) >= slots_;
   const int wait_ms = full ? (leader_ ? 20 : 250) : busy ? 0 : 20;
-  auto event = queue_.pop_for(std::chrono::milliseconds(wait_ms));
+  auto event = queue_.pop_for(std::chrono::milliseconds(0));
+  if (!event) {
+    // The pass's changes are committed before any wait: other processes
+    // must not wait for this one's lock while it waits for a result.
+    store_.flush();
+    event = queue_.pop_for(std::chrono::milliseconds(wait_ms));
+  }
   if (!event) {
     if (listener_ && seconds_since(last_listen_) > 0.25) {
       listener_(progress_);
@@ -256,6 +265,7 @@ Status ExperimentLoop::become_coordinator() {
   SYLVA_ASSIGN(fresh, hooks_.new_strategy());
   strategy_ = std::move(fresh);
   told_.clear();
+  asked_.clear();
   low_ = 0;
   exhausted_ = false;
   finished_seen_ = -1;
@@ -292,7 +302,12 @@ void ExperimentLoop::tell_new_results(const TrialCounts& c, bool beat) {
     if (!evaluators::is_finished(row.state) || row.number < low_ || told_.count(row.number)) {
       continue;
     }
-    auto arch = space_.parse(row.arch_canonical);
+    // The architecture as asked this term, or read back from its stored form.
+    auto asked = asked_.find(row.number);
+    StatusOr<Architecture> arch = asked != asked_.end()
+                                      ? StatusOr<Architecture>(std::move(asked->second))
+                                      : space_.parse(row.arch_canonical);
+    if (asked != asked_.end()) asked_.erase(asked);
     if (!arch.is_ok()) continue;  // cannot happen: it parsed when added
     strategy_->tell(internal::observation(row.number, arch.value(), row.state, row.metrics,
                                           options_.objective, options_.maximize));
@@ -335,9 +350,18 @@ bool ExperimentLoop::add_trials(TrialCounts& c) {
       exhausted_ = true;
       break;
     }
-    auto id = store_.insert_trial(experiment_id_, created, hash_hex(arch->hash), arch->key,
-                                  arch->canonical,
-                                  mix_seed(options_.seed, static_cast<uint64_t>(created)));
+    // This process's own free slots take new trials at once (one
+    // transaction, not an insert and a claim), unless trials wait: those
+    // are claimed first, lowest number first.
+    const bool mine = c.waiting == 0 && static_cast<int>(running_.size()) < slots_;
+    TrialRow row;
+    row.number = created;
+    row.seed = mix_seed(options_.seed, static_cast<uint64_t>(created));
+    row.arch_hash = hash_hex(arch->hash);
+    row.arch_key = arch->key;
+    row.arch_canonical = arch->canonical;
+    auto id = store_.insert_trial(experiment_id_, row.number, row.arch_hash, row.arch_key,
+                                  row.arch_canonical, row.seed, mine ? label_ : "");
     if (!id) {  // another coordinator: this one's lease had lapsed
       leader_ = false;
       strategy_.reset();
@@ -345,9 +369,18 @@ bool ExperimentLoop::add_trials(TrialCounts& c) {
     }
     ++created;
     --free;
-    ++c.waiting;
     ++c.total;
     added = true;
+    asked_[row.number] = *arch;
+    if (mine) {
+      row.id = *id;
+      row.state = TrialState::kRunning;
+      row.worker = label_;
+      ++c.running;
+      dispatch(std::move(row), std::move(*arch));
+    } else {
+      ++c.waiting;
+    }
   }
   return added;
 }
@@ -366,8 +399,12 @@ void ExperimentLoop::close_if_done(TrialCounts& c) {
   }
 }
 
-void ExperimentLoop::dispatch(TrialRow row) {
-  auto arch = space_.parse(row.arch_canonical);
+void ExperimentLoop::dispatch(TrialRow row, std::optional<Architecture> made) {
+  // A trial this process just made runs its first rung; a claimed one is
+  // read back from its stored form.
+  const bool fresh = made.has_value();
+  StatusOr<Architecture> arch =
+      fresh ? StatusOr<Architecture>(std::move(*made)) : space_.parse(row.arch_canonical);
   if (!arch.is_ok()) {
     store_.finish_trial(row.id, TrialState::kFail,
                         "stored architecture does not parse: " + arch.status().message(), {},
@@ -375,7 +412,10 @@ void ExperimentLoop::dispatch(TrialRow row) {
     return;
   }
   internal::TrialRun run;
-  if (rungs_) {
+  if (rungs_ && fresh) {
+    rung_of_[row.id] = 0;
+    run.epochs = rungs_->halving().rungs()[0];
+  } else if (rungs_) {
     // The claim reads no metrics: the rung comes from the stored "epochs".
     auto stored = store_.trial(experiment_id_, row.number);
     const int rung = stored ? rungs_->target_rung(*stored) : 0;

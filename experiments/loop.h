@@ -25,6 +25,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -79,7 +80,7 @@ class ExperimentLoop {
   void tell_new_results(const TrialCounts& c, bool beat);
   bool add_trials(TrialCounts& c);
   void close_if_done(TrialCounts& c);
-  void dispatch(TrialRow row);
+  void dispatch(TrialRow row, std::optional<Architecture> made = std::nullopt);
   void record(internal::Event& event);
   void keep_weights(const TrialRow& row, const std::string& weights);
   int64_t take_back(const std::set<std::string>& dead);
@@ -120,10 +121,11 @@ class ExperimentLoop {
 
   // Per coordinator term, rebuilt from the database at each takeover
   std::unique_ptr<search::Strategy> strategy_;
-  std::set<int64_t> told_;      // trial numbers the strategy has heard the result of
-  int64_t low_ = 0;             // every trial below this number has been told
-  bool exhausted_ = false;      // the strategy had nothing new
-  int64_t finished_seen_ = -1;  // finished trials at the coordinator's last look
+  std::set<int64_t> told_;                 // trial numbers the strategy has heard the result of
+  std::map<int64_t, Architecture> asked_;  // trials made this term, until told, by number
+  int64_t low_ = 0;                        // every trial below this number has been told
+  bool exhausted_ = false;                 // the strategy had nothing new
+  int64_t finished_seen_ = -1;             // finished trials at the coordinator's last look
 
   // Per held trial
   std::map<int64_t, TrialRow> running_;  // the trials evaluating here, by id

@@ -117,6 +117,10 @@ void submit_trial(evaluators::WorkerPool& pool, EventQueue& queue, evaluators::E
   job.objective = options.objective;
   job.maximize = options.maximize;
   const int64_t id = row.id;
+  if (evaluator.instant()) {
+    run_job(queue, evaluator, job, id, run.stop);
+    return;
+  }
   pool.submit([&queue, &evaluator, job = std::move(job), id, stop = run.stop] {
     run_job(queue, evaluator, job, id, stop);
   });

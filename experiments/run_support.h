@@ -81,6 +81,7 @@ struct TrialRun {
 // `options`: its intermediate values and result come to `queue` as events of
 // row.id. Hyperparameters are split from the architecture here
 // (split_hparams), so evaluators get the inner architecture and the values.
+// An instant() evaluator runs the job here, on the calling thread.
 void submit_trial(evaluators::WorkerPool& pool, EventQueue& queue, evaluators::Evaluator& evaluator,
                   const Space& space, const RunOptions& options, const TrialRow& row,
                   const Architecture& arch, const TrialRun& run = {});

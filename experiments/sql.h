@@ -93,6 +93,45 @@ class Connection {
   virtual std::unique_ptr<Connection> copy_in_memory() { return nullptr; }
   // Where the database is, for messages (a URL without its password).
   virtual const std::string& where() const = 0;
+
+  // A batch: the Transactions made while one is open share one database
+  // transaction, begun by the first of them (a read one, turned into a
+  // write one by the first write: its reads needed no atomicity with what
+  // follows) and committed when the batch ends or is flushed, so that a
+  // loop pass pays for one commit. A Transaction left without commit inside
+  // a batch undoes nothing (each leaves early only before it wrote); an
+  // exception out of the batch rolls the whole of it back.
+  void batch_begin() { ++batch_depth_; }
+  void batch_end(bool commit_it) {
+    if (--batch_depth_ > 0) return;
+    if (commit_it) {
+      flush();
+    } else if (batch_open_ != kNone) {
+      batch_open_ = kNone;
+      rollback();
+    }
+  }
+  // Commits what the batch wrote so far; the batch goes on.
+  void flush() {
+    if (batch_open_ == kNone) return;
+    batch_open_ = kNone;
+    commit();
+  }
+
+ private:
+  friend class Transaction;
+  enum Open { kNone, kReading, kWriting };
+  // A Transaction's begin inside a batch; true if it began nothing.
+  bool batched_begin(Mode mode) {
+    if (batch_depth_ == 0) return false;
+    if (batch_open_ == kWriting || (batch_open_ == kReading && mode == kRead)) return true;
+    if (batch_open_ == kReading) commit();
+    begin(mode);
+    batch_open_ = mode == kWrite ? kWriting : kReading;
+    return true;
+  }
+  int batch_depth_ = 0;
+  Open batch_open_ = kNone;
 };
 
 // Replaces each {word} of `sql` by its spelling in `words`; an unknown word
@@ -164,21 +203,23 @@ class Stmt {
 // as it was.
 class Transaction {
  public:
-  explicit Transaction(Connection& c, Connection::Mode mode = Connection::kWrite) : c_(c) {
-    c_.begin(mode);
+  explicit Transaction(Connection& c, Connection::Mode mode = Connection::kWrite)
+      : c_(c), batched_(c.batched_begin(mode)) {
+    if (!batched_) c_.begin(mode);
   }
   ~Transaction() {
-    if (!done_) c_.rollback();
+    if (!done_ && !batched_) c_.rollback();
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   void commit() {
-    c_.commit();
+    if (!batched_) c_.commit();
     done_ = true;
   }
 
  private:
   Connection& c_;
+  const bool batched_;  // part of the connection's batch: it commits
   bool done_ = false;
 };
 

@@ -208,8 +208,11 @@ class SqliteConnection final : public Connection {
   }
   // IMMEDIATE takes the write lock up front (waiting under busy_timeout), so
   // a writer never fails mid-transaction on a read-to-write upgrade.
-  void begin(Mode mode) override { exec(mode == kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED"); }
-  void commit() override { exec("COMMIT"); }
+  // Prepared once (the cache), not parsed at every transaction.
+  void begin(Mode mode) override {
+    prepare(mode == kWrite ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED")->step();
+  }
+  void commit() override { prepare("COMMIT")->step(); }
   void rollback() noexcept override { sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr); }
   bool has_table(const std::string& name) override {
     SqliteQuery q(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?");

@@ -111,21 +111,31 @@ std::vector<ExperimentRow> SqlStore::experiments() {
 std::optional<int64_t> SqlStore::insert_trial(int64_t experiment_id, int64_t number,
                                               const std::string& arch_hash,
                                               const std::string& arch_key,
-                                              const std::string& arch_canonical, uint64_t seed) {
+                                              const std::string& arch_canonical, uint64_t seed,
+                                              const std::string& runner) {
   Transaction txn(*db_);
   Stmt insert(*db_,
               "INSERT INTO trials(experiment_id, number, arch_hash, arch_key, arch_canonical, "
-              "seed) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (experiment_id, number) DO NOTHING "
-              "RETURNING id");
+              "seed, state, worker, started_at) VALUES (?, ?, ?, ?, ?, ?, "
+              "CASE WHEN ? = '' THEN 'WAITING' ELSE 'RUNNING' END, ?, "
+              "CASE WHEN ? = '' THEN NULL ELSE {now} END) "
+              "ON CONFLICT (experiment_id, number) DO NOTHING RETURNING id");
   insert.bind_int(1, experiment_id)
       .bind_int(2, number)
       .bind_text(3, arch_hash)
       .bind_text(4, arch_key)
       .bind_text(5, arch_canonical)
-      .bind_int(6, sql::to_sql(seed));
+      .bind_int(6, sql::to_sql(seed))
+      .bind_text(7, runner)
+      .bind_text(8, runner)
+      .bind_text(9, runner);
   if (!insert.step()) return std::nullopt;
   int64_t id = insert.col_int(0);
   insert.run();
+  if (!runner.empty()) {
+    Stmt beat(*db_, "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now})");
+    beat.bind_int(1, id).run();
+  }
   txn.commit();
   return id;
 }

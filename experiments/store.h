@@ -34,6 +34,7 @@
 #pragma once
 
 #include <cstdint>
+#include <exception>
 #include <map>
 #include <memory>
 #include <optional>
@@ -165,10 +166,13 @@ class Store {
 
   // Inserts trial `number` in state WAITING; returns its id, or nullopt if
   // the experiment has a trial of that number (another coordinator made it).
+  // With a `runner`, the trial is inserted RUNNING on that worker with its
+  // first heartbeat, as if claimed at once (a coordinator's own free slots).
   virtual std::optional<int64_t> insert_trial(int64_t experiment_id, int64_t number,
                                               const std::string& arch_hash,
                                               const std::string& arch_key,
-                                              const std::string& arch_canonical, uint64_t seed) = 0;
+                                              const std::string& arch_canonical, uint64_t seed,
+                                              const std::string& runner = "") = 0;
   // The same; a trial of that number already there is a bug (throws).
   int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
                     const std::string& arch_key, const std::string& arch_canonical, uint64_t seed);
@@ -190,8 +194,7 @@ class Store {
   // `from_epochs` back to WAITING for its next rung, with a 'promoted' event
   // carrying `message`, in one transaction; false (nothing written) when the
   // trial is not in that state, so that no promotion happens twice.
-  virtual bool promote_trial(int64_t trial_id, int64_t from_epochs,
-                             const std::string& message) = 0;
+  virtual bool promote_trial(int64_t trial_id, int64_t from_epochs, const std::string& message) = 0;
   // Puts every RUNNING trial of the experiment back to WAITING (recording a
   // 'requeued' event for each); returns how many.
   virtual int requeue_unfinished(int64_t experiment_id) = 0;
@@ -261,8 +264,30 @@ class Store {
   // Records that no trial will be added ("budget", "exhausted"); "" reopens.
   virtual void close_experiment(int64_t experiment_id, const std::string& why) = 0;
 
+  // A batch: the state changes made while one lives commit together when it
+  // ends, or at flush() (before the owner waits for anything: the database
+  // stays locked for other writers until then); leaving its scope by an
+  // exception rolls back what was not flushed. The experiment loop makes one
+  // per pass, so that a pass pays for one commit, not one per change.
+  class Batch {
+   public:
+    explicit Batch(Store& store) : store_(store), exceptions_(std::uncaught_exceptions()) {
+      store_.batch_begin();
+    }
+    ~Batch() { store_.batch_end(std::uncaught_exceptions() == exceptions_); }
+    Batch(const Batch&) = delete;
+    Batch& operator=(const Batch&) = delete;
+
+   private:
+    Store& store_;
+    const int exceptions_;
+  };
+  virtual void flush() = 0;
+
  protected:
   Store() = default;
+  virtual void batch_begin() = 0;
+  virtual void batch_end(bool commit) = 0;
 };
 
 }  // namespace sylva::experiments

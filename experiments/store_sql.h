@@ -31,7 +31,8 @@ class SqlStore final : public Store {
   void update_config(int64_t experiment_id, const std::string& config_json) override;
   std::optional<int64_t> insert_trial(int64_t experiment_id, int64_t number,
                                       const std::string& arch_hash, const std::string& arch_key,
-                                      const std::string& arch_canonical, uint64_t seed) override;
+                                      const std::string& arch_canonical, uint64_t seed,
+                                      const std::string& runner) override;
   void set_running(int64_t trial_id, const std::string& worker) override;
   bool finish_trial(int64_t trial_id, TrialState state, const std::string& message,
                     const std::map<std::string, double>& metrics,
@@ -68,10 +69,15 @@ class SqlStore final : public Store {
                          const std::string& why) override;
   TrialCounts counts(int64_t experiment_id, double stale_seconds) override;
   void close_experiment(int64_t experiment_id, const std::string& why) override;
+  void flush() override { db_->flush(); }
 
   // Checks the file, creates or migrates the schema (store_schema.cc).
   Status configure(Access access);
   const std::string& where() const { return db_->where(); }
+
+ protected:
+  void batch_begin() override { db_->batch_begin(); }
+  void batch_end(bool commit) override { db_->batch_end(commit); }
 
  private:
   // Throws if `changed` is 0: no trial has that id (a caller bug).

@@ -164,9 +164,11 @@ bool SqlStore::try_lead(int64_t experiment_id, int64_t worker_id, double lease_s
 
 std::optional<TrialRow> SqlStore::claim_trial(int64_t experiment_id, const std::string& worker) {
   Transaction txn(*db_);
+  // +number: the few WAITING rows from the state index, sorted, rather than
+  // a walk of the number index from trial 0 (quadratic over a run).
   Stmt pick(*db_,
             "SELECT id FROM trials WHERE experiment_id = ? AND state = 'WAITING' "
-            "ORDER BY number LIMIT 1 {skip_locked}");
+            "ORDER BY +number LIMIT 1 {skip_locked}");
   if (!pick.bind_int(1, experiment_id).step()) return std::nullopt;
   const int64_t id = pick.col_int(0);
   pick.run();
@@ -322,41 +324,31 @@ int64_t SqlStore::release_trials(int64_t experiment_id, const std::string& worke
 }
 
 TrialCounts SqlStore::counts(int64_t experiment_id, double stale_seconds) {
-  Transaction snapshot(*db_, sql::Connection::kRead);
-  TrialCounts c;
-  // Every loop of every process asks: only index ranges that stay small
-  // (waiting, running, failed trials) and the highest number are read, not
+  // Every loop of every process asks, at every pass: one statement (one
+  // consistent snapshot by itself) that reads only index ranges that stay
+  // small (waiting, running, failed trials) and the highest number, not
   // every trial. Numbers run from 0 without gaps.
-  Stmt states(*db_,
-              "SELECT state, count(*) FROM trials WHERE experiment_id = ? AND "
-              "state IN ('WAITING', 'RUNNING', 'FAIL') GROUP BY state");
-  states.bind_int(1, experiment_id);
-  while (states.step()) {
-    const std::string state = states.col_text(0);
-    const int64_t n = states.col_int(1);
-    if (state == "WAITING") {
-      c.waiting = n;
-    } else if (state == "RUNNING") {
-      c.running = n;
-    } else {
-      c.failed = n;
-    }
-  }
-  Stmt total(*db_, "SELECT coalesce(max(number) + 1, 0) FROM trials WHERE experiment_id = ?");
-  total.bind_int(1, experiment_id).step();
-  c.total = total.col_int(0);
-  total.run();
+  Stmt all(*db_,
+           "SELECT "
+           "(SELECT count(*) FROM trials WHERE experiment_id = ? AND state = 'WAITING'), "
+           "(SELECT count(*) FROM trials WHERE experiment_id = ? AND state = 'RUNNING'), "
+           "(SELECT count(*) FROM trials WHERE experiment_id = ? AND state = 'FAIL'), "
+           "(SELECT coalesce(max(number) + 1, 0) FROM trials WHERE experiment_id = ?), "
+           "(SELECT closed FROM experiments WHERE id = ?), "
+           "(SELECT coalesce(sum(slots), 0) FROM workers WHERE experiment_id = ? AND "
+           "state = 'ACTIVE' AND seen_at >= {ago})");
+  for (int i = 1; i <= 6; ++i) all.bind_int(i, experiment_id);
+  all.bind_real(7, stale_seconds);
+  all.step();
+  TrialCounts c;
+  c.waiting = all.col_int(0);
+  c.running = all.col_int(1);
+  c.failed = all.col_int(2);
+  c.total = all.col_int(3);
   c.finished = c.total - c.waiting - c.running;
-  Stmt closed(*db_, "SELECT closed FROM experiments WHERE id = ?");
-  if (closed.bind_int(1, experiment_id).step()) c.closed = closed.col_text(0);
-  closed.run();
-  Stmt slots(*db_,
-             "SELECT coalesce(sum(slots), 0) FROM workers WHERE experiment_id = ? AND "
-             "state = 'ACTIVE' AND seen_at >= {ago}");
-  slots.bind_int(1, experiment_id).bind_real(2, stale_seconds).step();
-  c.live_slots = slots.col_int(0);
-  slots.run();
-  snapshot.commit();
+  c.closed = all.col_text(4);
+  c.live_slots = all.col_int(5);
+  all.run();
   return c;
 }
 
