@@ -3,6 +3,8 @@
 // one snapshot.
 #include "experiments/store.h"
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -168,10 +170,21 @@ bool SqlStore::finish_trial(int64_t trial_id, TrialState state, const std::strin
 
   Stmt clear(*db_, "DELETE FROM trial_metrics WHERE trial_id = ?");
   clear.bind_int(1, trial_id).run();
-  Stmt insert(*db_, "INSERT INTO trial_metrics(trial_id, name, value) VALUES (?, ?, ?)");
-  for (const auto& [name, value] : metrics) {
-    insert.bind_int(1, trial_id).bind_text(2, name).bind_real(3, value).run();
-    insert.reset();
+  // Up to kRows metrics a statement: one round trip for a usual result.
+  constexpr size_t kRows = 16;
+  for (auto it = metrics.begin(); it != metrics.end();) {
+    const size_t n = std::min<size_t>(kRows, std::distance(it, metrics.end()));
+    std::string text = "INSERT INTO trial_metrics(trial_id, name, value) VALUES ";
+    for (size_t i = 0; i < n; ++i) {
+      text += i ? ", " : "";
+      text += "(CAST(? AS {int}), CAST(? AS TEXT), CAST(? AS {real}))";
+    }
+    Stmt insert(*db_, text);
+    for (int i = 0; i < static_cast<int>(n); ++i, ++it) {
+      insert.bind_int(3 * i + 1, trial_id).bind_text(3 * i + 2, it->first);
+      insert.bind_real(3 * i + 3, it->second);
+    }
+    insert.run();
   }
   if (state == TrialState::kFail) {
     Stmt event(*db_, "INSERT INTO trial_events(trial_id, event, message) VALUES (?, 'failed', ?)");
