@@ -9,7 +9,7 @@
 // k=v are the engine's options as on the command line without "--", plus
 // predictor=ridge|mlp (predictor-warmup, -steps, -batch) for the engine
 // steered by a predictor (search/predictor_assisted.h), and
-// proxy-filter=params|flops (proxy-pool=K) for proposals screened by the
+// proxy-filter=params|flops (proxy-pool=K, proxy-trials=N) for proposals screened by the
 // table's cost columns (search/proxy_filter.h).
 //
 // S is the space whose keys the table uses (default nas-bench-macro; nb201 or
@@ -126,6 +126,10 @@ int main(int argc, char** argv) {
         ctx.params.erase(it);
         if (auto p = ctx.params.find("proxy-pool"); p != ctx.params.end()) {
           filter->pool = std::atoi(p->second.c_str());
+          ctx.params.erase(p);
+        }
+        if (auto p = ctx.params.find("proxy-trials"); p != ctx.params.end()) {
+          filter->trials = std::atoll(p->second.c_str());
           ctx.params.erase(p);
         }
       }

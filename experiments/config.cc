@@ -157,6 +157,8 @@ static StatusOr<std::unique_ptr<search::Strategy>> proxy_filtered(
   f.proxy = c.text("proxy-filter");
   SYLVA_ASSIGN(pool, c.integer_or("proxy-pool", 1, f.pool));
   f.pool = static_cast<int>(pool);
+  SYLVA_ASSIGN(screened, c.integer_or("proxy-trials", 0, f.trials));
+  f.trials = screened;
   SYLVA_ASSIGN(scorer, evaluators::make_proxy_scorer(c.text("evaluator"), f.proxy, options));
   SYLVA_ASSIGN(seed, c.integer("seed", 0));
   const Space* searched = &space;

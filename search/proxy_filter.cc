@@ -32,7 +32,7 @@ class ProxyFilter : public Strategy {
     const uint64_t seed = mix_seed(seed_ ^ kScreenSalt, static_cast<uint64_t>(number));
     std::vector<double> scores;
     size_t best = 0;
-    for (size_t j = 0; j < proposals.size(); ++j) {
+    for (size_t j = 0; j < proposals.size() && proposals.size() > 1; ++j) {
       StatusOr<double> s = score_(proposals[j], seed);
       const double v = s.is_ok() && !std::isnan(s.value())
                            ? s.value()
@@ -64,9 +64,11 @@ class ProxyFilter : public Strategy {
  private:
   int64_t inner_number(int64_t number, int j) const { return number * options_.pool + j; }
 
+  // The proposals of trial `number`: the pool while screening, else one.
   std::vector<Architecture> propose(int64_t number) {
     std::vector<Architecture> out;
-    for (int j = 0; j < options_.pool; ++j) {
+    const bool screening = options_.trials <= 0 || number < options_.trials;
+    for (int j = 0; j < (screening ? options_.pool : 1); ++j) {
       auto a = inner_->ask(inner_number(number, j));
       if (!a) break;
       out.push_back(std::move(*a));
@@ -121,6 +123,10 @@ StatusOr<std::unique_ptr<Strategy>> make_proxy_filter(std::unique_ptr<Strategy> 
   if (options.pool < 1) {
     return Status::invalid_argument(fmt::format("--proxy-pool must be >= 1, got {}", options.pool));
   }
+  if (options.trials < 0) {
+    return Status::invalid_argument(
+        fmt::format("--proxy-trials must be >= 0, got {}", options.trials));
+  }
   if (!inner || !score) throw std::invalid_argument("make_proxy_filter: no strategy or no score");
   return std::unique_ptr<Strategy>(
       std::make_unique<ProxyFilter>(std::move(inner), std::move(options), std::move(score), seed));
@@ -136,6 +142,10 @@ const std::vector<OptionDef>& proxy_filter_options() {
        "", OptionDef::kFilled, true},
       {"proxy-pool", "proxy filter: proposals per evaluated trial", std::to_string(d.pool),
        OptionDef::kFilled, true},
+      {"proxy-trials",
+       "proxy filter: screen only the first N trials (a warm-up), then evaluate the strategy's "
+       "own proposals; 0: every trial",
+       std::to_string(d.trials), OptionDef::kFilled, true},
   };
   return kOptions;
 }

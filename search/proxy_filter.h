@@ -41,9 +41,13 @@ using ProxyScore = std::function<StatusOr<double>(const Architecture& arch, uint
 struct ProxyFilterOptions {
   std::string proxy;  // its name, for the metrics of the proposals told back
   int pool = 8;       // proposals per trial, >= 1
+  // Trials screened (a warm-up), 0: every trial. Trial n >= trials is the
+  // strategy's own proposal (ask number n * pool), unscored.
+  int64_t trials = 0;
 };
 
-// Its options (--proxy-filter, --proxy-pool), stored with the experiment.
+// Its options (--proxy-filter, --proxy-pool, --proxy-trials), stored with
+// the experiment.
 const std::vector<OptionDef>& proxy_filter_options();
 
 // `seed`: the experiment's; the proposals of trial n are scored with

@@ -135,6 +135,47 @@ TEST(ProxyFilterTest, ResumeAfterAKillAtAnyTrialReplaysTheSameSequence) {
   }
 }
 
+TEST(ProxyFilterTest, AWarmUpScreensTheFirstTrialsOnlyAndResumesAlike) {
+  auto space = space_from_source("toy", kToy).value();
+  Proxy proxy;
+  auto recording = std::make_unique<Recording>(plain("evolution", *space));
+  Recording* inner = recording.get();
+  ProxyFilterOptions o;
+  o.proxy = "conv1x1s";
+  o.pool = 4;
+  o.trials = 3;
+  auto s = make_proxy_filter(std::move(recording), o, proxy.score(), 9).value();
+  std::vector<Architecture> full;
+  for (int n = 0; n < 10; ++n) {
+    full.push_back(*s->ask(n));
+    s->tell(observe(n, full.back()));
+    // Trials 0-2 score four proposals each; later ones are the strategy's
+    // own (ask number n * 4), unscored, and nothing is told back for them.
+    EXPECT_EQ(proxy.calls, 4 * std::min(n + 1, 3)) << n;
+    if (n >= 3) {
+      EXPECT_EQ(inner->asked.rbegin()->first, 4 * n);
+      EXPECT_EQ(inner->asked.rbegin()->second.canonical, full.back().canonical);
+    }
+  }
+  EXPECT_EQ(inner->asked.size(), 3u * 4 + 7);
+  EXPECT_EQ(inner->told.size(), 3u * 3 + 10);  // rejected proposals, then each trial
+  // A resumed filter replays the same sequence without scoring.
+  Proxy again;
+  ProxyFilterOptions same = o;
+  auto r = make_proxy_filter(plain("evolution", *space), same, again.score(), 9).value();
+  for (int n = 0; n < 6; ++n) r->tell(observe(n, full[n]));
+  for (int n = 6; n < 10; ++n) {
+    auto a = r->ask(n);
+    ASSERT_TRUE(a.has_value());
+    EXPECT_EQ(a->canonical, full[n].canonical) << n;
+    r->tell(observe(n, *a));
+  }
+  EXPECT_EQ(again.calls, 0);
+  o.trials = -1;
+  EXPECT_EQ(make_proxy_filter(plain("random", *space), o, proxy.score(), 1).status().message(),
+            "--proxy-trials must be >= 0, got -1");
+}
+
 TEST(ProxyFilterTest, ThePoolIsChecked) {
   auto space = space_from_source("toy", kToy).value();
   Proxy proxy;
