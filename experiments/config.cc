@@ -254,8 +254,9 @@ StatusOr<Components> build_components(const ExperimentConfig& c) {
     SYLVA_RETURN_IF_ERROR(out.evaluator->check_hparams(h->hparams()));
   }
   SYLVA_ASSIGN(seed, c.integer("seed", 0));
-  SYLVA_ASSIGN(strategy, new_strategy(c, *out.space));
-  out.strategy = std::move(strategy);
+  // A strategy the options cannot make stops the run before it starts; the
+  // loop makes its own at each takeover.
+  SYLVA_RETURN_IF_ERROR(new_strategy(c, *out.space).status());
   const Space* searched = out.space.get();
   out.new_strategy = [c, searched] { return new_strategy(c, *searched); };
   SYLVA_ASSIGN(objectives, objectives_of(c));

@@ -59,8 +59,8 @@ StatusOr<std::unique_ptr<search::Strategy>> new_strategy(const ExperimentConfig&
 
 struct Components {
   std::unique_ptr<Space> space;
-  std::unique_ptr<search::Strategy> strategy;
-  // Another fresh strategy like `strategy` (each takeover of a coordinator).
+  // A fresh strategy (each takeover of a coordinator); build_components
+  // has made one already, so the options are known to be good.
   std::function<StatusOr<std::unique_ptr<search::Strategy>>()> new_strategy;
   std::unique_ptr<evaluators::Evaluator> evaluator;
   RunOptions run;

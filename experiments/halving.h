@@ -29,7 +29,6 @@ class SuccessiveHalving {
 
   const std::vector<int64_t>& rungs() const { return rungs_; }
   int top() const { return static_cast<int>(rungs_.size()) - 1; }
-  int64_t eta() const { return eta_; }
   // Index of the rung with this budget, -1 if none.
   int rung_of(int64_t budget) const;
   // The rung a trial with these stored metrics runs at when it is claimed:

@@ -24,9 +24,7 @@ void RungBook::finish_rung(Store& store, int64_t trial_id, int rung, const std::
 
 std::vector<TrialRow> RungBook::rebuild(const std::vector<TrialRow>& rows,
                                         const std::vector<IntermediateRow>& values) {
-  halving_ =
-      SuccessiveHalving::make(halving_.rungs().front(), halving_.rungs().back(), halving_.eta())
-          .value();
+  halving_ = empty_;
   recorded_.clear();
   number_of_.clear();
   awaited_.clear();

@@ -33,8 +33,12 @@ namespace sylva::experiments::internal {
 
 class RungBook {
  public:
+  // `halving` as made, with no results.
   RungBook(SuccessiveHalving halving, const RunOptions& options)
-      : halving_(std::move(halving)), objective_(options.objective), maximize_(options.maximize) {}
+      : empty_(halving),
+        halving_(std::move(halving)),
+        objective_(options.objective),
+        maximize_(options.maximize) {}
 
   const SuccessiveHalving& halving() const { return halving_; }
 
@@ -68,6 +72,7 @@ class RungBook {
   double signed_value(double v) const { return maximize_ ? v : -v; }
   void record(const TrialRow& row, int rung, double raw);
 
+  const SuccessiveHalving empty_;  // as made: what rebuild() starts from
   SuccessiveHalving halving_;
   const std::string objective_;
   const bool maximize_;

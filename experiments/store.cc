@@ -134,10 +134,7 @@ std::optional<int64_t> SqlStore::insert_trial(int64_t experiment_id, int64_t num
   if (!insert.step()) return std::nullopt;
   int64_t id = insert.col_int(0);
   insert.run();
-  if (!runner.empty()) {
-    Stmt beat(*db_, "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now})");
-    beat.bind_int(1, id).run();
-  }
+  if (!runner.empty()) stamp_heartbeat(id);
   txn.commit();
   return id;
 }
@@ -233,11 +230,15 @@ bool SqlStore::promote_trial(int64_t trial_id, int64_t from_epochs, const std::s
 
 void SqlStore::heartbeat(int64_t trial_id) {
   Transaction txn(*db_);
+  stamp_heartbeat(trial_id);
+  txn.commit();
+}
+
+void SqlStore::stamp_heartbeat(int64_t trial_id) {
   Stmt upsert(*db_,
               "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now}) "
               "ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
   upsert.bind_int(1, trial_id).run();
-  txn.commit();
 }
 
 int SqlStore::requeue_unfinished(int64_t experiment_id) {

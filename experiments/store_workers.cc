@@ -175,10 +175,7 @@ std::optional<TrialRow> SqlStore::claim_trial(int64_t experiment_id, const std::
   Stmt update(*db_,
               "UPDATE trials SET state = 'RUNNING', worker = ?, started_at = {now} WHERE id = ?");
   update.bind_text(1, worker).bind_int(2, id).run();
-  Stmt beat(*db_,
-            "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now}) "
-            "ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
-  beat.bind_int(1, id).run();
+  stamp_heartbeat(id);
   Stmt select(*db_, std::string("SELECT ") + kTrialColumns + " FROM trials WHERE id = ?");
   select.bind_int(1, id).step();
   TrialRow row = read_trial(select);

@@ -16,6 +16,7 @@
 #include "experiments/cluster.h"
 #include "experiments/rung_book.h"
 #include "search/strategy.h"
+#include "tests/experiments/recording_strategy.h"
 
 namespace sylva::experiments {
 namespace {
@@ -58,23 +59,6 @@ class CurveEvaluator : public evaluators::Evaluator {
   std::vector<Run> runs_;  // Guarded by mu_
 };
 
-// Records what the strategy is told, passing everything on.
-class Recording : public search::Strategy {
- public:
-  Recording(std::unique_ptr<search::Strategy> inner, std::map<int64_t, std::vector<double>>& told)
-      : inner_(std::move(inner)), told_(told) {}
-  std::optional<Architecture> ask(int64_t number) override { return inner_->ask(number); }
-  void tell(const search::Observation& obs) override {
-    told_[obs.number].push_back(obs.value.value_or(-1));
-    inner_->tell(obs);
-  }
-  void pending(const Architecture& arch) override { inner_->pending(arch); }
-
- private:
-  std::unique_ptr<search::Strategy> inner_;
-  std::map<int64_t, std::vector<double>>& told_;
-};
-
 class HalvingLoopTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -103,7 +87,7 @@ class HalvingLoopTest : public ::testing::Test {
       ctx.space = space_.get();
       ctx.seed = options_.seed;
       SYLVA_ASSIGN(inner, search::make_strategy("random", ctx));
-      return std::unique_ptr<search::Strategy>(new Recording(std::move(inner), told_));
+      return std::unique_ptr<search::Strategy>(new RecordingStrategy(std::move(inner), log_));
     };
     return h;
   }
@@ -113,7 +97,7 @@ class HalvingLoopTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
   int64_t exp_ = 0;
   RunOptions options_;
-  std::map<int64_t, std::vector<double>> told_;  // number -> values told
+  StrategyLog log_;
 };
 
 TEST_F(HalvingLoopTest, PromotesTheBestOfEachRungOnceAndRecordsEveryRung) {
@@ -149,7 +133,8 @@ TEST_F(HalvingLoopTest, PromotesTheBestOfEachRungOnceAndRecordsEveryRung) {
     EXPECT_EQ(rung_values[t.number], expected) << t.number;
     EXPECT_EQ(promotions[t.number], moves) << t.number;
     // The strategy heard the trial once, with its first rung's value.
-    EXPECT_EQ(told_[t.number], std::vector<double>{curve(a, 1)}) << t.number;
+    EXPECT_EQ(std::count(log_.told.begin(), log_.told.end(), t.number), 1) << t.number;
+    EXPECT_EQ(log_.values.at(t.number), curve(a, 1)) << t.number;
     by_quality.push_back({a, epochs});
   }
   // Each run once, at its rung, continuing the rung before it.

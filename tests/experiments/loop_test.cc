@@ -22,6 +22,7 @@
 #include "experiments/cluster.h"
 #include "experiments/run_support.h"
 #include "search/strategy.h"
+#include "tests/experiments/recording_strategy.h"
 
 namespace sylva::experiments {
 namespace {
@@ -69,35 +70,6 @@ class CountingEvaluator : public evaluators::Evaluator {
   std::mutex mu_;
   std::map<int64_t, int> calls_;  // Guarded by mu_
   std::map<int64_t, Job> jobs_;   // Guarded by mu_
-};
-
-// What the strategies of one loop heard, in order (the loop thread alone
-// drives them).
-struct StrategyLog {
-  int made = 0;                      // strategies made (one per coordinator term)
-  std::vector<int64_t> told;         // trial numbers, as told
-  std::map<int64_t, double> values;  // trial number -> told value
-  std::vector<std::string> pending;  // canonical forms announced pending
-};
-
-class RecordingStrategy : public search::Strategy {
- public:
-  RecordingStrategy(std::unique_ptr<search::Strategy> inner, StrategyLog& log)
-      : inner_(std::move(inner)), log_(log) {}
-  std::optional<Architecture> ask(int64_t number) override { return inner_->ask(number); }
-  void tell(const search::Observation& obs) override {
-    log_.told.push_back(obs.number);
-    if (obs.value) log_.values[obs.number] = *obs.value;
-    inner_->tell(obs);
-  }
-  void pending(const Architecture& arch) override {
-    log_.pending.push_back(arch.canonical);
-    inner_->pending(arch);
-  }
-
- private:
-  std::unique_ptr<search::Strategy> inner_;
-  StrategyLog& log_;
 };
 
 class LoopTest : public ::testing::Test {
