@@ -78,9 +78,13 @@ StatusOr<RunSummary> ExperimentLoop::run() {
     ExperimentLoop& loop;
     ~LeaveOnError() { loop.leave_on_error(); }
   } leave_on_error{*this};
+  // One write transaction for many passes while results come without a
+  // wait (instant evaluators): committed before any wait (collect()), at
+  // most kCommitEvery after it began, and before leaving. A finished trial
+  // is reported only once its commit is done.
+  Store::Batch batch(store_);
   while (true) {
-    // One commit for the pass's changes (see collect() for the waits).
-    Store::Batch batch(store_);
+    if (seconds_since(last_commit_) >= kCommitEvery) commit();
     if (stop_requested()) return stop();
     const bool beat = seconds_since(last_beat_) >= interval_;
     check_here();
@@ -95,6 +99,7 @@ StatusOr<RunSummary> ExperimentLoop::run() {
     progress_.trial = nullptr;
     if (done(c)) {
       summary_.exhausted = c.closed == "exhausted";
+      commit();
       return leave();
     }
     collect(busy);
@@ -127,7 +132,7 @@ RunSummary ExperimentLoop::stop() {
       experiment_id_, label_,
       fmt::format("worker {} stopped by signal {}", label_, summary_.stopped_by));
   store_.worker_exit(worker_id_);
-  store_.flush();  // `abandon` may end the process
+  commit();  // `abandon` may end the process
   left_ = true;
   summary_.finished = progress_.finished;
   // The evaluations still running belong to others now: the caller may end
@@ -140,6 +145,7 @@ RunSummary ExperimentLoop::stop() {
 RunSummary ExperimentLoop::leave() {
   pool_.wait();
   store_.worker_exit(worker_id_);
+  commit();
   left_ = true;
   summary_.finished = progress_.finished;
   return summary_;
@@ -235,9 +241,9 @@ void ExperimentLoop::collect(bool busy) {
   const int wait_ms = full ? (leader_ ? 20 : 250) : busy ? 0 : 20;
   auto event = queue_.pop_for(std::chrono::milliseconds(0));
   if (!event) {
-    // The pass's changes are committed before any wait: other processes
-    // must not wait for this one's lock while it waits for a result.
-    store_.flush();
+    // The changes are committed before any wait: other processes must not
+    // wait for this one's lock while it waits for a result.
+    commit();
     event = queue_.pop_for(std::chrono::milliseconds(wait_ms));
   }
   if (!event) {
@@ -479,9 +485,19 @@ void ExperimentLoop::record(internal::Event& event) {
   ++progress_.finished;
   progress_.failed += r.state == TrialState::kFail;
   progress_.running = std::max<int64_t>(0, progress_.running - 1);
-  progress_.trial = &row;
-  if (listener_) listener_(progress_);
-  progress_.trial = nullptr;  // `row` ends here
+  // Reported once committed (commit()).
+  unreported_.emplace_back(progress_, std::move(row));
+}
+
+void ExperimentLoop::commit() {
+  store_.flush();
+  last_commit_ = Clock::now();
+  if (unreported_.empty()) return;
+  for (auto& [event, row] : unreported_) {
+    event.trial = &row;
+    if (listener_) listener_(event);
+  }
+  unreported_.clear();
   last_listen_ = Clock::now();
 }
 

@@ -82,6 +82,8 @@ class ExperimentLoop {
   void close_if_done(TrialCounts& c);
   void dispatch(TrialRow row, std::optional<Architecture> made = std::nullopt);
   void record(internal::Event& event);
+  // Commits the open write transaction, then reports the trials it finished.
+  void commit();
   void keep_weights(const TrialRow& row, const std::string& weights);
   int64_t take_back(const std::set<std::string>& dead);
   std::set<std::string> dead_here();
@@ -116,6 +118,11 @@ class ExperimentLoop {
   Clock::time_point last_beat_;
   Clock::time_point last_local_check_;
   Clock::time_point last_listen_;
+  Clock::time_point last_commit_ = Clock::now();
+  // Trials finished here since the last commit, with the progress to report
+  // them with (reported after the commit).
+  std::vector<std::pair<RunEvent, TrialRow>> unreported_;
+  static constexpr double kCommitEvery = 0.005;  // seconds
   internal::EventQueue queue_;
   evaluators::WorkerPool pool_;  // after queue_: its jobs push there until it is gone
 

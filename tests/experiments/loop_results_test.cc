@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -103,6 +104,48 @@ TEST_F(LoopResultsTest, EveryTrialIsWrittenWithMetricsIntermediatesAndSeed) {
   }
   EXPECT_EQ(hashes.size(), 12u);
   EXPECT_EQ(store_->intermediates(exp_).size(), 24u);
+}
+
+// Answers at once on the loop's thread (as the table evaluator does), so
+// that many trials finish between the loop's waits and share one commit.
+class InstantEvaluator : public ScriptedEvaluator {
+ public:
+  bool instant() const override { return true; }
+};
+
+TEST_F(LoopResultsTest, AFinishedTrialIsReportedOnlyOnceItsCommitIsDone) {
+  char tmpl[] = "/tmp/sylva-loop-results-XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  store_ = Store::open(dir + "/r.db").value();
+  exp_ = store_->create_experiment("e", "{}").value();
+  auto reader = Store::open(dir + "/r.db").value();  // another connection sees commits only
+  options_.trials = 60;
+  options_.workers = 1;
+  InstantEvaluator ev;
+  ClusterHooks hooks;
+  hooks.new_strategy = [this]() -> StatusOr<std::unique_ptr<search::Strategy>> {
+    return strategy();
+  };
+  int64_t reported = 0, seen_complete = 0, last = 0;
+  RunListener listener = [&](const RunEvent& e) {
+    if (!e.trial) return;
+    ++reported;
+    auto row = reader->trial(exp_, e.trial->number);
+    if (row && row->state == TrialState::kComplete &&
+        row->metrics.at("val_acc") == e.trial->metrics.at("val_acc")) {
+      ++seen_complete;
+    }
+    EXPECT_EQ(e.finished, last + 1) << "trial " << e.trial->number;
+    last = e.finished;
+  };
+  auto r = run_cluster(*store_, exp_, *space_, ev, options_, hooks, listener);
+  ASSERT_TRUE(r.is_ok()) << r.status().message();
+  EXPECT_EQ(reported, 60);
+  EXPECT_EQ(seen_complete, 60);
+  EXPECT_EQ(reader->trials(exp_).size(), 60u);
+  reader.reset();
+  store_.reset();
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(LoopResultsTest, ExceptionsFailOneTrialAndTheSearchGoesOn) {
