@@ -4,7 +4,7 @@
 // 3x64x64 input; how often a budget shaped a sample; valid children per
 // second from each seed. Prints figures; asserts nothing.
 //
-//   einspace_sampling [SAMPLES] [SEEDS_DIR]
+//   einspace_sampling [SAMPLES] [SEEDS_DIR] [all|sampling|mutation]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -78,6 +78,7 @@ void mutation(const std::string& seeds_dir, const std::string& input, int count)
     }
     sylva::Rng rng(1);
     int valid = 0, differ = 0;
+    const int64_t steps0 = typed.stats().witness_steps, exhausted0 = typed.stats().exhausted;
     std::vector<double> ms;
     const auto start = Clock::now();
     for (int i = 0; i < count; ++i) {
@@ -91,9 +92,12 @@ void mutation(const std::string& seeds_dir, const std::string& input, int count)
     const double secs = std::chrono::duration<double>(Clock::now() - start).count();
     fmt::print(
         "mutation  {:<10} input {:<8} parse {:.2f} ms  {} children: {} valid, {} differ  "
-        "{:.0f} children/s  median {:.2f} ms  max {:.1f} ms\n",
+        "{:.0f} children/s  median {:.2f} ms  max {:.1f} ms  witness steps/child {:.0f}, "
+        "exhausted {}\n",
         name, input, parse_ms, count, valid, differ, count / secs, percentile(ms, 0.5),
-        *std::max_element(ms.begin(), ms.end()));
+        *std::max_element(ms.begin(), ms.end()),
+        static_cast<double>(typed.stats().witness_steps - steps0) / count,
+        static_cast<int64_t>(typed.stats().exhausted - exhausted0));
   }
 }
 
@@ -102,9 +106,13 @@ void mutation(const std::string& seeds_dir, const std::string& input, int count)
 int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 2000;
   const std::string seeds = argc > 2 ? argv[2] : "spaces/grammar/seeds";
-  for (double p : {0.32, 0.5}) {
-    for (const char* input : {"1 28 28", "3 64 64"}) sampling(p, input, count);
+  const std::string what = argc > 3 ? argv[3] : "all";
+  if (what != "mutation") {
+    for (double p : {0.32, 0.5}) {
+      for (const char* input : {"1 28 28", "3 64 64"}) sampling(p, input, count);
+    }
   }
+  if (what == "sampling") return 0;
   for (const char* input : {"1 28 28", "3 64 64"}) mutation(seeds, input, std::max(1, count / 10));
   return 0;
 }

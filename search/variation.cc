@@ -108,7 +108,20 @@ std::optional<Architecture> mutate_once(const Space& space, const Architecture& 
   }
   if (points.empty()) return std::nullopt;
   const int i = points[uniform_index(rng, points.size())];
-  const std::vector<Choice> ch = space.choices(std::vector<int>(d.begin(), d.begin() + i));
+  // Keep the parent's decisions after the subtree (an index names the same
+  // alternative in every context).
+  const int end = space.slots(d)[i].end;
+  const std::vector<int> rest(d.begin() + end, d.end());
+  // Cursors at the point that, where the space can, offer only subtrees
+  // that the rest follows (typed grammars: by their tensor shape).
+  auto at_point = [&] {
+    auto c = space.cursor();
+    for (int k = 0; k < i; ++k) c->choose(d[k]);
+    c->rejoin(rest);
+    return c;
+  };
+  std::unique_ptr<SpaceCursor> first = at_point();
+  const std::vector<Choice> ch = first->choices();
   std::vector<double> weights;
   double others = 0;
   for (size_t c = 0; c < ch.size(); ++c) {
@@ -116,13 +129,10 @@ std::optional<Architecture> mutate_once(const Space& space, const Architecture& 
     others += weights.back();
   }
   if (others <= 0) return std::nullopt;  // nothing else can be taken here
-  // Keep the parent's decisions after the subtree (an index names the same
-  // alternative in every context). Where the new subtree's output does not
-  // suit them (typed grammars: its tensor shape), the subtree is drawn again.
-  const int end = space.slots(d)[i].end;
+  // Where the new subtree's output does not suit the rest (a space that
+  // cannot rejoin), the subtree is drawn again.
   for (int attempt = 0;; ++attempt) {
-    auto child = space.cursor();
-    for (int k = 0; k < i; ++k) child->choose(d[k]);
+    std::unique_ptr<SpaceCursor> child = attempt == 0 ? std::move(first) : at_point();
     child->choose(static_cast<int>(sample_index(rng, weights)));
     // Resample the subtree the new choice opens.
     std::vector<double> w;
@@ -132,7 +142,7 @@ std::optional<Architecture> mutate_once(const Space& space, const Architecture& 
       child->choose(static_cast<int>(sample_index(rng, w)));
     }
     std::vector<int> kept = child->decisions();
-    kept.insert(kept.end(), d.begin() + end, d.end());
+    kept.insert(kept.end(), rest.begin(), rest.end());
     auto made = space.make(kept);
     if (made.is_ok()) return std::move(made).value();
     if (attempt + 1 < kSubtreeAttempts) continue;

@@ -34,6 +34,7 @@ class HparamSpace::Cursor : public SpaceCursor {
     decisions_.push_back(index);
     if (decisions_.size() == space_.hparams_.size()) inner_ = space_.inner_->cursor();
   }
+  bool rejoin(const std::vector<int>& rest) override { return inner_ && inner_->rejoin(rest); }
   const std::vector<int>& decisions() const override { return decisions_; }
   bool subtree_closed(int index) const override {
     const int n = static_cast<int>(space_.hparams_.size());

@@ -78,6 +78,14 @@ class SpaceCursor {
   virtual bool subtree_closed(int index) const = 0;
   // choices().size(), without computing priors where that is costly.
   virtual size_t choice_count() const { return choices().size(); }
+  // The open decision and the subtree it opens are about to be redrawn, and
+  // `rest` (a parent's decisions after its subtree there) to follow them.
+  // Until that subtree is closed, choices() offers only what can end where
+  // `rest` applies. false: this space cannot (the caller checks the result).
+  virtual bool rejoin(const std::vector<int>& rest) {
+    (void)rest;
+    return false;
+  }
 };
 
 class Space {

@@ -63,6 +63,24 @@ void TypedGrammarSpace::Cursor::choose(int index) {
   const bool offered = offered_ && open_[index].prior > 0;
   promise_ = offered ? std::move(witnesses_[index]) : std::vector<int>();
   advance();
+  if (rejoin_point_ >= 0 && subtree_closed(rejoin_point_)) {
+    // Past the redrawn subtree: completions need not follow the rest now.
+    m_.clear_rejoin();
+    rejoin_point_ = -1;
+    proved_.clear();
+  }
+}
+
+bool TypedGrammarSpace::Cursor::rejoin(const std::vector<int>& rest) {
+  if (m_.done()) return false;
+  m_.set_rejoin(rest);
+  rejoin_point_ = static_cast<int>(decisions_.size());
+  // What was proved without the rest in view no longer holds.
+  proved_.clear();
+  promise_.clear();
+  offered_ = false;
+  open_.clear();
+  return true;
 }
 
 bool TypedGrammarSpace::Cursor::proven() const {

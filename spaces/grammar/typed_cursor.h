@@ -36,6 +36,9 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
 
   const std::vector<int>& decisions() const override { return decisions_; }
 
+  // Machine::set_rejoin until the open decision's subtree is closed.
+  bool rejoin(const std::vector<int>& rest) override;
+
   // Every alternative is listed; no witness search needed to count them.
   size_t choice_count() const override;
 
@@ -81,6 +84,7 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
   std::vector<std::vector<int>> witnesses_;  // of each offered one: the decisions after it
   std::vector<int> promise_;                 // the witness of the alternative chosen last
   bool proven_ = true;
+  int rejoin_point_ = -1;  // the redrawn subtree's root decision (rejoin())
   std::vector<int> decisions_;
   std::vector<int> decision_nodes_;
 };

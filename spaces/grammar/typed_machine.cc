@@ -389,6 +389,8 @@ bool TypedGrammarSpace::Machine::copy_jump(Jump* j) {
   for (size_t i = 0; i < stack_.size(); ++i) {
     const Frame& a = stack_[i];
     if (a.kind != Frame::kRule || a.phase != 2 || a.factor != 2) continue;
+    // A copy would finish a branch that encloses a redrawn subtree.
+    if (rejoin_ && i < rejoin_->height) continue;
     const size_t done = alts_.size() - a.b2_start;
     if (done > static_cast<size_t>(a.b2_start - a.b1_start) ||
         !std::equal(alts_.begin() + a.b2_start, alts_.end(), alts_.begin() + a.b1_start)) {
@@ -455,6 +457,69 @@ bool TypedGrammarSpace::Machine::prove(int* steps) {
   return ok;
 }
 
+void TypedGrammarSpace::Machine::set_rejoin(std::vector<int> rest) {
+  rejoin_ = std::make_unique<Rejoin>();
+  rejoin_->height = stack_.size() - 1;
+  rejoin_->point = alts_.size();
+  rejoin_->leaf = true;
+  for (const auto& a : g_.rules[stack_.back().rule].alternatives) {
+    rejoin_->leaf &= a.constructor == Constructor::kNone && a.symbols[0].is_primitive;
+  }
+  rejoin_->rest = std::move(rest);
+}
+
+void TypedGrammarSpace::Machine::clear_rejoin() { rejoin_.reset(); }
+
+bool TypedGrammarSpace::Machine::rejoin_closed() const {
+  return stack_.size() <= rejoin_->height || (rejoin_->leaf && alts_.size() > rejoin_->point);
+}
+
+bool TypedGrammarSpace::Machine::replay_rest() {
+  const typed_grammar::StateKey key = state_hash();
+  auto seen = rejoin_->failed.find(key);
+  if (seen != rejoin_->failed.end() && nodes_ >= seen->second.nodes &&
+      params_ >= seen->second.params && acts_ >= seen->second.acts) {
+    return false;
+  }
+  // The rest is fixed: no node limit of the search applies to it.
+  const int64_t cap = node_cap_;
+  node_cap_ = kNoCap;
+  const std::vector<int>& rest = rejoin_->rest;
+  std::vector<Undo> steps;
+  steps.reserve(2 * rest.size() + 8);
+  size_t next = 0;
+  bool ok = true;
+  while (ok && !stack_.empty()) {
+    steps.emplace_back();
+    if (stack_.back().kind == Frame::kBranchEnd) {
+      branch_end(&steps.back());
+      continue;
+    }
+    int alt = 0;
+    if (is_decision(stack_.back().rule)) {
+      ok = next < rest.size() &&
+           rest[next] < static_cast<int>(g_.rules[stack_.back().rule].alternatives.size());
+      if (!ok) {
+        steps.pop_back();
+        break;
+      }
+      alt = rest[next++];
+    }
+    ok = apply(alt, &steps.back());
+  }
+  ok = ok && next == rest.size() && complete_ok();
+  if (ok) {
+    found_ = std::make_shared<const std::vector<int>>(alts_);
+    final_nodes_ = nodes_;
+    final_params_ = params_ + head_params();
+    final_acts_ = acts_;
+  }
+  for (auto u = steps.rbegin(); u != steps.rend(); ++u) undo(*u);
+  node_cap_ = cap;
+  if (!ok) rejoin_->failed[key] = {nodes_, params_, acts_};
+  return ok;
+}
+
 bool TypedGrammarSpace::Machine::fits(const Known& k) const {
   return (g_.max_nodes <= 0 || nodes_ + k.nodes <= g_.max_nodes) &&
          (g_.max_params <= 0 || params_ + k.params <= g_.max_params) &&
@@ -463,7 +528,8 @@ bool TypedGrammarSpace::Machine::fits(const Known& k) const {
 
 bool TypedGrammarSpace::Machine::witness(int* steps) {
   if (--*steps < 0) return false;
-  if (stack_.empty()) {
+  const bool closed = rejoin_ && rejoin_closed();
+  if (stack_.empty() && !closed) {
     if (!complete_ok()) return false;
     found_ = std::make_shared<const std::vector<int>>(alts_);
     final_nodes_ = nodes_;
@@ -488,7 +554,7 @@ bool TypedGrammarSpace::Machine::witness(int* steps) {
       acts_ >= seen->second.acts) {
     return false;
   }
-  const bool ok = expand_witness(steps);
+  const bool ok = closed ? replay_rest() : expand_witness(steps);
   if (ok) {
     known_[key] = {found_, static_cast<int>(alts_.size()), final_nodes_ - nodes_,
                    final_params_ - params_, final_acts_ - acts_};

@@ -175,6 +175,15 @@ class TypedGrammarSpace::Machine {
   // limit has proved that no completion exists.
   bool prove(int* steps);
 
+  // Rejoin mode, for a redrawn subtree that the rest of a parent's decisions
+  // must follow (a mutation): the open decision is the subtree's root; from
+  // now on, a completion is proved only if, once that subtree is closed,
+  // `rest` replays from there to a valid network. The searches then stay
+  // within the subtree (each closing costs one replay of `rest`, remembered
+  // by state) and never look for completions that drop the rest.
+  void set_rejoin(std::vector<int> rest);
+  void clear_rejoin();
+
   // The decisions of the completion the last successful prove() found.
   const std::vector<int>& found() const { return *found_; }
   void set_record(bool on) { record_ = on; }
@@ -193,6 +202,11 @@ class TypedGrammarSpace::Machine {
   // less spent fails at once.
   bool witness(int* steps);
   bool expand_witness(int* steps);
+  // Rejoin mode: whether the redrawn subtree is closed; replays the rest
+  // from the live state (then undoes it) and, if it leads to a valid
+  // network, makes the decisions so far and the rest the found completion.
+  bool rejoin_closed() const;
+  bool replay_rest();
 
   // Records why a step is invalid; the message is only formatted when a
   // user asked why (explain mode), as the witness search fails often.
@@ -261,6 +275,15 @@ class TypedGrammarSpace::Machine {
   };
   std::unordered_map<typed_grammar::StateKey, Known, typed_grammar::StateKeyHash> known_;
   bool fits(const Known& k) const;
+  struct Rejoin {
+    size_t height = 0;  // the stack's size once the subtree is closed
+    size_t point = 0;   // decisions before the subtree's root
+    bool leaf = false;  // the root's alternatives are ops: closed once taken
+    std::vector<int> rest;
+    // Closed states whose replay failed, with what they had spent.
+    std::unordered_map<typed_grammar::StateKey, Spent, typed_grammar::StateKeyHash> failed;
+  };
+  std::unique_ptr<Rejoin> rejoin_;
   std::vector<int> alts_;
   std::shared_ptr<const std::vector<int>> found_ = std::make_shared<const std::vector<int>>();
   int64_t final_nodes_ = 0, final_params_ = 0, final_acts_ = 0;  // of found_

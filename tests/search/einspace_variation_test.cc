@@ -4,6 +4,7 @@
 // subtree (a decision index names the same alternative in every context).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -32,7 +33,7 @@ TEST(EinspaceVariation, MutantsOfEverySeedDifferAndStayValid) {
   for (const char* name : kSeeds) {
     const Architecture parent = seed(*space, name);
 
-    int kept_suffix = 0;
+    const auto slots = space->slots(parent.decisions);
     for (int i = 0; i < 8; ++i) {
       auto child = mutate(*space, parent, rng);
       ASSERT_TRUE(child) << name;
@@ -43,13 +44,58 @@ TEST(EinspaceVariation, MutantsOfEverySeedDifferAndStayValid) {
       EXPECT_LE(size.value().params, typed.grammar().max_params);
       // The parse of the printed child is the child.
       EXPECT_EQ(space->parse(child->canonical).value().hash, child->hash);
-      // Outside the re-decided subtree the parent is kept: its last code
-      // (the root's aggregation, routing or second module) survives unless
-      // the root itself was re-decided.
-      kept_suffix += child->decisions.back() == parent.decisions.back();
+      // Outside the re-decided subtree the parent is kept exactly: its
+      // decisions before the first that differs, and all after that
+      // decision's subtree.
+      const auto& c = child->decisions;
+      const auto& p = parent.decisions;
+      size_t at = 0;
+      while (at < c.size() && at < p.size() && c[at] == p[at]) ++at;
+      ASSERT_LT(at, p.size()) << name;
+      const size_t rest = p.size() - static_cast<size_t>(slots[at].end);
+      ASSERT_GE(c.size(), at + 1 + rest) << name;
+      EXPECT_TRUE(std::equal(p.end() - static_cast<long>(rest), p.end(),
+                             c.end() - static_cast<long>(rest)))
+          << name << ": the parent's decisions after the subtree at " << at << " changed";
     }
-    EXPECT_GE(kept_suffix, 4) << name;
   }
+}
+
+// At an op decision of a parent (its own subtree), a cursor told to rejoin
+// the parent's rest offers exactly the ops after which the rest still makes
+// a valid network; without it, ops that only some other completion suits
+// (here: a width the next add cannot take, unless its add became a concat).
+TEST(EinspaceVariation, ARejoiningCursorOffersExactlyTheOpsTheRestFollows) {
+  auto space = make_space("einspace").value();
+  const Architecture parent = seed(*space, "resnet18");
+  const auto& d = parent.decisions;
+  const auto slots = space->slots(d);
+  int points = 0, other_ops = 0, only_without_rest = 0;
+  for (size_t k = 0; k < d.size(); ++k) {
+    if (slots[k].kind.rfind("C ", 0) != 0) continue;
+    ASSERT_EQ(slots[k].end, static_cast<int>(k) + 1);
+    ++points;
+    const std::vector<int> prefix(d.begin(), d.begin() + static_cast<long>(k));
+    const std::vector<int> rest(d.begin() + static_cast<long>(k) + 1, d.end());
+    auto c = space->cursor();
+    for (int x : prefix) c->choose(x);
+    ASSERT_TRUE(c->rejoin(rest));
+    const std::vector<Choice> with_rest = c->choices();
+    const std::vector<Choice> any = space->choices(prefix);
+    ASSERT_EQ(with_rest.size(), any.size());
+    for (size_t a = 0; a < with_rest.size(); ++a) {
+      std::vector<int> kept = prefix;
+      kept.push_back(static_cast<int>(a));
+      kept.insert(kept.end(), rest.begin(), rest.end());
+      const bool follows = space->make(kept).is_ok();
+      EXPECT_EQ(with_rest[a].prior > 0, follows) << "decision " << k << " op " << with_rest[a].label;
+      other_ops += follows && static_cast<int>(a) != d[k];
+      only_without_rest += any[a].prior > 0 && !follows;
+    }
+  }
+  EXPECT_GE(points, 60);
+  EXPECT_GT(other_ops, points);  // most points have other ops that fit
+  EXPECT_GT(only_without_rest, 0);
 }
 
 TEST(EinspaceVariation, CrossoverGraftsASubtreeThatTakesTheSameTensor) {
