@@ -480,6 +480,7 @@ void ExperimentLoop::record(internal::Event& event) {
   row.state = r.state;
   row.message = r.message;
   row.metrics = r.metrics;
+  tell_own(row);
   if (r.state == TrialState::kComplete) keep_weights(row, r.weights);
   internal::note_best(progress_, row, options_);
   ++progress_.finished;
@@ -487,6 +488,22 @@ void ExperimentLoop::record(internal::Event& event) {
   progress_.running = std::max<int64_t>(0, progress_.running - 1);
   // Reported once committed (commit()).
   unreported_.emplace_back(progress_, std::move(row));
+}
+
+// The coordinator's own trial, made this term, is told at once when every
+// trial numbered below it has been (the order a replay tells them in), and
+// the next look at the database skips reading it back. Successive halving
+// reads its rungs from the rows, so it always reads.
+void ExperimentLoop::tell_own(const TrialRow& row) {
+  if (!leader_ || !strategy_ || rungs_ || row.number != low_) return;
+  auto asked = asked_.find(row.number);
+  if (asked == asked_.end()) return;
+  strategy_->tell(internal::observation(row.number, asked->second, row.state, row.metrics,
+                                        options_.objective, options_.maximize));
+  asked_.erase(asked);
+  ++low_;
+  while (told_.count(low_)) told_.erase(low_++);
+  if (finished_seen_ >= 0) ++finished_seen_;
 }
 
 void ExperimentLoop::commit() {

@@ -82,6 +82,7 @@ class ExperimentLoop {
   void close_if_done(TrialCounts& c);
   void dispatch(TrialRow row, std::optional<Architecture> made = std::nullopt);
   void record(internal::Event& event);
+  void tell_own(const TrialRow& row);
   // Commits the open write transaction, then reports the trials it finished.
   void commit();
   void keep_weights(const TrialRow& row, const std::string& weights);

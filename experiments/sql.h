@@ -82,6 +82,12 @@ class Connection {
   virtual bool try_session_lock(int64_t key) { return false; }
   virtual void session_unlock(int64_t key) {}
   virtual bool has_session_locks() const { return false; }
+  // Refreshes the planner's statistics of the tables that grow with an
+  // experiment (PostgreSQL's ANALYZE, which autovacuum runs only about once
+  // a minute: plans made while the tables were nearly empty pick any index
+  // that starts with the experiment and scan all its trials once they have
+  // grown). SQLite plans without them.
+  virtual void refresh_statistics() {}
   virtual bool has_table(const std::string& name) = 0;
   virtual int64_t table_count() = 0;  // tables of any kind in the database
   // The first problem PRAGMA quick_check finds, "" when the file is sound

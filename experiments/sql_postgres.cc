@@ -239,6 +239,9 @@ class PgConnection final : public Connection {
     q->step();
   }
   bool has_session_locks() const override { return true; }
+  void refresh_statistics() override {
+    exec("ANALYZE trials, trial_metrics, trial_intermediate, trial_heartbeats, workers");
+  }
   bool has_table(const std::string& name) override {
     auto q = prepare(
         "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ?");

@@ -134,7 +134,11 @@ std::optional<int64_t> SqlStore::insert_trial(int64_t experiment_id, int64_t num
   if (!insert.step()) return std::nullopt;
   int64_t id = insert.col_int(0);
   insert.run();
-  if (!runner.empty()) stamp_heartbeat(id);
+  // A RUNNING trial's first sign of life is its started_at (the lost checks
+  // read coalesce(heartbeat, started_at)): no heartbeat row yet.
+  if (!runner.empty()) fresh_.insert(id);
+  // As the trials double from 32 on: the counts read them at every pass.
+  if (number >= 31 && ((number + 1) & number) == 0) db_->refresh_statistics();
   txn.commit();
   return id;
 }
@@ -165,8 +169,10 @@ bool SqlStore::finish_trial(int64_t trial_id, TrialState state, const std::strin
   if (!holder.empty() && update.changes() == 0) return false;
   require_changed(update.changes(), "finish_trial", trial_id);
 
-  Stmt clear(*db_, "DELETE FROM trial_metrics WHERE trial_id = ?");
-  clear.bind_int(1, trial_id).run();
+  if (!fresh_.erase(trial_id)) {  // a trial finished before (a promoted one) has metrics
+    Stmt clear(*db_, "DELETE FROM trial_metrics WHERE trial_id = ?");
+    clear.bind_int(1, trial_id).run();
+  }
   // Up to kRows metrics a statement: one round trip for a usual result.
   constexpr size_t kRows = 16;
   for (auto it = metrics.begin(); it != metrics.end();) {

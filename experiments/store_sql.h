@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <unordered_set>
 
 #include "experiments/sql.h"
 #include "experiments/store.h"
@@ -87,6 +88,9 @@ class SqlStore final : public Store {
 
   std::unique_ptr<sql::Connection> db_;
   std::set<int64_t> leading_;  // experiments whose session lock this connection holds
+  // Trials this store inserted RUNNING and has not finished or seen claimed
+  // since: they have no metrics to clear when they finish.
+  std::unordered_set<int64_t> fresh_;
 };
 
 }  // namespace sylva::experiments

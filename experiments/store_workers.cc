@@ -164,22 +164,20 @@ bool SqlStore::try_lead(int64_t experiment_id, int64_t worker_id, double lease_s
 
 std::optional<TrialRow> SqlStore::claim_trial(int64_t experiment_id, const std::string& worker) {
   Transaction txn(*db_);
-  // +number: the few WAITING rows from the state index, sorted, rather than
-  // a walk of the number index from trial 0 (quadratic over a run).
-  Stmt pick(*db_,
-            "SELECT id FROM trials WHERE experiment_id = ? AND state = 'WAITING' "
-            "ORDER BY +number LIMIT 1 {skip_locked}");
-  if (!pick.bind_int(1, experiment_id).step()) return std::nullopt;
-  const int64_t id = pick.col_int(0);
-  pick.run();
-  Stmt update(*db_,
-              "UPDATE trials SET state = 'RUNNING', worker = ?, started_at = {now} WHERE id = ?");
-  update.bind_text(1, worker).bind_int(2, id).run();
-  stamp_heartbeat(id);
-  Stmt select(*db_, std::string("SELECT ") + kTrialColumns + " FROM trials WHERE id = ?");
-  select.bind_int(1, id).step();
-  TrialRow row = read_trial(select);
-  select.run();
+  // One statement picks, takes and returns the trial. +number: the few
+  // WAITING rows from the state index, sorted, rather than a walk of the
+  // number index from trial 0 (quadratic over a run).
+  Stmt take(*db_, std::string("UPDATE trials SET state = 'RUNNING', worker = ?, started_at = {now} "
+                              "WHERE id = (SELECT id FROM trials WHERE experiment_id = ? AND "
+                              "state = 'WAITING' ORDER BY +number LIMIT 1 {skip_locked}) "
+                              "RETURNING ") +
+                      kTrialColumns);
+  if (!take.bind_text(1, worker).bind_int(2, experiment_id).step()) return std::nullopt;
+  TrialRow row = read_trial(take);
+  take.run();
+  fresh_.erase(row.id);  // it went through WAITING: it may have metrics
+  // A heartbeat of an earlier run of the trial would outdate started_at.
+  stamp_heartbeat(row.id);
   txn.commit();
   return row;
 }
