@@ -89,6 +89,7 @@ void throughput(const std::string& backend, const std::string& db, int processes
                         db, table, trials))};
   int64_t exp = 0;
   auto store = open_when_ready(db, &exp);
+  const double ready = since(start);  // the coordinator's start: LibTorch's libraries load
   for (int i = 1; i < processes; ++i) {
     pids.push_back(spawn(fmt::format("worker --name t --db {} --threads-per-worker 1", db)));
   }
@@ -108,8 +109,8 @@ void throughput(const std::string& backend, const std::string& db, int processes
   }
   fmt::print(
       "{:<10} {:>2} process(es): {} trials finished in {:.2f} s, {:.0f} trials/s, {} processes "
-      "evaluated, {} exited with an error\n",
-      backend, processes, finished, wall, finished / wall, workers.size(), failed);
+      "evaluated, {} exited with an error; the experiment appeared after {:.2f} s\n",
+      backend, processes, finished, wall, finished / wall, workers.size(), failed, ready);
 }
 
 // 2. Seconds from a worker's death (SIGKILL) or freeze (SIGSTOP) to its
