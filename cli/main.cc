@@ -5,6 +5,7 @@
 #include <exception>
 
 #include "base/strings.h"
+#include "cli/hand_over.h"
 #include "cli/register_all.h"
 #include "cli/verb.h"
 
@@ -22,7 +23,12 @@ void usage(FILE* out) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sylva::cli::remember_arguments(argc, argv);
   sylva::cli::register_all();
+  // The verb list and unknown verbs are sylva-torch's to print: it has them all.
+  if (!sylva::cli::kWithTorch && (argc < 2 || !sylva::cli::find_verb(argv[1]))) {
+    if (argc < 2 || std::string(argv[1]) != "--version") sylva::cli::hand_over("the verb list");
+  }
   if (argc < 2) {
     usage(stderr);
     return 2;

@@ -9,8 +9,11 @@
 #include <sstream>
 
 #include "base/strings.h"
+#include "cli/hand_over.h"
 #include "evaluators/registry.h"
+#if SYLVA_TORCH
 #include "evaluators/supernet/schedules.h"
+#endif
 #include "experiments/options.h"
 #include "search/predictor_assisted.h"
 #include "search/proxy_filter.h"
@@ -50,9 +53,14 @@ std::vector<OptionDef> tail_options() {
     families += fmt::format("{}{} ({})", families.empty() ? "" : " | ", name, f->help);
     defaults += fmt::format("{}{}: {}", defaults.empty() ? "" : ", ", name, f->default_schedule);
   }
+#if SYLVA_TORCH
   for (const evaluators::Schedule& s : evaluators::schedules()) {
     schedules += fmt::format("{}{} ({})", schedules.empty() ? "" : " | ", s.name, s.help);
   }
+#endif
+  // `sylva` has no supernet families: it hands their commands to sylva-torch.
+  const std::string first_family =
+      supernet_family_names().empty() ? "" : supernet_family_names().front();
   return {
       cli_option("format", "table | json | csv (reports); json | torchscript (export)", "",
                  OptionDef::kAbsent, 'f'),
@@ -67,7 +75,7 @@ std::vector<OptionDef> tail_options() {
                  "network)",
                  "127.0.0.1"),
       cli_option("refresh-ms", "dashboard: how often the page looks for finished trials", "2000"),
-      cli_option("family", "supernet family: " + families, supernet_family_names().front()),
+      cli_option("family", "supernet family: " + families, first_family),
       cli_option("schedule", fmt::format("supernet training: {} [{}]", schedules, defaults), ""),
       cli_option("checkpoint-every",
                  "steps between checkpoints (OUT.ckpt; a rerun of the same command resumes from "
@@ -116,7 +124,9 @@ std::vector<OptionDef> build_table() {
   }
   for (const OptionDef& o : experiments::halving_options()) add(table, o);
   for (OptionDef o : tail_options()) add(table, std::move(o));
+#if SYLVA_TORCH
   for (const OptionDef& o : evaluators::schedule_options()) add(table, o);
+#endif
   return table;
 }
 
@@ -299,6 +309,9 @@ Begun begin_verb(const std::string& name, int argc, char** argv,
   const VerbDef* verb = find_verb(name);
   if (!verb) throw std::logic_error("verb '" + name + "' is not registered");
   auto parsed = parse_options(*verb, argc, argv);
+  // `sylva` lacks LibTorch's options (and their help): sylva-torch parses
+  // such a command, and says what is wrong with it if anything is.
+  if (!kWithTorch && (!parsed.is_ok() || parsed.value().help)) hand_over("options or help");
   if (!parsed.is_ok()) {
     fmt::print(stderr, "sylva: {}\n", parsed.status().message());
     b.exit_code = exit_code(parsed.status());

@@ -4,13 +4,15 @@
 
 #include "cli/verbs.h"
 #include "evaluators/command/command_evaluator.h"
-#include "evaluators/proxy/proxy_evaluator.h"
 #include "evaluators/registry.h"
+#include "search/strategy.h"
+#if SYLVA_TORCH
+#include "evaluators/proxy/proxy_evaluator.h"
 #include "evaluators/supernet/supernet_evaluator.h"
 #include "evaluators/train/model_tools.h"
 #include "evaluators/train/train_evaluator.h"
-#include "search/strategy.h"
 #include "spaces/supernets/supernet.h"
+#endif
 
 namespace sylva::cli {
 
@@ -18,12 +20,16 @@ void register_all() {
   static std::once_flag once;
   std::call_once(once, [] {
     search::register_all_strategies();
-    // A new evaluator adds its line here.
+    // A new evaluator adds its line here (one that needs LibTorch, in the
+    // SYLVA_TORCH part: `sylva` hands its commands to sylva-torch).
     evaluators::register_stub_evaluator();
     evaluators::register_table_evaluator();
+#if SYLVA_TORCH
     evaluators::register_train_evaluator();
     evaluators::register_supernet_evaluator();
+#endif
     evaluators::register_command_evaluator();
+#if SYLVA_TORCH
     evaluators::register_proxy_evaluator();
     // The command evaluator's model.pt: a supernet's configuration with its
     // weights, any other space's candidate untrained.
@@ -37,6 +43,7 @@ void register_all() {
           space, arch, {input.channels, input.height, input.width, input.classes}, seed, path);
     });
     register_all_supernet_families();
+#endif
     // The verbs, in the order `sylva` lists them when one is unknown.
     register_search_verbs();
     register_report_verbs();
@@ -44,7 +51,9 @@ void register_all() {
     register_export_verb();
     register_logs_verb();
     register_sample_verb();
+#if SYLVA_TORCH
     register_supernet_verbs();
+#endif
   });
 }
 

@@ -10,10 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "cli/hand_over.h"
 #include "cli/options.h"
 #include "cli/verbs.h"
+#if SYLVA_TORCH
 #include "evaluators/supernet/supernet_evaluator.h"
 #include "evaluators/train/model_tools.h"
+#endif
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "experiments/store.h"
@@ -87,6 +90,10 @@ Status write_json(const std::string& name, const experiments::TrialRow& trial, c
 Status write_torchscript(OpenedExperiment& e, const experiments::TrialRow& trial,
                          const Space& searched, const Architecture& searched_arch,
                          const std::string& path) {
+#if !SYLVA_TORCH
+  (void)e, (void)trial, (void)searched, (void)searched_arch, (void)path;
+  return Status::failed_precondition("export: a TorchScript model needs sylva-torch");
+#else
   // The network is the inner space's: hyperparameters build nothing.
   const HparamSplit split = split_hparams(searched, searched_arch);
   const Space& space = *split.space;
@@ -114,6 +121,7 @@ Status write_torchscript(OpenedExperiment& e, const experiments::TrialRow& trial
         trial.number, kept.empty() ? "none" : join(kept, ", ")));
   }
   return evaluators::export_torchscript(space, arch, *artifact, path);
+#endif
 }
 
 int run_export(int argc, char** argv) {
@@ -125,6 +133,7 @@ int run_export(int argc, char** argv) {
     return fail(Status::invalid_argument(
         fmt::format("export: --format must be json or torchscript, got '{}'", format)));
   }
+  if (!kWithTorch && format == "torchscript") hand_over("a TorchScript export");
   std::optional<int64_t> number;  // none: the best
   if (v["trial"] != "best") {
     auto n = OptionReader(v).integer("trial", 0);
@@ -138,6 +147,10 @@ int run_export(int argc, char** argv) {
       open_experiment("export", v["db"], v["name"], experiments::Store::Access::kReadOnly);
   if (!opened.is_ok()) return fail(opened.status());
   OpenedExperiment& e = opened.value();
+  if (!kWithTorch && e.config.text("space").rfind("supernet:", 0) == 0) {
+    e.store.reset();
+    hand_over("a supernet space");
+  }
   auto space = space_from_source(e.config.text("space"), e.config.space_source);
   // A stored space or architecture that no longer rebuilds: the database
   // is not what it claims.

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "cli/hand_over.h"
 #include "cli/options.h"
 #include "cli/verbs.h"
 #include "experiments/dashboard.h"
@@ -114,6 +115,9 @@ int run_dashboard(int argc, char** argv) {
   if (!refresh.is_ok()) return fail(refresh.status());
   if (v["bind"].empty())
     return fail(Status::invalid_argument("dashboard: --bind needs an address"));
+  // It runs for hours and follows experiments made after it started, of any
+  // evaluator: sylva-torch serves it.
+  if (!kWithTorch) hand_over("the dashboard");
   // Reads what exists: an SQLite file must be there already.
   auto store = open_existing("dashboard", v["db"], Store::Access::kReadOnly);
   if (!store.is_ok()) return fail(store.status());

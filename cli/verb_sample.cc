@@ -14,7 +14,11 @@
 #include "base/random.h"
 #include "cli/options.h"
 #include "cli/verbs.h"
+#include "cli/hand_over.h"
+#include "evaluators/model_shape.h"
+#if SYLVA_TORCH
 #include "evaluators/train/model_tools.h"
+#endif
 #include "experiments/config.h"
 #include "experiments/report.h"
 #include "search/strategy.h"
@@ -137,6 +141,7 @@ int run_sample(int argc, char** argv) {
   if (!classes.is_ok()) return fail(classes.status());
   auto shape = evaluators::parse_input_shape(v["input-shape"], classes.value());
   if (!shape.is_ok()) return fail(shape.status());
+  if (!kWithTorch && v["space"].rfind("supernet:", 0) == 0) hand_over("a supernet space");
   auto space = make_space_with_hparams(v["space"], v["hparam"]);
   if (!space.is_ok()) return fail(space.status());
   SpaceTarget target{shape.value().channels, shape.value().height, shape.value().width,
@@ -168,6 +173,10 @@ int run_sample(int argc, char** argv) {
       continue;
     }
     // The network is the inner space's (hyperparameters build nothing).
+#if !SYLVA_TORCH
+    // Nothing printed yet (a space knows its costs for every sample or none).
+    hand_over("building networks to measure them");
+#else
     const HparamSplit split = split_hparams(*space.value(), arch);
     auto cost = evaluators::measure_architecture(*split.space, split.arch, shape.value());
     if (!cost.is_ok()) {
@@ -175,6 +184,7 @@ int run_sample(int argc, char** argv) {
       return fail(cost.status());
     }
     printer.add({arch.key, arch.canonical, cost.value().params, cost.value().flops});
+#endif
   }
   printer.finish();
   return 0;

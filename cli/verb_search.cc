@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "base/strings.h"
+#include "cli/hand_over.h"
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "cli/verbs.h"
@@ -42,7 +43,20 @@ StatusOr<std::unique_ptr<Store>> open_existing(const std::string& verb, const st
   if (!experiments::is_database_url(db) && ::access(db.c_str(), F_OK) != 0) {
     return Status::not_found(fmt::format("{}: database '{}' does not exist", verb, db));
   }
-  return Store::open(db, access);
+  SYLVA_ASSIGN(store, Store::open(db, access));
+  // `sylva` reads no experiment that needs LibTorch (its evaluator names
+  // its default objective): such a database is sylva-torch's.
+  if (!kWithTorch) {
+    for (const auto& e : store->experiments()) {
+      auto config = ExperimentConfig::from_json(e.config_json);
+      const std::string need = config.is_ok() ? torch_need(config.value().options) : "";
+      if (!need.empty()) {
+        store.reset();
+        hand_over(need + " (experiment '" + e.name + "')");
+      }
+    }
+  }
+  return StatusOr<std::unique_ptr<Store>>(std::move(store));
 }
 
 StatusOr<OpenedExperiment> open_experiment(const std::string& verb, const std::string& db,
@@ -248,6 +262,8 @@ int run_search(int argc, char** argv) {
   Begun begun = begin_verb("search", argc, argv, {"name"});
   if (begun.exit_code >= 0) return begun.exit_code;
   auto& v = begun.options.values;
+  const std::string need = torch_need(v);
+  if (!need.empty()) hand_over(need);
   // Another evaluator's option (--lr with --evaluator stub) would be stored
   // and never read.
   Status foreign = evaluators::check_evaluator_options(v["evaluator"], begun.options.given);
@@ -329,6 +345,11 @@ Rejoined rejoin(const std::string& verb, int argc, char** argv) {
   }
   r.experiment = std::move(opened).value();
   r.config = stored_config(r.experiment.config, r.options);
+  const std::string need = torch_need(r.config.options);
+  if (!need.empty()) {
+    r.experiment.store.reset();  // nothing of it outlives the hand-over
+    hand_over(need);
+  }
   Status files = experiments::check_files(r.config, verb, r.options.values["name"]);
   if (!files.is_ok()) r.exit_code = fail(files);
   return r;
