@@ -26,6 +26,7 @@ const std::map<std::string, std::string>& pg_words() {
       {"real", "DOUBLE PRECISION"},
       {"blob", "BYTEA"},
       {"skip_locked", "FOR UPDATE SKIP LOCKED"},
+      {"latest", "greatest"},
       {"without_rowid", ""},
       {"now", "to_char(clock_timestamp() AT TIME ZONE 'UTC', " SYLVA_PG_ISO ")"},
       {"ago",

@@ -25,6 +25,7 @@ const std::map<std::string, std::string>& sqlite_words() {
       {"real", "REAL"},
       {"blob", "BLOB"},
       {"skip_locked", ""},  // BEGIN IMMEDIATE already serialises claims
+      {"latest", "max"},    // of two values that are not NULL
       {"without_rowid", "WITHOUT ROWID"},
       {"now", "strftime('%Y-%m-%dT%H:%M:%fZ','now')"},
       {"ago", "strftime('%Y-%m-%dT%H:%M:%fZ','now',(0.0 - ?) || ' seconds')"},

@@ -135,7 +135,7 @@ std::optional<int64_t> SqlStore::insert_trial(int64_t experiment_id, int64_t num
   int64_t id = insert.col_int(0);
   insert.run();
   // A RUNNING trial's first sign of life is its started_at (the lost checks
-  // read coalesce(heartbeat, started_at)): no heartbeat row yet.
+  // read the later of it and the heartbeat): no heartbeat row yet.
   if (!runner.empty()) fresh_.insert(id);
   // As the trials double from 32 on: the counts read them at every pass.
   if (number >= 31 && ((number + 1) & number) == 0) db_->refresh_statistics();

@@ -15,10 +15,12 @@ namespace {
 
 // Checked again as the trial is taken back, since a heartbeat may have come
 // after the look (READ COMMITTED): its worker is known dead (first
-// parameter 1), or its last sign of life is older than the second.
+// parameter 1), or its last sign of life is older than the second. A trial's
+// last sign of life is the later of its heartbeat and its start: a claim
+// writes no heartbeat, and one from an earlier run of the trial may remain.
 constexpr const char* kStillLost =
-    "(? = 1 OR coalesce((SELECT h.at FROM trial_heartbeats h WHERE h.trial_id = trials.id), "
-    "trials.started_at, '') < {ago})";
+    "(? = 1 OR {latest}(coalesce((SELECT h.at FROM trial_heartbeats h WHERE h.trial_id = "
+    "trials.id), ''), coalesce(trials.started_at, '')) < {ago})";
 
 }  // namespace
 
@@ -176,8 +178,7 @@ std::optional<TrialRow> SqlStore::claim_trial(int64_t experiment_id, const std::
   TrialRow row = read_trial(take);
   take.run();
   fresh_.erase(row.id);  // it went through WAITING: it may have metrics
-  // A heartbeat of an earlier run of the trial would outdate started_at.
-  stamp_heartbeat(row.id);
+  // Its started_at is its first sign of life (kStillLost): no heartbeat yet.
   txn.commit();
   return row;
 }
@@ -193,7 +194,8 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
   // state index, as in workers().)
   Stmt running(*db_,
                "SELECT t.id, t.number, t.worker, t.retries, t.charged, "
-               "CASE WHEN coalesce(h.at, t.started_at, '') < {ago} THEN 1 ELSE 0 END "
+               "CASE WHEN {latest}(coalesce(h.at, ''), coalesce(t.started_at, '')) < {ago} "
+               "THEN 1 ELSE 0 END "
                "FROM trials t LEFT JOIN trial_heartbeats h ON h.trial_id = t.id "
                "WHERE t.experiment_id = ? AND t.state = 'RUNNING' ORDER BY +t.number");
   running.bind_real(1, stale_seconds).bind_int(2, experiment_id);
@@ -229,7 +231,7 @@ std::vector<Requeue> SqlStore::requeue_lost(int64_t experiment_id, double stale_
                  "h.trial_id = t.id WHERE t.id = ? AND o.experiment_id = t.experiment_id AND "
                  "o.id <> t.id AND o.state IN ('COMPLETE', 'PRUNED', 'FAIL') AND "
                  "o.finished_at > t.started_at AND (o.worker = t.worker OR o.finished_at <= "
-                 "coalesce(h.at, t.started_at))");
+                 "{latest}(coalesce(h.at, ''), coalesce(t.started_at, '')))");
     witness.bind_int(1, l.r.trial_id).step();
     const bool charge = witness.col_int(0) > 0;
     witness.run();

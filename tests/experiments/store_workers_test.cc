@@ -156,6 +156,25 @@ TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
   EXPECT_EQ(c.live_slots, 2);  // a:1 only; b:2 stays LOST
 }
 
+// A claim writes no heartbeat: the trial's start is its first sign of life,
+// and a heartbeat left from an earlier run of the trial (by a worker since
+// lost) does not make the new run look stale.
+TEST_P(StoreBackendTest, AClaimOutdatesTheHeartbeatOfTheTrialsEarlierRun) {
+  auto store = open();
+  const int64_t exp = store->create_experiment("e", "{}").value();
+  store->add_trial(exp, 0, "h0", "k", "c", 7);
+  const WorkerRow a = store->add_worker(exp, "a:1", "a", 1, 1, "m");
+  const WorkerRow b = store->add_worker(exp, "b:2", "b", 2, 1, "m");
+  const int64_t id = store->claim_trial(exp, a.label)->id;
+  ASSERT_EQ(store->worker_heartbeat(a.id, {id}).size(), 1u);
+  ASSERT_EQ(store->requeue_lost(exp, 60, {a.label}, 3).size(), 1u);  // a is gone
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));       // a's beat grows old
+  ASSERT_EQ(store->claim_trial(exp, b.label)->id, id);
+  EXPECT_TRUE(store->requeue_lost(exp, 1.0, {}, 3).empty());
+  EXPECT_EQ(store->trial(exp, 0)->worker, b.label);
+  EXPECT_EQ(store->trial(exp, 0)->state, TrialState::kRunning);
+}
+
 TEST_P(StoreBackendTest, LossesWithNothingFinishingAreBoundedButNotCharged) {
   // A process killed again and again before anything could finish (or a
   // trial that takes down every process at once): never charged, but FAIL
