@@ -59,7 +59,8 @@ std::string torch_need(const std::map<std::string, std::string>& options) {
   if (!evaluators::find_evaluator(evaluator).is_ok()) return "evaluator " + evaluator;
   if (get("space").rfind("supernet:", 0) == 0) return "space " + get("space");
   if (!get("proxy-filter").empty()) return "proxy filter " + get("proxy-filter");
-  if (evaluator == "command" && get("model-file") != "no") return "the command evaluator's model.pt";
+  if (evaluator == "command" && get("model-file") != "no")
+    return "the command evaluator's model.pt";
   return "";
 }
 

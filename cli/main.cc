@@ -25,15 +25,17 @@ void usage(FILE* out) {
 int main(int argc, char** argv) {
   sylva::cli::remember_arguments(argc, argv);
   sylva::cli::register_all();
-  // The verb list and unknown verbs are sylva-torch's to print: it has them all.
-  if (!sylva::cli::kWithTorch && (argc < 2 || !sylva::cli::find_verb(argv[1]))) {
-    if (argc < 2 || std::string(argv[1]) != "--version") sylva::cli::hand_over("the verb list");
+  // The verb list (no verb, help, an unknown verb) is sylva-torch's to
+  // print: it has them all.
+  const std::string verb = argc < 2 ? "" : argv[1];
+  const sylva::cli::VerbDef* found = sylva::cli::find_verb(verb);
+  if (!sylva::cli::kWithTorch && verb != "--version" && (!found || !found->listed)) {
+    sylva::cli::hand_over("the verb list");
   }
   if (argc < 2) {
     usage(stderr);
     return 2;
   }
-  std::string verb = argv[1];
   if (verb == "-h" || verb == "--help" || verb == "help") {
     usage(stdout);
     return 0;
@@ -42,7 +44,6 @@ int main(int argc, char** argv) {
     fmt::print("sylva {}\n", SYLVA_VERSION);
     return 0;
   }
-  const sylva::cli::VerbDef* found = sylva::cli::find_verb(verb);
   if (!found || !found->listed) {
     std::vector<std::string> names;
     for (const auto* v : sylva::cli::verbs()) names.push_back(v->name);

@@ -147,10 +147,6 @@ int run_export(int argc, char** argv) {
       open_experiment("export", v["db"], v["name"], experiments::Store::Access::kReadOnly);
   if (!opened.is_ok()) return fail(opened.status());
   OpenedExperiment& e = opened.value();
-  if (!kWithTorch && e.config.text("space").rfind("supernet:", 0) == 0) {
-    e.store.reset();
-    hand_over("a supernet space");
-  }
   auto space = space_from_source(e.config.text("space"), e.config.space_source);
   // A stored space or architecture that no longer rebuilds: the database
   // is not what it claims.

@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "base/random.h"
+#include "cli/hand_over.h"
 #include "cli/options.h"
 #include "cli/verbs.h"
-#include "cli/hand_over.h"
 #include "evaluators/model_shape.h"
 #if SYLVA_TORCH
 #include "evaluators/train/model_tools.h"

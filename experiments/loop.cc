@@ -99,7 +99,6 @@ StatusOr<RunSummary> ExperimentLoop::run() {
     progress_.trial = nullptr;
     if (done(c)) {
       summary_.exhausted = c.closed == "exhausted";
-      commit();
       return leave();
     }
     collect(busy);

@@ -58,8 +58,7 @@ std::optional<Event> EventQueue::pop_for(std::chrono::milliseconds timeout) {
   // A zero timeout only looks: a timed wait that is already due still
   // sleeps for the kernel's timer slack (about 50 us).
   if (events_.empty() &&
-      (timeout.count() <= 0 ||
-       !cv_.wait_for(lock, timeout, [this] { return !events_.empty(); }))) {
+      (timeout.count() <= 0 || !cv_.wait_for(lock, timeout, [this] { return !events_.empty(); }))) {
     return std::nullopt;
   }
   Event e = std::move(events_.front());

@@ -103,8 +103,8 @@ class Connection {
   // A batch: the Transactions made while one is open share one database
   // transaction, begun by the first of them (a read one, turned into a
   // write one by the first write: its reads needed no atomicity with what
-  // follows) and committed when the batch ends or is flushed, so that a
-  // loop pass pays for one commit. A Transaction left without commit inside
+  // follows) and committed when the batch ends or is flushed, so that many
+  // changes pay for one commit. A Transaction left without commit inside
   // a batch undoes nothing (each leaves early only before it wrote); an
   // exception out of the batch rolls the whole of it back.
   void batch_begin() { ++batch_depth_; }

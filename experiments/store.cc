@@ -236,15 +236,11 @@ bool SqlStore::promote_trial(int64_t trial_id, int64_t from_epochs, const std::s
 
 void SqlStore::heartbeat(int64_t trial_id) {
   Transaction txn(*db_);
-  stamp_heartbeat(trial_id);
-  txn.commit();
-}
-
-void SqlStore::stamp_heartbeat(int64_t trial_id) {
   Stmt upsert(*db_,
               "INSERT INTO trial_heartbeats(trial_id, at) VALUES (?, {now}) "
               "ON CONFLICT(trial_id) DO UPDATE SET at = excluded.at");
   upsert.bind_int(1, trial_id).run();
+  txn.commit();
 }
 
 int SqlStore::requeue_unfinished(int64_t experiment_id) {

@@ -166,8 +166,8 @@ class Store {
 
   // Inserts trial `number` in state WAITING; returns its id, or nullopt if
   // the experiment has a trial of that number (another coordinator made it).
-  // With a `runner`, the trial is inserted RUNNING on that worker with its
-  // first heartbeat, as if claimed at once (a coordinator's own free slots).
+  // With a `runner`, the trial is inserted RUNNING on that worker, as if
+  // claimed at once (a coordinator's own free slots).
   virtual std::optional<int64_t> insert_trial(int64_t experiment_id, int64_t number,
                                               const std::string& arch_hash,
                                               const std::string& arch_key,
@@ -267,8 +267,9 @@ class Store {
   // A batch: the state changes made while one lives commit together when it
   // ends, or at flush() (before the owner waits for anything: the database
   // stays locked for other writers until then); leaving its scope by an
-  // exception rolls back what was not flushed. The experiment loop makes one
-  // per pass, so that a pass pays for one commit, not one per change.
+  // exception rolls back what was not flushed. The experiment loop keeps one
+  // open for its whole run and flushes it before it waits and at most every
+  // few milliseconds, so that many changes pay for one commit.
   class Batch {
    public:
     explicit Batch(Store& store) : store_(store), exceptions_(std::uncaught_exceptions()) {

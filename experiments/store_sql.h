@@ -81,8 +81,6 @@ class SqlStore final : public Store {
   void batch_end(bool commit) override { db_->batch_end(commit); }
 
  private:
-  // The trial's heartbeat, now (inside the caller's transaction).
-  void stamp_heartbeat(int64_t trial_id);
   // Throws if `changed` is 0: no trial has that id (a caller bug).
   void require_changed(int64_t changed, const char* what, int64_t trial_id);
 

@@ -168,7 +168,7 @@ TEST_P(StoreBackendTest, AClaimOutdatesTheHeartbeatOfTheTrialsEarlierRun) {
   const int64_t id = store->claim_trial(exp, a.label)->id;
   ASSERT_EQ(store->worker_heartbeat(a.id, {id}).size(), 1u);
   ASSERT_EQ(store->requeue_lost(exp, 60, {a.label}, 3).size(), 1u);  // a is gone
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));       // a's beat grows old
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));      // a's beat grows old
   ASSERT_EQ(store->claim_trial(exp, b.label)->id, id);
   EXPECT_TRUE(store->requeue_lost(exp, 1.0, {}, 3).empty());
   EXPECT_EQ(store->trial(exp, 0)->worker, b.label);

@@ -54,8 +54,8 @@ TEST(EinspaceVariation, MutantsOfEverySeedDifferAndStayValid) {
       ASSERT_LT(at, p.size()) << name;
       const size_t rest = p.size() - static_cast<size_t>(slots[at].end);
       ASSERT_GE(c.size(), at + 1 + rest) << name;
-      EXPECT_TRUE(std::equal(p.end() - static_cast<long>(rest), p.end(),
-                             c.end() - static_cast<long>(rest)))
+      EXPECT_TRUE(
+          std::equal(p.end() - static_cast<long>(rest), p.end(), c.end() - static_cast<long>(rest)))
           << name << ": the parent's decisions after the subtree at " << at << " changed";
     }
   }
@@ -88,7 +88,8 @@ TEST(EinspaceVariation, ARejoiningCursorOffersExactlyTheOpsTheRestFollows) {
       kept.push_back(static_cast<int>(a));
       kept.insert(kept.end(), rest.begin(), rest.end());
       const bool follows = space->make(kept).is_ok();
-      EXPECT_EQ(with_rest[a].prior > 0, follows) << "decision " << k << " op " << with_rest[a].label;
+      EXPECT_EQ(with_rest[a].prior > 0, follows)
+          << "decision " << k << " op " << with_rest[a].label;
       other_ops += follows && static_cast<int>(a) != d[k];
       only_without_rest += any[a].prior > 0 && !follows;
     }
