@@ -4,7 +4,7 @@
 // 3x64x64 input; how often a budget shaped a sample; valid children per
 // second from each seed. Prints figures; asserts nothing.
 //
-//   einspace_sampling [SAMPLES] [SEEDS_DIR] [all|sampling|mutation]
+//   einspace_sampling [SAMPLES] [SEEDS_DIR] [all|sampling|mutation] [P(M -> C)]
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -107,8 +107,10 @@ int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 2000;
   const std::string seeds = argc > 2 ? argv[2] : "spaces/grammar/seeds";
   const std::string what = argc > 3 ? argv[3] : "all";
+  const double only = argc > 4 ? std::atof(argv[4]) : 0;
   if (what != "mutation") {
     for (double p : {0.32, 0.5}) {
+      if (only > 0 && p != only) continue;
       for (const char* input : {"1 28 28", "3 64 64"}) sampling(p, input, count);
     }
   }

@@ -41,12 +41,7 @@ namespace {
 
 // Chooses by the priors until the cursor's architecture is complete.
 void finish_by_priors(SpaceCursor& cursor, Rng& rng) {
-  std::vector<double> weights;
-  while (!cursor.choices().empty()) {
-    weights.clear();
-    for (const auto& c : cursor.choices()) weights.push_back(c.prior);
-    cursor.choose(static_cast<int>(sample_index(rng, weights)));
-  }
+  while (cursor.choice_count() > 0) cursor.draw(rng);
 }
 
 }  // namespace
@@ -135,12 +130,7 @@ std::optional<Architecture> mutate_once(const Space& space, const Architecture& 
     std::unique_ptr<SpaceCursor> child = attempt == 0 ? std::move(first) : at_point();
     child->choose(static_cast<int>(sample_index(rng, weights)));
     // Resample the subtree the new choice opens.
-    std::vector<double> w;
-    while (!child->subtree_closed(i)) {
-      w.clear();
-      for (const auto& c : child->choices()) w.push_back(c.prior);
-      child->choose(static_cast<int>(sample_index(rng, w)));
-    }
+    while (!child->subtree_closed(i)) child->draw(rng);
     std::vector<int> kept = child->decisions();
     kept.insert(kept.end(), rest.begin(), rest.end());
     auto made = space.make(kept);

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "base/random.h"
 #include "base/status.h"
 #include "spaces/architecture.h"
 
@@ -78,6 +79,17 @@ class SpaceCursor {
   virtual bool subtree_closed(int index) const = 0;
   // choices().size(), without computing priors where that is costly.
   virtual size_t choice_count() const { return choices().size(); }
+  // Draws a choice with probability proportional to its prior and takes it;
+  // returns its index. The default draws sample_index over choices(); a
+  // space whose priors are costly may test only what it draws (the same
+  // distribution, other random numbers).
+  virtual int draw(Rng& rng) {
+    std::vector<double> weights;
+    for (const Choice& c : choices()) weights.push_back(c.prior);
+    const int index = static_cast<int>(sample_index(rng, weights));
+    choose(index);
+    return index;
+  }
   // The open decision and the subtree it opens are about to be redrawn, and
   // `rest` (a parent's decisions after its subtree there) to follow them.
   // Until that subtree is closed, choices() offers only what can end where

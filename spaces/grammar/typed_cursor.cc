@@ -38,6 +38,13 @@ const std::vector<Choice>& TypedGrammarSpace::Cursor::choices() const {
 }
 
 void TypedGrammarSpace::Cursor::choose(int index) {
+  apply_checked(index);
+  // The witness of an offered choice is the promise of the decisions after.
+  const bool offered = offered_ && open_[index].prior > 0;
+  take_applied(index, offered ? std::move(witnesses_[index]) : std::vector<int>());
+}
+
+void TypedGrammarSpace::Cursor::apply_checked(int index) {
   if (m_.done()) {
     throw std::invalid_argument(fmt::format(
         "the architecture is complete after {} decisions; no decision is open", decisions_.size()));
@@ -56,12 +63,13 @@ void TypedGrammarSpace::Cursor::choose(int index) {
                                             decisions_.size(), rule.alternatives[index].label,
                                             rule.name, shape_text(m_.cur()), why));
   }
+}
+
+void TypedGrammarSpace::Cursor::take_applied(int index, std::vector<int> witness) {
   m_.tree_at(m_.last_node()).decision = static_cast<int>(decisions_.size());
   decision_nodes_.push_back(m_.last_node());
   decisions_.push_back(index);
-  // The witness of an offered choice is the promise of the decisions after.
-  const bool offered = offered_ && open_[index].prior > 0;
-  promise_ = offered ? std::move(witnesses_[index]) : std::vector<int>();
+  promise_ = std::move(witness);
   advance();
   if (rejoin_point_ >= 0 && subtree_closed(rejoin_point_)) {
     // Past the redrawn subtree: completions need not follow the rest now.
@@ -69,6 +77,43 @@ void TypedGrammarSpace::Cursor::choose(int index) {
     rejoin_point_ = -1;
     proved_.clear();
   }
+}
+
+int TypedGrammarSpace::Cursor::draw(Rng& rng) {
+  if (offered_ || m_.done()) return SpaceCursor::draw(rng);
+  const auto& alts = s_.grammar_.rules[m_.top().rule].alternatives;
+  std::vector<double> weights;
+  int left = 0;
+  for (const auto& a : alts) {
+    weights.push_back(a.prior);
+    left += a.prior > 0;
+  }
+  const size_t here = m_.alts().size();
+  for (; left > 0; --left) {
+    const int a = static_cast<int>(sample_index(rng, weights));
+    std::vector<int> witness;
+    bool good = !promise_.empty() && promise_[0] == a;
+    if (good) {
+      witness.assign(promise_.begin() + 1, promise_.end());
+    } else {
+      m_.set_record(false);
+      Machine::Undo u;
+      good = m_.apply(a, &u);
+      if (!good && m_.failure_kind() == Machine::kBudget) ++s_.stats_->budget_bound;
+      if (good) good = prove(here, 0, &witness);
+      m_.undo(u);
+      m_.set_record(true);
+    }
+    if (good) {
+      apply_checked(a);
+      take_applied(a, std::move(witness));
+      return a;
+    }
+    weights[a] = 0;
+  }
+  // Nothing proved with the usual budgets (only below a choice of a
+  // hand-written tree): offer() searches longer.
+  return SpaceCursor::draw(rng);
 }
 
 bool TypedGrammarSpace::Cursor::rejoin(const std::vector<int>& rest) {

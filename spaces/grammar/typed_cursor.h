@@ -39,6 +39,13 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
   // Machine::set_rejoin until the open decision's subtree is closed.
   bool rejoin(const std::vector<int>& rest) override;
 
+  // Draws among the alternatives by their grammar priors and searches for a
+  // witness of the one drawn only; one without is set aside and the draw
+  // repeated. That is the distribution of choices() (the priors of the
+  // alternatives with a witness, renormalised) at a fraction of the
+  // searches: a sample tests one or two alternatives a decision, not all.
+  int draw(Rng& rng) override;
+
   // Every alternative is listed; no witness search needed to count them.
   size_t choice_count() const override;
 
@@ -54,6 +61,15 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
   std::string why_not(int alt);
 
  private:
+  // Applies alternative `index` at the open decision; throws
+  // std::invalid_argument, saying why, where it does not apply.
+  void apply_checked(int index);
+
+  // Records alternative `index`, just applied, as the open decision's
+  // choice; `witness` (empty if none) becomes the promise of the decisions
+  // after it.
+  void take_applied(int index, std::vector<int> witness);
+
   // Applies every step up to the next decision (or the end).
   void advance();
 

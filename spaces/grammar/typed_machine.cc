@@ -448,12 +448,10 @@ bool TypedGrammarSpace::Machine::prove(int* steps) {
     node_cap_ = base + extra;
     const bool last = g_.max_nodes > 0 && node_cap_ >= g_.max_nodes;
     cap_hit_ = false;
-    failed_.clear();
     ok = witness(steps);
     if (ok || *steps < 0 || last || !cap_hit_) break;
   }
   node_cap_ = kNoCap;
-  failed_.clear();
   return ok;
 }
 
@@ -466,9 +464,13 @@ void TypedGrammarSpace::Machine::set_rejoin(std::vector<int> rest) {
     rejoin_->leaf &= a.constructor == Constructor::kNone && a.symbols[0].is_primitive;
   }
   rejoin_->rest = std::move(rest);
+  failed_.clear();
 }
 
-void TypedGrammarSpace::Machine::clear_rejoin() { rejoin_.reset(); }
+void TypedGrammarSpace::Machine::clear_rejoin() {
+  rejoin_.reset();
+  failed_.clear();  // what failed in rejoin mode was another question
+}
 
 bool TypedGrammarSpace::Machine::rejoin_closed() const {
   return stack_.size() <= rejoin_->height || (rejoin_->leaf && alts_.size() > rejoin_->point);
@@ -520,6 +522,11 @@ bool TypedGrammarSpace::Machine::replay_rest() {
   return ok;
 }
 
+int64_t TypedGrammarSpace::Machine::room() const {
+  const int64_t limit = g_.max_nodes > 0 ? std::min<int64_t>(node_cap_, g_.max_nodes) : node_cap_;
+  return limit - nodes_;
+}
+
 bool TypedGrammarSpace::Machine::fits(const Known& k) const {
   return (g_.max_nodes <= 0 || nodes_ + k.nodes <= g_.max_nodes) &&
          (g_.max_params <= 0 || params_ + k.params <= g_.max_params) &&
@@ -550,16 +557,23 @@ bool TypedGrammarSpace::Machine::witness(int* steps) {
     return true;
   }
   auto seen = failed_.find(key);
-  if (seen != failed_.end() && nodes_ >= seen->second.nodes && params_ >= seen->second.params &&
-      acts_ >= seen->second.acts) {
+  if (seen != failed_.end() && params_ >= seen->second.params && acts_ >= seen->second.acts &&
+      room() <= seen->second.room) {
     return false;
   }
+  const bool hit_before = cap_hit_;
+  cap_hit_ = false;
   const bool ok = closed ? replay_rest() : expand_witness(steps);
+  const bool hit = cap_hit_;
+  cap_hit_ = cap_hit_ || hit_before;
   if (ok) {
     known_[key] = {found_, static_cast<int>(alts_.size()), final_nodes_ - nodes_,
                    final_params_ - params_, final_acts_ - acts_};
   } else if (*steps >= 0) {
-    failed_[key] = {nodes_, params_, acts_};
+    // Where the search below never met its node limit, only %max-nodes
+    // bounded it.
+    const int64_t unbounded = g_.max_nodes > 0 ? g_.max_nodes - nodes_ : kNoCap;
+    failed_[key] = {params_, acts_, hit ? room() : unbounded};
   }
   return ok;
 }

@@ -197,9 +197,8 @@ class TypedGrammarSpace::Machine {
 
  private:
   // Depth-first search for a completion, cheapest alternatives first. States
-  // that failed are remembered (by a hash of the stack and the tensor, with
-  // the nodes and parameters they had spent): reaching one again with no
-  // less spent fails at once.
+  // that failed are remembered (failed_): reaching one again with no less
+  // spent and no more room fails at once.
   bool witness(int* steps);
   bool expand_witness(int* steps);
   // Rejoin mode: whether the redrawn subtree is closed; replays the rest
@@ -261,7 +260,18 @@ class TypedGrammarSpace::Machine {
   struct Spent {
     int64_t nodes, params, acts;
   };
-  std::unordered_map<typed_grammar::StateKey, Spent, typed_grammar::StateKeyHash> failed_;
+  // States whose search failed without running out of steps, kept for the
+  // machine's life (every search and every deepening round, until rejoin
+  // mode changes): a state of that hash that had spent `params` and `acts`
+  // has no completion that adds `room` nodes or fewer, `room` being what the
+  // search's node limit (or %max-nodes) left it. Where the search below the
+  // state never met its own limit, `room` is all that %max-nodes leaves. A
+  // state with no less spent and no more room fails at once.
+  struct Failed {
+    int64_t params, acts, room;
+  };
+  std::unordered_map<typed_grammar::StateKey, Failed, typed_grammar::StateKeyHash> failed_;
+  int64_t room() const;
   // Completions found from every state a successful search passed through,
   // kept for the machine's life: the decisions from the state on (a suffix
   // of a shared path) and what they add. A completion depends only on the

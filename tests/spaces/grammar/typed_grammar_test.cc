@@ -4,6 +4,7 @@
 // architectures with their parameter counts, and errors with positions.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -86,6 +87,46 @@ TEST(TypedGrammar, GroupingIsFilteredPerDimensionAndConcatPerBranchCount) {
   const auto two = space->choices({1, 0, m_is_c, identity, m_is_c, identity});
   EXPECT_EQ(labels(two), (std::vector<std::string>{"dot_product", "scaled_dot_product", "add",
                                                    "concat_dim1", "concat_dim2", "concat_dim3"}));
+}
+
+// A draw by the priors searches for a witness of what it draws only, and
+// takes each choice as often as choices() offers it: under clone8 the four
+// aggregations that take eight inputs, a quarter each, never a dot product.
+TEST(TypedGrammar, ADrawTakesTheOfferedChoicesByTheirPriorsAndSearchesLess) {
+  auto space = einspace_at(1, 28, 28);
+  const std::vector<int> prefix = {1, 2, 3, 0};  // branch, clone8, M -> C, identity
+  const auto& stats = typed(*space).stats();
+  int64_t before = stats.witness_searches;
+  const auto offered = space->choices(prefix);
+  const int64_t offering = stats.witness_searches - before;
+  ASSERT_EQ(offered.size(), 6u);
+  EXPECT_EQ(offering, 4);  // the dot products fail as they apply, before any search
+  Rng rng(11);
+  const int n = 4000;
+  std::vector<int> count(offered.size(), 0);
+  int64_t drawing = 0;
+  for (int i = 0; i < n; ++i) {
+    auto cursor = space->cursor();
+    for (int d : prefix) cursor->choose(d);
+    before = stats.witness_searches;
+    const int index = cursor->draw(rng);
+    drawing += stats.witness_searches - before;
+    ASSERT_EQ(cursor->decisions().back(), index);
+    ASSERT_TRUE(cursor->choices().empty());  // the aggregation ends the network
+    ++count[index];
+  }
+  for (size_t a = 0; a < offered.size(); ++a) {
+    const double expected = offered[a].prior * n;
+    if (offered[a].prior == 0) {
+      EXPECT_EQ(count[a], 0) << offered[a].label;
+    } else {
+      EXPECT_DOUBLE_EQ(offered[a].prior, 0.25) << offered[a].label;
+      EXPECT_NEAR(count[a], expected, 4 * std::sqrt(expected)) << offered[a].label;
+    }
+  }
+  // A draw that meets a dot product draws again without a search: one search
+  // a draw, where offering the choices took four.
+  EXPECT_EQ(drawing, n);
 }
 
 TEST(TypedGrammar, BranchOutputsThatCannotBeAggregatedAreNeverReached) {
