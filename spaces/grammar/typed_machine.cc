@@ -180,7 +180,6 @@ bool TypedGrammarSpace::Machine::apply_symbol(const Frame& f, int alt, int node,
 
 void TypedGrammarSpace::Machine::undo(const Undo& u) {
   stack_.resize(u.size_before - 1);
-  for (const Frame& f : u.truncated) stack_.push_back(f);
   if (u.touched >= 0) stack_[u.touched] = u.touched_old;
   stack_.push_back(u.popped);
   cur_ = u.cur;

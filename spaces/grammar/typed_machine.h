@@ -117,7 +117,6 @@ class TypedGrammarSpace::Machine {
     Shape cur;
     int64_t nodes = 0, params = 0, acts = 0, pending = 0;
     bool pushed_alt = false;
-    std::vector<Frame> truncated;  // frames a copy jump removed
   };
 
   Machine(const TypedGrammarSpace& space, bool record);
