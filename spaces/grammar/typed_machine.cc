@@ -191,6 +191,8 @@ void TypedGrammarSpace::Machine::undo(const Undo& u) {
 }
 
 void TypedGrammarSpace::Machine::begin(Undo* u) {
+  u->touched = -1;
+  u->pushed_alt = false;
   u->popped = stack_.back();
   u->size_before = stack_.size();
   u->cur = cur_;
@@ -591,8 +593,8 @@ bool TypedGrammarSpace::Machine::expand_witness(int* steps) {
     undo_jump(j);
     if (ok) return true;
   }
+  Undo v;  // reused: begin() sets every field undo() reads
   for (int alt : s_.witness_order_[stack_.back().rule]) {
-    Undo v;
     const bool ok = apply(alt, &v) && witness(steps);
     undo(v);
     if (ok) return true;
