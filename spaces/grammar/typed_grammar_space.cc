@@ -71,6 +71,30 @@ TypedGrammarSpace::TypedGrammarSpace(std::string name, std::string source, Gramm
     for (const auto& alt : rule.alternatives) per_alt.push_back(alt_nodes(alt) - 1);
     alt_min_nodes_.push_back(per_alt);
   }
+  rank_change_nodes_.assign(grammar_.rules.size(), kMany);
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (size_t r = 0; r < grammar_.rules.size(); ++r) {
+      const auto& alts = grammar_.rules[r].alternatives;
+      for (size_t a = 0; a < alts.size(); ++a) {
+        const int64_t extra = alt_nodes(alts[a]) - min_nodes_[r];
+        int64_t below = kMany;
+        if (ops_[r][a]) {
+          const auto kind = ops_[r][a]->kind;
+          if (kind == einspace::Op::kIm2col || kind == einspace::Op::kCol2im) below = 0;
+        } else {
+          for (const auto& sym : alts[a].symbols) {
+            if (!sym.is_primitive) below = std::min(below, rank_change_nodes_[sym.rule]);
+          }
+        }
+        const int64_t n = std::min(kMany, extra + below);
+        if (n < rank_change_nodes_[r]) {
+          rank_change_nodes_[r] = n;
+          changed = true;
+        }
+      }
+    }
+  }
   for (const auto& rule : grammar_.rules) {
     std::vector<int> order(rule.alternatives.size());
     std::vector<int> height(order.size(), 1);

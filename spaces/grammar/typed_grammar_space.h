@@ -110,6 +110,10 @@ class TypedGrammarSpace : public Space {
   std::vector<std::vector<int>> witness_order_;      // per rule: cheapest alternatives first
   std::vector<int64_t> min_nodes_;                   // per rule: fewest nodes it derives
   std::vector<std::vector<int64_t>> alt_min_nodes_;  // per alternative: of its children
+  // Per rule: the fewest nodes beyond its fewest with which a derivation of it
+  // may change the tensor's rank (an im2col or col2im below it); a lower
+  // bound, so the witness search only prunes where no such change fits.
+  std::vector<int64_t> rank_change_nodes_;
   std::unique_ptr<Stats> stats_;
 };
 

@@ -392,11 +392,8 @@ bool TypedGrammarSpace::Machine::copy_jump(Jump* j) {
     if (a.kind != Frame::kRule || a.phase != 2 || a.factor != 2) continue;
     // A copy would finish a branch that encloses a redrawn subtree.
     if (rejoin_ && i < rejoin_->height) continue;
+    if (!copying(a)) continue;
     const size_t done = alts_.size() - a.b2_start;
-    if (done > static_cast<size_t>(a.b2_start - a.b1_start) ||
-        !std::equal(alts_.begin() + a.b2_start, alts_.end(), alts_.begin() + a.b1_start)) {
-      continue;
-    }
     const int64_t nodes = a.nodes2 + a.nodes1, params = a.params2 + a.params1,
                   acts = a.acts2 + a.acts1;
     if ((g_.max_nodes > 0 && nodes > g_.max_nodes) ||
@@ -562,6 +559,10 @@ bool TypedGrammarSpace::Machine::witness(int* steps) {
       room() <= seen->second.room) {
     return false;
   }
+  if (!closed && rank_locked()) {
+    cap_hit_ = true;  // the limit decided it
+    return false;
+  }
   const bool hit_before = cap_hit_;
   cap_hit_ = false;
   const bool ok = closed ? replay_rest() : expand_witness(steps);
@@ -603,6 +604,39 @@ bool TypedGrammarSpace::Machine::expand_witness(int* steps) {
   return false;
 }
 
+bool TypedGrammarSpace::Machine::copying(const Frame& a) const {
+  const size_t done = alts_.size() - a.b2_start;
+  return done <= static_cast<size_t>(a.b2_start - a.b1_start) &&
+         std::equal(alts_.begin() + a.b2_start, alts_.end(), alts_.begin() + a.b1_start);
+}
+
+bool TypedGrammarSpace::Machine::rank_locked() const {
+  if (node_cap_ == kNoCap || rejoin_) return false;
+  const int64_t limit = g_.max_nodes > 0 ? std::min<int64_t>(node_cap_, g_.max_nodes) : node_cap_;
+  const int64_t room = limit - nodes_ - pending_;
+  for (const Frame& a : stack_) {
+    if (a.kind == Frame::kRule && a.phase == 2 && a.factor == 2 && copying(a)) return false;
+  }
+  int64_t first_pending = 0;  // fewest nodes the first branch still needs
+  bool in_first = true;
+  for (size_t i = stack_.size(); i-- > 0;) {
+    const Frame& f = stack_[i];
+    if (f.kind == Frame::kBranchEnd) {
+      if (f.which == 1) in_first = false;
+      if (f.which != 2) continue;
+      const Frame& a = stack_[f.link];
+      if (a.phase == 2) return a.out1.size() != cur_.size();
+      // The first branch runs: its output keeps the tensor's rank, the
+      // second's the piece's, unless the second copies the first.
+      const int64_t copy = nodes_ + 2 * first_pending + (nodes_ - a.nodes1);
+      return a.piece.size() != cur_.size() && g_.max_nodes > 0 && copy > g_.max_nodes;
+    }
+    if (s_.rank_change_nodes_[f.rule] <= room / f.mult) return false;
+    if (in_first) first_pending += s_.min_nodes_[f.rule] * f.mult;
+  }
+  return false;
+}
+
 typed_grammar::StateKey TypedGrammarSpace::Machine::state_hash() const {
   typed_grammar::KeyMixer h;
   h.mix(cur_.size());
@@ -612,10 +646,9 @@ typed_grammar::StateKey TypedGrammarSpace::Machine::state_hash() const {
     if (f.phase == 2 && f.factor == 2) {
       // Whether the second branch can still finish by copying the first,
       // and with which of its decisions.
-      const size_t done = alts_.size() - f.b2_start;
-      const size_t len = f.b2_start - f.b1_start;
-      if (done <= len &&
-          std::equal(alts_.begin() + f.b2_start, alts_.end(), alts_.begin() + f.b1_start)) {
+      if (copying(f)) {
+        const size_t done = alts_.size() - f.b2_start;
+        const size_t len = f.b2_start - f.b1_start;
         h.mix(done + 1);
         for (size_t k = done; k < len; ++k) h.mix(static_cast<uint64_t>(alts_[f.b1_start + k]));
         h.mix(static_cast<uint64_t>(f.nodes1));

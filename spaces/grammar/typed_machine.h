@@ -200,6 +200,17 @@ class TypedGrammarSpace::Machine {
   // spent and no more room fails at once.
   bool witness(int* steps);
   bool expand_witness(int* steps);
+  // Whether the innermost open pair of branches can no longer end in two
+  // tensors of one rank (no aggregation takes two ranks): no open rule up to
+  // its end can change the rank within the nodes the search's limit leaves,
+  // the ranks differ (the first branch's output, or the tensor now, against
+  // the second's piece, or the tensor now), and no branch can finish as a
+  // copy of its first (by the copy's nodes).
+  bool rank_locked() const;
+  // Whether the second branch of `a` (an A frame in phase 2 of two branches)
+  // has so far repeated the first decision for decision: a copy of the
+  // first's rest can finish it.
+  bool copying(const Frame& a) const;
   // Rejoin mode: whether the redrawn subtree is closed; replays the rest
   // from the live state (then undoes it) and, if it leads to a valid
   // network, makes the decisions so far and the rest the found completion.

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iostream>
 #include <random>
 #include <sstream>
 
@@ -151,6 +152,72 @@ TEST(TypedGrammar, BranchOutputsThatCannotBeAggregatedAreNeverReached) {
   EXPECT_FALSE(space->make({2, 0}).is_ok());
   EXPECT_EQ(space->make({2, 2}).value().canonical,
             "[S [B clone2] [M [C linear32]] [M [C linear32]] [A add]]");
+}
+
+// Whether `prefix` has a valid completion, by trying every alternative at
+// every decision (no witness search).
+bool completable(const Space& space, const std::vector<int>& prefix) {
+  auto cursor = space.cursor();
+  try {
+    for (int d : prefix) cursor->choose(d);
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
+  const size_t n = cursor->choice_count();
+  if (n == 0) return space.make(prefix).is_ok();
+  std::vector<int> next = prefix;
+  next.push_back(0);
+  for (size_t a = 0; a < n; ++a) {
+    next.back() = static_cast<int>(a);
+    if (completable(space, next)) return true;
+  }
+  return false;
+}
+
+// With budgets small enough for every witness search to finish, a choice is
+// offered exactly when some completion of it is a valid network: the
+// searches' prunings (failed states kept across searches, ranks that no
+// aggregation can join, copies the node budget forbids) drop nothing valid.
+TEST(TypedGrammar, EveryCompletableChoiceIsOfferedAndNothingElse) {
+  for (int max_nodes : {9, 11, 13, 15}) {
+    auto space = space_of("%state tensor\n%input 1 4 4\n%max-depth 8\n%max-nodes " +
+                          std::to_string(max_nodes) +
+                          "\n"
+                          "S -> branch(B, M, A) | sequential(M, M)\n"
+                          "M -> C | sequential(M, M) | route(P, M, R) | branch(B, M, A)\n"
+                          "B -> \"clone\"(2)\n"
+                          "A -> \"add\" | \"concat\"(1)\n"
+                          "P -> \"identity\" | \"im2col\"(1 1 0)\n"
+                          "R -> \"identity\" | \"col2im\"\n"
+                          "C -> \"identity\" | \"linear\"(16)\n");
+    ASSERT_TRUE(space);
+    const auto& stats = typed(*space).stats();
+    std::vector<std::vector<int>> open = {{}};
+    int decisions = 0, refused = 0;
+    while (!open.empty()) {
+      const std::vector<int> prefix = open.back();
+      open.pop_back();
+      const auto choices = space->choices(prefix);
+      if (choices.empty()) continue;
+      ++decisions;
+      for (size_t a = 0; a < choices.size(); ++a) {
+        std::vector<int> next = prefix;
+        next.push_back(static_cast<int>(a));
+        const bool valid = completable(*space, next);
+        ASSERT_EQ(choices[a].prior > 0, valid) << "%max-nodes " << max_nodes << ", decision "
+                                               << prefix.size() << " " << choices[a].label;
+        if (valid) {
+          open.push_back(next);
+        } else {
+          ++refused;
+        }
+      }
+    }
+    EXPECT_EQ(stats.exhausted, 0) << max_nodes;
+    EXPECT_GT(decisions, 50) << max_nodes;
+    EXPECT_GT(refused, 10) << max_nodes;
+    std::cout << max_nodes << ": " << decisions << " decisions, " << refused << " refused\n";
+  }
 }
 
 TEST(TypedGrammar, BudgetsBoundEverySample) {
