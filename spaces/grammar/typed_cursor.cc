@@ -92,18 +92,9 @@ int TypedGrammarSpace::Cursor::draw(Rng& rng) {
   for (; left > 0; --left) {
     const int a = static_cast<int>(sample_index(rng, weights));
     std::vector<int> witness;
-    bool good = !promise_.empty() && promise_[0] == a;
-    if (good) {
-      witness.assign(promise_.begin() + 1, promise_.end());
-    } else {
-      m_.set_record(false);
-      Machine::Undo u;
-      good = m_.apply(a, &u);
-      if (!good && m_.failure_kind() == Machine::kBudget) ++s_.stats_->budget_bound;
-      if (good) good = prove(here, 0, &witness);
-      m_.undo(u);
-      m_.set_record(true);
-    }
+    m_.set_record(false);
+    const bool good = witnessed(a, here, 0, &witness);
+    m_.set_record(true);
     if (good) {
       apply_checked(a);
       take_applied(a, std::move(witness));
@@ -229,20 +220,24 @@ int TypedGrammarSpace::Cursor::offer_proven(int rule, int rescue, std::vector<ch
   const size_t here = m_.alts().size();
   int found = 0;
   for (int a = 0; a < static_cast<int>(alts.size()); ++a) {
-    if (!promise_.empty() && promise_[0] == a) {
-      (*ok)[a] = 1;
-      witnesses_[a].assign(promise_.begin() + 1, promise_.end());
-    } else {
-      Machine::Undo u;
-      bool good = m_.apply(a, &u);
-      if (!good && m_.failure_kind() == Machine::kBudget && !rescue) ++s_.stats_->budget_bound;
-      if (good) good = prove(here, rescue, &witnesses_[a]);
-      m_.undo(u);
-      (*ok)[a] = good;
-    }
+    (*ok)[a] = witnessed(a, here, rescue, &witnesses_[a]);
     found += (*ok)[a];
   }
   return found;
+}
+
+bool TypedGrammarSpace::Cursor::witnessed(int a, size_t here, int rescue,
+                                          std::vector<int>* witness) {
+  if (!promise_.empty() && promise_[0] == a) {
+    witness->assign(promise_.begin() + 1, promise_.end());
+    return true;
+  }
+  Machine::Undo u;
+  bool good = m_.apply(a, &u);
+  if (!good && m_.failure_kind() == Machine::kBudget && !rescue) ++s_.stats_->budget_bound;
+  if (good) good = prove(here, rescue, witness);
+  m_.undo(u);
+  return good;
 }
 
 bool TypedGrammarSpace::Cursor::prove(size_t here, int rescue, std::vector<int>* witness) {

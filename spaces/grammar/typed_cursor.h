@@ -84,6 +84,11 @@ class TypedGrammarSpace::Cursor : public SpaceCursor {
   // with `rescue` steps each; returns how many.
   int offer_proven(int rule, int rescue, std::vector<char>* ok);
 
+  // Whether alternative `a` of the open decision has a witness (the promise's,
+  // or one found with the usual budgets or `rescue` steps), into `*witness`.
+  // The caller turns recording off.
+  bool witnessed(int a, size_t here, int rescue, std::vector<int>* witness);
+
   // Whether the state after an alternative can be completed; its witness:
   // the decisions after the alternative. Alternatives that lead to the same
   // state (norm and leakyrelu keep the shape) share one search.

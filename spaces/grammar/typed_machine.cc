@@ -389,10 +389,9 @@ bool TypedGrammarSpace::Machine::aggregation(const Op& op, const Frame& f) {
 bool TypedGrammarSpace::Machine::copy_jump(Jump* j) {
   for (size_t i = 0; i < stack_.size(); ++i) {
     const Frame& a = stack_[i];
-    if (a.kind != Frame::kRule || a.phase != 2 || a.factor != 2) continue;
+    if (!copying(a)) continue;
     // A copy would finish a branch that encloses a redrawn subtree.
     if (rejoin_ && i < rejoin_->height) continue;
-    if (!copying(a)) continue;
     const size_t done = alts_.size() - a.b2_start;
     const int64_t nodes = a.nodes2 + a.nodes1, params = a.params2 + a.params1,
                   acts = a.acts2 + a.acts1;
@@ -605,6 +604,7 @@ bool TypedGrammarSpace::Machine::expand_witness(int* steps) {
 }
 
 bool TypedGrammarSpace::Machine::copying(const Frame& a) const {
+  if (a.phase != 2 || a.factor != 2) return false;
   const size_t done = alts_.size() - a.b2_start;
   return done <= static_cast<size_t>(a.b2_start - a.b1_start) &&
          std::equal(alts_.begin() + a.b2_start, alts_.end(), alts_.begin() + a.b1_start);
@@ -612,10 +612,9 @@ bool TypedGrammarSpace::Machine::copying(const Frame& a) const {
 
 bool TypedGrammarSpace::Machine::rank_locked() const {
   if (node_cap_ == kNoCap || rejoin_) return false;
-  const int64_t limit = g_.max_nodes > 0 ? std::min<int64_t>(node_cap_, g_.max_nodes) : node_cap_;
-  const int64_t room = limit - nodes_ - pending_;
+  const int64_t spare = room() - pending_;  // beyond the fewest the open rules need
   for (const Frame& a : stack_) {
-    if (a.kind == Frame::kRule && a.phase == 2 && a.factor == 2 && copying(a)) return false;
+    if (copying(a)) return false;
   }
   int64_t first_pending = 0;  // fewest nodes the first branch still needs
   bool in_first = true;
@@ -631,7 +630,7 @@ bool TypedGrammarSpace::Machine::rank_locked() const {
       const int64_t copy = nodes_ + 2 * first_pending + (nodes_ - a.nodes1);
       return a.piece.size() != cur_.size() && g_.max_nodes > 0 && copy > g_.max_nodes;
     }
-    if (s_.rank_change_nodes_[f.rule] <= room / f.mult) return false;
+    if (s_.rank_change_nodes_[f.rule] <= spare / f.mult) return false;
     if (in_first) first_pending += s_.min_nodes_[f.rule] * f.mult;
   }
   return false;
@@ -643,18 +642,16 @@ typed_grammar::StateKey TypedGrammarSpace::Machine::state_hash() const {
   for (int64_t d : cur_) h.mix(static_cast<uint64_t>(d));
   for (const Frame& f : stack_) {
     h.mix(f.key.a, f.key.b);
-    if (f.phase == 2 && f.factor == 2) {
-      // Whether the second branch can still finish by copying the first,
-      // and with which of its decisions.
-      if (copying(f)) {
-        const size_t done = alts_.size() - f.b2_start;
-        const size_t len = f.b2_start - f.b1_start;
-        h.mix(done + 1);
-        for (size_t k = done; k < len; ++k) h.mix(static_cast<uint64_t>(alts_[f.b1_start + k]));
-        h.mix(static_cast<uint64_t>(f.nodes1));
-        h.mix(static_cast<uint64_t>(f.params1));
-        h.mix(static_cast<uint64_t>(f.acts1));
-      }
+    // Whether the second branch can still finish by copying the first, and
+    // with which of its decisions.
+    if (copying(f)) {
+      const size_t done = alts_.size() - f.b2_start;
+      const size_t len = f.b2_start - f.b1_start;
+      h.mix(done + 1);
+      for (size_t k = done; k < len; ++k) h.mix(static_cast<uint64_t>(alts_[f.b1_start + k]));
+      h.mix(static_cast<uint64_t>(f.nodes1));
+      h.mix(static_cast<uint64_t>(f.params1));
+      h.mix(static_cast<uint64_t>(f.acts1));
     }
   }
   return h.key();

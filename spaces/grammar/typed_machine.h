@@ -207,9 +207,9 @@ class TypedGrammarSpace::Machine {
   // the second's piece, or the tensor now), and no branch can finish as a
   // copy of its first (by the copy's nodes).
   bool rank_locked() const;
-  // Whether the second branch of `a` (an A frame in phase 2 of two branches)
-  // has so far repeated the first decision for decision: a copy of the
-  // first's rest can finish it.
+  // Whether `a` is an A frame whose second of two branches runs and has so
+  // far repeated the first decision for decision: a copy of the first's
+  // rest can finish it.
   bool copying(const Frame& a) const;
   // Rejoin mode: whether the redrawn subtree is closed; replays the rest
   // from the live state (then undoes it) and, if it leads to a valid
