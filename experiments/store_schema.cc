@@ -140,9 +140,13 @@ const std::vector<Migration>& migrations() {
 constexpr int kForeign = -1;  // has tables, but not ours
 
 // The database's schema version: 0 when empty, kForeign when it holds other
-// tables and no schema_version.
+// tables and no schema_version. The tables are counted first: another
+// process's first open may commit the whole schema between the two looks,
+// and seen in the other order (no schema_version, then tables) that reads as
+// a foreign database.
 int read_version(sql::Connection& db) {
-  if (!db.has_table("schema_version")) return db.table_count() == 0 ? 0 : kForeign;
+  if (db.table_count() == 0) return 0;
+  if (!db.has_table("schema_version")) return kForeign;
   Stmt version(db, "SELECT max(version) FROM schema_version");
   version.step();
   return version.col_null(0) ? kForeign : static_cast<int>(version.col_int(0));
