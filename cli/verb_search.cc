@@ -73,13 +73,13 @@ StatusOr<OpenedExperiment> open_experiment(const std::string& verb, const std::s
 
 namespace {
 
-// Prints the best trial; false when no trial has a result to rank.
-bool print_best(Store& store, int64_t experiment_id, const ExperimentConfig& config,
+// Prints the experiment's best trial (Store::outcome's); false when no trial
+// has a result to rank.
+bool print_best(Store& store, int64_t experiment_id,
+                const std::optional<experiments::TrialRow>& best, const ExperimentConfig& config,
                 const std::string& name, const std::string& db) {
-  auto objective = experiments::objective_of(config).value();
-  auto best = experiments::ranked(store.trials(experiment_id), objective, 1);
-  if (best.empty()) return false;
-  const auto& t = best.front();
+  if (!best) return false;
+  const auto& t = *best;
   std::string metrics;
   for (const auto& [m, v] : t.metrics)
     metrics += fmt::format("  {} {}", m, experiments::format_number(v));
@@ -170,9 +170,9 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
   const std::string shown = experiments::database_for_display(db);
   c.run.experiment = name;
   stop_cleanly_on_interrupt(name, shown, /*hand_back=*/true);
-  int64_t finished_before = 0;
-  for (const auto& t : store.trials(experiment_id))
-    finished_before += evaluators::is_finished(t.state);
+  // The counts, not every trial: a worker joining a long experiment reads
+  // a few index ranges.
+  const int64_t finished_before = store.counts(experiment_id, c.run.heartbeat_timeout).finished;
   bool live = isatty(fileno(stdout));
   Progress progress(stdout, live, c.run.objective, finished_before);
   fmt::print(
@@ -212,21 +212,20 @@ int execute(Store& store, int64_t experiment_id, const std::string& name, const 
                s.replayed, s.requeued);
   }
   if (s.taken_back) fmt::print("{} trial(s) taken back from lost workers\n", s.taken_back);
-  int64_t complete = 0, pruned = 0, failed = 0;
+  // Counts and two trials, not all of them: every worker of a long
+  // experiment prints this as it leaves.
+  const auto objective = experiments::objective_of(config).value();
+  const experiments::Outcome o = store.outcome(experiment_id, objective.metric, objective.maximize);
   std::string first_failure;  // named when nothing completed
-  for (const auto& t : store.trials(experiment_id)) {
-    complete += t.state == evaluators::TrialState::kComplete;
-    pruned += t.state == evaluators::TrialState::kPruned;
-    failed += t.state == evaluators::TrialState::kFail;
-    if (t.state == evaluators::TrialState::kFail && first_failure.empty()) {
-      first_failure = fmt::format(" (trial {}: {})", t.number, quote_cut(t.message, 200));
-    }
+  if (o.first_failure) {
+    first_failure = fmt::format(" (trial {}: {})", o.first_failure->number,
+                                quote_cut(o.first_failure->message, 200));
   }
   const int64_t budget = stored_settings(store, name, {c.run.trials}).trials;
   fmt::print("{} finished trial(s) of {}: {} complete, {}{} failed{}\n", s.finished, budget,
-             complete, pruned ? fmt::format("{} pruned, ", pruned) : "", failed,
+             o.complete, o.pruned ? fmt::format("{} pruned, ", o.pruned) : "", o.failed,
              s.exhausted ? " (the space has no new architecture left)" : "");
-  if (print_best(store, experiment_id, config, name, shown)) return 0;
+  if (print_best(store, experiment_id, o.best, config, name, shown)) return 0;
   // A run in which nothing succeeded is a failed run, whatever the reason.
   fmt::print(stderr, "sylva: no trial of experiment '{}' completed{}\n", name, first_failure);
   return 1;

@@ -348,44 +348,58 @@ bool ExperimentLoop::add_trials(TrialCounts& c) {
     --finished_seen_;
     added = true;
   }
-  int64_t created = c.total;
-  while (free > 0 && created < budget_ && !exhausted_) {
-    auto arch = strategy_->ask(created);
+  // Asked first, then inserted by one statement. This process's own free
+  // slots take new trials at once (inserted RUNNING: no insert and claim),
+  // unless trials wait: those are claimed first, lowest number first.
+  int64_t own_free = c.waiting == 0 ? slots_ - static_cast<int64_t>(running_.size()) : 0;
+  std::vector<Store::NewTrial> rows;
+  std::vector<Architecture> archs;
+  while (free > 0 && c.total + static_cast<int64_t>(rows.size()) < budget_ && !exhausted_) {
+    const int64_t number = c.total + static_cast<int64_t>(rows.size());
+    auto arch = strategy_->ask(number);
     if (!arch) {
       exhausted_ = true;
       break;
     }
-    // This process's own free slots take new trials at once (one
-    // transaction, not an insert and a claim), unless trials wait: those
-    // are claimed first, lowest number first.
-    const bool mine = c.waiting == 0 && static_cast<int>(running_.size()) < slots_;
-    TrialRow row;
-    row.number = created;
-    row.seed = mix_seed(options_.seed, static_cast<uint64_t>(created));
+    Store::NewTrial row;
+    row.number = number;
+    row.seed = mix_seed(options_.seed, static_cast<uint64_t>(number));
     row.arch_hash = hash_hex(arch->hash);
     row.arch_key = arch->key;
     row.arch_canonical = arch->canonical;
-    auto id = store_.insert_trial(experiment_id_, row.number, row.arch_hash, row.arch_key,
-                                  row.arch_canonical, row.seed, mine ? label_ : "");
-    if (!id) {  // another coordinator: this one's lease had lapsed
-      leader_ = false;
-      strategy_.reset();
-      break;
-    }
-    ++created;
+    row.runner = own_free-- > 0 ? label_ : "";
+    rows.push_back(std::move(row));
+    archs.push_back(std::move(*arch));
     --free;
+  }
+  if (rows.empty()) return added;
+  const std::vector<std::optional<int64_t>> ids = store_.insert_trials(experiment_id_, rows);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (!ids[i]) continue;  // another coordinator's (below)
+    Store::NewTrial& made = rows[i];
     ++c.total;
     added = true;
-    asked_[row.number] = *arch;
-    if (mine) {
-      row.id = *id;
-      row.state = TrialState::kRunning;
-      row.worker = label_;
-      ++c.running;
-      dispatch(std::move(row), std::move(*arch));
-    } else {
+    asked_[made.number] = archs[i];
+    if (made.runner.empty()) {
       ++c.waiting;
+      continue;
     }
+    TrialRow row;
+    row.id = *ids[i];
+    row.number = made.number;
+    row.seed = made.seed;
+    row.arch_hash = std::move(made.arch_hash);
+    row.arch_key = std::move(made.arch_key);
+    row.arch_canonical = std::move(made.arch_canonical);
+    row.state = TrialState::kRunning;
+    row.worker = label_;
+    ++c.running;
+    dispatch(std::move(row), std::move(archs[i]));
+  }
+  if (std::find(ids.begin(), ids.end(), std::nullopt) != ids.end()) {
+    // A number was taken: another coordinator, this one's lease had lapsed.
+    leader_ = false;
+    strategy_.reset();
   }
   return added;
 }

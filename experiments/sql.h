@@ -82,6 +82,9 @@ class Connection {
   virtual bool try_session_lock(int64_t key) { return false; }
   virtual void session_unlock(int64_t key) {}
   virtual bool has_session_locks() const { return false; }
+  // Whether a WITH clause may hold an INSERT, UPDATE or DELETE (PostgreSQL),
+  // so that dependent writes go to a server in one round trip.
+  virtual bool writes_in_with() const { return false; }
   // Refreshes the planner's statistics of the tables that grow with an
   // experiment (PostgreSQL's ANALYZE, which autovacuum runs only about once
   // a minute: plans made while the tables were nearly empty pick any index

@@ -240,6 +240,7 @@ class PgConnection final : public Connection {
     q->step();
   }
   bool has_session_locks() const override { return true; }
+  bool writes_in_with() const override { return true; }
   void refresh_statistics() override {
     exec("ANALYZE trials, trial_metrics, trial_intermediate, trial_heartbeats, workers");
   }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <limits>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -13,6 +14,11 @@
 namespace sylva::experiments {
 using sql::Stmt;
 using sql::Transaction;
+
+namespace {
+// Above every trial number: the upper end of the "from this number on" reads.
+constexpr int64_t kNoNumber = std::numeric_limits<int64_t>::max();
+}  // namespace
 
 const char* const kTrialColumns =
     "id, number, state, arch_hash, arch_key, arch_canonical, seed, worker, message, "
@@ -46,6 +52,15 @@ void SqlStore::require_changed(int64_t changed, const char* what, int64_t trial_
     throw std::runtime_error(std::string("store: ") + what + ": no trial with id " +
                              std::to_string(trial_id) + " in " + where());
   }
+}
+
+std::optional<int64_t> Store::insert_trial(int64_t experiment_id, int64_t number,
+                                           const std::string& arch_hash,
+                                           const std::string& arch_key,
+                                           const std::string& arch_canonical, uint64_t seed,
+                                           const std::string& runner) {
+  return insert_trials(experiment_id, {{number, arch_hash, arch_key, arch_canonical, seed, runner}})
+      .front();
 }
 
 int64_t Store::add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
@@ -110,37 +125,50 @@ std::vector<ExperimentRow> SqlStore::experiments() {
   return rows;
 }
 
-std::optional<int64_t> SqlStore::insert_trial(int64_t experiment_id, int64_t number,
-                                              const std::string& arch_hash,
-                                              const std::string& arch_key,
-                                              const std::string& arch_canonical, uint64_t seed,
-                                              const std::string& runner) {
+std::vector<std::optional<int64_t>> SqlStore::insert_trials(int64_t experiment_id,
+                                                            const std::vector<NewTrial>& trials) {
+  std::vector<std::optional<int64_t>> ids(trials.size());
   Transaction txn(*db_);
-  Stmt insert(*db_,
-              "INSERT INTO trials(experiment_id, number, arch_hash, arch_key, arch_canonical, "
-              "seed, state, worker, started_at) VALUES (?, ?, ?, ?, ?, ?, "
-              "CASE WHEN ? = '' THEN 'WAITING' ELSE 'RUNNING' END, ?, "
-              "CASE WHEN ? = '' THEN NULL ELSE {now} END) "
-              "ON CONFLICT (experiment_id, number) DO NOTHING RETURNING id");
-  insert.bind_int(1, experiment_id)
-      .bind_int(2, number)
-      .bind_text(3, arch_hash)
-      .bind_text(4, arch_key)
-      .bind_text(5, arch_canonical)
-      .bind_int(6, sql::to_sql(seed))
-      .bind_text(7, runner)
-      .bind_text(8, runner)
-      .bind_text(9, runner);
-  if (!insert.step()) return std::nullopt;
-  int64_t id = insert.col_int(0);
-  insert.run();
-  // A RUNNING trial's first sign of life is its started_at (the lost checks
-  // read the later of it and the heartbeat): no heartbeat row yet.
-  if (!runner.empty()) fresh_.insert(id);
-  // As the trials double from 32 on: the counts read them at every pass.
-  if (number >= 31 && ((number + 1) & number) == 0) db_->refresh_statistics();
+  // Up to kRows trials a statement (one prepared text per count).
+  constexpr size_t kRows = 16;
+  std::unordered_map<int64_t, size_t> at;  // number -> position in `trials`
+  for (size_t first = 0; first < trials.size(); first += kRows) {
+    const size_t n = std::min(kRows, trials.size() - first);
+    std::string text =
+        "INSERT INTO trials(experiment_id, number, arch_hash, arch_key, arch_canonical, seed, "
+        "state, worker, started_at) VALUES ";
+    for (size_t i = 0; i < n; ++i) {
+      text += i ? ", " : "";
+      text +=
+          "(?, ?, ?, ?, ?, ?, CASE WHEN ? = '' THEN 'WAITING' ELSE 'RUNNING' END, ?, "
+          "CASE WHEN ? = '' THEN NULL ELSE {now} END)";
+    }
+    Stmt insert(*db_,
+                text + " ON CONFLICT (experiment_id, number) DO NOTHING RETURNING id, number");
+    for (size_t i = 0; i < n; ++i) {
+      const NewTrial& t = trials[first + i];
+      const int p = static_cast<int>(9 * i);
+      insert.bind_int(p + 1, experiment_id).bind_int(p + 2, t.number).bind_text(p + 3, t.arch_hash);
+      insert.bind_text(p + 4, t.arch_key).bind_text(p + 5, t.arch_canonical);
+      insert.bind_int(p + 6, sql::to_sql(t.seed)).bind_text(p + 7, t.runner);
+      insert.bind_text(p + 8, t.runner).bind_text(p + 9, t.runner);
+      at[t.number] = first + i;
+    }
+    while (insert.step()) ids[at.at(insert.col_int(1))] = insert.col_int(0);
+  }
+  bool grown = false;
+  for (size_t i = 0; i < trials.size(); ++i) {
+    if (!ids[i]) continue;
+    // A RUNNING trial's first sign of life is its started_at (the lost
+    // checks read the later of it and the heartbeat): no heartbeat yet.
+    if (!trials[i].runner.empty()) fresh_.insert(*ids[i]);
+    // As the trials double from 32 on: the counts read them at every pass.
+    const int64_t number = trials[i].number;
+    grown |= number >= 31 && ((number + 1) & number) == 0;
+  }
+  if (grown) db_->refresh_statistics();
   txn.commit();
-  return id;
+  return ids;
 }
 
 void SqlStore::set_running(int64_t trial_id, const std::string& worker) {
@@ -161,21 +189,48 @@ bool SqlStore::finish_trial(int64_t trial_id, TrialState state, const std::strin
                                 evaluators::state_name(state));
   }
   Transaction txn(*db_);
-  Stmt update(*db_,
-              "UPDATE trials SET state = ?, message = ?, finished_at = {now} WHERE id = ? AND "
-              "(? = '' OR (state = 'RUNNING' AND worker = ?))");
-  update.bind_text(1, evaluators::state_name(state)).bind_text(2, message);
-  update.bind_int(3, trial_id).bind_text(4, holder).bind_text(5, holder).run();
-  if (!holder.empty() && update.changes() == 0) return false;
-  require_changed(update.changes(), "finish_trial", trial_id);
-
-  if (!fresh_.erase(trial_id)) {  // a trial finished before (a promoted one) has metrics
-    Stmt clear(*db_, "DELETE FROM trial_metrics WHERE trial_id = ?");
-    clear.bind_int(1, trial_id).run();
-  }
+  const char* const kUpdate =
+      "UPDATE trials SET state = ?, message = ?, finished_at = {now} WHERE id = ? AND "
+      "(? = '' OR (state = 'RUNNING' AND worker = ?))";
+  auto bind_update = [&](Stmt& s) {
+    s.bind_text(1, evaluators::state_name(state)).bind_text(2, message);
+    s.bind_int(3, trial_id).bind_text(4, holder).bind_text(5, holder);
+  };
   // Up to kRows metrics a statement: one round trip for a usual result.
   constexpr size_t kRows = 16;
-  for (auto it = metrics.begin(); it != metrics.end();) {
+  const bool fresh = fresh_.count(trial_id) > 0;  // else finished before (promoted): has metrics
+  auto it = metrics.begin();
+  if (fresh && db_->writes_in_with() && !metrics.empty() && metrics.size() <= kRows) {
+    // One round trip to a server: the update, and the metrics inserted only
+    // if it took (they are the statement's only rows, so their count says).
+    std::string text = std::string("WITH done AS (") + kUpdate +
+                       " RETURNING id) INSERT INTO trial_metrics(trial_id, name, value) "
+                       "SELECT done.id, v.name, v.value FROM done, (VALUES ";
+    for (size_t i = 0; i < metrics.size(); ++i) {
+      text += i ? ", " : "";
+      text += "(CAST(? AS TEXT), CAST(? AS {real}))";
+    }
+    Stmt both(*db_, text + ") AS v(name, value)");
+    bind_update(both);
+    for (int i = 0; it != metrics.end(); ++i, ++it) {
+      both.bind_text(6 + 2 * i, it->first).bind_real(7 + 2 * i, it->second);
+    }
+    both.run();
+    if (!holder.empty() && both.changes() == 0) return false;
+    require_changed(both.changes(), "finish_trial", trial_id);
+  } else {
+    Stmt update(*db_, kUpdate);
+    bind_update(update);
+    update.run();
+    if (!holder.empty() && update.changes() == 0) return false;
+    require_changed(update.changes(), "finish_trial", trial_id);
+    if (!fresh) {
+      Stmt clear(*db_, "DELETE FROM trial_metrics WHERE trial_id = ?");
+      clear.bind_int(1, trial_id).run();
+    }
+  }
+  fresh_.erase(trial_id);
+  while (it != metrics.end()) {
     const size_t n = std::min<size_t>(kRows, std::distance(it, metrics.end()));
     std::string text = "INSERT INTO trial_metrics(trial_id, name, value) VALUES ";
     for (size_t i = 0; i < n; ++i) {
@@ -260,11 +315,37 @@ int SqlStore::requeue_unfinished(int64_t experiment_id) {
   return count;
 }
 
+namespace {
+
+// One trial, read with its metrics by one statement (a LEFT JOIN of
+// trial_metrics: a row a metric, one with NULLs when it has none), so one
+// consistent read, one round trip to a server.
+std::optional<TrialRow> read_trial_with_metrics(Stmt& select) {
+  constexpr int kName = 14;  // after kTrialColumns
+  std::optional<TrialRow> row;
+  while (select.step()) {
+    if (!row) row = read_trial(select);
+    if (!select.col_null(kName)) row->metrics[select.col_text(kName)] = select.col_real(kName + 1);
+  }
+  return row;
+}
+
+}  // namespace
+
 std::vector<TrialRow> SqlStore::trials_from(int64_t experiment_id, int64_t first_number) {
+  // Trials and metrics apart, not joined: a join repeats each trial's
+  // columns (its canonical form may run to kilobytes) once per metric.
+  // A range bounded on both sides (kNoNumber): PostgreSQL plans a prepared
+  // statement once for any parameters after a few runs, and takes an open
+  // range (number >= ?) for a third of the table, so it scans every trial
+  // and every metric; a closed one it takes for a narrow range and reads
+  // from the index. The coordinator reads from its lowest untold trial at
+  // every change: a scan made a 2,000-trial run's reads quadratic.
   Transaction snapshot(*db_, sql::Connection::kRead);
   Stmt select(*db_, std::string("SELECT ") + kTrialColumns +
-                        " FROM trials WHERE experiment_id = ? AND number >= ? ORDER BY number");
-  select.bind_int(1, experiment_id).bind_int(2, first_number);
+                        " FROM trials WHERE experiment_id = ? AND number >= ? AND number < ? "
+                        "ORDER BY number");
+  select.bind_int(1, experiment_id).bind_int(2, first_number).bind_int(3, kNoNumber);
   std::vector<TrialRow> rows;
   std::unordered_map<int64_t, size_t> index;  // trial id -> position in rows
   while (select.step()) {
@@ -273,8 +354,9 @@ std::vector<TrialRow> SqlStore::trials_from(int64_t experiment_id, int64_t first
   }
   Stmt metrics(*db_,
                "SELECT m.trial_id, m.name, m.value FROM trial_metrics m "
-               "JOIN trials t ON t.id = m.trial_id WHERE t.experiment_id = ? AND t.number >= ?");
-  metrics.bind_int(1, experiment_id).bind_int(2, first_number);
+               "JOIN trials t ON t.id = m.trial_id WHERE t.experiment_id = ? AND t.number >= ? "
+               "AND t.number < ?");
+  metrics.bind_int(1, experiment_id).bind_int(2, first_number).bind_int(3, kNoNumber);
   while (metrics.step()) {
     rows[index.at(metrics.col_int(0))].metrics[metrics.col_text(1)] = metrics.col_real(2);
   }
@@ -283,17 +365,11 @@ std::vector<TrialRow> SqlStore::trials_from(int64_t experiment_id, int64_t first
 }
 
 std::optional<TrialRow> SqlStore::trial(int64_t experiment_id, int64_t number) {
-  Transaction snapshot(*db_, sql::Connection::kRead);
   Stmt select(*db_, std::string("SELECT ") + kTrialColumns +
-                        " FROM trials WHERE experiment_id = ? AND number = ?");
+                        ", m.name, m.value FROM trials LEFT JOIN trial_metrics m ON "
+                        "m.trial_id = trials.id WHERE experiment_id = ? AND number = ?");
   select.bind_int(1, experiment_id).bind_int(2, number);
-  if (!select.step()) return std::nullopt;
-  TrialRow row = read_trial(select);
-  Stmt metrics(*db_, "SELECT name, value FROM trial_metrics WHERE trial_id = ?");
-  metrics.bind_int(1, row.id);
-  while (metrics.step()) row.metrics[metrics.col_text(0)] = metrics.col_real(1);
-  snapshot.commit();
-  return row;
+  return read_trial_with_metrics(select);
 }
 
 std::vector<IntermediateRow> SqlStore::intermediates_from(int64_t experiment_id,
@@ -301,8 +377,8 @@ std::vector<IntermediateRow> SqlStore::intermediates_from(int64_t experiment_id,
   Stmt select(*db_,
               "SELECT t.number, i.step, i.name, i.value FROM trial_intermediate i "
               "JOIN trials t ON t.id = i.trial_id WHERE t.experiment_id = ? AND t.number >= ? "
-              "ORDER BY t.number, i.step, i.name");
-  select.bind_int(1, experiment_id).bind_int(2, first_number);
+              "AND t.number < ? ORDER BY t.number, i.step, i.name");  // closed: see trials_from
+  select.bind_int(1, experiment_id).bind_int(2, first_number).bind_int(3, kNoNumber);
   std::vector<IntermediateRow> rows;
   while (select.step()) {
     rows.push_back({select.col_int(0), static_cast<int>(select.col_int(1)), select.col_text(2),
@@ -323,6 +399,39 @@ std::vector<EventRow> SqlStore::events(int64_t experiment_id) {
     rows.push_back({select.col_int(0), select.col_text(1), select.col_text(2), select.col_text(3)});
   }
   return rows;
+}
+
+Outcome SqlStore::outcome(int64_t experiment_id, const std::string& metric, bool maximize) {
+  Transaction snapshot(*db_, sql::Connection::kRead);
+  Stmt counts(*db_,
+              "SELECT count(CASE WHEN state = 'COMPLETE' THEN 1 END), "
+              "count(CASE WHEN state = 'PRUNED' THEN 1 END), "
+              "count(CASE WHEN state = 'FAIL' THEN 1 END), "
+              "coalesce(min(CASE WHEN state = 'FAIL' THEN number END), -1) "
+              "FROM trials WHERE experiment_id = ?");
+  counts.bind_int(1, experiment_id).step();
+  Outcome o;
+  o.complete = counts.col_int(0);
+  o.pruned = counts.col_int(1);
+  o.failed = counts.col_int(2);
+  const int64_t first_failure = counts.col_int(3);
+  counts.run();
+  if (first_failure >= 0) o.first_failure = trial(experiment_id, first_failure);
+  // Finite values only (NaN is stored as NULL; the bounds leave out the
+  // infinities), as ranked() takes them.
+  Stmt best(*db_, std::string("SELECT t.number FROM trials t JOIN trial_metrics m ON m.trial_id = "
+                              "t.id WHERE t.experiment_id = ? AND t.state = 'COMPLETE' AND "
+                              "m.name = ? AND m.value BETWEEN ? AND ? ORDER BY m.value ") +
+                      (maximize ? "DESC" : "ASC") + ", t.number LIMIT 1");
+  const double most = std::numeric_limits<double>::max();
+  best.bind_int(1, experiment_id).bind_text(2, metric).bind_real(3, -most).bind_real(4, most);
+  if (best.step()) {
+    const int64_t number = best.col_int(0);
+    best.run();
+    o.best = trial(experiment_id, number);
+  }
+  snapshot.commit();
+  return o;
 }
 
 ChangeMarks SqlStore::change_marks(int64_t experiment_id, const std::string& since) {

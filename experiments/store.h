@@ -124,6 +124,15 @@ struct ChangeMarks {
   int64_t complete = 0;
 };
 
+// How an experiment's trials ended, read without reading them all.
+struct Outcome {
+  int64_t complete = 0, pruned = 0, failed = 0;
+  std::optional<TrialRow> first_failure;  // the lowest-numbered FAIL trial
+  // The COMPLETE trial with the best finite value of the metric, the
+  // lowest-numbered among equals (as ranked() in report.h orders them).
+  std::optional<TrialRow> best;
+};
+
 // Something that happened to a trial (trial_events): "requeued", "released",
 // "failed", "promoted", "device", "discarded", with the database's time.
 struct EventRow {
@@ -168,11 +177,21 @@ class Store {
   // the experiment has a trial of that number (another coordinator made it).
   // With a `runner`, the trial is inserted RUNNING on that worker, as if
   // claimed at once (a coordinator's own free slots).
-  virtual std::optional<int64_t> insert_trial(int64_t experiment_id, int64_t number,
-                                              const std::string& arch_hash,
-                                              const std::string& arch_key,
-                                              const std::string& arch_canonical, uint64_t seed,
-                                              const std::string& runner = "") = 0;
+  std::optional<int64_t> insert_trial(int64_t experiment_id, int64_t number,
+                                      const std::string& arch_hash, const std::string& arch_key,
+                                      const std::string& arch_canonical, uint64_t seed,
+                                      const std::string& runner = "");
+  // The same for several trials at once (a coordinator filling several free
+  // slots: one round trip to a server): each one's id, or nullopt where the
+  // number was taken; the others are inserted all the same.
+  struct NewTrial {
+    int64_t number = 0;
+    std::string arch_hash, arch_key, arch_canonical;
+    uint64_t seed = 0;
+    std::string runner;
+  };
+  virtual std::vector<std::optional<int64_t>> insert_trials(
+      int64_t experiment_id, const std::vector<NewTrial>& trials) = 0;
   // The same; a trial of that number already there is a bug (throws).
   int64_t add_trial(int64_t experiment_id, int64_t number, const std::string& arch_hash,
                     const std::string& arch_key, const std::string& arch_canonical, uint64_t seed);
@@ -211,6 +230,10 @@ class Store {
                                                           int64_t first_number) = 0;
   // The experiment's trial events, by time.
   virtual std::vector<EventRow> events(int64_t experiment_id) = 0;
+  // Counts by state, the first failure and the best trial by `metric`
+  // (highest when `maximize`): a few aggregates and two trials, not every
+  // trial and metric of a long experiment.
+  virtual Outcome outcome(int64_t experiment_id, const std::string& metric, bool maximize) = 0;
   // One pass over the experiment's trials (see ChangeMarks).
   virtual ChangeMarks change_marks(int64_t experiment_id, const std::string& since) = 0;
 

@@ -30,10 +30,8 @@ class SqlStore final : public Store {
   StatusOr<ExperimentRow> find_experiment(const std::string& name) override;
   std::vector<ExperimentRow> experiments() override;
   void update_config(int64_t experiment_id, const std::string& config_json) override;
-  std::optional<int64_t> insert_trial(int64_t experiment_id, int64_t number,
-                                      const std::string& arch_hash, const std::string& arch_key,
-                                      const std::string& arch_canonical, uint64_t seed,
-                                      const std::string& runner) override;
+  std::vector<std::optional<int64_t>> insert_trials(int64_t experiment_id,
+                                                    const std::vector<NewTrial>& trials) override;
   void set_running(int64_t trial_id, const std::string& worker) override;
   bool finish_trial(int64_t trial_id, TrialState state, const std::string& message,
                     const std::map<std::string, double>& metrics,
@@ -49,6 +47,7 @@ class SqlStore final : public Store {
   std::vector<IntermediateRow> intermediates_from(int64_t experiment_id,
                                                   int64_t first_number) override;
   std::vector<EventRow> events(int64_t experiment_id) override;
+  Outcome outcome(int64_t experiment_id, const std::string& metric, bool maximize) override;
   ChangeMarks change_marks(int64_t experiment_id, const std::string& since) override;
   void put_artifact(int64_t trial_id, const std::string& kind, const std::string& bytes) override;
   void delete_artifact(int64_t trial_id, const std::string& kind) override;

@@ -177,7 +177,14 @@ std::optional<TrialRow> SqlStore::claim_trial(int64_t experiment_id, const std::
   if (!take.bind_text(1, worker).bind_int(2, experiment_id).step()) return std::nullopt;
   TrialRow row = read_trial(take);
   take.run();
-  fresh_.erase(row.id);  // it went through WAITING: it may have metrics
+  // Metrics are written with finished_at, and nothing clears finished_at:
+  // a trial that never finished (a new one, or one taken back from a lost
+  // worker) has none to clear when it finishes; a promoted one has.
+  if (row.finished_at.empty()) {
+    fresh_.insert(row.id);
+  } else {
+    fresh_.erase(row.id);
+  }
   // Its started_at is its first sign of life (kStillLost): no heartbeat yet.
   txn.commit();
   return row;

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "experiments/report.h"
 #include "tests/experiments/store_fixture.h"
 
 namespace sylva::experiments {
@@ -130,6 +131,71 @@ TEST_P(StoreBackendTest, FinishReplacesMetricsAndKeepsNaNAndInfinity) {
   EXPECT_EQ(row.metrics.at("neg"), -0.0625);
   // trials() reads them the same way.
   EXPECT_TRUE(std::isnan(store->trials(exp)[0].metrics.at("loss")));
+}
+
+// Outcome: the counts, the first failure and the best trial as ranked()
+// finds them in every trial: finite values of COMPLETE trials only, the
+// lowest number among equals, either direction.
+TEST_P(StoreBackendTest, OutcomeCountsAndRanksLikeReadingEveryTrial) {
+  auto store = open();
+  const int64_t exp = store->create_experiment("e", "{}").value();
+  const int64_t other = store->create_experiment("other", "{}").value();
+  const double inf = std::numeric_limits<double>::infinity();
+  struct Given {
+    TrialState state;
+    std::map<std::string, double> metrics;
+    std::string message;
+  };
+  const std::vector<Given> given = {
+      {TrialState::kComplete, {{"acc", 0.5}, {"loss", 3}}, ""},
+      {TrialState::kFail, {}, "out of memory"},
+      {TrialState::kPruned, {{"acc", 0.99}, {"loss", 0.5}}, "pruned"},  // not COMPLETE
+      {TrialState::kComplete, {{"acc", inf}, {"loss", -inf}}, ""},      // not finite
+      {TrialState::kComplete, {{"acc", std::nan("")}, {"loss", std::nan("")}}, ""},
+      {TrialState::kComplete, {{"acc", 0.75}, {"loss", 1}}, ""},
+      {TrialState::kFail, {}, "diverged"},
+      {TrialState::kComplete, {{"acc", 0.75}, {"loss", 1}}, ""},  // ties trial 5
+      {TrialState::kComplete, {{"loss", 0.25}}, ""},              // no acc
+  };
+  for (size_t i = 0; i < given.size(); ++i) {
+    const int64_t id = store->add_trial(exp, static_cast<int64_t>(i), "h", "k", "c", i);
+    store->finish_trial(id, given[i].state, given[i].message, given[i].metrics);
+  }
+  store->add_trial(exp, static_cast<int64_t>(given.size()), "h", "k", "c", 0);  // waiting
+  store->finish_trial(store->add_trial(other, 0, "h", "k", "c", 0), TrialState::kComplete, "",
+                      {{"acc", 1.0}, {"loss", -1}});
+
+  const Outcome up = store->outcome(exp, "acc", true);
+  EXPECT_EQ(up.complete, 6);
+  EXPECT_EQ(up.pruned, 1);
+  EXPECT_EQ(up.failed, 2);
+  ASSERT_TRUE(up.first_failure.has_value());
+  EXPECT_EQ(up.first_failure->number, 1);
+  EXPECT_EQ(up.first_failure->message, "out of memory");
+  ASSERT_TRUE(up.best.has_value());
+  EXPECT_EQ(up.best->number, 5);
+  EXPECT_EQ(up.best->metrics.at("loss"), 1);
+  const Outcome down = store->outcome(exp, "loss", false);
+  ASSERT_TRUE(down.best.has_value());
+  EXPECT_EQ(down.best->number, 8);
+  EXPECT_EQ(store->outcome(exp, "acc", false).best->number, 0);
+  // The same trials as ranked() over every trial.
+  for (const auto& [metric, maximize] : {std::pair<const char*, bool>{"acc", true},
+                                         {"acc", false},
+                                         {"loss", true},
+                                         {"loss", false}}) {
+    const auto ranked_best = ranked(store->trials(exp), Objective{metric, maximize}, 1);
+    ASSERT_EQ(ranked_best.size(), 1u);
+    EXPECT_EQ(store->outcome(exp, metric, maximize).best->number, ranked_best[0].number)
+        << metric << (maximize ? " up" : " down");
+  }
+
+  const Outcome none = store->outcome(exp, "params", true);
+  EXPECT_FALSE(none.best.has_value());
+  EXPECT_EQ(none.complete, 6);
+  const Outcome clean = store->outcome(other, "acc", true);
+  EXPECT_FALSE(clean.first_failure.has_value());
+  EXPECT_EQ(clean.best->number, 0);
 }
 
 TEST_P(StoreBackendTest, CallerBugsThrow) {

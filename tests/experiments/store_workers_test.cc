@@ -7,6 +7,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <string>
@@ -59,6 +61,54 @@ TEST_P(StoreBackendTest, ConcurrentClaimsTakeEveryTrialExactlyOnce) {
   EXPECT_EQ(c.total, 60);
   EXPECT_EQ(c.running, 60);
   EXPECT_EQ(c.waiting, 0);
+}
+
+// A claimed or self-started trial has no metrics to clear (PostgreSQL
+// finishes it in one statement), a promoted one has: each finish leaves
+// exactly its own metrics, bit for bit, and only for the trial's holder.
+TEST_P(StoreBackendTest, FinishesWriteExactlyTheirMetricsOnlyForTheHolder) {
+  auto store = open();
+  const int64_t exp = store->create_experiment("e", "{}").value();
+  for (int i = 0; i < 2; ++i) store->add_trial(exp, i, "h", "k", "c", i);
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::map<std::string, double> odd = {
+      {"acc", 0.1 + 0.2}, {"tiny", 4.9e-324}, {"inf", -inf}, {"nan", std::nan("")}};
+
+  const int64_t t0 = store->claim_trial(exp, "a:1")->id;
+  EXPECT_FALSE(store->finish_trial(t0, TrialState::kComplete, "", {{"acc", 1}}, "b:2"));
+  EXPECT_EQ(store->trial(exp, 0)->state, TrialState::kRunning);
+  EXPECT_TRUE(store->trial(exp, 0)->metrics.empty());
+  ASSERT_TRUE(store->finish_trial(t0, TrialState::kComplete, "", odd, "a:1"));
+  TrialRow row = store->trial(exp, 0).value();
+  EXPECT_EQ(row.state, TrialState::kComplete);
+  ASSERT_EQ(row.metrics.size(), 4u);
+  EXPECT_EQ(row.metrics.at("acc"), 0.1 + 0.2);
+  EXPECT_EQ(row.metrics.at("tiny"), 4.9e-324);
+  EXPECT_EQ(row.metrics.at("inf"), -inf);
+  EXPECT_TRUE(std::isnan(row.metrics.at("nan")));
+  // Finished: its holder cannot finish it again.
+  EXPECT_FALSE(store->finish_trial(t0, TrialState::kFail, "late", {{"acc", 0}}, "a:1"));
+  EXPECT_EQ(store->trial(exp, 0)->metrics.at("acc"), 0.1 + 0.2);
+
+  // Promoted (finished before): the next finish replaces its metrics.
+  const int64_t t1 = store->claim_trial(exp, "a:1")->id;
+  ASSERT_TRUE(
+      store->finish_trial(t1, TrialState::kPruned, "", {{"epochs", 1}, {"loss", 2}}, "a:1"));
+  ASSERT_TRUE(store->promote_trial(t1, 1, "to 3 epochs"));
+  ASSERT_EQ(store->claim_trial(exp, "b:2")->id, t1);
+  ASSERT_TRUE(
+      store->finish_trial(t1, TrialState::kComplete, "", {{"epochs", 3}, {"acc", 0.75}}, "b:2"));
+  EXPECT_EQ(store->trial(exp, 1)->metrics,
+            (std::map<std::string, double>{{"acc", 0.75}, {"epochs", 3}}));
+
+  // Started by its maker (a coordinator's own slot), with more metrics than
+  // one statement takes.
+  const int64_t t2 = store->insert_trial(exp, 2, "h", "k", "c", 2, "c:3").value();
+  std::map<std::string, double> many;
+  for (int i = 0; i < 40; ++i) many["m" + std::to_string(i)] = i / 7.0;
+  ASSERT_TRUE(store->finish_trial(t2, TrialState::kComplete, "", many, "c:3"));
+  EXPECT_EQ(store->trial(exp, 2)->metrics, many);
+  EXPECT_EQ(store->trials(exp)[2].metrics, many);
 }
 
 TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
