@@ -68,6 +68,7 @@ class PgResult {
   explicit PgResult(PGresult* r) : r_(r) {}
   ~PgResult() { PQclear(r_); }
   PgResult(const PgResult&) = delete;
+  PgResult(PgResult&& o) noexcept { std::swap(r_, o.r_); }
   PgResult& operator=(PgResult&& o) noexcept {
     std::swap(r_, o.r_);
     return *this;
@@ -86,11 +87,48 @@ void check(PGconn* conn, const PgResult& r, const std::string& sql) {
   throw Error("postgresql: " + first_line(why && *why ? why : PQerrorMessage(conn)), sql);
 }
 
+// Runs prepared statement `name` with its parameters. A `begin` not yet
+// sent ("BEGIN ...", see PgConnection::begin) goes with it in one pipeline:
+// one round trip for both. Clears `begin`.
+PgResult run_prepared(PGconn* conn, std::string& begin, const std::string& name, int n,
+                      const char* const* values, const int* lengths, const int* formats) {
+  if (begin.empty()) {
+    return PgResult(PQexecPrepared(conn, name.c_str(), n, values, lengths, formats, 0));
+  }
+  const std::string sent = std::move(begin);
+  begin.clear();
+  if (!PQenterPipelineMode(conn)) {
+    check(conn, PgResult(PQexec(conn, sent.c_str())), sent);
+    return PgResult(PQexecPrepared(conn, name.c_str(), n, values, lengths, formats, 0));
+  }
+  const bool queued =
+      PQsendQueryParams(conn, sent.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) &&
+      PQsendQueryPrepared(conn, name.c_str(), n, values, lengths, formats, 0) &&
+      PQpipelineSync(conn);
+  // Each query's result, then a null; then the sync's.
+  auto next = [conn] {
+    PgResult r(PQgetResult(conn));
+    while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+    return r;
+  };
+  PgResult began, result;
+  if (queued) {
+    began = next();
+    result = next();
+    PgResult(PQgetResult(conn));  // PGRES_PIPELINE_SYNC
+  }
+  PQexitPipelineMode(conn);
+  if (!queued) throw Error("postgresql: " + first_line(PQerrorMessage(conn)), sent);
+  check(conn, began, sent);
+  return result;
+}
+
 class PgQuery final : public Query {
  public:
-  // `name`: the statement prepared on the connection for `sql`.
-  PgQuery(PGconn* conn, const std::string& sql, const std::string& name)
-      : conn_(conn), sql_(sql), name_(name) {}
+  // `name`: the statement prepared on the connection for `sql`; `begin`:
+  // the connection's transaction start not yet sent.
+  PgQuery(PGconn* conn, const std::string& sql, const std::string& name, std::string& begin)
+      : conn_(conn), sql_(sql), name_(name), begin_(begin) {}
 
   void bind_int(int i, int64_t v) override { set(i, std::to_string(v), 0); }
   void bind_real(int i, double v) override {
@@ -180,8 +218,8 @@ class PgQuery final : public Query {
       lengths.push_back(p.blob ? static_cast<int>(p.blob->size()) : 0);
       formats.push_back(p.format);
     }
-    result_ = PgResult(PQexecPrepared(conn_, name_.c_str(), static_cast<int>(values.size()),
-                                      values.data(), lengths.data(), formats.data(), 0));
+    result_ = run_prepared(conn_, begin_, name_, static_cast<int>(values.size()), values.data(),
+                           lengths.data(), formats.data());
     check(conn_, result_, sql_);
     ran_ = true;
     row_ = -1;
@@ -190,6 +228,7 @@ class PgQuery final : public Query {
   PGconn* conn_;
   const std::string& sql_;   // the connection's copy, for messages
   const std::string& name_;  // the prepared statement's
+  std::string& begin_;       // the connection's
   std::vector<Param> params_;
   PgResult result_;
   bool ran_ = false;
@@ -212,17 +251,34 @@ class PgConnection final : public Connection {
       check(conn_, PgResult(PQprepare(conn_, p.name.c_str(), p.text.c_str(), 0, nullptr)), p.text);
       it = prepared_.emplace(sql, std::move(p)).first;
     }
-    return std::make_unique<PgQuery>(conn_, it->second.text, it->second.name);
+    return std::make_unique<PgQuery>(conn_, it->second.text, it->second.name, begin_);
   }
   void exec(const std::string& sql) override {
-    const std::string text = expand(sql, pg_words());
+    // A pending BEGIN goes first in the same simple query.
+    const std::string text = (begin_.empty() ? "" : begin_ + "; ") + expand(sql, pg_words());
+    begin_.clear();
     check(conn_, PgResult(PQexec(conn_, text.c_str())), text);
   }
+  // The BEGIN waits for the transaction's first statement and travels with
+  // it (a round trip less a transaction; a snapshot starts at the first
+  // statement all the same). A transaction that ran nothing costs nothing.
   void begin(Mode mode) override {
-    exec(mode == kWrite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    begin_ = mode == kWrite ? "BEGIN" : "BEGIN ISOLATION LEVEL REPEATABLE READ";
   }
-  void commit() override { exec("COMMIT"); }
-  void rollback() noexcept override { PQclear(PQexec(conn_, "ROLLBACK")); }
+  void commit() override {
+    if (!begin_.empty()) {
+      begin_.clear();
+      return;
+    }
+    exec("COMMIT");
+  }
+  void rollback() noexcept override {
+    if (!begin_.empty()) {
+      begin_.clear();
+      return;
+    }
+    PQclear(PQexec(conn_, "ROLLBACK"));
+  }
   void lock_transaction(int64_t key) override {
     auto q = prepare("SELECT pg_advisory_xact_lock(?)");
     q->bind_int(1, key);
@@ -265,6 +321,7 @@ class PgConnection final : public Connection {
   };
   PGconn* conn_;  // owned
   std::string where_;
+  std::string begin_;  // a transaction's start, sent with its first statement
   std::unordered_map<std::string, Prepared> prepared_;  // by the Store's text
 };
 
