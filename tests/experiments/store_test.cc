@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "experiments/report.h"
+#include "experiments/sql.h"
 #include "tests/experiments/store_fixture.h"
 
 namespace sylva::experiments {
@@ -196,6 +197,49 @@ TEST_P(StoreBackendTest, OutcomeCountsAndRanksLikeReadingEveryTrial) {
   const Outcome clean = store->outcome(other, "acc", true);
   EXPECT_FALSE(clean.first_failure.has_value());
   EXPECT_EQ(clean.best->number, 0);
+}
+
+// The driver's transactions: on PostgreSQL a BEGIN waits for the first
+// statement and goes with it in one pipeline. A first statement that fails
+// leaves nothing behind and the connection usable; a transaction left
+// without commit undoes its writes; one that ran nothing commits nothing.
+TEST_P(StoreBackendTest, TransactionsUndoFailedAndAbandonedWritesAndGoOn) {
+  open()->create_experiment("kept", "{}").value();  // the schema
+  auto connected = sql::connect(where_);
+  ASSERT_TRUE(connected.is_ok()) << connected.status().message();
+  sql::Connection& db = *connected.value();
+  const char* insert = "INSERT INTO experiments(name, config_json) VALUES (?, '')";
+  {
+    sql::Transaction txn(db);
+    sql::Stmt bad(db, "INSERT INTO experiments(name, config_json) VALUES (NULL, ?)");
+    EXPECT_THROW(bad.bind_text(1, "").run(), sql::Error);  // NOT NULL, as the first statement
+  }
+  {
+    sql::Transaction txn(db);
+    sql::Stmt first(db, insert);
+    first.bind_text(1, "abandoned").run();
+    sql::Stmt again(db, insert);
+    EXPECT_THROW(again.bind_text(1, "abandoned").run(), sql::Error);  // UNIQUE, later on
+  }
+  {
+    sql::Transaction txn(db);
+    sql::Stmt second(db, insert);
+    second.bind_text(1, "unfinished").run();  // no commit
+  }
+  { sql::Transaction(db).commit(); }  // nothing in it
+  {
+    sql::Transaction txn(db, sql::Connection::kRead);
+    txn.commit();
+  }
+  {
+    sql::Transaction txn(db);
+    sql::Stmt third(db, insert);
+    third.bind_text(1, "committed").run();
+    txn.commit();
+  }
+  std::vector<std::string> names;
+  for (const ExperimentRow& e : open()->experiments()) names.push_back(e.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"kept", "committed"}));
 }
 
 TEST_P(StoreBackendTest, CallerBugsThrow) {
