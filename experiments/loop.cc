@@ -286,7 +286,7 @@ Status ExperimentLoop::become_coordinator() {
   if (rungs_) rows = rungs_->rebuild(rows, store_.intermediates(experiment_id_));
   Status s = internal::replay_trials(*strategy_, space_, rows, options_, replay);
   if (!s.is_ok()) return s;
-  while (told_.count(low_)) told_.erase(low_++);
+  advance_low();
   first_lead_ = false;
   return Status::ok();
 }
@@ -331,7 +331,7 @@ void ExperimentLoop::tell_new_results(const TrialCounts& c, bool beat) {
   }
   progress_.finished = c.finished;
   progress_.trial = nullptr;
-  while (told_.count(low_)) told_.erase(low_++);
+  advance_low();
 }
 
 // New trials for the live workers' free slots, within the budget; true if
@@ -515,8 +515,13 @@ void ExperimentLoop::tell_own(const TrialRow& row) {
                                         options_.objective, options_.maximize));
   asked_.erase(asked);
   ++low_;
-  while (told_.count(low_)) told_.erase(low_++);
+  advance_low();
   if (finished_seen_ >= 0) ++finished_seen_;
+}
+
+// Moves low_ past the trials told above it, which then need no set entry.
+void ExperimentLoop::advance_low() {
+  while (told_.count(low_)) told_.erase(low_++);
 }
 
 void ExperimentLoop::commit() {

@@ -83,6 +83,7 @@ class ExperimentLoop {
   void dispatch(TrialRow row, std::optional<Architecture> made = std::nullopt);
   void record(internal::Event& event);
   void tell_own(const TrialRow& row);
+  void advance_low();
   // Commits the open write transaction, then reports the trials it finished.
   void commit();
   void keep_weights(const TrialRow& row, const std::string& weights);
