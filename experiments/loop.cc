@@ -375,7 +375,7 @@ bool ExperimentLoop::add_trials(TrialCounts& c) {
   if (rows.empty()) return added;
   const std::vector<std::optional<int64_t>> ids = store_.insert_trials(experiment_id_, rows);
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (!ids[i]) continue;  // another coordinator's (below)
+    if (!ids[i]) break;  // another coordinator's, and none after it (below)
     Store::NewTrial& made = rows[i];
     ++c.total;
     added = true;

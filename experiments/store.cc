@@ -156,6 +156,16 @@ std::vector<std::optional<int64_t>> SqlStore::insert_trials(int64_t experiment_i
     }
     while (insert.step()) ids[at.at(insert.col_int(1))] = insert.col_int(0);
   }
+  // Nothing after the first number taken: those trials were asked of a
+  // strategy that has not seen the other coordinator's, so they go again
+  // before anyone can see them (uncommitted), as if never inserted.
+  const auto taken = std::find(ids.begin(), ids.end(), std::nullopt);
+  for (auto it = taken; it != ids.end(); ++it) {
+    if (!*it) continue;
+    Stmt undo(*db_, "DELETE FROM trials WHERE id = ?");
+    undo.bind_int(1, **it).run();
+    it->reset();
+  }
   bool grown = false;
   for (size_t i = 0; i < trials.size(); ++i) {
     if (!ids[i]) continue;

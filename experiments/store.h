@@ -182,8 +182,10 @@ class Store {
                                       const std::string& arch_canonical, uint64_t seed,
                                       const std::string& runner = "");
   // The same for several trials at once (a coordinator filling several free
-  // slots: one round trip to a server): each one's id, or nullopt where the
-  // number was taken; the others are inserted all the same.
+  // slots: one round trip to a server): each one's id, or nullopt from the
+  // first whose number was taken on (in the given order): none after it is
+  // inserted, as if the trials were inserted one by one up to the first
+  // refusal.
   struct NewTrial {
     int64_t number = 0;
     std::string arch_hash, arch_key, arch_canonical;

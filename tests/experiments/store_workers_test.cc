@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,6 +110,37 @@ TEST_P(StoreBackendTest, FinishesWriteExactlyTheirMetricsOnlyForTheHolder) {
   ASSERT_TRUE(store->finish_trial(t2, TrialState::kComplete, "", many, "c:3"));
   EXPECT_EQ(store->trial(exp, 2)->metrics, many);
   EXPECT_EQ(store->trials(exp)[2].metrics, many);
+}
+
+// Several trials inserted at once, as by trials one at a time: up to the
+// first number another coordinator took, and none after it.
+TEST_P(StoreBackendTest, InsertingSeveralTrialsStopsAtTheFirstNumberTaken) {
+  auto a = open();
+  auto b = open();
+  const int64_t exp = a->create_experiment("e", "{}").value();
+  b->add_trial(exp, 2, "hb", "kb", "cb", 9);
+  std::vector<Store::NewTrial> rows;
+  for (int64_t n = 0; n < 5; ++n) {
+    rows.push_back({n, "h" + std::to_string(n), "k", "c", static_cast<uint64_t>(n),
+                    n == 0 || n == 3 ? "a:1" : ""});
+  }
+  const std::vector<std::optional<int64_t>> ids = a->insert_trials(exp, rows);
+  ASSERT_EQ(ids.size(), 5u);
+  EXPECT_TRUE(ids[0] && ids[1]);
+  EXPECT_FALSE(ids[2] || ids[3] || ids[4]);
+  std::vector<TrialRow> stored = b->trials(exp);
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0].id, *ids[0]);
+  EXPECT_EQ(stored[0].state, TrialState::kRunning);
+  EXPECT_EQ(stored[0].worker, "a:1");
+  EXPECT_EQ(stored[1].state, TrialState::kWaiting);
+  EXPECT_EQ(stored[1].arch_hash, "h1");
+  EXPECT_EQ(stored[2].arch_hash, "hb");  // b's
+  // The numbers refused stay free for whoever leads.
+  EXPECT_TRUE(b->insert_trial(exp, 3, "hb3", "kb", "cb", 10).has_value());
+  // a's own trial finishes in one statement like any fresh trial.
+  EXPECT_TRUE(a->finish_trial(*ids[0], TrialState::kComplete, "", {{"acc", 0.5}}, "a:1"));
+  EXPECT_EQ(b->trial(exp, 0)->metrics.at("acc"), 0.5);
 }
 
 TEST_P(StoreBackendTest, LostWorkersLoseTheirTrialsUntilTheRetriesRunOut) {
