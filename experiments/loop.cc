@@ -374,8 +374,8 @@ bool ExperimentLoop::add_trials(TrialCounts& c) {
   }
   if (rows.empty()) return added;
   const std::vector<std::optional<int64_t>> ids = store_.insert_trials(experiment_id_, rows);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (!ids[i]) break;  // another coordinator's, and none after it (below)
+  size_t i = 0;  // inserted up to the first number another coordinator took
+  for (; i < rows.size() && ids[i]; ++i) {
     Store::NewTrial& made = rows[i];
     ++c.total;
     added = true;
@@ -396,7 +396,7 @@ bool ExperimentLoop::add_trials(TrialCounts& c) {
     ++c.running;
     dispatch(std::move(row), std::move(archs[i]));
   }
-  if (std::find(ids.begin(), ids.end(), std::nullopt) != ids.end()) {
+  if (i < rows.size()) {
     // A number was taken: another coordinator, this one's lease had lapsed.
     leader_ = false;
     strategy_.reset();

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <unordered_map>
 
+#include "base/strings.h"
 #include "experiments/store_sql.h"
 
 namespace sylva::experiments {
@@ -18,6 +19,11 @@ using sql::Transaction;
 namespace {
 // Above every trial number: the upper end of the "from this number on" reads.
 constexpr int64_t kNoNumber = std::numeric_limits<int64_t>::max();
+
+// `n` rows of a multi-row VALUES list: `row`, comma-separated.
+std::string rows_of(const std::string& row, size_t n) {
+  return join(std::vector<std::string>(n, row), ", ");
+}
 }  // namespace
 
 const char* const kTrialColumns =
@@ -134,17 +140,13 @@ std::vector<std::optional<int64_t>> SqlStore::insert_trials(int64_t experiment_i
   std::unordered_map<int64_t, size_t> at;  // number -> position in `trials`
   for (size_t first = 0; first < trials.size(); first += kRows) {
     const size_t n = std::min(kRows, trials.size() - first);
-    std::string text =
-        "INSERT INTO trials(experiment_id, number, arch_hash, arch_key, arch_canonical, seed, "
-        "state, worker, started_at) VALUES ";
-    for (size_t i = 0; i < n; ++i) {
-      text += i ? ", " : "";
-      text +=
-          "(?, ?, ?, ?, ?, ?, CASE WHEN ? = '' THEN 'WAITING' ELSE 'RUNNING' END, ?, "
-          "CASE WHEN ? = '' THEN NULL ELSE {now} END)";
-    }
     Stmt insert(*db_,
-                text + " ON CONFLICT (experiment_id, number) DO NOTHING RETURNING id, number");
+                "INSERT INTO trials(experiment_id, number, arch_hash, arch_key, arch_canonical, "
+                "seed, state, worker, started_at) VALUES " +
+                    rows_of("(?, ?, ?, ?, ?, ?, CASE WHEN ? = '' THEN 'WAITING' ELSE 'RUNNING' "
+                            "END, ?, CASE WHEN ? = '' THEN NULL ELSE {now} END)",
+                            n) +
+                    " ON CONFLICT (experiment_id, number) DO NOTHING RETURNING id, number");
     for (size_t i = 0; i < n; ++i) {
       const NewTrial& t = trials[first + i];
       const int p = static_cast<int>(9 * i);
@@ -213,14 +215,11 @@ bool SqlStore::finish_trial(int64_t trial_id, TrialState state, const std::strin
   if (fresh && db_->writes_in_with() && !metrics.empty() && metrics.size() <= kRows) {
     // One round trip to a server: the update, and the metrics inserted only
     // if it took (they are the statement's only rows, so their count says).
-    std::string text = std::string("WITH done AS (") + kUpdate +
-                       " RETURNING id) INSERT INTO trial_metrics(trial_id, name, value) "
-                       "SELECT done.id, v.name, v.value FROM done, (VALUES ";
-    for (size_t i = 0; i < metrics.size(); ++i) {
-      text += i ? ", " : "";
-      text += "(CAST(? AS TEXT), CAST(? AS {real}))";
-    }
-    Stmt both(*db_, text + ") AS v(name, value)");
+    Stmt both(*db_, std::string("WITH done AS (") + kUpdate +
+                        " RETURNING id) INSERT INTO trial_metrics(trial_id, name, value) "
+                        "SELECT done.id, v.name, v.value FROM done, (VALUES " +
+                        rows_of("(CAST(? AS TEXT), CAST(? AS {real}))", metrics.size()) +
+                        ") AS v(name, value)");
     bind_update(both);
     for (int i = 0; it != metrics.end(); ++i, ++it) {
       both.bind_text(6 + 2 * i, it->first).bind_real(7 + 2 * i, it->second);
@@ -242,12 +241,8 @@ bool SqlStore::finish_trial(int64_t trial_id, TrialState state, const std::strin
   fresh_.erase(trial_id);
   while (it != metrics.end()) {
     const size_t n = std::min<size_t>(kRows, std::distance(it, metrics.end()));
-    std::string text = "INSERT INTO trial_metrics(trial_id, name, value) VALUES ";
-    for (size_t i = 0; i < n; ++i) {
-      text += i ? ", " : "";
-      text += "(CAST(? AS {int}), CAST(? AS TEXT), CAST(? AS {real}))";
-    }
-    Stmt insert(*db_, text);
+    Stmt insert(*db_, "INSERT INTO trial_metrics(trial_id, name, value) VALUES " +
+                          rows_of("(CAST(? AS {int}), CAST(? AS TEXT), CAST(? AS {real}))", n));
     for (int i = 0; i < static_cast<int>(n); ++i, ++it) {
       insert.bind_int(3 * i + 1, trial_id).bind_text(3 * i + 2, it->first);
       insert.bind_real(3 * i + 3, it->second);
